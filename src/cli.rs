@@ -1,0 +1,228 @@
+//! The command line as clap types: raw strings, numbers and paths, no logic. `config` turns
+//! these into validated settings; nothing past `config` sees them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mfa-rollout",
+    version,
+    about = "Apply per-user MFA changes to thousands of Microsoft Entra ID users from a spreadsheet",
+    long_about = "Apply per-user MFA changes to thousands of Microsoft Entra ID users from a spreadsheet.\n\n\
+        Reads a CSV of users and actions (enable, enforce, disable, reset-methods, revoke-sessions), \
+        plans against the tenant, applies the changes through Microsoft Graph $batch requests paced \
+        just under the tenant's throttling quota, and writes a results CSV that is also a crash-safe \
+        journal: an interrupted run resumes where it stopped (--resume).\n\n\
+        A safe rollout: validate -> plan -> apply --max-changes N -> (apply --resume) -> rollback if needed.\n\
+        Try it without a tenant: mfa-rollout apply samples/rollout.csv --results out.csv --sandbox samples/tenant.json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an input file offline: every problem with its row and column; nothing is sent
+    Validate(ValidateArgs),
+    /// Read the tenant and report what apply would change (current vs planned); no writes
+    Plan(PlanArgs),
+    /// Apply the changes, journaling every outcome to the results file
+    Apply(ApplyArgs),
+    /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// The input file: CSV (UTF-8, with or without BOM; ',' ';' or tab separated)
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// One action for every row (enable, enforce, disable, reset-methods, revoke-sessions, or a
+    /// '+' combination); the action column is then not needed
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Header of the column holding the user (UPN or object id); default: user, upn,
+    /// userPrincipalName, user principal name, email, mail, id, objectId
+    #[arg(long, value_name = "NAME")]
+    pub user_column: Option<String>,
+    /// Header of the column holding the action (default: action)
+    #[arg(long, value_name = "NAME")]
+    pub action_column: Option<String>,
+    /// Record invalid rows as 'invalid' in the results and go on, instead of stopping
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Run against an in-process emulator instead of a tenant: with a tenant file, that
+    /// tenant; without, a tenant in which every input user exists
+    #[arg(long, value_name = "TENANT.json", num_args = 0..=1, default_missing_value = "")]
+    pub sandbox: Option<PathBuf>,
+    /// National cloud: global, usgov, usgov-dod, china
+    #[arg(long, value_name = "CLOUD", default_value = "global")]
+    pub cloud: String,
+    /// Microsoft Graph base URL (overrides --cloud); plain http only to loopback
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// Login (authority) base URL (overrides --cloud); plain http only to loopback
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AZURE_AUTHORITY_HOST",
+        hide_env_values = true
+    )]
+    pub authority_host: Option<String>,
+    /// Directory (tenant) id or domain
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "AZURE_TENANT_ID",
+        hide_env_values = true
+    )]
+    pub tenant_id: Option<String>,
+    /// Application (client) id of the app registration; its secret is read from the
+    /// environment variable AZURE_CLIENT_SECRET only
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "AZURE_CLIENT_ID",
+        hide_env_values = true
+    )]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PacingArgs {
+    /// Writes per second (default: just under the documented quota, 3,000 per 150 s)
+    #[arg(long, value_name = "N")]
+    pub write_rate: Option<f64>,
+    /// Reads per second (default: just under the documented quota, 8,000 resource units per 10 s)
+    #[arg(long, value_name = "N")]
+    pub read_rate: Option<f64>,
+    /// Batches in flight at once
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Items per $batch request, 1..20
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub batch_size: usize,
+    /// Attempts per item for transient failures (5xx, timeouts, dropped connections)
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Only errors on stderr; no progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// More detail on stderr (-vv for debug)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the plan (a results-format CSV with status 'planned' / 'unchanged' / ...)
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// Replace an existing report file
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The results file, also the journal that --resume reads back
+    #[arg(long, value_name = "FILE")]
+    pub results: PathBuf,
+    /// Continue an interrupted run from its results file; finished rows are never redone
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Replace an existing results file
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Read and report, change nothing (the same as `plan`)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
+    #[arg(long, value_name = "N")]
+    pub max_changes: Option<u64>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Tenant file (JSON; see README) to serve
+    #[arg(long, value_name = "FILE", conflicts_with = "users")]
+    pub tenant: Option<PathBuf>,
+    /// Generate a tenant of N users instead of reading a file
+    #[arg(long, value_name = "N")]
+    pub users: Option<usize>,
+    /// Seed for generated users and for fault injection
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Multiply every throttling quota by F (F=10 allows ten times the documented rates), so
+    /// tests and benchmarks run the same model faster
+    #[arg(long, value_name = "F")]
+    pub quota_scale: Option<f64>,
+    /// Turn throttling off
+    #[arg(long)]
+    pub no_throttle: bool,
+    /// Latency added to every response, in ms, written MS or MS~JITTER (e.g. 50~20)
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<String>,
+    /// Probability that a whole $batch gets 429 with Retry-After
+    #[arg(long, value_name = "P")]
+    pub fault_batch_429: Option<f64>,
+    /// Probability that a whole $batch gets 503
+    #[arg(long, value_name = "P")]
+    pub fault_batch_503: Option<f64>,
+    /// Probability that a batch item gets 503 or 504
+    #[arg(long, value_name = "P")]
+    pub fault_item_5xx: Option<f64>,
+    /// Probability that a response is cut off mid-body (connection dropped)
+    #[arg(long, value_name = "P")]
+    pub fault_drop: Option<f64>,
+    /// Client id the login routes accept
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Client secret the login routes accept (an emulator credential, not a real secret)
+    #[arg(long, value_name = "SECRET")]
+    pub client_secret: Option<String>,
+    /// Lifetime of issued access tokens, seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub token_ttl: Option<u64>,
+}

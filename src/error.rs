@@ -1,0 +1,63 @@
+//! The tool's top-level error: what stopped a command, carrying what the user needs to fix it,
+//! and the exit code it maps to (DESIGN.md, "Exit codes"). Only `main` turns it into a code.
+
+use std::path::PathBuf;
+
+use crate::input::InputError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flags or arguments (exit 2, nothing sent).
+    #[error("{0}")]
+    Usage(String),
+    /// The input file cannot be used (exit 2, nothing sent).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A file the tool must read or write (exit 2 when before the run).
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    /// Sign-in failed or a permission is missing (exit 3).
+    #[error("{0}")]
+    Auth(String),
+    /// A safety guard stopped the run: --max-changes, circuit breaker (exit 4).
+    #[error("{0}")]
+    Guard(String),
+    /// Interrupted by Ctrl-C; the message carries the resume command (exit 130).
+    #[error("{0}")]
+    Interrupted(String),
+    /// Anything else that stopped the run (exit 1).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    #[must_use]
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Input(_) | Error::File { .. } => 2,
+            Error::Auth(_) => 3,
+            Error::Guard(_) => 4,
+            Error::Interrupted(_) => 130,
+            Error::Other(_) => 1,
+        }
+    }
+}
+
+/// How a command that ran to the end went: `0` every row ended well, `1` some rows failed or
+/// were not found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    AllGood,
+    SomeRowsFailed,
+}
+
+impl Completion {
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Completion::AllGood => 0,
+            Completion::SomeRowsFailed => 1,
+        }
+    }
+}

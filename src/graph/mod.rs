@@ -1,0 +1,87 @@
+//! Talking to Microsoft Graph: `$batch` wire types and response parsing, user-key encoding,
+//! the HTTP client, Graph error bodies, token sources and refresh, national-cloud endpoints.
+//! Knows nothing about jobs or rows.
+//!
+//! STUB: the interface the engine is written against; the graph work fills it in.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Which Graph version a batch (and all its items) goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    V1,
+    Beta,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    /// POST, PATCH and DELETE cost a write in Graph's identity quota.
+    #[must_use]
+    pub fn is_write(self) -> bool {
+        !matches!(self, Method::Get)
+    }
+}
+
+/// One request to put in a `$batch`. `url` is relative to the version (`/users/…/authentication/requirements`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchItem {
+    pub id: String,
+    pub method: Method,
+    pub url: String,
+    /// JSON body. Writes (POST/PATCH) must carry one (`{}` when the API takes none): Graph
+    /// fails the whole batch otherwise.
+    pub body: Option<Value>,
+    pub client_request_id: String,
+}
+
+/// One item's answer inside a `$batch` response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemResponse {
+    pub id: String,
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+    /// `x-ms-throttle-limit-percentage` (0.8–1.8) when Graph sent it.
+    pub throttle_percentage: Option<f64>,
+    /// The JSON body, `Value::Null` when there is none.
+    pub body: Value,
+}
+
+/// A Graph error body's fields (`{"error":{"code","message","innerError":{…}}}`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GraphError {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+}
+
+/// Why a whole batch did not produce item answers.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The batch itself was answered 429 or 503 (or 424): wait and resend every item.
+    #[error("batch answered {status}")]
+    Throttled {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// Connection refused/reset/dropped mid-body, timeout, or an unparseable body: transient.
+    #[error("{0}")]
+    Transport(String),
+    /// 401 even after one token renewal, or the token could not be obtained: stop the run.
+    #[error("{0}")]
+    Auth(String),
+    /// Any other non-200 outer status (e.g. 400 for a malformed batch): the items fail.
+    #[error("batch answered {status}: {}: {}", error.code, error.message)]
+    Rejected { status: u16, error: GraphError },
+}

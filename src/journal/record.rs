@@ -1,0 +1,98 @@
+//! One line of the results file: the contract's columns and statuses (DESIGN.md, "Results CSV").
+//! Users and scripts read these names; extend, never rename.
+
+use std::fmt;
+
+/// The fixed header of the results CSV, in contract order. Extra columns may follow.
+pub const HEADER: [&str; 13] = [
+    "row",
+    "user",
+    "action",
+    "status",
+    "before",
+    "after",
+    "http_status",
+    "error_code",
+    "message",
+    "attempts",
+    "request_id",
+    "client_request_id",
+    "finished_at",
+];
+
+/// How one (input row, action) ended. The default is `Failed`: a record nobody filled in
+/// must never read as a success.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Applied,
+    Unchanged,
+    Planned,
+    NotFound,
+    #[default]
+    Failed,
+    Skipped,
+    Invalid,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Applied,
+        Status::Unchanged,
+        Status::Planned,
+        Status::NotFound,
+        Status::Failed,
+        Status::Skipped,
+        Status::Invalid,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Applied => "applied",
+            Status::Unchanged => "unchanged",
+            Status::Planned => "planned",
+            Status::NotFound => "not_found",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Invalid => "invalid",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the row ended well for the exit code (DESIGN.md: applied / unchanged / planned).
+    #[must_use]
+    pub fn is_good(self) -> bool {
+        matches!(self, Status::Applied | Status::Unchanged | Status::Planned)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One results line. `action` is the canonical action name (`enforce`, `reset-methods`).
+/// `extra` holds passthrough columns (`--keep-columns`), written after the fixed ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultRecord {
+    pub row: u64,
+    pub user: String,
+    pub action: String,
+    pub status: Status,
+    pub before: String,
+    pub after: String,
+    pub http_status: Option<u16>,
+    pub error_code: String,
+    pub message: String,
+    pub attempts: u32,
+    pub request_id: String,
+    pub client_request_id: String,
+    /// RFC 3339 UTC timestamp.
+    pub finished_at: String,
+    pub extra: Vec<String>,
+}

@@ -1,0 +1,29 @@
+//! `mfa-rollout`: apply per-user MFA changes to thousands of Microsoft Entra ID users from a
+//! spreadsheet, through Microsoft Graph `$batch`, paced under the throttling quota, with a
+//! results file that is also a crash-safe journal.
+//!
+//! # Layout
+//! - [`cli`]: clap types (raw strings and paths), no logic.
+//! - [`config`]: raw args + environment → validated settings.
+//! - [`input`]: the input spreadsheet → jobs, offline, with row-numbered validation.
+//! - [`action`]: the `Action` enum, its aliases, the calls and permissions each needs.
+//! - [`engine`]: per-job state machines and the async scheduler (batching, pacing, retries).
+//! - [`graph`]: `$batch` wire types, user keys, HTTP client, tokens, clouds.
+//! - [`journal`]: the results CSV: append during the run, read back on resume, compact.
+//! - [`report`]: human and JSON summaries.
+//! - [`progress`]: progress bar or periodic log lines on stderr.
+//! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
+//! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
+
+pub mod action;
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod input;
+pub mod journal;
+pub mod progress;
+pub mod report;
+pub mod run;

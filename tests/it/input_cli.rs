@@ -1,0 +1,1 @@
+//! Integration tests: input_cli.

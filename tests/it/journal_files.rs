@@ -1,0 +1,1 @@
+//! Integration tests: journal_files.
