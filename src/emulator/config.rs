@@ -398,7 +398,7 @@ impl EmulatorConfig {
             .collect();
         EmulatorConfig {
             seed,
-            users: specs,
+            users: with_method_ids(specs, seed),
             ..EmulatorConfig::default()
         }
     }
@@ -434,7 +434,7 @@ impl EmulatorConfig {
         }
         EmulatorConfig {
             seed,
-            users: specs,
+            users: with_method_ids(specs, seed),
             ..EmulatorConfig::default()
         }
     }
@@ -489,6 +489,19 @@ impl EmulatorConfig {
             })
             .collect()
     }
+}
+
+/// Writes the ids the tenant would draw into the specs, so a saved tenant file names every
+/// method id explicitly.
+fn with_method_ids(mut specs: Vec<UserSpec>, seed: u64) -> Vec<UserSpec> {
+    if let Ok(tenant) = crate::emulator::tenant::Tenant::build(&specs, seed) {
+        for (spec, user) in specs.iter_mut().zip(&tenant.users) {
+            for (m, built) in spec.methods.iter_mut().zip(&user.methods) {
+                m.id = Some(built.id.clone());
+            }
+        }
+    }
+    specs
 }
 
 /// Parses `MS` or `MS~JITTER`.
