@@ -362,7 +362,7 @@ impl EmulatorConfig {
             extra_permissions: self.extra_permissions.clone(),
             certificates: self.certificates.clone(),
             faults: (self.faults != Faults::default()).then(|| self.faults.clone()),
-            users: self.users.clone(),
+            users: with_method_ids(self.users.clone(), self.seed),
         };
         serde_json::to_value(file).unwrap_or(serde_json::Value::Null)
     }
