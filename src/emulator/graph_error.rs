@@ -106,13 +106,12 @@ pub(crate) fn error_body(
     request_id: &str,
     client_request_id: Option<&str>,
 ) -> Value {
-    let mut inner = json!({
+    // Graph fills client-request-id with its own id when the client sent none.
+    let inner = json!({
         "date": now_graph_date(),
         "request-id": request_id,
+        "client-request-id": client_request_id.unwrap_or(request_id),
     });
-    if let Some(c) = client_request_id {
-        inner["client-request-id"] = Value::String(c.to_string());
-    }
     json!({"error": {"code": code, "message": message, "innerError": inner}})
 }
 

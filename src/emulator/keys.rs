@@ -66,8 +66,12 @@ pub(crate) fn parse_user_path(path: &str) -> Result<UserPath, GraphError> {
             ));
         }
         (key, 2)
-    } else if first.len() > 6 && first[..6].eq_ignore_ascii_case("users(") {
-        (parse_parenthesised_key(&first[6..])?, 1)
+    } else if let Some(after) = first
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("users("))
+        .and_then(|_| first.get(6..))
+    {
+        (parse_parenthesised_key(after)?, 1)
     } else if first.eq_ignore_ascii_case("me") {
         return Err(GraphError::bad_request(
             "/me request is only valid with delegated authentication flow.",
@@ -164,5 +168,7 @@ mod tests {
         assert_eq!(p.rest, vec!["authentication", "requirements"]);
         assert_eq!(key("groups/x"), Err(400));
         assert_eq!(key("users"), Err(501));
+        assert_eq!(key("usersé(x)"), Err(400));
+        assert_eq!(key("users("), Err(400));
     }
 }

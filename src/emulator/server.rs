@@ -268,7 +268,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         [version @ ("v1.0" | "beta"), ..] => {
             let beta = *version == "beta";
-            let rest = &path[version.len() + 2.min(path.len())..];
+            // "/v1.0/users/…" → "users/…"; "/v1.0" alone → "".
+            let rest = path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(*version))
+                .map(|r| r.strip_prefix('/').unwrap_or(r))
+                .unwrap_or("");
             graph(
                 &shared,
                 beta,

@@ -1882,3 +1882,25 @@ async fn emulator_throughput() {
         );
     }
 }
+
+#[tokio::test]
+async fn odd_paths_never_break_the_server() {
+    let env = Env::start(tenant()).await;
+    for path in [
+        "/v1.0",
+        "/v1.0/",
+        "/beta//",
+        "/v1.0/users%C3%A9(x)",
+        "/v1.0/users(",
+        "/v1.0/users/%FF",
+        "/beta/users/a@b.com/authentication/methods/x/y/z",
+    ] {
+        let r = env.get(path).await;
+        let status = r.status().as_u16();
+        assert!((400..=501).contains(&status), "{path}: {status}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"]["code"].is_string(), "{path}");
+    }
+    let r = env.get(&format!("/v1.0/users/bob@{DOMAIN}")).await;
+    assert_eq!(r.status().as_u16(), 200);
+}
