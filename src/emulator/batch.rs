@@ -184,7 +184,38 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
             items[n].depends_on.push(target);
         }
     }
+    check_dependency_shape(&items)?;
     Ok(items)
+}
+
+/// Graph's known limits on dependsOn (graph-api.md §5): one dependency per request, and the
+/// batch fully parallel (no dependsOn), fully serial (each request depends on the one before),
+/// or "same" (every other request depends on one root). Anything else fails the batch.
+fn check_dependency_shape(items: &[Item]) -> Result<(), GraphError> {
+    if items.iter().all(|i| i.depends_on.is_empty()) {
+        return Ok(());
+    }
+    let refuse = || invalid("Batch should be either fully sequential or fully parallel.");
+    if items.iter().any(|i| i.depends_on.len() > 1) {
+        return Err(refuse());
+    }
+    let serial = items.iter().enumerate().all(|(n, item)| match n {
+        0 => item.depends_on.is_empty(),
+        _ => item.depends_on == [n - 1],
+    });
+    let roots: Vec<usize> = (0..items.len())
+        .filter(|n| items[*n].depends_on.is_empty())
+        .collect();
+    let same = roots.len() == 1
+        && items
+            .iter()
+            .enumerate()
+            .all(|(n, item)| n == roots[0] || item.depends_on == [roots[0]]);
+    if serial || same {
+        Ok(())
+    } else {
+        Err(refuse())
+    }
 }
 
 /// Kahn's order over dependsOn; a cycle fails the batch.
@@ -357,17 +388,34 @@ mod tests {
     }
 
     #[test]
+    fn dependency_shapes_are_parallel_serial_or_same() {
+        let item = |id: &str, deps: &[&str]| json!({"id": id, "method": "GET", "url": "/users/a", "dependsOn": deps});
+        let ok = |v: Vec<Value>| status(json!({ "requests": v })).is_ok();
+        assert!(ok(vec![
+            item("1", &[]),
+            item("2", &["1"]),
+            item("3", &["2"])
+        ]));
+        assert!(ok(vec![
+            item("1", &[]),
+            item("2", &["1"]),
+            item("3", &["1"])
+        ]));
+        assert!(!ok(vec![item("1", &[]), item("2", &["1"]), item("3", &[])]));
+        assert!(!ok(vec![
+            item("1", &[]),
+            item("2", &[]),
+            item("3", &["1", "2"])
+        ]));
+    }
+
+    #[test]
     fn dependency_cycles_are_refused() {
-        let items = parse(
-            json!({"requests": [
-                {"id": "1", "method": "GET", "url": "/users/a", "dependsOn": ["2"]},
-                {"id": "2", "method": "GET", "url": "/users/a", "dependsOn": ["1"]}
-            ]})
-            .to_string()
-            .as_bytes(),
-        )
-        .unwrap();
-        assert!(order(&items).is_err());
+        let body = json!({"requests": [
+            {"id": "1", "method": "GET", "url": "/users/a", "dependsOn": ["2"]},
+            {"id": "2", "method": "GET", "url": "/users/a", "dependsOn": ["1"]}
+        ]});
+        assert!(parse(body.to_string().as_bytes()).is_err());
     }
 }
 

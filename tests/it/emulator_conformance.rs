@@ -1904,3 +1904,24 @@ async fn odd_paths_never_break_the_server() {
     let r = env.get(&format!("/v1.0/users/bob@{DOMAIN}")).await;
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn mixed_depends_on_shapes_fail_the_whole_batch() {
+    let env = Env::start(tenant()).await;
+    let patch = |id: &str, deps: &[&str]| json!({"id": id, "method": "PATCH", "url": format!("/users/bob@{DOMAIN}/authentication/requirements"), "headers": {"Content-Type": "application/json"}, "body": {"perUserMfaState": "enforced"}, "dependsOn": deps});
+    let (s, v) = env
+        .batch(
+            "beta",
+            json!([patch("1", &[]), patch("2", &["1"]), patch("3", &[])]),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v["error"]["message"],
+        "Batch should be either fully sequential or fully parallel."
+    );
+    assert_eq!(
+        env.user_state(&format!("bob@{DOMAIN}"))["perUserMfaState"],
+        "disabled"
+    );
+}
