@@ -1925,3 +1925,71 @@ async fn mixed_depends_on_shapes_fail_the_whole_batch() {
         "disabled"
     );
 }
+
+#[tokio::test]
+async fn serve_runs_on_a_caller_owned_listener_and_shutdown_stops_start() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(mfa_rollout::emulator::serve(listener, tenant()));
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/_emulator/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    task.abort();
+
+    let emu = Emulator::start(tenant()).await.unwrap();
+    let base = emu.base_url();
+    emu.shutdown().await;
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh
+            .get(format!("{base}/_emulator/stats"))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[test]
+fn generated_tenants_and_bad_flags() {
+    use clap::Parser;
+    let parse = |extra: &[&str]| {
+        let mut argv = vec!["mfa-rollout", "emulator"];
+        argv.extend_from_slice(extra);
+        let cli = mfa_rollout::cli::Cli::try_parse_from(argv).unwrap();
+        let mfa_rollout::cli::Command::Emulator(args) = cli.command else {
+            panic!("emulator command")
+        };
+        EmulatorConfig::from_args(&args)
+    };
+    let c = parse(&[
+        "--users",
+        "25",
+        "--seed",
+        "9",
+        "--no-throttle",
+        "--fault-item-5xx",
+        "0.1",
+    ])
+    .unwrap();
+    assert_eq!(c.users.len(), 25);
+    assert!(c.no_throttle);
+    assert_eq!(c.faults.item_5xx, 0.1);
+    assert_eq!(c.users, EmulatorConfig::generated(25, 9).users);
+    assert!(parse(&["--fault-drop", "1.5"]).is_err());
+    assert!(parse(&["--quota-scale", "0"]).is_err());
+    assert!(parse(&["--latency-ms", "fast"]).is_err());
+    let d = parse(&[]).unwrap();
+    assert_eq!(d.users.len(), 0);
+    assert!(!d.no_throttle);
+    assert_eq!(d.quotas.resource_units_per_10s, 8000.0);
+    assert!(
+        EmulatorConfig::from_tenant_json(
+            r#"{"users": [{"userPrincipalName": "a@b.c", "perUserMfaState": "on"}]}"#
+        )
+        .is_err()
+    );
+    assert!(EmulatorConfig::from_tenant_json(r#"{"typo": 1}"#).is_err());
+}
