@@ -443,7 +443,8 @@ mod bench {
         let t0 = std::time::Instant::now();
         for _ in 0..500 {
             let v = run(&shared, true, &body, &token).unwrap();
-            let out = serde_json::to_vec(&v).unwrap();
+            let mut out = Vec::with_capacity(8192);
+            crate::emulator::json_out::write_value(&mut out, &v);
             assert!(out.len() > 100);
         }
         let secs = t0.elapsed().as_secs_f64();

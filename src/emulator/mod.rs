@@ -18,6 +18,7 @@ mod batch;
 mod config;
 mod faults;
 mod graph_error;
+mod json_out;
 mod keys;
 mod login;
 mod routes;

@@ -142,7 +142,8 @@ pub(crate) async fn serve_until(
 }
 
 fn json_response(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut bytes = Vec::with_capacity(1024);
+    super::json_out::write_value(&mut bytes, body);
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
