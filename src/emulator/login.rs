@@ -33,6 +33,7 @@ enum DeviceState {
 #[derive(Debug)]
 struct DeviceFlow {
     user_code: String,
+    audience: String,
     permissions: Vec<String>,
     offline: bool,
     expires: Instant,
@@ -46,7 +47,8 @@ struct DeviceFlow {
 pub(crate) struct Sessions {
     devices: HashMap<String, DeviceFlow>,
     user_codes: HashMap<String, String>,
-    refresh: HashMap<String, Vec<String>>,
+    /// Refresh token → (audience, delegated permissions).
+    refresh: HashMap<String, (String, Vec<String>)>,
 }
 
 impl Sessions {
@@ -303,7 +305,8 @@ fn client_credentials(
             ),
         );
     }
-    issue(shared, shared.permissions.clone(), false, false)
+    let audience = scopes[0].trim_end_matches("/.default").to_string();
+    issue(shared, &audience, shared.permissions.clone(), false, false)
 }
 
 /// `AADSTS700016: text` → (700016, "text").
@@ -332,16 +335,21 @@ fn assertion_audiences(shared: &Shared, tenant: &str, host: Option<&str>) -> Vec
 }
 
 /// Mints an access token (and a refresh token when asked for) and answers as the platform.
-fn issue(shared: &Shared, permissions: Vec<String>, delegated: bool, offline: bool) -> LoginReply {
+fn issue(
+    shared: &Shared,
+    audience: &str,
+    permissions: Vec<String>,
+    delegated: bool,
+    offline: bool,
+) -> LoginReply {
     let config = &shared.config;
-    let nonce = shared.next_request_id();
     let access = shared.tokens.mint(
         &config.tenant_id,
         &config.client_id,
         permissions.clone(),
         config.token_ttl,
         delegated,
-        &nonce,
+        audience,
     );
     let mut body = json!({
         "token_type": "Bearer",
@@ -353,7 +361,7 @@ fn issue(shared: &Shared, permissions: Vec<String>, delegated: bool, offline: bo
         body["scope"] = json!(
             permissions
                 .iter()
-                .map(|p| format!("https://graph.microsoft.com/{p}"))
+                .map(|p| format!("{audience}/{p}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         );
@@ -361,7 +369,8 @@ fn issue(shared: &Shared, permissions: Vec<String>, delegated: bool, offline: bo
     if offline {
         let refresh = format!("0.emulator-refresh.{}", random_token(shared, 48));
         if let Ok(mut s) = shared.sessions.lock() {
-            s.refresh.insert(refresh.clone(), permissions);
+            s.refresh
+                .insert(refresh.clone(), (audience.to_string(), permissions));
         }
         body["refresh_token"] = json!(refresh);
     }
@@ -374,6 +383,15 @@ fn random_token(shared: &Shared, len: usize) -> String {
     (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// The resource a scope list names (`https://graph.microsoft.com/X` → `https://graph.microsoft.com`),
+/// which becomes the token's `aud`; Graph's global endpoint when only OIDC scopes are named.
+fn scope_resource(scope: &str) -> String {
+    scope
+        .split_whitespace()
+        .find_map(|s| s.rsplit_once('/').map(|(resource, _)| resource.to_string()))
+        .unwrap_or_else(|| "https://graph.microsoft.com".to_string())
 }
 
 /// Delegated scopes granted for a requested scope list: `.default` grants everything the app
@@ -442,6 +460,7 @@ pub(crate) fn device_code(shared: &Shared, tenant: &str, body: &[u8]) -> LoginRe
             device_code.clone(),
             DeviceFlow {
                 user_code: user_code.clone(),
+                audience: scope_resource(scope),
                 permissions,
                 offline,
                 expires: Instant::now() + Duration::from_secs(ttl),
@@ -518,7 +537,11 @@ fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginRe
             DeviceState::Approved => {
                 flow.state = DeviceState::Redeemed;
                 let _ = &flow.user_code;
-                (flow.permissions.clone(), flow.offline)
+                (
+                    flow.audience.clone(),
+                    flow.permissions.clone(),
+                    flow.offline,
+                )
             }
             _ if too_fast => {
                 flow.interval += SLOW_DOWN_STEP;
@@ -539,7 +562,7 @@ fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginRe
             }
         }
     };
-    issue(shared, grant.0, true, grant.1)
+    issue(shared, &grant.0, grant.1, true, grant.2)
 }
 
 fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply {
@@ -559,7 +582,7 @@ fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply 
         .ok()
         .and_then(|mut s| s.refresh.remove(token));
     match permissions {
-        Some(p) => issue(shared, p, true, true),
+        Some((audience, p)) => issue(shared, &audience, p, true, true),
         None => aad_error(
             400,
             "invalid_grant",

@@ -76,12 +76,12 @@ impl TokenStore {
         permissions: Vec<String>,
         ttl: u64,
         delegated: bool,
-        nonce: &str,
+        audience: &str,
     ) -> String {
         let now = unix_now();
         let header = json!({"typ": "JWT", "alg": "HS256", "kid": "emulator"});
         let mut claims = json!({
-            "aud": "https://graph.microsoft.com",
+            "aud": audience,
             "iss": format!("https://sts.windows.net/{tenant_id}/"),
             "iat": now,
             "nbf": now,
@@ -89,7 +89,7 @@ impl TokenStore {
             "appid": app_id,
             "tid": tenant_id,
             "ver": "1.0",
-            "uti": nonce,
+            "uti": uuid::Uuid::new_v4().simple().to_string(),
             "idtyp": if delegated { "user" } else { "app" },
         });
         if delegated {
@@ -172,7 +172,14 @@ mod tests {
             TokenProblem::Unknown
         );
         assert_eq!(store.check(None).unwrap_err(), TokenProblem::Missing);
-        let expired = store.mint("tid", "app", vec![], 0, false, "m");
+        let expired = store.mint(
+            "tid",
+            "app",
+            vec![],
+            0,
+            false,
+            "https://graph.microsoft.com",
+        );
         assert_eq!(
             store.check(Some(&format!("bearer {expired}"))).unwrap_err(),
             TokenProblem::Expired

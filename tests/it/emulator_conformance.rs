@@ -213,6 +213,7 @@ async fn client_credentials_with_secret_return_a_bearer_jwt_with_roles() {
     let claims = jwt_payload(token);
     assert_eq!(claims["tid"], emu.tenant_id());
     assert_eq!(claims["appid"], emu.client_id());
+    assert_eq!(claims["aud"], "https://graph.microsoft.com");
     for c in ["aud", "iss", "exp", "iat", "nbf"] {
         assert!(!claims[c].is_null(), "{c}");
     }
