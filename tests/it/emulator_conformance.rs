@@ -331,10 +331,31 @@ async fn login_errors_follow_the_identity_platform() {
 
 // ---------------------------------------------------------------- client assertion
 
-const TEST_CERT_PEM: &str = include_str!("emulator_test_cert.pem");
+/// A self-signed test certificate (RSA 2048), generated for these tests only.
+const TEST_CERT_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIDKzCCAhOgAwIBAgIUeG7VEJQXwzaEr6il+N44jDcpU5IwDQYJKoZIhvcNAQEL\n\
+BQAwJDEiMCAGA1UEAwwZbWZhLXJvbGxvdXQtZW11bGF0b3ItdGVzdDAgFw0yNjEx\n\
+MjQyMTU3MTFaGA8yMTI2MTAzMTIxNTcxMVowJDEiMCAGA1UEAwwZbWZhLXJvbGxv\n\
+dXQtZW11bGF0b3ItdGVzdDCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEB\n\
+AM9xTV6FpVJYSBPqFjfFs9vDLQiIRl5QiC/Oo4piwv8AVSu+XOqu/r98pE4ej1W3\n\
+JDWPbt773NlnoNRDRVes6KwfuZ8lwRYCnlUx4L60gBgHRRTFHJ3cf/H0bmopC8/5\n\
+X2pKmz/CDup2IOI8orlEsbS+jWk2oS02RbX70qf5HdmTw5vIJdDwObyIkRT5YeWh\n\
+jEvK8mpuQUmr9x+BB16fAGmm7TSPy5JC8cHoRmd7qGB2iZx4R9ciWcFDCaTuJc7x\n\
+8iW41Y840w2kPgoaiaEjA2ChJgW0b+0Ma/p0PiRDo5vQn0Wer/pMaXKI6iR9504d\n\
+Df2+b8eOGoL6kboUuOdrxykCAwEAAaNTMFEwHQYDVR0OBBYEFBq2nXLR1kwEyiHI\n\
+HG9Bw4CZP5bJMB8GA1UdIwQYMBaAFBq2nXLR1kwEyiHIHG9Bw4CZP5bJMA8GA1Ud\n\
+EwEB/wQFMAMBAf8wDQYJKoZIhvcNAQELBQADggEBAEoQ1Nt5SpNIRBir54MEkNQO\n\
+Yts/a4Om0fnwL+8LOe8ZNsGeDs4Z9Wr+/OZQxeAS1lx02c49sBvjKUq8qQdG92Ln\n\
+nifNKHhPyqcndxa+11sF9EFi/hpEirkUXMU94VnLgrnJhozeM9kePsD9le2zZtYn\n\
+RQNm+HPPDKspYGfzsMFB/4t++THYdVG44NzLl3DPhzcu89jmXHYiaM4dhmayl3Q4\n\
+gEf1J/1NIPqxk5dSwL/t45VC76CyzSHV151zyeP/xwuKpmv0vszeGmQdvWg1okD6\n\
+3m6UoEqs4wU1/laIw0tBdy79yQDGOHHGnq08e52epFPUK6hJ7vL02dBL9FphG98=\n\
+-----END CERTIFICATE-----\n\
+";
 
 /// A test-only RSA key (PKCS#8 DER, base64) matching TEST_CERT_PEM; generated for these tests.
-const TEST_KEY_PKCS8_B64: &str = include_str!("emulator_test_key.b64");
+const TEST_KEY_PKCS8_B64: &str = "MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDPcU1ehaVSWEgT6hY3xbPbwy0IiEZeUIgvzqOKYsL/AFUrvlzqrv6/fKROHo9VtyQ1j27e+9zZZ6DUQ0VXrOisH7mfJcEWAp5VMeC+tIAYB0UUxRyd3H/x9G5qKQvP+V9qSps/wg7qdiDiPKK5RLG0vo1pNqEtNkW1+9Kn+R3Zk8ObyCXQ8Dm8iJEU+WHloYxLyvJqbkFJq/cfgQdenwBppu00j8uSQvHB6EZne6hgdomceEfXIlnBQwmk7iXO8fIluNWPONMNpD4KGomhIwNgoSYFtG/tDGv6dD4kQ6Ob0J9Fnq/6TGlyiOokfedOHQ39vm/HjhqC+pG6FLjna8cpAgMBAAECggEABkdiqnVsdJqcITuDoqUxoCQ/N7PllV3l/AnKz28qgczBHIrYMHj4LamYe44sk9FFn6K7c1+3kT5evYNaaktJ256Lisf6GTAeb2u2vBml4D76wKSFYjiAsufNc8R8SWDomhoEqvW1EomyzcY8vVOD9s7nDtk1dbM1LEtMAVjmphA8lPUmZKlqsAiYR4nfl6OO/Ooz8vSUSbW1Iy4PXzzmMhx0ZhDDAYsziLKwfafc8ETjnqk8Z/OBwC1j+/pdyce8aNCCwk3UCd06iGduuFSx8np6ty0MVu+f6PZixNnksXUCK8Y3O14dQUhijowCIijFzgwFzF5foesYklShvlrXFQKBgQD63D7LNapUnwJvmAC/uoSMo12q5GX896HfeJVhTI1VhM3I1j8LBxLqj78JLMMh0ef8U6ZL3qNGfZ+hcMYOwqJnVXvAOPXl65cuqnh7kdRfDisfY9/JWduuv/kMCeqvdFC3wLaLN53AJannqCTw7s8yph8OREwM+knYKddNRYJocwKBgQDTsVUKtBNuzQA37SRzr5bUqjWArI0eNlYf+BHoEJJHQ1FawxX69zjWNiIH4rQPo1tU8ihbDy2YOwQ4O/DMkKcELqFeyuS3OmhhBq0jNlBep1LP6iykVw5NOErKyUJXkQ+s6ef4gXche/qw47CWl7Z7LWa0A4P0zc/vifnfZURW8wKBgQDWVABObD5n6CcTowHYzYncAuPPUy6T8BrcLFEsfVQvobSUCAB68oNF5qSoORdKuOWEnw9wuPo1CrWtIAYHrGFG+jEt7TyiQSO82ibwJIsW36sWOaWEiYJ5DknA8GQTncQtCrirv0vHVCaS5wUQ2GgsdOQJs25qlBktV6o8ucuOYwKBgQCw3L1yPdTmg3ulPglwZckcUEB3CrK0BS2bdARx4DZ2N3Xm4IqirJ3dykhQUkWhsxeBNvgka9/qCZSS7vFV15zST6seqWDA/JlsRsmsW5p2GlGDx+AYRWt7dIZ4OgGla1qvWpUl9/RyE0T1OKW2i3Y4H0xpJW6/vpv1Q09yJwcbpQKBgQCgE7KqPPAGRKg/h7iD2wO+X1IdIwWWJf/H7nx2st5SRoLXs+CB17JVaGc1TZ03ze5TWlOdyxYJsNZ5GVKmmh2vdPbYF+GpcQ1Rg7KnIM/eyN7lOmtcMfIpt/mUqNmKd5MPsJoh9TfSCnTt6T013AqRPOPrDq+tg/eFFRV9bs+E9A==";
 
 fn sha256_thumbprint(pem: &str) -> String {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
