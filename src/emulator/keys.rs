@@ -27,6 +27,9 @@ pub(crate) fn strip_query(url: &str) -> &str {
 }
 
 fn decode(segment: &str) -> Result<String, GraphError> {
+    if !segment.contains('%') {
+        return Ok(segment.to_string());
+    }
     percent_decode_str(segment)
         .decode_utf8()
         .map(|s| s.into_owned())
