@@ -2015,3 +2015,32 @@ fn generated_tenants_and_bad_flags() {
     );
     assert!(EmulatorConfig::from_tenant_json(r#"{"typo": 1}"#).is_err());
 }
+
+#[tokio::test]
+async fn plain_requests_get_item_faults_and_latency_too() {
+    let env = Env::start(faulty(Faults {
+        item_5xx: 1.0,
+        latency_ms: 2,
+        latency_jitter_ms: 1,
+        ..Faults::default()
+    }))
+    .await;
+    let r = env
+        .http
+        .patch(env.url(&format!(
+            "/beta/users/bob@{DOMAIN}/authentication/requirements"
+        )))
+        .bearer_auth(&env.token)
+        .json(&json!({"perUserMfaState": "enforced"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(status == 503 || status == 504, "{status}");
+    assert!(r.headers().contains_key("request-id"));
+    assert_eq!(
+        env.user_state(&format!("bob@{DOMAIN}"))["perUserMfaState"],
+        "disabled"
+    );
+    assert_eq!(env.emu.stats()["faults"]["item_5xx"], 1);
+}
