@@ -405,7 +405,8 @@ impl EmulatorConfig {
 
     /// A tenant in which every key exists: a GUID key becomes that object id (with a generated
     /// UPN), anything else becomes that UPN (with a generated id). For `--sandbox` without a
-    /// tenant file. Duplicate keys (case-insensitive) make one user.
+    /// tenant file. Duplicate keys (case-insensitive) make one user; a key that is neither a
+    /// GUID nor contains '@' makes none (it then gets Graph's 404).
     pub fn with_users_named(keys: &[String], seed: u64) -> EmulatorConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut seen = std::collections::HashSet::new();
@@ -418,9 +419,12 @@ impl EmulatorConfig {
             let spec = match uuid::Uuid::parse_str(key) {
                 Ok(id) => {
                     let id = id.hyphenated().to_string();
-                    let upn = format!("user-{}@{DEFAULT_DOMAIN}", &id[..8]);
+                    let upn = format!("user-{id}@{DEFAULT_DOMAIN}");
                     random_user(&mut rng, Some(id), upn, "Member")
                 }
+                // Not a GUID and not name@domain: no user can have that UPN, so it stays
+                // unknown (Graph answers 404 for it) rather than failing the whole tenant.
+                Err(_) if !key.contains('@') => continue,
                 Err(_) => {
                     let user_type = if key.to_uppercase().contains("#EXT#") {
                         "Guest"
@@ -615,8 +619,13 @@ mod tests {
             "0f7e1b5c-6f31-4c1e-9d0e-3b1d7c2a9e10".to_string(),
             "alice@contoso.onmicrosoft.com".to_string(),
         ];
+        let mut keys = keys;
+        keys.push("ALICE@contoso.onmicrosoft.com".to_string());
+        keys.push("not-a-upn".to_string());
+        keys.push("0f7e1b5c-6f31-4c1e-9d0e-3b1d7c2a9e11".to_string());
         let c = EmulatorConfig::with_users_named(&keys, 1);
-        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.users.len(), 3);
+        assert!(c.validate().is_ok());
         assert_eq!(c.users[0].id.as_deref(), Some(keys[0].as_str()));
         assert_eq!(c.users[1].upn, keys[1]);
     }
