@@ -145,6 +145,11 @@ pub struct PlanArgs {
     /// Replace an existing report file
     #[arg(long)]
     pub overwrite: bool,
+    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
+    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
+    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
+    #[arg(long, value_name = "SCOPE", default_value = "portal")]
+    pub reset_scope: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -172,6 +177,11 @@ pub struct ApplyArgs {
     /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
+    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
+    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
+    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
+    #[arg(long, value_name = "SCOPE", default_value = "portal")]
+    pub reset_scope: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]

@@ -1,0 +1,14 @@
+//! What the scheduler needs from the network: send one `$batch`. `GraphClient` is the real
+//! one; unit tests plug in fakes.
+
+use std::future::Future;
+
+use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply};
+
+pub trait Transport: Send + Sync + 'static {
+    fn batch(
+        &self,
+        version: ApiVersion,
+        items: Vec<BatchItem>,
+    ) -> impl Future<Output = Result<BatchReply, BatchError>> + Send;
+}
