@@ -31,8 +31,47 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the changes, journaling every outcome to the results file
     Apply(ApplyArgs),
+    /// Write an input file that undoes the state changes of a finished run
+    Rollback(RollbackArgs),
+    /// Sign in, show who you are and which permissions the actions need vs what the token has
+    Check(CheckArgs),
     /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The results file of the run to undo
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Where to write the undo file (an input file for plan/apply)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only check what this input file's actions need
+    #[arg(value_name = "INPUT")]
+    pub input: Option<PathBuf>,
+    /// One action for every row of INPUT (as for apply)
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Header of INPUT's user column
+    #[arg(long, value_name = "NAME")]
+    pub user_column: Option<String>,
+    /// Header of INPUT's action column
+    #[arg(long, value_name = "NAME")]
+    pub action_column: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

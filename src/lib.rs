@@ -15,6 +15,7 @@
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
 //! - [`rollout`]: the `apply`/`plan` flow (journal, sign-in, engine, summary); [`connect`]:
 //!   sign-in and the permission check.
+//! - [`rollback`]: the undo file of a finished run.
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
 pub mod action;
@@ -30,4 +31,5 @@ pub mod journal;
 pub mod progress;
 pub mod report;
 // pub mod rollout;
+pub mod rollback;
 pub mod run;

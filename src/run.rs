@@ -66,6 +66,14 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
             let _ = (args, argv);
             Err(Error::Other("interim".into()))
         }
+        Command::Rollback(args) => {
+            init_logging(&args.output);
+            crate::rollback::run(args)
+        }
+        Command::Check(args) => {
+            init_logging(&args.output);
+            crate::connect::check(args)
+        }
         Command::Emulator(args) => {
             let _ = args;
             Err(Error::Other("interim".into()))
