@@ -91,6 +91,15 @@ impl Machine {
     /// The call tagged `tag` may or may not have taken effect (5xx, dropped connection):
     /// the call to send instead of a blind resend (a write re-reads first, so a user is never
     /// written twice).
+    /// The scheduler gave up on the call tagged `tag` (too many transient failures): the
+    /// outcome the machine can still vouch for, if any (otherwise the action fails).
+    pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+        match self {
+            Machine::State(m) => m.give_up(tag, message),
+            Machine::Reset(_) | Machine::Revoke(_) => None,
+        }
+    }
+
     pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
         match self {
             Machine::State(m) => m.after_ambiguous(tag),

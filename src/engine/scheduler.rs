@@ -644,6 +644,14 @@ impl Scheduler {
     fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
         let job = p.job;
         self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
+        if let Some(outcome) = self.jobs[job]
+            .machine
+            .as_ref()
+            .and_then(|m| m.give_up(p.call.tag, message))
+        {
+            self.finish_action(job, outcome);
+            return;
+        }
         let outcome = Outcome {
             status: Status::Failed,
             http_status: status,

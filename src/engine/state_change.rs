@@ -1,6 +1,8 @@
 //! The per-user MFA state machine: read `/beta/users/{key}/authentication/requirements`; if
-//! the state already matches, `unchanged`; otherwise `PATCH` it (or `planned` in a dry run).
-//! After an ambiguous write (5xx, dropped connection) it re-reads instead of writing again.
+//! the state already matches, `unchanged`; otherwise `PATCH` it (or `planned` in a dry run),
+//! then read it back so `after` is what Graph holds (a PATCH to `enabled` becomes `enforced`
+//! for a user with a registered method). After an ambiguous write (5xx, dropped connection)
+//! it re-reads instead of writing again.
 
 use serde_json::json;
 
@@ -16,6 +18,7 @@ const WRITE_PERMISSION: &str = "Policy.ReadWrite.AuthenticationMethod";
 const TAG_READ: u32 = 0;
 const TAG_WRITE: u32 = 1;
 const TAG_VERIFY: u32 = 2;
+const TAG_CONFIRM: u32 = 3;
 
 #[derive(Debug)]
 pub(crate) struct StateChange {
@@ -125,8 +128,34 @@ impl StateChange {
                 }
                 Next::Send(vec![self.write()])
             }
-            _ => Next::Done(self.applied(r.status, self.target.clone())),
+            TAG_CONFIRM => {
+                let now = r
+                    .body
+                    .get("perUserMfaState")
+                    .and_then(|v| v.as_str())
+                    .map_or_else(|| self.target.clone(), MfaState::parse);
+                let mut out = self.applied(r.status, now.clone());
+                out.http_status = Some(204);
+                let promoted = self.target == MfaState::Enabled && now == MfaState::Enforced;
+                if promoted {
+                    out.message = "Graph moved the user to enforced: they had already registered a method".into();
+                } else if now != self.target {
+                    out.message = format!("written, but Graph now reports '{now}'");
+                }
+                Next::Done(out)
+            }
+            _ => Next::Send(vec![self.read(TAG_CONFIRM)]),
         }
+    }
+
+    /// The scheduler gave up on a call: only a failed read-back still has an answer, since
+    /// the write itself was acknowledged.
+    pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+        (tag == TAG_CONFIRM).then(|| {
+            let mut out = self.applied(204, self.target.clone());
+            out.message = format!("written (204); reading it back failed: {message}");
+            out
+        })
     }
 
     fn applied(&self, status: u16, after: MfaState) -> Outcome {
@@ -208,10 +237,35 @@ mod tests {
         let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"}))));
         assert_eq!(call.method, Method::Patch);
         assert_eq!(call.body, Some(json!({"perUserMfaState":"enforced"})));
-        let o = done(m.on_response(call.tag, &answer(204, Value::Null)));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        assert_eq!(confirm.method, Method::Get);
+        let o = done(m.on_response(confirm.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
         assert_eq!(o.status, Status::Applied);
         assert_eq!((o.before.as_str(), o.after.as_str()), ("disabled", "enforced"));
+        assert_eq!(o.http_status, Some(204));
         assert!(o.changed);
+    }
+
+    #[test]
+    fn enabling_a_registered_user_reports_the_enforced_state_graph_chose() {
+        let mut m = machine(MfaState::Enabled, false);
+        m.start();
+        let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"}))));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        let o = done(m.on_response(confirm.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        assert_eq!((o.status, o.after.as_str()), (Status::Applied, "enforced"));
+        assert!(o.message.contains("enforced"));
+    }
+
+    #[test]
+    fn a_failed_read_back_still_reports_the_acknowledged_write_as_applied() {
+        let mut m = machine(MfaState::Disabled, false);
+        m.start();
+        let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        let o = m.give_up(confirm.tag, "status 503").expect("an outcome");
+        assert_eq!((o.status, o.after.as_str()), (Status::Applied, "disabled"));
+        assert!(m.give_up(TAG_READ, "x").is_none());
     }
 
     #[test]
