@@ -1,0 +1,493 @@
+//! Access tokens for Graph: a static token (`GRAPH_ACCESS_TOKEN`) or the client-credentials
+//! grant with a secret (graph-api.md §7), cached and renewed before expiry.
+//!
+//! One [`TokenSource`] is shared by all concurrent tasks. A token is renewed when less than
+//! [`renewal_margin`] of its lifetime remains; callers arriving during a renewal wait for that
+//! one renewal instead of starting their own, and when it fails they all get its error rather
+//! than each asking again. Secrets never appear in `Debug`, `Display`, logs or errors.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Url;
+use reqwest::header::ACCEPT;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::error_body::snippet;
+
+/// Lifetime assumed when the token endpoint gives no `expires_in` and the token is no JWT.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// How an access token is obtained.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A ready-made token (`GRAPH_ACCESS_TOKEN`): used as is, cannot be renewed.
+    Static(SecretString),
+    /// The client-credentials grant with a client secret.
+    ClientSecret {
+        /// The identity platform's base URL, e.g. `https://login.microsoftonline.com`.
+        authority: String,
+        /// Tenant id (GUID) or domain name.
+        tenant: String,
+        client_id: String,
+        secret: SecretString,
+        /// e.g. `https://graph.microsoft.com/.default`.
+        scope: String,
+    },
+}
+
+/// Why no token could be had. Messages are one line, for people, and never carry a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The identity platform refused the request (`error` / `error_description`).
+    #[error("sign-in failed: {code}: {description}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    Rejected {
+        status: u16,
+        /// The OAuth `error` field, e.g. `invalid_client`.
+        code: String,
+        /// The first line of `error_description`, e.g. `AADSTS7000215: Invalid client secret provided. …`.
+        description: String,
+        /// What to check, e.g. `check AZURE_CLIENT_SECRET`.
+        hint: Option<&'static str>,
+        /// The identity platform's `trace_id`, for support requests.
+        trace_id: Option<String>,
+    },
+    /// The token endpoint could not be reached or stopped answering.
+    #[error("sign-in failed: cannot reach {host}: {message}")]
+    Network { host: String, message: String },
+    /// The token endpoint answered something that is not a usable token response.
+    #[error("sign-in failed: {host} answered HTTP {status}: {detail}")]
+    BadResponse {
+        host: String,
+        status: u16,
+        detail: String,
+    },
+    /// The static token has expired and cannot be renewed.
+    #[error("the access token from GRAPH_ACCESS_TOKEN expired at {at}; get a new one")]
+    Expired { at: String },
+    /// The token's claims cannot be read (e.g. it is not a JWT).
+    #[error("cannot read the access token's claims: {0}")]
+    Claims(String),
+}
+
+/// Decoded, unverified claims of an access token, for permission checks.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TokenClaims {
+    /// Application permissions (`roles`).
+    pub roles: Vec<String>,
+    /// Delegated permissions (`scp`, split on spaces).
+    pub scopes: Vec<String>,
+    /// `exp`, seconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+    /// `appid` (v1 tokens) or `azp` (v2 tokens).
+    pub app_id: Option<String>,
+    /// `tid`.
+    pub tenant_id: Option<String>,
+}
+
+/// How long before expiry a token is renewed: 10 % of its lifetime but at least 60 s, and
+/// never more than a fifth of the lifetime (so a token living a few seconds, as in tests, is
+/// still used before it is renewed). A 60–90 min Entra token is renewed 6–9 min early.
+#[must_use]
+pub fn renewal_margin(lifetime: Duration) -> Duration {
+    Duration::from_secs(60).max(lifetime / 10).min(lifetime / 5)
+}
+
+/// Access tokens, cached and renewed; cheap to clone and shared by concurrent tasks.
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    credential: Credential,
+    http: reqwest::Client,
+    cache: Mutex<Option<Cached>>,
+    /// Held while a renewal is under way: later callers wait for it instead of starting one.
+    renewal: tokio::sync::Mutex<Option<TokenError>>,
+    /// Renewal attempts finished, so a waiter can tell that one ended while it waited.
+    attempts: AtomicU64,
+    grants: AtomicU64,
+    #[cfg(test)]
+    skew_ms: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: SecretString,
+    renew_at: Instant,
+    expires_at: Instant,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner.credential {
+            Credential::Static(_) => "static",
+            Credential::ClientSecret { .. } => "client-secret",
+        };
+        f.debug_struct("TokenSource")
+            .field("kind", &kind)
+            .field("grants", &self.grants())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    #[must_use]
+    pub fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
+        TokenSource {
+            inner: Arc::new(Inner {
+                credential,
+                http,
+                cache: Mutex::new(None),
+                renewal: tokio::sync::Mutex::new(None),
+                attempts: AtomicU64::new(0),
+                grants: AtomicU64::new(0),
+                #[cfg(test)]
+                skew_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Whether a renewed token can be had (false for a static token).
+    #[must_use]
+    pub fn renewable(&self) -> bool {
+        !matches!(self.inner.credential, Credential::Static(_))
+    }
+
+    /// A valid token: the cached one, or a renewed one when less than [`renewal_margin`] of
+    /// its lifetime remains. Concurrent callers share one renewal.
+    pub async fn token(&self) -> Result<SecretString, TokenError> {
+        if let Credential::Static(token) = &self.inner.credential {
+            return static_token(token);
+        }
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let seen = self.inner.attempts.load(Ordering::SeqCst);
+        let mut last_error = self.inner.renewal.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        if self.inner.attempts.load(Ordering::SeqCst) != seen
+            && let Some(err) = last_error.as_ref()
+        {
+            // A renewal finished while this caller waited, and failed: share its answer.
+            return Err(err.clone());
+        }
+        let result = self.fetch().await;
+        // Counted once finished, so callers that queued during it see that one ended.
+        self.inner.attempts.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok((token, lifetime)) => {
+                *last_error = None;
+                let now = self.now();
+                let margin = renewal_margin(lifetime);
+                *self.cache() = Some(Cached {
+                    token: token.clone(),
+                    renew_at: now + (lifetime - margin),
+                    expires_at: now + lifetime,
+                });
+                self.inner.grants.fetch_add(1, Ordering::SeqCst);
+                tracing::debug!(lifetime_s = lifetime.as_secs(), "obtained an access token");
+                Ok(token)
+            }
+            Err(err) => {
+                *last_error = Some(err.clone());
+                // The old token may still have a little life left: use it, and try again
+                // a little later rather than on every call.
+                let now = self.now();
+                let mut cache = self.cache();
+                if let Some(c) = cache.as_mut()
+                    && c.expires_at > now + Duration::from_secs(1)
+                {
+                    c.renew_at = now + ((c.expires_at - now) / 2).min(Duration::from_secs(30));
+                    tracing::warn!(
+                        "token renewal failed, using the current token meanwhile: {err}"
+                    );
+                    return Ok(c.token.clone());
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Called after a 401 with the token that was used: drops it from the cache so the next
+    /// [`token`](Self::token) renews (unless another task already did). Returns whether a
+    /// renewed token can be had: false for a static token.
+    pub fn invalidate(&self, used: &SecretString) -> bool {
+        if !self.renewable() {
+            return false;
+        }
+        let mut cache = self.cache();
+        if cache
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == used.expose_secret())
+        {
+            *cache = None;
+        }
+        true
+    }
+
+    /// Decoded (unverified) claims of the current token.
+    pub async fn claims(&self) -> Result<TokenClaims, TokenError> {
+        let token = match &self.inner.credential {
+            // An expired static token's claims still tell the user what it was.
+            Credential::Static(t) => t.clone(),
+            Credential::ClientSecret { .. } => self.token().await?,
+        };
+        decode_claims(token.expose_secret())
+    }
+
+    /// How many tokens were obtained from the identity platform (0 for a static token).
+    #[must_use]
+    pub fn grants(&self) -> u64 {
+        self.inner.grants.load(Ordering::SeqCst)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Option<Cached>> {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached token if it is not yet due for renewal.
+    fn fresh(&self) -> Option<SecretString> {
+        let now = self.now();
+        self.cache()
+            .as_ref()
+            .filter(|c| now < c.renew_at)
+            .map(|c| c.token.clone())
+    }
+
+    fn now(&self) -> Instant {
+        #[cfg(test)]
+        let skew = Duration::from_millis(self.inner.skew_ms.load(Ordering::SeqCst));
+        #[cfg(not(test))]
+        let skew = Duration::ZERO;
+        Instant::now() + skew
+    }
+
+    /// Moves this source's clock forward, so tests see expiry without waiting.
+    #[cfg(test)]
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.inner.skew_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// One client-credentials request.
+    async fn fetch(&self) -> Result<(SecretString, Duration), TokenError> {
+        let Credential::ClientSecret {
+            authority,
+            tenant,
+            client_id,
+            secret,
+            scope,
+        } = &self.inner.credential
+        else {
+            return Err(TokenError::Claims(
+                "a static token cannot be renewed".into(),
+            ));
+        };
+        let authority = authority.trim_end_matches('/');
+        let host = host_of(authority);
+        let url = format!(
+            "{authority}/{}/oauth2/v2.0/token",
+            utf8_percent_encode(tenant, NON_ALPHANUMERIC)
+        );
+        let form = [
+            ("client_id", client_id.as_str()),
+            ("scope", scope.as_str()),
+            ("client_secret", secret.expose_secret()),
+            ("grant_type", "client_credentials"),
+        ];
+        let redact = |s: &str| redact(s, secret.expose_secret());
+        let network = |e: &reqwest::Error| TokenError::Network {
+            host: host.clone(),
+            message: redact(&super::client::describe(e)),
+        };
+        let resp = self
+            .inner
+            .http
+            .post(&url)
+            .header(ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+        let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let bad = |detail: String| TokenError::BadResponse {
+            host: host.clone(),
+            status,
+            detail: redact(&detail),
+        };
+
+        if !(200..300).contains(&status) {
+            let obj = body.as_ref().and_then(Value::as_object);
+            let code = obj.and_then(|o| o.get("error")).and_then(Value::as_str);
+            return Err(match code {
+                Some(code) => {
+                    let description = obj
+                        .and_then(|o| o.get("error_description"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let first = description.lines().next().unwrap_or("").trim();
+                    TokenError::Rejected {
+                        status,
+                        code: redact(code),
+                        description: redact(&snippet(first)),
+                        hint: hint(code, description),
+                        trace_id: obj
+                            .and_then(|o| o.get("trace_id"))
+                            .and_then(Value::as_str)
+                            .map(|s| redact(s)),
+                    }
+                }
+                None => bad(format!(
+                    "no OAuth error in the body: {}",
+                    snippet(&String::from_utf8_lossy(&bytes))
+                )),
+            });
+        }
+
+        let obj = body
+            .as_ref()
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("the token response is not a JSON object".into()))?;
+        let token = obj
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| bad("the token response has no access_token".into()))?;
+        let lifetime = match obj.get("expires_in") {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|s| s.is_finite())
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+        .or_else(|| {
+            let exp = decode_claims(token).ok()?.expires_at?;
+            Some(Duration::from_secs(
+                u64::try_from(exp - unix_now()).unwrap_or(0),
+            ))
+        })
+        .unwrap_or(DEFAULT_LIFETIME);
+        Ok((SecretString::from(token.to_owned()), lifetime))
+    }
+}
+
+/// A static token, refused once its JWT `exp` has passed.
+fn static_token(token: &SecretString) -> Result<SecretString, TokenError> {
+    if let Ok(TokenClaims {
+        expires_at: Some(exp),
+        ..
+    }) = decode_claims(token.expose_secret())
+        && exp <= unix_now()
+    {
+        let at = time::OffsetDateTime::from_unix_timestamp(exp)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| format!("{exp} (Unix time)"));
+        return Err(TokenError::Expired { at });
+    }
+    Ok(token.clone())
+}
+
+/// The unverified claims in a JWT's payload.
+fn decode_claims(token: &str) -> Result<TokenClaims, TokenError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .filter(|_| token.split('.').count() == 3)
+        .ok_or_else(|| TokenError::Claims("the token is not a JWT".into()))?;
+    let bytes = URL_SAFE_NO_PAD_INDIFFERENT
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| TokenError::Claims("the token's payload is not base64url".into()))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| TokenError::Claims("the token's payload is not JSON".into()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| TokenError::Claims("the token's payload is not a JSON object".into()))?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(TokenClaims {
+        roles: obj
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        scopes: obj
+            .get("scp")
+            .and_then(Value::as_str)
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        expires_at: obj.get("exp").and_then(|e| {
+            e.as_i64()
+                .or_else(|| e.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        }),
+        app_id: text("appid").or_else(|| text("azp")),
+        tenant_id: text("tid"),
+    })
+}
+
+/// What to check for the identity platform's common refusals.
+fn hint(code: &str, description: &str) -> Option<&'static str> {
+    let aadsts = description
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.starts_with("AADSTS"))
+        .unwrap_or("");
+    match aadsts {
+        "AADSTS7000215" | "AADSTS7000222" | "AADSTS7000216" => Some("check AZURE_CLIENT_SECRET"),
+        "AADSTS700016" => {
+            Some("check AZURE_CLIENT_ID, and that the app is registered in this tenant and cloud")
+        }
+        "AADSTS90002" | "AADSTS900023" | "AADSTS90013" => Some("check AZURE_TENANT_ID"),
+        "AADSTS70011" | "AADSTS1002012" => Some("check the scope and --cloud"),
+        _ if code == "invalid_client" => Some("check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+        _ => None,
+    }
+}
+
+/// `s` with every occurrence of the secret replaced, in case a server echoes it.
+fn redact(s: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        s.to_owned()
+    } else {
+        s.replace(secret, "[redacted]")
+    }
+}
+
+/// The host of a base URL, for messages.
+pub(crate) fn host_of(base: &str) -> String {
+    Url::parse(base)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| base.to_owned())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
