@@ -18,6 +18,9 @@ mod error_body;
 mod token;
 mod user_key;
 
+#[cfg(test)]
+mod test_support;
+
 use std::time::Duration;
 
 pub use batch::{BatchReply, MAX_RETRY_AFTER, batch_body, parse_batch_response, parse_retry_after};

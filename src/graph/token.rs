@@ -491,3 +491,251 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::{ExposeSecret, SecretString};
+    use serde_json::json;
+
+    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt};
+    use super::{Credential, TokenError, TokenSource, renewal_margin, unix_now};
+
+    const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
+
+    #[test]
+    fn renewal_margin_scales_with_the_lifetime() {
+        let s = Duration::from_secs;
+        assert_eq!(renewal_margin(s(3600)), s(360));
+        assert_eq!(renewal_margin(s(300)), s(60));
+        assert_eq!(renewal_margin(s(120)), s(24));
+        assert_eq!(renewal_margin(s(10)), s(2));
+        assert_eq!(renewal_margin(s(0)), s(0));
+    }
+
+    #[tokio::test]
+    async fn client_credentials_request_carries_the_documented_form() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        server.source().token().await.unwrap();
+        let forms = server.forms.lock().unwrap().clone();
+        let (tenant, form) = &forms[0];
+        assert_eq!(tenant, "contoso.onmicrosoft.com");
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["client_id"], "app-id");
+        assert_eq!(form["client_secret"], SECRET);
+        assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
+    }
+
+    #[tokio::test]
+    async fn token_is_cached_and_reused() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let source = server.source();
+        for _ in 0..5 {
+            assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        }
+        source.advance_clock(Duration::from_secs(3000));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 1);
+    }
+
+    #[tokio::test]
+    async fn token_is_renewed_when_near_expiry() {
+        let server = TokenServer::start(TokenMode::Grant { expires_in: 10 }, Duration::ZERO).await;
+        let source = server.source();
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        // Margin for 10 s is 2 s: still used at 7 s, renewed at 9 s.
+        source.advance_clock(Duration::from_secs(7));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        source.advance_clock(Duration::from_secs(2));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+        assert_eq!(source.grants(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_renewal() {
+        let server = TokenServer::start(HOUR, Duration::from_millis(100)).await;
+        let source = server.source();
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let s = source.clone();
+                tokio::spawn(async move { s.token().await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().expose_secret(), "tok-1");
+        }
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidate_drops_the_used_token_so_the_next_call_renews() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let source = server.source();
+        let first = source.token().await.unwrap();
+        assert!(source.invalidate(&first));
+        let second = source.token().await.unwrap();
+        assert_eq!(second.expose_secret(), "tok-2");
+        // A late 401 for the old token must not throw away the renewed one.
+        assert!(source.invalidate(&first));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+        assert_eq!(server.count(), 2);
+    }
+
+    fn bad_secret_body() -> serde_json::Value {
+        json!({
+            "error": "invalid_client",
+            "error_description": format!("AADSTS7000215: Invalid client secret provided. Echo {SECRET}.\r\nTrace ID: t-1\r\nCorrelation ID: c-1"),
+            "error_codes": [7000215],
+            "trace_id": "t-1"
+        })
+    }
+
+    #[tokio::test]
+    async fn bad_secret_gives_the_error_description_but_never_the_secret() {
+        let server =
+            TokenServer::start(TokenMode::Refuse(401, bad_secret_body()), Duration::ZERO).await;
+        let err = server.source().token().await.unwrap_err();
+        let shown = err.to_string();
+        let debug = format!("{err:?}");
+        assert!(
+            shown.starts_with(
+                "sign-in failed: invalid_client: AADSTS7000215: Invalid client secret provided."
+            ),
+            "{shown}"
+        );
+        assert!(shown.ends_with("(check AZURE_CLIENT_SECRET)"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(matches!(err, TokenError::Rejected { status: 401, .. }));
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_failed_renewal() {
+        let server = TokenServer::start(
+            TokenMode::Refuse(401, bad_secret_body()),
+            Duration::from_millis(100),
+        )
+        .await;
+        let source = server.source();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let s = source.clone();
+                tokio::spawn(async move { s.token().await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().is_err());
+        }
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 0);
+    }
+
+    #[tokio::test]
+    async fn unreachable_authority_names_the_host() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let source = TokenSource::new(
+            Credential::ClientSecret {
+                authority: format!("http://{addr}"),
+                tenant: "t".into(),
+                client_id: "c".into(),
+                secret: SecretString::from(SECRET),
+                scope: "s".into(),
+            },
+            reqwest::Client::new(),
+        );
+        let err = source.token().await.unwrap_err();
+        assert!(matches!(err, TokenError::Network { .. }), "{err:?}");
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+        assert!(!format!("{err:?}").contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn token_response_without_access_token_is_a_bad_response() {
+        let server =
+            TokenServer::start(TokenMode::Refuse(200, json!({"foo": 1})), Duration::ZERO).await;
+        let err = server.source().token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::BadResponse { status: 200, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_are_decoded_from_the_obtained_token() {
+        let jwt = fake_jwt(&json!({
+            "roles": ["Policy.ReadWrite.AuthenticationMethod", "UserAuthenticationMethod.ReadWrite.All"],
+            "exp": 4_000_000_000_i64, "appid": "app-1", "tid": "ten-1"
+        }));
+        let server = TokenServer::start(TokenMode::Fixed(jwt), Duration::ZERO).await;
+        let claims = server.source().claims().await.unwrap();
+        assert_eq!(claims.roles.len(), 2);
+        assert!(claims.scopes.is_empty());
+        assert_eq!(claims.expires_at, Some(4_000_000_000));
+        assert_eq!(claims.app_id.as_deref(), Some("app-1"));
+        assert_eq!(claims.tenant_id.as_deref(), Some("ten-1"));
+    }
+
+    #[tokio::test]
+    async fn static_token_cannot_be_renewed_and_reads_delegated_scopes() {
+        let jwt = fake_jwt(
+            &json!({"scp": "Policy.Read.All  User.Read", "exp": unix_now() + 600, "azp": "cli"}),
+        );
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from(jwt.clone())),
+            reqwest::Client::new(),
+        );
+        let token = source.token().await.unwrap();
+        assert_eq!(token.expose_secret(), jwt);
+        assert!(!source.invalidate(&token));
+        let claims = source.claims().await.unwrap();
+        assert_eq!(claims.scopes, ["Policy.Read.All", "User.Read"]);
+        assert_eq!(claims.app_id.as_deref(), Some("cli"));
+        assert_eq!(source.grants(), 0);
+    }
+
+    #[tokio::test]
+    async fn expired_static_token_is_refused_with_advice() {
+        let jwt = fake_jwt(&json!({"exp": 1_600_000_000}));
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from(jwt.clone())),
+            reqwest::Client::new(),
+        );
+        let err = source.token().await.unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("GRAPH_ACCESS_TOKEN") && shown.contains("2020-09-13"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&jwt));
+    }
+
+    #[tokio::test]
+    async fn opaque_static_token_is_used_but_has_no_claims() {
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from("opaque")),
+            reqwest::Client::new(),
+        );
+        assert_eq!(source.token().await.unwrap().expose_secret(), "opaque");
+        assert!(matches!(source.claims().await, Err(TokenError::Claims(_))));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let cred = Credential::ClientSecret {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "t".into(),
+            client_id: "c".into(),
+            secret: SecretString::from(SECRET),
+            scope: "s".into(),
+        };
+        assert!(!format!("{cred:?}").contains(SECRET));
+        let source = TokenSource::new(cred, reqwest::Client::new());
+        assert!(!format!("{source:?}").contains(SECRET));
+    }
+}
