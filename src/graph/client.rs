@@ -335,3 +335,390 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use secrecy::SecretString;
+    use serde_json::{Value, json};
+
+    use super::super::test_support::{
+        SECRET, TokenMode, TokenServer, raw_server, serve, test_http,
+    };
+    use super::super::token::{Credential, TokenSource};
+    use super::super::{ApiVersion, BatchError, BatchItem, Method};
+    use super::{GraphClient, bearer};
+
+    /// What the fake Graph saw: one entry per request (Authorization, all headers, body).
+    type Seen = Arc<Mutex<Vec<(String, HeaderMap, Value)>>>;
+
+    fn items(n: usize) -> Vec<BatchItem> {
+        (1..=n)
+            .map(|i| BatchItem {
+                id: i.to_string(),
+                method: if i % 2 == 0 {
+                    Method::Patch
+                } else {
+                    Method::Get
+                },
+                url: format!("/users/u{i}/authentication/requirements"),
+                body: (i % 2 == 0).then(|| json!({"perUserMfaState":"enforced"})),
+                client_request_id: format!("c-{i}"),
+            })
+            .collect()
+    }
+
+    /// Answers every request of a batch, in reverse order.
+    fn answer_all(body: &Value) -> Value {
+        let mut responses: Vec<Value> = body["requests"]
+            .as_array()
+            .map(|reqs| {
+                reqs.iter()
+                    .map(|r| json!({"id": r["id"], "status": 204, "headers": {"request-id": format!("r-{}", r["id"].as_str().unwrap_or(""))}}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        responses.reverse();
+        json!({ "responses": responses })
+    }
+
+    /// A fake Graph whose `$batch` answers with `respond(call number, authorization, body)`.
+    async fn graph<F>(respond: F) -> (String, Seen)
+    where
+        F: Fn(usize, &str, &Value) -> Response + Clone + Send + Sync + 'static,
+    {
+        let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let seen = seen2.clone();
+            let respond = respond.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let n = {
+                    let mut s = seen.lock().unwrap();
+                    s.push((auth.clone(), headers, body.clone()));
+                    s.len()
+                };
+                respond(n, &auth, &body)
+            }
+        };
+        let router = Router::new()
+            .route("/beta/$batch", post(handler.clone()))
+            .route("/v1.0/$batch", post(handler));
+        (serve(router).await, seen)
+    }
+
+    fn ok_json(v: Value) -> Response {
+        (StatusCode::OK, axum::Json(v)).into_response()
+    }
+
+    fn static_source(token: &str) -> TokenSource {
+        TokenSource::new(Credential::Static(SecretString::from(token)), test_http())
+    }
+
+    #[tokio::test]
+    async fn batch_sends_items_with_token_and_ids_and_correlates_answers() {
+        let tokens =
+            TokenServer::start(TokenMode::Grant { expires_in: 3600 }, Duration::ZERO).await;
+        let (base, seen) = graph(|_, _, body| ok_json(answer_all(body))).await;
+        let client = GraphClient::new(&format!("{base}/"), tokens.source(), test_http());
+        let sent = items(3);
+        let reply = client.batch(ApiVersion::Beta, &sent).await.unwrap();
+        let ids: Vec<_> = reply.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        assert_eq!(reply.items[1].request_id.as_deref(), Some("r-2"));
+        assert!(reply.missing.is_empty());
+
+        let seen = seen.lock().unwrap();
+        let (auth, headers, body) = &seen[0];
+        assert_eq!(auth, "Bearer tok-1");
+        assert_eq!(headers["accept"], "application/json");
+        assert_eq!(headers["content-type"], "application/json");
+        let crid = headers["client-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(crid).is_ok(), "{crid}");
+        assert_eq!(body["requests"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            body["requests"][1]["headers"]["Content-Type"],
+            "application/json"
+        );
+    }
+
+    #[tokio::test]
+    async fn batch_goes_to_the_requested_version() {
+        let (base, seen) = graph(|_, _, body| ok_json(answer_all(body))).await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        client.batch(ApiVersion::V1, &items(1)).await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn empty_batch_sends_nothing() {
+        let (base, seen) = graph(|_, _, body| ok_json(answer_all(body))).await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let reply = client.batch(ApiVersion::Beta, &[]).await.unwrap();
+        assert!(reply.items.is_empty());
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn unauthorized_once_renews_the_token_and_retries() {
+        let tokens =
+            TokenServer::start(TokenMode::Grant { expires_in: 3600 }, Duration::ZERO).await;
+        let (base, seen) = graph(|_, auth, body| {
+            if auth == "Bearer tok-1" {
+                StatusCode::UNAUTHORIZED.into_response()
+            } else {
+                ok_json(answer_all(body))
+            }
+        })
+        .await;
+        let client = GraphClient::new(&base, tokens.source(), test_http());
+        let reply = client.batch(ApiVersion::Beta, &items(2)).await.unwrap();
+        assert_eq!(reply.items.len(), 2);
+        assert_eq!(client.tokens().grants(), 2);
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unauthorized_twice_is_an_auth_error() {
+        let tokens =
+            TokenServer::start(TokenMode::Grant { expires_in: 3600 }, Duration::ZERO).await;
+        let (base, seen) = graph(|_, _, _| {
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error":{"code":"InvalidAuthenticationToken","message":"Access token validation failure."}})),
+            )
+                .into_response()
+        })
+        .await;
+        let client = GraphClient::new(&base, tokens.source(), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Auth(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            msg.contains("401") && msg.contains("InvalidAuthenticationToken"),
+            "{msg}"
+        );
+        assert_eq!(client.tokens().grants(), 2);
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unauthorized_static_token_is_an_auth_error_without_retry() {
+        let (base, seen) = graph(|_, _, _| StatusCode::UNAUTHORIZED.into_response()).await;
+        let client = GraphClient::new(&base, static_source("static-tok"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Auth(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(msg.contains("GRAPH_ACCESS_TOKEN"), "{msg}");
+        assert!(!msg.contains("static-tok"), "{msg}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sign_in_failure_is_an_auth_error_without_the_secret() {
+        let tokens = TokenServer::start(
+            TokenMode::Refuse(400, json!({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."})),
+            Duration::ZERO,
+        )
+        .await;
+        let (base, seen) = graph(|_, _, body| ok_json(answer_all(body))).await;
+        let client = GraphClient::new(&base, tokens.source(), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Auth(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(msg.contains("AADSTS7000215"), "{msg}");
+        assert!(!format!("{err:?}").contains(SECRET));
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn outer_429_with_retry_after_is_throttled() {
+        let (base, _) = graph(|_, _, _| {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("Retry-After", "2.5")],
+                axum::Json(json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})),
+            )
+                .into_response()
+        })
+        .await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(2)).await.unwrap_err();
+        assert!(
+            matches!(err, BatchError::Throttled { status: 429, retry_after: Some(d) } if d == Duration::from_millis(2500)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn outer_503_and_424_are_throttled_without_retry_after() {
+        for status in [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::FAILED_DEPENDENCY,
+        ] {
+            let (base, _) = graph(move |_, _, _| status.into_response()).await;
+            let client = GraphClient::new(&base, static_source("t"), test_http());
+            let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+            assert!(
+                matches!(err, BatchError::Throttled { status: s, retry_after: None } if s == status.as_u16()),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn outer_400_is_rejected_with_the_graph_error() {
+        let (base, _) = graph(|_, _, _| {
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error":{"code":"BadRequest","message":"Write request id : 1 does not contain Content-Type header or body.",
+                    "innerError":{"request-id":"req-9","client-request-id":"c-9"}}})),
+            )
+                .into_response()
+        })
+        .await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Rejected { status, error } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*status, 400);
+        assert_eq!(error.code, "BadRequest");
+        assert_eq!(error.request_id.as_deref(), Some("req-9"));
+        assert!(err.to_string().contains("BadRequest"));
+    }
+
+    #[tokio::test]
+    async fn outer_error_without_graph_body_is_rejected_with_a_snippet() {
+        let (base, _) = graph(|_, _, _| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<html>\n  upstream   broke\n</html>",
+            )
+                .into_response()
+        })
+        .await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Rejected { status: 500, error } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(error.code, "");
+        assert!(
+            error.message.contains("upstream broke"),
+            "{}",
+            error.message
+        );
+        assert!(error.client_request_id.is_some());
+    }
+
+    #[tokio::test]
+    async fn garbage_body_is_a_transport_error() {
+        let (base, _) = graph(|_, _, _| (StatusCode::OK, "<html>not json").into_response()).await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        assert!(matches!(err, BatchError::Transport(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn body_cut_off_mid_stream_is_a_transport_error() {
+        let base = raw_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+            "{\"responses\":[{\"id\":\"1\",\"sta",
+        )
+        .await;
+        let client = GraphClient::new(&base, static_source("secret-tok"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Transport(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(!msg.contains("secret-tok"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_a_transport_error_naming_the_host() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = GraphClient::new(&format!("http://{addr}"), static_source("t"), test_http());
+        let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
+        let BatchError::Transport(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(msg.contains(&addr.to_string()), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn send_returns_one_answer_and_maps_errors_like_batch() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let calls2 = calls.clone();
+        let router = Router::new()
+            .route(
+                "/beta/users/{user}/authentication/requirements",
+                get(move |axum::extract::Path(user): axum::extract::Path<String>, headers: HeaderMap| {
+                    let calls = calls2.clone();
+                    async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        let crid = headers["client-request-id"].to_str().unwrap_or("").to_owned();
+                        if user == "gone@x" {
+                            (StatusCode::NOT_FOUND, axum::Json(json!({"error":{"code":"Request_ResourceNotFound","message":"Resource 'gone@x' does not exist"}}))).into_response()
+                        } else {
+                            (StatusCode::OK, [("request-id", "rq-1"), ("client-request-id", crid.as_str())], axum::Json(json!({"perUserMfaState":"enabled"}))).into_response()
+                        }
+                    }
+                }),
+            );
+        let base = serve(router).await;
+        let client = GraphClient::new(&base, static_source("t"), test_http());
+        let mut item = BatchItem {
+            id: "x".into(),
+            method: Method::Get,
+            url: "/users/a@x/authentication/requirements".into(),
+            body: None,
+            client_request_id: "crid-7".into(),
+        };
+        let answer = client.send(ApiVersion::Beta, &item).await.unwrap();
+        assert_eq!(answer.id, "x");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, json!({"perUserMfaState":"enabled"}));
+        assert_eq!(answer.request_id.as_deref(), Some("rq-1"));
+        assert_eq!(answer.client_request_id.as_deref(), Some("crid-7"));
+
+        item.url = "users/gone@x/authentication/requirements".into();
+        let err = client.send(ApiVersion::Beta, &item).await.unwrap_err();
+        assert!(
+            matches!(&err, BatchError::Rejected { status: 404, error } if error.code == "Request_ResourceNotFound"),
+            "{err:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn bearer_header_is_marked_sensitive() {
+        let value = bearer(&SecretString::from("abc")).unwrap();
+        assert!(value.is_sensitive());
+        assert!(!format!("{value:?}").contains("abc"));
+    }
+
+    #[test]
+    fn http_client_builds() {
+        let _ = GraphClient::http_client();
+    }
+}

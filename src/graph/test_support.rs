@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 
 use super::token::{Credential, TokenSource};
 
+/// The token requests seen: (tenant from the path, form fields).
+pub(crate) type Forms = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
+
 pub(crate) const SECRET: &str = "s3cr3t-Value~with.odd/chars";
 
 /// Serves `router` on a fresh loopback port; returns `http://127.0.0.1:PORT`.
@@ -45,14 +48,14 @@ pub(crate) enum TokenMode {
 pub(crate) struct TokenServer {
     pub(crate) base: String,
     pub(crate) requests: Arc<AtomicU64>,
-    pub(crate) forms: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    pub(crate) forms: Forms,
 }
 
 struct TokState {
     mode: TokenMode,
     delay: Duration,
     requests: Arc<AtomicU64>,
-    forms: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    forms: Forms,
 }
 
 async fn token_endpoint(
@@ -113,9 +116,14 @@ impl TokenServer {
                 secret: SecretString::from(SECRET),
                 scope: "https://graph.microsoft.com/.default".into(),
             },
-            reqwest::Client::new(),
+            test_http(),
         )
     }
+}
+
+/// An HTTP client for loopback tests: never goes through a proxy from the environment.
+pub(crate) fn test_http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// A JWT-shaped token (unsigned) with the given payload.
@@ -140,10 +148,7 @@ pub(crate) async fn raw_server(head: &'static str, body_part: &'static str) -> S
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
             // Read the head, then as much body as Content-Length says.
-            loop {
-                let Ok(n) = sock.read(&mut chunk).await else {
-                    break;
-                };
+            while let Ok(n) = sock.read(&mut chunk).await {
                 if n == 0 {
                     break;
                 }

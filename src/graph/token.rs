@@ -349,7 +349,7 @@ impl TokenSource {
                         trace_id: obj
                             .and_then(|o| o.get("trace_id"))
                             .and_then(Value::as_str)
-                            .map(|s| redact(s)),
+                            .map(redact),
                     }
                 }
                 None => bad(format!(
@@ -499,7 +499,7 @@ mod tests {
     use secrecy::{ExposeSecret, SecretString};
     use serde_json::json;
 
-    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt};
+    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt, test_http};
     use super::{Credential, TokenError, TokenSource, renewal_margin, unix_now};
 
     const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
@@ -647,7 +647,7 @@ mod tests {
                 secret: SecretString::from(SECRET),
                 scope: "s".into(),
             },
-            reqwest::Client::new(),
+            test_http(),
         );
         let err = source.token().await.unwrap_err();
         assert!(matches!(err, TokenError::Network { .. }), "{err:?}");
@@ -688,7 +688,7 @@ mod tests {
         );
         let source = TokenSource::new(
             Credential::Static(SecretString::from(jwt.clone())),
-            reqwest::Client::new(),
+            test_http(),
         );
         let token = source.token().await.unwrap();
         assert_eq!(token.expose_secret(), jwt);
@@ -704,7 +704,7 @@ mod tests {
         let jwt = fake_jwt(&json!({"exp": 1_600_000_000}));
         let source = TokenSource::new(
             Credential::Static(SecretString::from(jwt.clone())),
-            reqwest::Client::new(),
+            test_http(),
         );
         let err = source.token().await.unwrap_err();
         let shown = err.to_string();
@@ -719,7 +719,7 @@ mod tests {
     async fn opaque_static_token_is_used_but_has_no_claims() {
         let source = TokenSource::new(
             Credential::Static(SecretString::from("opaque")),
-            reqwest::Client::new(),
+            test_http(),
         );
         assert_eq!(source.token().await.unwrap().expose_secret(), "opaque");
         assert!(matches!(source.claims().await, Err(TokenError::Claims(_))));
@@ -735,7 +735,7 @@ mod tests {
             scope: "s".into(),
         };
         assert!(!format!("{cred:?}").contains(SECRET));
-        let source = TokenSource::new(cred, reqwest::Client::new());
+        let source = TokenSource::new(cred, test_http());
         assert!(!format!("{source:?}").contains(SECRET));
     }
 }
