@@ -168,11 +168,22 @@ fn item_response(id: &str, status: u16, obj: &Map<String, Value>) -> ItemRespons
     }
 }
 
-/// `Retry-After` as seconds, fractional allowed (`"2.128"`), capped at [`MAX_RETRY_AFTER`].
-/// An HTTP-date or anything else unreadable is treated as absent.
+/// `Retry-After` as seconds, fractional allowed (`"2.128"`), or as an HTTP-date (the time
+/// left until then; a date in the past means no wait), capped at [`MAX_RETRY_AFTER`].
+/// Anything unreadable is treated as absent.
 #[must_use]
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    let secs: f64 = v.trim().parse().ok()?;
+    let v = v.trim();
+    let secs: f64 = match v.parse::<f64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let at = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822)
+                .ok()?;
+            (at - time::OffsetDateTime::now_utc())
+                .as_seconds_f64()
+                .max(0.0)
+        }
+    };
     if !secs.is_finite() || secs < 0.0 {
         return None;
     }
@@ -357,7 +368,43 @@ mod tests {
         );
         assert_eq!(reply.items[0].throttle_percentage, Some(1.2));
         assert_eq!(reply.items[1].retry_after, Some(Duration::from_secs(7)));
-        assert_eq!(reply.items[2].retry_after, None);
+        // An HTTP-date in the past: no wait.
+        assert_eq!(reply.items[2].retry_after, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_as_a_future_http_date_is_the_time_left() {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(120);
+        let text = at
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+        let wait = super::parse_retry_after(&text).unwrap();
+        assert!(
+            wait > Duration::from_secs(60) && wait <= Duration::from_secs(120),
+            "{text}: {wait:?}"
+        );
+        assert_eq!(super::parse_retry_after("soon"), None);
+        assert_eq!(super::parse_retry_after("-1"), None);
+        assert_eq!(super::parse_retry_after("NaN"), None);
+    }
+
+    #[test]
+    fn huge_bodies_and_many_answers_are_parsed() {
+        let big = "x".repeat(2_000_000);
+        let mut responses: Vec<Value> = (0..5000)
+            .map(|i| json!({"id": format!("n{i}"), "status": 200}))
+            .collect();
+        responses.push(json!({"id":"1","status":200,"body":{"blob": big}}));
+        let body = json!({"responses": responses}).to_string();
+        let reply = parse_batch_response(body.as_bytes(), &sent3()).unwrap();
+        assert_eq!(reply.items.len(), 1);
+        assert_eq!(
+            reply.items[0].body["blob"].as_str().map(str::len),
+            Some(2_000_000)
+        );
+        assert_eq!(reply.unexpected, 5000);
+        assert_eq!(reply.missing, ["2", "3"]);
     }
 
     #[test]

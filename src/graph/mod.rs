@@ -103,7 +103,8 @@ pub struct GraphError {
 /// Why a whole batch did not produce item answers.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    /// The batch itself was answered 429 or 503 (or 424): wait and resend every item.
+    /// The batch itself was answered 429 or 503 (or 424, or a gateway's 502/504): wait
+    /// `retry_after` (from the outer `Retry-After`, capped at 300 s) and resend every item.
     #[error("batch answered {status}")]
     Throttled {
         status: u16,
@@ -112,7 +113,8 @@ pub enum BatchError {
     /// Connection refused/reset/dropped mid-body, timeout, or an unparseable body: transient.
     #[error("{0}")]
     Transport(String),
-    /// 401 even after one token renewal, or the token could not be obtained: stop the run.
+    /// 401 even after one token renewal, or the token could not be obtained (the
+    /// [`TokenError`] message): stop the run.
     #[error("{0}")]
     Auth(String),
     /// Any other non-200 outer status (e.g. 400 for a malformed batch): the items fail.

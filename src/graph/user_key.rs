@@ -43,7 +43,23 @@ pub fn user_path(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::user_path;
+
+    proptest! {
+        #[test]
+        fn any_key_gives_one_safe_path(key in "\\PC{0,40}") {
+            let path = user_path(&key);
+            prop_assert!(path.starts_with("/users"));
+            let rest = &path["/users".len()..];
+            prop_assert!(!rest[1..].contains('/'), "{path}");
+            for c in ['#', '?', ' ', '\\'] {
+                prop_assert!(!path.contains(c), "{path}");
+            }
+            prop_assert!(path.is_ascii());
+        }
+    }
 
     #[test]
     fn plain_upn_is_kept_with_its_at_sign() {
