@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Form, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use super::token::{Credential, TokenSource};
 
-/// The token requests seen: (tenant from the path, form fields).
+/// The token requests seen: (raw request path, form fields).
 pub(crate) type Forms = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
 
 pub(crate) const SECRET: &str = "s3cr3t-Value~with.odd/chars";
@@ -43,6 +43,8 @@ pub(crate) enum TokenMode {
     Fixed(String),
     /// A refusal with this status and OAuth error body.
     Refuse(u16, Value),
+    /// `tok-1` living `expires_in` seconds, then 503 for every later request.
+    GrantOnce { expires_in: u64 },
 }
 
 pub(crate) struct TokenServer {
@@ -60,11 +62,15 @@ struct TokState {
 
 async fn token_endpoint(
     State(state): State<Arc<TokState>>,
-    Path(tenant): Path<String>,
+    uri: Uri,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    state.forms.lock().unwrap().push((tenant, form));
+    state
+        .forms
+        .lock()
+        .unwrap()
+        .push((uri.path().to_owned(), form));
     if !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
@@ -77,6 +83,11 @@ async fn token_endpoint(
             "token_type": "Bearer", "expires_in": 3599, "access_token": t
         }))
         .into_response(),
+        TokenMode::GrantOnce { expires_in } if n == 1 => Json(json!({
+            "token_type": "Bearer", "expires_in": expires_in, "access_token": "tok-1"
+        }))
+        .into_response(),
+        TokenMode::GrantOnce { .. } => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         TokenMode::Refuse(status, body) => {
             (StatusCode::from_u16(*status).unwrap(), Json(body.clone())).into_response()
         }

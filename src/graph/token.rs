@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use reqwest::Url;
 use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
@@ -300,7 +300,7 @@ impl TokenSource {
         let host = host_of(authority);
         let url = format!(
             "{authority}/{}/oauth2/v2.0/token",
-            utf8_percent_encode(tenant, NON_ALPHANUMERIC)
+            utf8_percent_encode(tenant, super::user_key::SEGMENT)
         );
         let form = [
             ("client_id", client_id.as_str()),
@@ -519,8 +519,8 @@ mod tests {
         let server = TokenServer::start(HOUR, Duration::ZERO).await;
         server.source().token().await.unwrap();
         let forms = server.forms.lock().unwrap().clone();
-        let (tenant, form) = &forms[0];
-        assert_eq!(tenant, "contoso.onmicrosoft.com");
+        let (path, form) = &forms[0];
+        assert_eq!(path, "/contoso.onmicrosoft.com/oauth2/v2.0/token");
         assert_eq!(form["grant_type"], "client_credentials");
         assert_eq!(form["client_id"], "app-id");
         assert_eq!(form["client_secret"], SECRET);
@@ -551,6 +551,28 @@ mod tests {
         source.advance_clock(Duration::from_secs(2));
         assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
         assert_eq!(source.grants(), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_early_renewal_keeps_the_current_token_until_it_expires() {
+        let server =
+            TokenServer::start(TokenMode::GrantOnce { expires_in: 100 }, Duration::ZERO).await;
+        let source = server.source();
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        // Due for renewal at 80 s; the renewal fails but tok-1 lives until 100 s.
+        source.advance_clock(Duration::from_secs(85));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 2);
+        // No new attempt on every call: the next one waits a little.
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 2);
+        source.advance_clock(Duration::from_secs(20));
+        let err = source.token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::BadResponse { status: 503, .. }),
+            "{err:?}"
+        );
+        assert_eq!(source.grants(), 1);
     }
 
     #[tokio::test]

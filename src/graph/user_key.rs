@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 /// Characters encoded inside one path segment: what would end the segment or the path
 /// (`/`, `?`, `#`), `%` itself so keys round-trip, and what is not allowed in a URL at all.
 /// `@`, `'`, `$`, `+`, `!`, `(`, `)` and the like are legal in a segment and stay as they are.
-const SEGMENT: &AsciiSet = &CONTROLS
+pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
