@@ -175,11 +175,11 @@ impl TokenSource {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        if self.inner.attempts.load(Ordering::SeqCst) != seen
-            && let Some(err) = last_error.as_ref()
-        {
-            // A renewal finished while this caller waited, and failed: share its answer.
-            return Err(err.clone());
+        if self.inner.attempts.load(Ordering::SeqCst) != seen {
+            if let Some(err) = last_error.as_ref() {
+                // A renewal finished while this caller waited, and failed: share its answer.
+                return Err(err.clone());
+            }
         }
         let result = self.fetch().await;
         // Counted once finished, so callers that queued during it see that one ended.
@@ -204,8 +204,9 @@ impl TokenSource {
                 // a little later rather than on every call.
                 let now = self.now();
                 let mut cache = self.cache();
-                if let Some(c) = cache.as_mut()
-                    && c.expires_at > now + Duration::from_secs(1)
+                if let Some(c) = cache
+                    .as_mut()
+                    .filter(|c| c.expires_at > now + Duration::from_secs(1))
                 {
                     c.renew_at = now + ((c.expires_at - now) / 2).min(Duration::from_secs(30));
                     tracing::warn!(
@@ -388,12 +389,10 @@ impl TokenSource {
 
 /// A static token, refused once its JWT `exp` has passed.
 fn static_token(token: &SecretString) -> Result<SecretString, TokenError> {
-    if let Ok(TokenClaims {
-        expires_at: Some(exp),
-        ..
-    }) = decode_claims(token.expose_secret())
-        && exp <= unix_now()
-    {
+    let exp = decode_claims(token.expose_secret())
+        .ok()
+        .and_then(|c| c.expires_at);
+    if let Some(exp) = exp.filter(|&exp| exp <= unix_now()) {
         let at = time::OffsetDateTime::from_unix_timestamp(exp)
             .ok()
             .and_then(|t| {
