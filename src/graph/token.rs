@@ -1,0 +1,762 @@
+//! Access tokens for Graph: a static token (`GRAPH_ACCESS_TOKEN`) or the client-credentials
+//! grant with a secret (graph-api.md §7), cached and renewed before expiry.
+//!
+//! One [`TokenSource`] is shared by all concurrent tasks. A token is renewed when less than
+//! [`renewal_margin`] of its lifetime remains; callers arriving during a renewal wait for that
+//! one renewal instead of starting their own, and when it fails they all get its error rather
+//! than each asking again. Secrets never appear in `Debug`, `Display`, logs or errors.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
+use percent_encoding::utf8_percent_encode;
+use reqwest::Url;
+use reqwest::header::ACCEPT;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::error_body::snippet;
+
+/// Lifetime assumed when the token endpoint gives no `expires_in` and the token is no JWT.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// How an access token is obtained.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A ready-made token (`GRAPH_ACCESS_TOKEN`): used as is, cannot be renewed.
+    Static(SecretString),
+    /// The client-credentials grant with a client secret.
+    ClientSecret {
+        /// The identity platform's base URL, e.g. `https://login.microsoftonline.com`.
+        authority: String,
+        /// Tenant id (GUID) or domain name.
+        tenant: String,
+        client_id: String,
+        secret: SecretString,
+        /// e.g. `https://graph.microsoft.com/.default`.
+        scope: String,
+    },
+}
+
+/// Why no token could be had. Messages are one line, for people, and never carry a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The identity platform refused the request (`error` / `error_description`).
+    #[error("sign-in failed: {code}: {description}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    Rejected {
+        status: u16,
+        /// The OAuth `error` field, e.g. `invalid_client`.
+        code: String,
+        /// The first line of `error_description`, e.g. `AADSTS7000215: Invalid client secret provided. …`.
+        description: String,
+        /// What to check, e.g. `check AZURE_CLIENT_SECRET`.
+        hint: Option<&'static str>,
+        /// The identity platform's `trace_id`, for support requests.
+        trace_id: Option<String>,
+    },
+    /// The token endpoint could not be reached or stopped answering.
+    #[error("sign-in failed: cannot reach {host}: {message}")]
+    Network { host: String, message: String },
+    /// The token endpoint answered something that is not a usable token response.
+    #[error("sign-in failed: {host} answered HTTP {status}: {detail}")]
+    BadResponse {
+        host: String,
+        status: u16,
+        detail: String,
+    },
+    /// The static token has expired and cannot be renewed.
+    #[error("the access token from GRAPH_ACCESS_TOKEN expired at {at}; get a new one")]
+    Expired { at: String },
+    /// The token's claims cannot be read (e.g. it is not a JWT).
+    #[error("cannot read the access token's claims: {0}")]
+    Claims(String),
+}
+
+/// Decoded, unverified claims of an access token, for permission checks.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TokenClaims {
+    /// Application permissions (`roles`).
+    pub roles: Vec<String>,
+    /// Delegated permissions (`scp`, split on spaces).
+    pub scopes: Vec<String>,
+    /// `exp`, seconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+    /// `appid` (v1 tokens) or `azp` (v2 tokens).
+    pub app_id: Option<String>,
+    /// `tid`.
+    pub tenant_id: Option<String>,
+}
+
+/// How long before expiry a token is renewed: 10 % of its lifetime but at least 60 s, and
+/// never more than a fifth of the lifetime (so a token living a few seconds, as in tests, is
+/// still used before it is renewed). A 60–90 min Entra token is renewed 6–9 min early.
+#[must_use]
+pub fn renewal_margin(lifetime: Duration) -> Duration {
+    Duration::from_secs(60).max(lifetime / 10).min(lifetime / 5)
+}
+
+/// Access tokens, cached and renewed; cheap to clone and shared by concurrent tasks.
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    credential: Credential,
+    http: reqwest::Client,
+    cache: Mutex<Option<Cached>>,
+    /// Held while a renewal is under way: later callers wait for it instead of starting one.
+    renewal: tokio::sync::Mutex<Option<TokenError>>,
+    /// Renewal attempts finished, so a waiter can tell that one ended while it waited.
+    attempts: AtomicU64,
+    grants: AtomicU64,
+    #[cfg(test)]
+    skew_ms: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: SecretString,
+    renew_at: Instant,
+    expires_at: Instant,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner.credential {
+            Credential::Static(_) => "static",
+            Credential::ClientSecret { .. } => "client-secret",
+        };
+        f.debug_struct("TokenSource")
+            .field("kind", &kind)
+            .field("grants", &self.grants())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    #[must_use]
+    pub fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
+        TokenSource {
+            inner: Arc::new(Inner {
+                credential,
+                http,
+                cache: Mutex::new(None),
+                renewal: tokio::sync::Mutex::new(None),
+                attempts: AtomicU64::new(0),
+                grants: AtomicU64::new(0),
+                #[cfg(test)]
+                skew_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Whether a renewed token can be had (false for a static token).
+    #[must_use]
+    pub fn renewable(&self) -> bool {
+        !matches!(self.inner.credential, Credential::Static(_))
+    }
+
+    /// A valid token: the cached one, or a renewed one when less than [`renewal_margin`] of
+    /// its lifetime remains. Concurrent callers share one renewal.
+    pub async fn token(&self) -> Result<SecretString, TokenError> {
+        if let Credential::Static(token) = &self.inner.credential {
+            return static_token(token);
+        }
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let seen = self.inner.attempts.load(Ordering::SeqCst);
+        let mut last_error = self.inner.renewal.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        if self.inner.attempts.load(Ordering::SeqCst) != seen {
+            if let Some(err) = last_error.as_ref() {
+                // A renewal finished while this caller waited, and failed: share its answer.
+                return Err(err.clone());
+            }
+        }
+        let result = self.fetch().await;
+        // Counted once finished, so callers that queued during it see that one ended.
+        self.inner.attempts.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok((token, lifetime)) => {
+                *last_error = None;
+                let now = self.now();
+                let margin = renewal_margin(lifetime);
+                *self.cache() = Some(Cached {
+                    token: token.clone(),
+                    renew_at: now + (lifetime - margin),
+                    expires_at: now + lifetime,
+                });
+                self.inner.grants.fetch_add(1, Ordering::SeqCst);
+                tracing::debug!(lifetime_s = lifetime.as_secs(), "obtained an access token");
+                Ok(token)
+            }
+            Err(err) => {
+                *last_error = Some(err.clone());
+                // The old token may still have a little life left: use it, and try again
+                // a little later rather than on every call.
+                let now = self.now();
+                let mut cache = self.cache();
+                if let Some(c) = cache
+                    .as_mut()
+                    .filter(|c| c.expires_at > now + Duration::from_secs(1))
+                {
+                    c.renew_at = now + ((c.expires_at - now) / 2).min(Duration::from_secs(30));
+                    tracing::warn!(
+                        "token renewal failed, using the current token meanwhile: {err}"
+                    );
+                    return Ok(c.token.clone());
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Called after a 401 with the token that was used: drops it from the cache so the next
+    /// [`token`](Self::token) renews (unless another task already did). Returns whether a
+    /// renewed token can be had: false for a static token.
+    pub fn invalidate(&self, used: &SecretString) -> bool {
+        if !self.renewable() {
+            return false;
+        }
+        let mut cache = self.cache();
+        if cache
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == used.expose_secret())
+        {
+            *cache = None;
+        }
+        true
+    }
+
+    /// Decoded (unverified) claims of the current token.
+    pub async fn claims(&self) -> Result<TokenClaims, TokenError> {
+        let token = match &self.inner.credential {
+            // An expired static token's claims still tell the user what it was.
+            Credential::Static(t) => t.clone(),
+            Credential::ClientSecret { .. } => self.token().await?,
+        };
+        decode_claims(token.expose_secret())
+    }
+
+    /// How many tokens were obtained from the identity platform (0 for a static token).
+    #[must_use]
+    pub fn grants(&self) -> u64 {
+        self.inner.grants.load(Ordering::SeqCst)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Option<Cached>> {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached token if it is not yet due for renewal.
+    fn fresh(&self) -> Option<SecretString> {
+        let now = self.now();
+        self.cache()
+            .as_ref()
+            .filter(|c| now < c.renew_at)
+            .map(|c| c.token.clone())
+    }
+
+    fn now(&self) -> Instant {
+        #[cfg(test)]
+        let skew = Duration::from_millis(self.inner.skew_ms.load(Ordering::SeqCst));
+        #[cfg(not(test))]
+        let skew = Duration::ZERO;
+        Instant::now() + skew
+    }
+
+    /// Moves this source's clock forward, so tests see expiry without waiting.
+    #[cfg(test)]
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.inner.skew_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// One client-credentials request.
+    async fn fetch(&self) -> Result<(SecretString, Duration), TokenError> {
+        let Credential::ClientSecret {
+            authority,
+            tenant,
+            client_id,
+            secret,
+            scope,
+        } = &self.inner.credential
+        else {
+            return Err(TokenError::Claims(
+                "a static token cannot be renewed".into(),
+            ));
+        };
+        let authority = authority.trim_end_matches('/');
+        let host = host_of(authority);
+        let url = format!(
+            "{authority}/{}/oauth2/v2.0/token",
+            utf8_percent_encode(tenant, super::user_key::SEGMENT)
+        );
+        let form = [
+            ("client_id", client_id.as_str()),
+            ("scope", scope.as_str()),
+            ("client_secret", secret.expose_secret()),
+            ("grant_type", "client_credentials"),
+        ];
+        let redact = |s: &str| redact(s, secret.expose_secret());
+        let network = |e: &reqwest::Error| TokenError::Network {
+            host: host.clone(),
+            message: redact(&super::client::describe(e)),
+        };
+        let resp = self
+            .inner
+            .http
+            .post(&url)
+            .header(ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+        let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let bad = |detail: String| TokenError::BadResponse {
+            host: host.clone(),
+            status,
+            detail: redact(&detail),
+        };
+
+        if !(200..300).contains(&status) {
+            let obj = body.as_ref().and_then(Value::as_object);
+            let code = obj.and_then(|o| o.get("error")).and_then(Value::as_str);
+            return Err(match code {
+                Some(code) => {
+                    let description = obj
+                        .and_then(|o| o.get("error_description"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let first = description.lines().next().unwrap_or("").trim();
+                    TokenError::Rejected {
+                        status,
+                        code: redact(code),
+                        description: redact(&snippet(first)),
+                        hint: hint(code, description),
+                        trace_id: obj
+                            .and_then(|o| o.get("trace_id"))
+                            .and_then(Value::as_str)
+                            .map(redact),
+                    }
+                }
+                None => bad(format!(
+                    "no OAuth error in the body: {}",
+                    snippet(&String::from_utf8_lossy(&bytes))
+                )),
+            });
+        }
+
+        let obj = body
+            .as_ref()
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("the token response is not a JSON object".into()))?;
+        let token = obj
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| bad("the token response has no access_token".into()))?;
+        let lifetime = match obj.get("expires_in") {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|s| s.is_finite())
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+        .or_else(|| {
+            let exp = decode_claims(token).ok()?.expires_at?;
+            Some(Duration::from_secs(
+                u64::try_from(exp - unix_now()).unwrap_or(0),
+            ))
+        })
+        .unwrap_or(DEFAULT_LIFETIME);
+        Ok((SecretString::from(token.to_owned()), lifetime))
+    }
+}
+
+/// A static token, refused once its JWT `exp` has passed.
+fn static_token(token: &SecretString) -> Result<SecretString, TokenError> {
+    let exp = decode_claims(token.expose_secret())
+        .ok()
+        .and_then(|c| c.expires_at);
+    if let Some(exp) = exp.filter(|&exp| exp <= unix_now()) {
+        let at = time::OffsetDateTime::from_unix_timestamp(exp)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| format!("{exp} (Unix time)"));
+        return Err(TokenError::Expired { at });
+    }
+    Ok(token.clone())
+}
+
+/// The unverified claims in a JWT's payload.
+fn decode_claims(token: &str) -> Result<TokenClaims, TokenError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .filter(|_| token.split('.').count() == 3)
+        .ok_or_else(|| TokenError::Claims("the token is not a JWT".into()))?;
+    let bytes = URL_SAFE_NO_PAD_INDIFFERENT
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| TokenError::Claims("the token's payload is not base64url".into()))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| TokenError::Claims("the token's payload is not JSON".into()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| TokenError::Claims("the token's payload is not a JSON object".into()))?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(TokenClaims {
+        roles: obj
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        scopes: obj
+            .get("scp")
+            .and_then(Value::as_str)
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        expires_at: obj.get("exp").and_then(|e| {
+            e.as_i64()
+                .or_else(|| e.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        }),
+        app_id: text("appid").or_else(|| text("azp")),
+        tenant_id: text("tid"),
+    })
+}
+
+/// What to check for the identity platform's common refusals.
+fn hint(code: &str, description: &str) -> Option<&'static str> {
+    let aadsts = description
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.starts_with("AADSTS"))
+        .unwrap_or("");
+    match aadsts {
+        "AADSTS7000215" | "AADSTS7000222" | "AADSTS7000216" => Some("check AZURE_CLIENT_SECRET"),
+        "AADSTS700016" => {
+            Some("check AZURE_CLIENT_ID, and that the app is registered in this tenant and cloud")
+        }
+        "AADSTS90002" | "AADSTS900023" | "AADSTS90013" => Some("check AZURE_TENANT_ID"),
+        "AADSTS70011" | "AADSTS1002012" => Some("check the scope and --cloud"),
+        _ if code == "invalid_client" => Some("check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+        _ => None,
+    }
+}
+
+/// `s` with every occurrence of the secret replaced, in case a server echoes it.
+fn redact(s: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        s.to_owned()
+    } else {
+        s.replace(secret, "[redacted]")
+    }
+}
+
+/// The host of a base URL, for messages.
+pub(crate) fn host_of(base: &str) -> String {
+    Url::parse(base)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| base.to_owned())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::{ExposeSecret, SecretString};
+    use serde_json::json;
+
+    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt, test_http};
+    use super::{Credential, TokenError, TokenSource, renewal_margin, unix_now};
+
+    const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
+
+    #[test]
+    fn renewal_margin_scales_with_the_lifetime() {
+        let s = Duration::from_secs;
+        assert_eq!(renewal_margin(s(3600)), s(360));
+        assert_eq!(renewal_margin(s(300)), s(60));
+        assert_eq!(renewal_margin(s(120)), s(24));
+        assert_eq!(renewal_margin(s(10)), s(2));
+        assert_eq!(renewal_margin(s(0)), s(0));
+    }
+
+    #[tokio::test]
+    async fn client_credentials_request_carries_the_documented_form() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        server.source().token().await.unwrap();
+        let forms = server.forms.lock().unwrap().clone();
+        let (path, form) = &forms[0];
+        assert_eq!(path, "/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["client_id"], "app-id");
+        assert_eq!(form["client_secret"], SECRET);
+        assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
+    }
+
+    #[tokio::test]
+    async fn token_is_cached_and_reused() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let source = server.source();
+        for _ in 0..5 {
+            assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        }
+        source.advance_clock(Duration::from_secs(3000));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 1);
+    }
+
+    #[tokio::test]
+    async fn token_is_renewed_when_near_expiry() {
+        let server = TokenServer::start(TokenMode::Grant { expires_in: 10 }, Duration::ZERO).await;
+        let source = server.source();
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        // Margin for 10 s is 2 s: still used at 7 s, renewed at 9 s.
+        source.advance_clock(Duration::from_secs(7));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        source.advance_clock(Duration::from_secs(2));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+        assert_eq!(source.grants(), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_early_renewal_keeps_the_current_token_until_it_expires() {
+        let server =
+            TokenServer::start(TokenMode::GrantOnce { expires_in: 100 }, Duration::ZERO).await;
+        let source = server.source();
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        // Due for renewal at 80 s; the renewal fails but tok-1 lives until 100 s.
+        source.advance_clock(Duration::from_secs(85));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 2);
+        // No new attempt on every call: the next one waits a little.
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        assert_eq!(server.count(), 2);
+        source.advance_clock(Duration::from_secs(20));
+        let err = source.token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::BadResponse { status: 503, .. }),
+            "{err:?}"
+        );
+        assert_eq!(source.grants(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_renewal() {
+        let server = TokenServer::start(HOUR, Duration::from_millis(100)).await;
+        let source = server.source();
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let s = source.clone();
+                tokio::spawn(async move { s.token().await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().expose_secret(), "tok-1");
+        }
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidate_drops_the_used_token_so_the_next_call_renews() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let source = server.source();
+        let first = source.token().await.unwrap();
+        assert!(source.invalidate(&first));
+        let second = source.token().await.unwrap();
+        assert_eq!(second.expose_secret(), "tok-2");
+        // A late 401 for the old token must not throw away the renewed one.
+        assert!(source.invalidate(&first));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+        assert_eq!(server.count(), 2);
+    }
+
+    fn bad_secret_body() -> serde_json::Value {
+        json!({
+            "error": "invalid_client",
+            "error_description": format!("AADSTS7000215: Invalid client secret provided. Echo {SECRET}.\r\nTrace ID: t-1\r\nCorrelation ID: c-1"),
+            "error_codes": [7000215],
+            "trace_id": "t-1"
+        })
+    }
+
+    #[tokio::test]
+    async fn bad_secret_gives_the_error_description_but_never_the_secret() {
+        let server =
+            TokenServer::start(TokenMode::Refuse(401, bad_secret_body()), Duration::ZERO).await;
+        let err = server.source().token().await.unwrap_err();
+        let shown = err.to_string();
+        let debug = format!("{err:?}");
+        assert!(
+            shown.starts_with(
+                "sign-in failed: invalid_client: AADSTS7000215: Invalid client secret provided."
+            ),
+            "{shown}"
+        );
+        assert!(shown.ends_with("(check AZURE_CLIENT_SECRET)"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(matches!(err, TokenError::Rejected { status: 401, .. }));
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_failed_renewal() {
+        let server = TokenServer::start(
+            TokenMode::Refuse(401, bad_secret_body()),
+            Duration::from_millis(100),
+        )
+        .await;
+        let source = server.source();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let s = source.clone();
+                tokio::spawn(async move { s.token().await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().is_err());
+        }
+        assert_eq!(server.count(), 1);
+        assert_eq!(source.grants(), 0);
+    }
+
+    #[tokio::test]
+    async fn unreachable_authority_names_the_host() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let source = TokenSource::new(
+            Credential::ClientSecret {
+                authority: format!("http://{addr}"),
+                tenant: "t".into(),
+                client_id: "c".into(),
+                secret: SecretString::from(SECRET),
+                scope: "s".into(),
+            },
+            test_http(),
+        );
+        let err = source.token().await.unwrap_err();
+        assert!(matches!(err, TokenError::Network { .. }), "{err:?}");
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+        assert!(!format!("{err:?}").contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn token_response_without_access_token_is_a_bad_response() {
+        let server =
+            TokenServer::start(TokenMode::Refuse(200, json!({"foo": 1})), Duration::ZERO).await;
+        let err = server.source().token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::BadResponse { status: 200, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_are_decoded_from_the_obtained_token() {
+        let jwt = fake_jwt(&json!({
+            "roles": ["Policy.ReadWrite.AuthenticationMethod", "UserAuthenticationMethod.ReadWrite.All"],
+            "exp": 4_000_000_000_i64, "appid": "app-1", "tid": "ten-1"
+        }));
+        let server = TokenServer::start(TokenMode::Fixed(jwt), Duration::ZERO).await;
+        let claims = server.source().claims().await.unwrap();
+        assert_eq!(claims.roles.len(), 2);
+        assert!(claims.scopes.is_empty());
+        assert_eq!(claims.expires_at, Some(4_000_000_000));
+        assert_eq!(claims.app_id.as_deref(), Some("app-1"));
+        assert_eq!(claims.tenant_id.as_deref(), Some("ten-1"));
+    }
+
+    #[tokio::test]
+    async fn static_token_cannot_be_renewed_and_reads_delegated_scopes() {
+        let jwt = fake_jwt(
+            &json!({"scp": "Policy.Read.All  User.Read", "exp": unix_now() + 600, "azp": "cli"}),
+        );
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from(jwt.clone())),
+            test_http(),
+        );
+        let token = source.token().await.unwrap();
+        assert_eq!(token.expose_secret(), jwt);
+        assert!(!source.invalidate(&token));
+        let claims = source.claims().await.unwrap();
+        assert_eq!(claims.scopes, ["Policy.Read.All", "User.Read"]);
+        assert_eq!(claims.app_id.as_deref(), Some("cli"));
+        assert_eq!(source.grants(), 0);
+    }
+
+    #[tokio::test]
+    async fn expired_static_token_is_refused_with_advice() {
+        let jwt = fake_jwt(&json!({"exp": 1_600_000_000}));
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from(jwt.clone())),
+            test_http(),
+        );
+        let err = source.token().await.unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("GRAPH_ACCESS_TOKEN") && shown.contains("2020-09-13"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&jwt));
+    }
+
+    #[tokio::test]
+    async fn opaque_static_token_is_used_but_has_no_claims() {
+        let source = TokenSource::new(
+            Credential::Static(SecretString::from("opaque")),
+            test_http(),
+        );
+        assert_eq!(source.token().await.unwrap().expose_secret(), "opaque");
+        assert!(matches!(source.claims().await, Err(TokenError::Claims(_))));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let cred = Credential::ClientSecret {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "t".into(),
+            client_id: "c".into(),
+            secret: SecretString::from(SECRET),
+            scope: "s".into(),
+        };
+        assert!(!format!("{cred:?}").contains(SECRET));
+        let source = TokenSource::new(cred, test_http());
+        assert!(!format!("{source:?}").contains(SECRET));
+    }
+}
