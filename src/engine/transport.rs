@@ -12,3 +12,13 @@ pub trait Transport: Send + Sync + 'static {
         items: Vec<BatchItem>,
     ) -> impl Future<Output = Result<BatchReply, BatchError>> + Send;
 }
+
+impl Transport for crate::graph::GraphClient {
+    async fn batch(
+        &self,
+        version: ApiVersion,
+        items: Vec<BatchItem>,
+    ) -> Result<BatchReply, BatchError> {
+        crate::graph::GraphClient::batch(self, version, &items).await
+    }
+}

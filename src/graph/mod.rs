@@ -122,13 +122,3 @@ pub enum BatchError {
     Rejected { status: u16, error: GraphError },
 }
 
-/// A parsed `$batch` response (outer 200): the answers, and the ids sent but not answered.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct BatchReply {
-    pub items: Vec<ItemResponse>,
-    pub missing: Vec<String>,
-    pub unexpected: usize,
-}
-
-mod interim;
-pub use interim::{Cloud, user_path, validate_base_url};
