@@ -28,6 +28,7 @@ mod reader;
 pub mod record;
 
 pub use atomic_write::write_results;
+pub(crate) use compact::action_rank;
 pub use error::JournalError;
 pub use journal_file::{Journal, read_results};
 pub use neutralize::neutralize;
