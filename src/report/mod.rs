@@ -5,7 +5,7 @@
 //! - `summary`: [`Summary`], [`RunStats`], [`Transition`], [`StateCount`].
 //! - `figures`: numbers, rates and durations as people read them.
 
-mod figures;
+pub(crate) mod figures;
 mod summary;
 
 pub use summary::{RunStats, StateCount, Summary, Transition};
