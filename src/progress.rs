@@ -166,7 +166,11 @@ impl Progress {
             msg.clone_into(&mut m);
         }
         if let Some(bar) = &self.inner.bar {
-            bar.set_message(msg.to_string());
+            bar.set_message(if msg.is_empty() {
+                String::new()
+            } else {
+                format!("· {msg}")
+            });
         }
     }
 
