@@ -87,6 +87,9 @@ impl Journal {
     /// Continues a run (`--resume`). Takes the lock, reads back every complete record, drops a
     /// torn last line (truncating the file to the last good line end), checks the header and
     /// positions for append. A missing or empty file is fine: no records, a fresh header.
+    ///
+    /// Records come back in file order. A (row, action) may appear more than once (a record
+    /// rewritten by a later session); the last one is the current one.
     pub fn resume(
         path: &Path,
         extra_columns: &[String],
@@ -690,6 +693,51 @@ mod tests {
         ));
         // finish still compacts what reached the real file (here: only the header).
         assert_eq!(journal.finish().unwrap(), vec![]);
+    }
+
+    /// Counts fsyncs; writes always succeed.
+    struct CountingDisk(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Write for CountingDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink for CountingDisk {
+        fn sync(&mut self) -> io::Result<()> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn append_fsyncs_only_when_the_last_fsync_is_a_second_old() {
+        let (_dir, path) = scratch();
+        let syncs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut journal = Journal::create(&path, false, &[]).unwrap();
+        journal.replace_sink(Box::new(CountingDisk(syncs.clone())));
+        journal.last_sync = Instant::now();
+        journal.append(&[awkward(2)]).unwrap();
+        journal.append(&[awkward(3)]).unwrap();
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::Relaxed), 0);
+        journal.last_sync = Instant::now() - SYNC_EVERY;
+        journal.append(&[awkward(4)]).unwrap();
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+        journal.append(&[awkward(5)]).unwrap();
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+        journal.sync().unwrap();
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn journal_can_move_to_a_writer_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Journal>();
+        assert_send::<JournalError>();
     }
 
     proptest::proptest! {
