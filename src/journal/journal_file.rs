@@ -1,7 +1,8 @@
 //! `Journal`: the results file while a run is live. Holds the run lock, appends one CSV line per
 //! finished (row, action) and flushes it to the OS at every append (so `kill -9` loses only
-//! what was never appended), fsyncs at most once a second (so power loss costs at most ~1 s),
-//! reads the file back for `--resume`, and compacts it atomically at the end.
+//! what was never appended), fsyncs on the first append a second or more after the last fsync
+//! (so a power loss costs about the last second of appends; `sync` before pausing), reads the
+//! file back for `--resume`, and compacts it atomically at the end.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -62,11 +63,11 @@ impl Journal {
         extra_columns: &[String],
     ) -> Result<Journal, JournalError> {
         check_directory(path)?;
+        if path.is_dir() {
+            return Err(is_a_directory(path));
+        }
         let lock = RunLock::acquire(path)?;
         if let Ok(meta) = path.metadata() {
-            if meta.is_dir() {
-                return Err(is_a_directory(path));
-            }
             if meta.len() > 0 && !overwrite {
                 return Err(JournalError::Exists {
                     path: path.to_path_buf(),
@@ -95,10 +96,10 @@ impl Journal {
         extra_columns: &[String],
     ) -> Result<(Journal, Vec<ResultRecord>), JournalError> {
         check_directory(path)?;
-        let lock = RunLock::acquire(path)?;
         if path.is_dir() {
             return Err(is_a_directory(path));
         }
+        let lock = RunLock::acquire(path)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
