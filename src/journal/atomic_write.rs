@@ -27,12 +27,16 @@ pub fn write_results(
         ))
         .and_then(|()| {
             fs::rename(&tmp, path).map_err(|cause| {
-                let what = if cause.kind() == io::ErrorKind::PermissionDenied {
-                    "cannot replace (is it open in another program?)"
+                // Windows refuses to replace a file another program (Excel) holds open.
+                let cause = if cause.kind() == io::ErrorKind::PermissionDenied {
+                    io::Error::new(
+                        cause.kind(),
+                        format!("{cause} (is it open in another program?)"),
+                    )
                 } else {
-                    "cannot replace"
+                    cause
                 };
-                JournalError::io(path, what, cause)
+                JournalError::io(path, "cannot replace", cause)
             })
         });
     if result.is_err() {
