@@ -31,5 +31,5 @@ pub mod journal;
 pub mod progress;
 pub mod report;
 // pub mod rollout;
-// pub mod rollback;
+pub mod rollback;
 pub mod run;

@@ -78,10 +78,7 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
 }
 
 pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
-    let records = read_results(&args.results).map_err(|e| Error::File {
-        path: args.results.clone(),
-        message: e.to_string(),
-    })?;
+    let records = read_results(&args.results)?;
     if !args.overwrite
         && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0)
     {

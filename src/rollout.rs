@@ -13,7 +13,7 @@ use crate::connect;
 use crate::engine::{self, Sink, Stop, WorkItem};
 use crate::error::{Completion, Error};
 use crate::input::{self, LoadedInput};
-use crate::journal::{Journal, JournalError, ResultRecord, Status};
+use crate::journal::{Journal, ResultRecord, Status};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{RunStats, Summary};
 
@@ -67,12 +67,6 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
     )
 }
 
-fn file_error(path: &Path, e: &JournalError) -> Error {
-    Error::File {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
 
 /// The journal and the progress display, fed by the engine.
 struct JournalSink {
@@ -244,16 +238,16 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     }
 
     let (mut journal, done) = if r.resume {
-        Journal::resume(&r.results, &[]).map_err(|e| file_error(&r.results, &e))?
+        Journal::resume(&r.results, &[])?
     } else {
         let j = Journal::create(&r.results, r.overwrite, &[])
-            .map_err(|e| file_error(&r.results, &e))?;
+            ?;
         (j, Vec::new())
     };
     let (work, upfront) = remaining_work(&loaded, &done, &r.results)?;
     journal
         .append(&upfront)
-        .map_err(|e| file_error(&r.results, &e))?;
+        ?;
 
     let actions: BTreeSet<Action> = work
         .iter()
@@ -315,13 +309,13 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             return Err(Error::Guard(message));
         }
         Some(Stop::Sink(message)) => {
-            return Err(Error::File {
-                path: r.results.clone(),
-                message: format!("{message}; nothing more was sent. {}", resume_hint()),
-            });
+            return Err(Error::Other(format!(
+                "{message}; nothing more was sent. {}",
+                resume_hint()
+            )));
         }
     }
-    let records = journal.finish().map_err(|e| file_error(&r.results, &e))?;
+    let records = journal.finish()?;
     let stats = RunStats {
         elapsed: report.elapsed,
         reads: report.reads,

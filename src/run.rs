@@ -68,8 +68,7 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Rollback(args) => {
             init_logging(&args.output);
-            let _ = args; // INTERIM
-            Err(Error::Other("interim".into()))
+            crate::rollback::run(args)
         }
         Command::Check(args) => {
             init_logging(&args.output);
