@@ -2,3 +2,185 @@
 //! throttling and its faults, faithful to graph-api.md. Used by tests, benchmarks and
 //! `--sandbox`. It parses and emits raw JSON itself and shares no wire code with `graph`, so a
 //! wire-format bug in the client cannot hide behind the same bug here.
+//!
+//! # Layout
+//! - `config`: [`EmulatorConfig`], the tenant file format, defaults, generated tenants.
+//! - `tenant`: users, methods, MFA state and the rules Graph enforces on changes.
+//! - `keys`: how Graph reads a user key out of a URL.
+//! - `routes`: one Graph request: path → permission → throttle → tenant.
+//! - `batch`: `$batch` validation, dependsOn, shuffled answers.
+//! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
+//! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
+//! - `server`: shared state and the HTTP handler; `graph_error`: answers and error bodies.
+
+mod assertion;
+mod batch;
+mod config;
+mod faults;
+mod graph_error;
+mod json_out;
+mod keys;
+mod login;
+mod routes;
+mod server;
+mod stats;
+mod tenant;
+mod throttle;
+mod token;
+
+use std::io::Write;
+use std::sync::Arc;
+
+pub use config::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_DEVICE_CODE_INTERVAL,
+    DEFAULT_DEVICE_CODE_TTL, DEFAULT_DOMAIN, DEFAULT_PERMISSIONS, DEFAULT_RESOURCE_UNITS_PER_10S,
+    DEFAULT_TENANT_ID, DEFAULT_TENANT_WRITES_PER_5MIN, DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S,
+    EmulatorConfig, Faults, MethodSpec, Quotas, UserSpec,
+};
+
+use server::Shared;
+
+/// Starts emulators.
+pub struct Emulator;
+
+impl Emulator {
+    /// Binds `127.0.0.1:0` and serves `config` in the background until the handle is shut
+    /// down or dropped.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let shared = Arc::new(
+            Shared::new(config, base_url.clone())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve_until(listener, shared.clone(), async move {
+            let _ = rx.await;
+        }));
+        Ok(EmulatorHandle {
+            shared,
+            base_url,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// Serves `config` on `listener` until the task is dropped or the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(
+        Shared::new(config, format!("http://{addr}"))
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+    );
+    server::serve_until(listener, shared, std::future::pending()).await
+}
+
+/// A running emulator. Dropping it stops the server too.
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+    base_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl EmulatorHandle {
+    /// One base URL serving both login (`/{tenant}/oauth2/v2.0/…`) and Graph (`/v1.0`, `/beta`).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    pub fn tenant_id(&self) -> String {
+        self.shared.config.tenant_id.clone()
+    }
+
+    pub fn client_id(&self) -> String {
+        self.shared.config.client_id.clone()
+    }
+
+    pub fn client_secret(&self) -> String {
+        self.shared.config.client_secret.clone()
+    }
+
+    /// The same JSON as `GET /_emulator/stats`.
+    pub fn stats(&self) -> serde_json::Value {
+        self.shared.stats_json()
+    }
+
+    /// The same JSON as `GET /_emulator/users`.
+    pub fn users(&self) -> serde_json::Value {
+        self.shared.users_json()
+    }
+
+    /// Approves a pending device code as the signed-in user would; false if unknown or not
+    /// pending.
+    pub fn approve_device_code(&self, user_code: &str) -> bool {
+        self.shared.decide_device_code(user_code, true)
+    }
+
+    /// Declines a pending device code.
+    pub fn decline_device_code(&self, user_code: &str) -> bool {
+        self.shared.decide_device_code(user_code, false)
+    }
+
+    /// Stops accepting connections and waits (at most a second) for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                // Idle keep-alive connections can hold a graceful shutdown open.
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// `mfa-rollout emulator`: serves on `--listen` until Ctrl-C. The first stdout line is exactly
+/// `emulator listening on http://ADDR`, so scripts can read the bound address (e.g. port 0).
+pub fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
+    let config = EmulatorConfig::from_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        let users = config.users.len();
+        let (tenant, client) = (config.tenant_id.clone(), config.client_id.clone());
+        let shared = Arc::new(Shared::new(config, format!("http://{addr}"))?);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "emulator listening on http://{addr}")
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        drop(out);
+        eprintln!("tenant {tenant}, client id {client}, {users} users; Ctrl-C stops");
+        server::serve_until(listener, shared, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("emulator stopped: {e}"))
+    })
+}

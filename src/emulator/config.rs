@@ -1,0 +1,623 @@
+//! The emulator's configuration: the tenant file format (serde types), the documented defaults,
+//! and the generators for synthetic tenants (`--users N --seed S`, `--sandbox` without a file).
+
+use std::path::Path;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Tenant (directory) id served when the tenant file names none.
+pub const DEFAULT_TENANT_ID: &str = "00000000-0000-4000-8000-00000000a11c";
+/// The tenant's initial domain, accepted in login paths in place of the id.
+pub const DEFAULT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// Application (client) id the login routes accept by default.
+pub const DEFAULT_CLIENT_ID: &str = "11111111-1111-4111-8111-111111111111";
+/// Client secret the login routes accept by default (an emulator credential, not a secret).
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
+/// Access-token lifetime, seconds.
+pub const DEFAULT_TOKEN_TTL: u64 = 3600;
+/// Device code flow: seconds between polls.
+pub const DEFAULT_DEVICE_CODE_INTERVAL: u64 = 5;
+/// Device code flow: lifetime of a device code, seconds (the platform's 15 minutes).
+pub const DEFAULT_DEVICE_CODE_TTL: u64 = 900;
+/// Resource units per 10 s for one app in one large tenant (graph-api.md §6).
+pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
+/// Writes per 150 s for one app in one tenant (graph-api.md §6).
+pub const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
+/// Writes per 5 minutes for a tenant across all apps (graph-api.md §6).
+pub const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
+/// Application permissions granted to the app unless the tenant file withholds some.
+pub const DEFAULT_PERMISSIONS: [&str; 4] = [
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "User.RevokeSessions.All",
+];
+
+/// Throttling budgets per application + tenant pair (and the tenant-wide write budget), before
+/// `quota_scale` multiplies them. Windows are fixed: 10 s, 150 s and 300 s.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    #[serde(default = "default_ru")]
+    pub resource_units_per_10s: f64,
+    #[serde(default = "default_writes")]
+    pub writes_per_150s: f64,
+    #[serde(default = "default_tenant_writes")]
+    pub tenant_writes_per_5min: f64,
+}
+
+fn default_ru() -> f64 {
+    DEFAULT_RESOURCE_UNITS_PER_10S
+}
+fn default_writes() -> f64 {
+    DEFAULT_WRITES_PER_150S
+}
+fn default_tenant_writes() -> f64 {
+    DEFAULT_TENANT_WRITES_PER_5MIN
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            resource_units_per_10s: DEFAULT_RESOURCE_UNITS_PER_10S,
+            writes_per_150s: DEFAULT_WRITES_PER_150S,
+            tenant_writes_per_5min: DEFAULT_TENANT_WRITES_PER_5MIN,
+        }
+    }
+}
+
+/// Fault-injection probabilities (0..=1) and latency. Decisions come from the seeded generator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// A whole `$batch` answered `429` with `Retry-After`; nothing in it runs.
+    pub batch_429: f64,
+    /// A whole `$batch` answered `503` with `Retry-After`; nothing in it runs.
+    pub batch_503: f64,
+    /// One item (or one plain request) answered `503` or `504`; it does not run.
+    pub item_5xx: f64,
+    /// A response cut off mid-body (headers and part of the body sent, then the connection
+    /// is closed). By default nothing in the request runs; see `drop_after_execute`.
+    pub drop: f64,
+    /// When true, a dropped request is executed first and only its response is lost (the
+    /// harder case for a client: the change happened but it never heard).
+    pub drop_after_execute: bool,
+    /// `Retry-After` seconds sent with fault 429/503 answers (default 1).
+    pub retry_after_secs: Option<f64>,
+    /// Latency added to every Graph request or batch, ms.
+    pub latency_ms: u64,
+    /// Uniform jitter around `latency_ms`, ms (latency is latency_ms ± jitter, never < 0).
+    pub latency_jitter_ms: u64,
+}
+
+/// One registered authentication method in the tenant file (the password method is implicit).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSpec {
+    /// phone, microsoftAuthenticator, softwareOath, hardwareOath, fido2, email,
+    /// windowsHelloForBusiness, temporaryAccessPass, platformCredential
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Generated from the seed when absent; phone methods use the fixed per-phoneType ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// mobile, alternateMobile or office (phone methods only).
+    #[serde(default, rename = "phoneType", skip_serializing_if = "Option::is_none")]
+    pub phone_type: Option<String>,
+    /// Phone number, email address or display name, shown in the method listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One user in the tenant file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// Object id (GUID); generated from the seed when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "userPrincipalName")]
+    pub upn: String,
+    #[serde(
+        default,
+        rename = "displayName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
+    /// Member or Guest (default Member).
+    #[serde(default = "member", rename = "userType")]
+    pub user_type: String,
+    /// disabled, enabled or enforced (default disabled).
+    #[serde(default = "disabled", rename = "perUserMfaState")]
+    pub per_user_mfa_state: String,
+    #[serde(default)]
+    pub methods: Vec<MethodSpec>,
+    /// userPreferredMethodForSecondaryAuthentication: push, oath, voiceMobile,
+    /// voiceAlternateMobile, voiceOffice, sms, or absent.
+    #[serde(
+        default,
+        rename = "defaultMethod",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_method: Option<String>,
+    #[serde(default, rename = "isSystemPreferredAuthenticationMethodEnabled")]
+    pub system_preferred: bool,
+}
+
+fn member() -> String {
+    "Member".to_string()
+}
+fn disabled() -> String {
+    "disabled".to_string()
+}
+
+/// The tenant file (JSON). Every field is optional; see docs/tenant-format.md.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_code_interval: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_code_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quotas: Option<Quotas>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quota_scale: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_throttle: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    withheld_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    faults: Option<Faults>,
+    #[serde(default)]
+    users: Vec<UserSpec>,
+}
+
+/// Everything the emulator serves: one tenant, its app registration, quotas and faults.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub tenant_id: String,
+    pub domain: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Access-token lifetime, seconds (0 issues tokens that are already expired).
+    pub token_ttl: u64,
+    /// Seeds method ids, response shuffling and fault decisions.
+    pub seed: u64,
+    /// Device code flow: seconds a client must wait between polls (default 5).
+    pub device_code_interval: u64,
+    /// Device code flow: seconds a device code stays valid (default 900).
+    pub device_code_ttl: u64,
+    pub quotas: Quotas,
+    /// Multiplies every quota (windows unchanged).
+    pub quota_scale: f64,
+    pub no_throttle: bool,
+    pub faults: Faults,
+    /// Permissions removed from the default grant (e.g. "User.RevokeSessions.All").
+    pub withheld_permissions: Vec<String>,
+    /// Permissions added to the default grant (e.g. "User.Read.All").
+    pub extra_permissions: Vec<String>,
+    /// PEM certificates registered on the app, for client assertions.
+    pub certificates: Vec<String>,
+    pub users: Vec<UserSpec>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            tenant_id: DEFAULT_TENANT_ID.to_string(),
+            domain: DEFAULT_DOMAIN.to_string(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            token_ttl: DEFAULT_TOKEN_TTL,
+            seed: 0,
+            device_code_interval: DEFAULT_DEVICE_CODE_INTERVAL,
+            device_code_ttl: DEFAULT_DEVICE_CODE_TTL,
+            quotas: Quotas::default(),
+            quota_scale: 1.0,
+            no_throttle: false,
+            faults: Faults::default(),
+            withheld_permissions: Vec::new(),
+            extra_permissions: Vec::new(),
+            certificates: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Builds the configuration from `mfa-rollout emulator` flags: the `--tenant` file or a
+    /// generated tenant, then every flag given overrides the file's value.
+    pub fn from_args(args: &crate::cli::EmulatorArgs) -> Result<EmulatorConfig, String> {
+        let mut config = match (&args.tenant, args.users) {
+            (Some(path), _) => EmulatorConfig::from_tenant_file(path)?,
+            (None, Some(n)) => EmulatorConfig::generated(n, args.seed.unwrap_or(0)),
+            (None, None) => EmulatorConfig::default(),
+        };
+        if let Some(seed) = args.seed {
+            config.seed = seed;
+        }
+        if let Some(scale) = args.quota_scale {
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(format!(
+                    "--quota-scale must be a positive number, got {scale}"
+                ));
+            }
+            config.quota_scale = scale;
+        }
+        if args.no_throttle {
+            config.no_throttle = true;
+        }
+        if let Some(spec) = &args.latency_ms {
+            let (ms, jitter) = parse_latency(spec)?;
+            config.faults.latency_ms = ms;
+            config.faults.latency_jitter_ms = jitter;
+        }
+        let probability = |name: &str, value: Option<f64>, slot: &mut f64| -> Result<(), String> {
+            if let Some(p) = value {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(format!(
+                        "--{name} must be a probability between 0 and 1, got {p}"
+                    ));
+                }
+                *slot = p;
+            }
+            Ok(())
+        };
+        probability(
+            "fault-batch-429",
+            args.fault_batch_429,
+            &mut config.faults.batch_429,
+        )?;
+        probability(
+            "fault-batch-503",
+            args.fault_batch_503,
+            &mut config.faults.batch_503,
+        )?;
+        probability(
+            "fault-item-5xx",
+            args.fault_item_5xx,
+            &mut config.faults.item_5xx,
+        )?;
+        probability("fault-drop", args.fault_drop, &mut config.faults.drop)?;
+        if let Some(id) = &args.client_id {
+            config.client_id = id.clone();
+        }
+        if let Some(secret) = &args.client_secret {
+            config.client_secret = secret.clone();
+        }
+        if let Some(ttl) = args.token_ttl {
+            config.token_ttl = ttl;
+        }
+        Ok(config)
+    }
+
+    /// Reads a tenant file (JSON, docs/tenant-format.md).
+    pub fn from_tenant_file(path: &Path) -> Result<EmulatorConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tenant file {}: {e}", path.display()))?;
+        EmulatorConfig::from_tenant_json(&text)
+            .map_err(|e| format!("tenant file {}: {e}", path.display()))
+    }
+
+    /// Parses tenant-file JSON text.
+    pub fn from_tenant_json(text: &str) -> Result<EmulatorConfig, String> {
+        let file: TenantFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let d = EmulatorConfig::default();
+        let config = EmulatorConfig {
+            tenant_id: file.tenant_id.unwrap_or(d.tenant_id),
+            domain: file.domain.unwrap_or(d.domain),
+            client_id: file.client_id.unwrap_or(d.client_id),
+            client_secret: file.client_secret.unwrap_or(d.client_secret),
+            token_ttl: file.token_ttl.unwrap_or(d.token_ttl),
+            seed: file.seed.unwrap_or(d.seed),
+            device_code_interval: file.device_code_interval.unwrap_or(d.device_code_interval),
+            device_code_ttl: file.device_code_ttl.unwrap_or(d.device_code_ttl),
+            quotas: file.quotas.unwrap_or_default(),
+            quota_scale: file.quota_scale.unwrap_or(1.0),
+            no_throttle: file.no_throttle,
+            faults: file.faults.unwrap_or_default(),
+            withheld_permissions: file.withheld_permissions,
+            extra_permissions: file.extra_permissions,
+            certificates: file.certificates,
+            users: file.users,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as tenant-file JSON (what `from_tenant_json` reads back).
+    pub fn to_tenant_json(&self) -> serde_json::Value {
+        let file = TenantFile {
+            tenant_id: Some(self.tenant_id.clone()),
+            domain: Some(self.domain.clone()),
+            client_id: Some(self.client_id.clone()),
+            client_secret: Some(self.client_secret.clone()),
+            token_ttl: Some(self.token_ttl),
+            seed: Some(self.seed),
+            device_code_interval: Some(self.device_code_interval),
+            device_code_ttl: Some(self.device_code_ttl),
+            quotas: Some(self.quotas.clone()),
+            quota_scale: Some(self.quota_scale),
+            no_throttle: self.no_throttle,
+            withheld_permissions: self.withheld_permissions.clone(),
+            extra_permissions: self.extra_permissions.clone(),
+            certificates: self.certificates.clone(),
+            faults: (self.faults != Faults::default()).then(|| self.faults.clone()),
+            users: with_method_ids(self.users.clone(), self.seed),
+        };
+        serde_json::to_value(file).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Checks what serde cannot: quotas positive, users unique, values known.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if uuid::Uuid::parse_str(&self.tenant_id).is_err() {
+            return Err(format!("tenant_id '{}' is not a GUID", self.tenant_id));
+        }
+        let q = &self.quotas;
+        for (name, v) in [
+            ("resource_units_per_10s", q.resource_units_per_10s),
+            ("writes_per_150s", q.writes_per_150s),
+            ("tenant_writes_per_5min", q.tenant_writes_per_5min),
+            ("quota_scale", self.quota_scale),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} must be a positive number, got {v}"));
+            }
+        }
+        crate::emulator::tenant::Tenant::build(&self.users, self.seed).map(|_| ())
+    }
+
+    /// A tenant of `users` members named `user0001@contoso.onmicrosoft.com` …, with mixed
+    /// per-user MFA states and method sets drawn from `seed`.
+    pub fn generated(users: usize, seed: u64) -> EmulatorConfig {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let specs = (1..=users)
+            .map(|i| {
+                let upn = format!("user{i:04}@{DEFAULT_DOMAIN}");
+                random_user(&mut rng, None, upn, "Member")
+            })
+            .collect();
+        EmulatorConfig {
+            seed,
+            users: with_method_ids(specs, seed),
+            ..EmulatorConfig::default()
+        }
+    }
+
+    /// A tenant in which every key exists: a GUID key becomes that object id (with a generated
+    /// UPN), anything else becomes that UPN (with a generated id). For `--sandbox` without a
+    /// tenant file. Duplicate keys (case-insensitive) make one user.
+    pub fn with_users_named(keys: &[String], seed: u64) -> EmulatorConfig {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut seen = std::collections::HashSet::new();
+        let mut specs = Vec::new();
+        for key in keys {
+            let key = key.trim();
+            if key.is_empty() || !seen.insert(key.to_lowercase()) {
+                continue;
+            }
+            let spec = match uuid::Uuid::parse_str(key) {
+                Ok(id) => {
+                    let id = id.hyphenated().to_string();
+                    let upn = format!("user-{}@{DEFAULT_DOMAIN}", &id[..8]);
+                    random_user(&mut rng, Some(id), upn, "Member")
+                }
+                Err(_) => {
+                    let user_type = if key.to_uppercase().contains("#EXT#") {
+                        "Guest"
+                    } else {
+                        "Member"
+                    };
+                    random_user(&mut rng, None, key.to_string(), user_type)
+                }
+            };
+            specs.push(spec);
+        }
+        EmulatorConfig {
+            seed,
+            users: with_method_ids(specs, seed),
+            ..EmulatorConfig::default()
+        }
+    }
+
+    /// Sets the quota multiplier.
+    pub fn quota_scale(mut self, scale: f64) -> Self {
+        self.quota_scale = scale;
+        self
+    }
+
+    /// Turns throttling off.
+    pub fn no_throttle(mut self) -> Self {
+        self.no_throttle = true;
+        self
+    }
+
+    /// Sets the fault settings.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Sets the access-token lifetime.
+    pub fn token_ttl(mut self, seconds: u64) -> Self {
+        self.token_ttl = seconds;
+        self
+    }
+
+    /// Withholds one application permission from issued tokens.
+    pub fn withhold_permission(mut self, permission: &str) -> Self {
+        self.withheld_permissions.push(permission.to_string());
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The permissions issued tokens carry: the defaults plus extras, minus withheld ones.
+    pub(crate) fn granted_permissions(&self) -> Vec<String> {
+        DEFAULT_PERMISSIONS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(self.extra_permissions.iter().cloned())
+            .filter(|p| {
+                !self
+                    .withheld_permissions
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case(p))
+            })
+            .collect()
+    }
+}
+
+/// Writes the ids the tenant would draw into the specs, so a saved tenant file names every
+/// method id explicitly.
+fn with_method_ids(mut specs: Vec<UserSpec>, seed: u64) -> Vec<UserSpec> {
+    if let Ok(tenant) = crate::emulator::tenant::Tenant::build(&specs, seed) {
+        for (spec, user) in specs.iter_mut().zip(&tenant.users) {
+            for (m, built) in spec.methods.iter_mut().zip(&user.methods) {
+                m.id = Some(built.id.clone());
+            }
+        }
+    }
+    specs
+}
+
+/// Parses `MS` or `MS~JITTER`.
+fn parse_latency(spec: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--latency-ms must be MS or MS~JITTER (e.g. 50~20), got '{spec}'");
+    let (ms, jitter) = match spec.split_once('~') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (spec.trim(), "0"),
+    };
+    Ok((
+        ms.parse().map_err(|_| bad())?,
+        jitter.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// A random GUID from the seeded generator, so generated tenants are reproducible.
+pub(crate) fn seeded_guid(rng: &mut ChaCha8Rng) -> String {
+    let bytes: [u8; 16] = rng.random();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// One user with a method set and state drawn from `rng`.
+fn random_user(rng: &mut ChaCha8Rng, id: Option<String>, upn: String, user_type: &str) -> UserSpec {
+    let id = Some(id.unwrap_or_else(|| seeded_guid(rng)));
+    let state = match rng.random_range(0..10u32) {
+        0..=4 => "disabled",
+        5..=6 => "enabled",
+        _ => "enforced",
+    };
+    let m = |kind: &str| MethodSpec {
+        kind: kind.to_string(),
+        id: None,
+        phone_type: None,
+        detail: None,
+    };
+    let phone = |t: &str, n: &str| MethodSpec {
+        kind: "phone".to_string(),
+        id: None,
+        phone_type: Some(t.to_string()),
+        detail: Some(n.to_string()),
+    };
+    let (methods, default_method): (Vec<MethodSpec>, Option<&str>) =
+        match rng.random_range(0..10u32) {
+            0..=1 => (vec![], None),
+            2 => (vec![phone("mobile", "+1 4255550100")], Some("sms")),
+            3 => (
+                vec![
+                    phone("mobile", "+1 4255550101"),
+                    phone("alternateMobile", "+1 4255550102"),
+                ],
+                Some("voiceMobile"),
+            ),
+            4..=5 => (
+                vec![
+                    m("microsoftAuthenticator"),
+                    phone("mobile", "+1 4255550103"),
+                ],
+                Some("push"),
+            ),
+            6 => (vec![m("softwareOath"), m("email")], Some("oath")),
+            7 => (vec![m("fido2"), m("windowsHelloForBusiness")], None),
+            8 => (
+                vec![m("hardwareOath"), phone("office", "+1 4255550104")],
+                Some("oath"),
+            ),
+            _ => (vec![m("temporaryAccessPass"), m("email")], None),
+        };
+    UserSpec {
+        id,
+        display_name: Some(display_name_of(&upn)),
+        upn,
+        user_type: user_type.to_string(),
+        per_user_mfa_state: state.to_string(),
+        methods,
+        default_method: default_method.map(str::to_string),
+        system_preferred: false,
+    }
+}
+
+/// "user0001@contoso…" → "user0001".
+fn display_name_of(upn: &str) -> String {
+    upn.split('@').next().unwrap_or(upn).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_spec_parses_plain_and_jitter_forms() {
+        assert_eq!(parse_latency("50"), Ok((50, 0)));
+        assert_eq!(parse_latency("50~20"), Ok((50, 20)));
+        assert!(parse_latency("x").is_err());
+    }
+
+    #[test]
+    fn generated_tenant_is_reproducible_and_valid() {
+        let a = EmulatorConfig::generated(50, 7);
+        let b = EmulatorConfig::generated(50, 7);
+        assert_eq!(a.users, b.users);
+        assert_eq!(a.users[0].upn, "user0001@contoso.onmicrosoft.com");
+        assert!(a.validate().is_ok());
+    }
+
+    #[test]
+    fn users_named_by_guid_keep_that_id() {
+        let keys = vec![
+            "0f7e1b5c-6f31-4c1e-9d0e-3b1d7c2a9e10".to_string(),
+            "alice@contoso.onmicrosoft.com".to_string(),
+        ];
+        let c = EmulatorConfig::with_users_named(&keys, 1);
+        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.users[0].id.as_deref(), Some(keys[0].as_str()));
+        assert_eq!(c.users[1].upn, keys[1]);
+    }
+}

@@ -1,0 +1,272 @@
+//! Throttling as graph-api.md §6 describes the identity limits: token buckets per
+//! application + tenant (resource units per 10 s, writes per 150 s) and per tenant (writes per
+//! 5 min). Capacity = quota, continuous refill = quota / window, so the steady rate is exactly
+//! quota / window. Every request is charged, throttled or not ("Graph continues to log resource
+//! usage while a client is being throttled"), down to a floor of one window's debt.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::config::Quotas;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    capacity: f64,
+    per_second: f64,
+    level: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub(crate) fn new(quota: f64, window_secs: f64, now: Instant) -> Self {
+        Bucket {
+            capacity: quota,
+            per_second: quota / window_secs,
+            level: quota,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.level = (self.level + dt * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Charges `cost`; returns the seconds until a request of the same cost would pass when
+    /// this one is over budget.
+    pub(crate) fn charge(&mut self, cost: f64, now: Instant) -> Option<f64> {
+        self.refill(now);
+        let over = self.level < cost;
+        self.level = (self.level - cost).max(-self.capacity);
+        over.then(|| (cost - self.level) / self.per_second)
+    }
+
+    /// Share of the budget in use (0 = idle, 1 = empty, above 1 = in debt).
+    pub(crate) fn used(&self) -> f64 {
+        (self.capacity - self.level) / self.capacity
+    }
+}
+
+/// The result of charging one request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Verdict {
+    /// Passes; `limit_percentage` is set when more than 80 % of a budget is in use.
+    Pass { limit_percentage: Option<f64> },
+    Throttled {
+        retry_after: f64,
+        scope: String,
+        information: &'static str,
+    },
+}
+
+struct AppBuckets {
+    resource_units: Bucket,
+    writes: Bucket,
+}
+
+/// All budgets of the one tenant.
+pub(crate) struct Throttle {
+    enabled: bool,
+    tenant_id: String,
+    quotas: Quotas,
+    apps: HashMap<String, AppBuckets>,
+    tenant_writes: Bucket,
+}
+
+impl Throttle {
+    pub(crate) fn new(
+        enabled: bool,
+        tenant_id: &str,
+        quotas: &Quotas,
+        scale: f64,
+        now: Instant,
+    ) -> Self {
+        let quotas = Quotas {
+            resource_units_per_10s: quotas.resource_units_per_10s * scale,
+            writes_per_150s: quotas.writes_per_150s * scale,
+            tenant_writes_per_5min: quotas.tenant_writes_per_5min * scale,
+        };
+        Throttle {
+            enabled,
+            tenant_id: tenant_id.to_string(),
+            tenant_writes: Bucket::new(quotas.tenant_writes_per_5min, 300.0, now),
+            quotas,
+            apps: HashMap::new(),
+        }
+    }
+
+    /// Charges one request (1 resource unit, plus 1 write for POST/PATCH/PUT/DELETE).
+    pub(crate) fn charge(&mut self, app_id: &str, is_write: bool, now: Instant) -> Verdict {
+        if !self.enabled {
+            return Verdict::Pass {
+                limit_percentage: None,
+            };
+        }
+        let quotas = &self.quotas;
+        let app = self
+            .apps
+            .entry(app_id.to_string())
+            .or_insert_with(|| AppBuckets {
+                resource_units: Bucket::new(quotas.resource_units_per_10s, 10.0, now),
+                writes: Bucket::new(quotas.writes_per_150s, 150.0, now),
+            });
+        let mut worst: Option<(f64, &'static str, &'static str)> = None;
+        let mut note = |wait: Option<f64>, scope: &'static str, info: &'static str| {
+            if let Some(w) = wait
+                && worst.is_none_or(|(x, _, _)| w > x)
+            {
+                worst = Some((w, scope, info));
+            }
+        };
+        note(
+            app.resource_units.charge(1.0, now),
+            "Tenant_Application/ReadWrite",
+            "ResourceUnitLimitExceeded",
+        );
+        let mut used = app.resource_units.used();
+        if is_write {
+            note(
+                app.writes.charge(1.0, now),
+                "Tenant_Application/Write",
+                "WriteLimitExceeded",
+            );
+            note(
+                self.tenant_writes.charge(1.0, now),
+                "Tenant/Write",
+                "WriteLimitExceeded",
+            );
+            used = used.max(app.writes.used()).max(self.tenant_writes.used());
+        }
+        match worst {
+            Some((wait, scope, information)) => Verdict::Throttled {
+                retry_after: wait,
+                scope: format!("{scope}/{app_id}/{}", self.tenant_id),
+                information,
+            },
+            None => Verdict::Pass {
+                limit_percentage: (used > 0.8).then_some(used.min(1.8)),
+            },
+        }
+    }
+}
+
+/// Seconds for `Retry-After`: rounded up to hundredths, at least 0.01, without trailing zeros
+/// (`0.35`, `2.13`, `10`).
+pub(crate) fn format_retry_after(seconds: f64) -> String {
+    let hundredths = (seconds * 100.0).ceil().max(1.0) as u64;
+    let (whole, frac) = (hundredths / 100, hundredths % 100);
+    match frac {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn quotas(ru: f64, writes: f64, tenant: f64) -> Quotas {
+        Quotas {
+            resource_units_per_10s: ru,
+            writes_per_150s: writes,
+            tenant_writes_per_5min: tenant,
+        }
+    }
+
+    #[test]
+    fn bucket_passes_its_capacity_then_refills_at_quota_per_window() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(100.0, 10.0, t0);
+        for _ in 0..100 {
+            assert_eq!(b.charge(1.0, t0), None);
+        }
+        let wait = b.charge(1.0, t0).unwrap();
+        // Level is now -1: two units must refill at 10/s before the next passes.
+        assert!((wait - 0.2).abs() < 1e-9, "{wait}");
+        assert!(b.charge(1.0, t0 + Duration::from_millis(300)).is_none());
+    }
+
+    #[test]
+    fn throttled_requests_still_consume() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10.0, 10.0, t0);
+        for _ in 0..10 {
+            b.charge(1.0, t0);
+        }
+        let first = b.charge(1.0, t0).unwrap();
+        let second = b.charge(1.0, t0).unwrap();
+        assert!(second > first);
+        // Debt is floored at one window.
+        for _ in 0..1000 {
+            b.charge(1.0, t0);
+        }
+        assert!(b.charge(1.0, t0).unwrap() <= 11.0 + 1e-9);
+    }
+
+    #[test]
+    fn writes_hit_the_write_budget_with_its_scope() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(true, "tid", &quotas(1000.0, 3.0, 100.0), 1.0, t0);
+        for _ in 0..3 {
+            assert!(matches!(t.charge("app", true, t0), Verdict::Pass { .. }));
+        }
+        match t.charge("app", true, t0) {
+            Verdict::Throttled {
+                retry_after,
+                scope,
+                information,
+            } => {
+                assert_eq!(information, "WriteLimitExceeded");
+                assert_eq!(scope, "Tenant_Application/Write/app/tid");
+                assert!((retry_after - 100.0).abs() < 1e-6, "{retry_after}");
+            }
+            v => panic!("{v:?}"),
+        }
+        // Reads still pass while writes are throttled.
+        assert!(matches!(t.charge("app", false, t0), Verdict::Pass { .. }));
+    }
+
+    #[test]
+    fn limit_percentage_appears_above_eighty_percent() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, t0);
+        for _ in 0..8 {
+            assert_eq!(
+                t.charge("app", false, t0),
+                Verdict::Pass {
+                    limit_percentage: None
+                }
+            );
+        }
+        assert!(matches!(
+            t.charge("app", false, t0),
+            Verdict::Pass {
+                limit_percentage: Some(p)
+            } if (p - 0.9).abs() < 1e-9
+        ));
+    }
+
+    #[test]
+    fn scale_multiplies_quotas() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 3.0, t0);
+        for _ in 0..30 {
+            assert!(matches!(t.charge("app", false, t0), Verdict::Pass { .. }));
+        }
+        assert!(matches!(
+            t.charge("app", false, t0),
+            Verdict::Throttled { .. }
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_fractional_and_never_zero() {
+        assert_eq!(format_retry_after(0.349), "0.35");
+        assert_eq!(format_retry_after(0.0), "0.01");
+        assert_eq!(format_retry_after(10.0), "10");
+        assert_eq!(format_retry_after(2.5), "2.5");
+    }
+}
