@@ -1,0 +1,222 @@
+//! Several rows for one user (UPNs and object ids compared case-insensitively).
+//!
+//! # The rule
+//! - Same user, same actions: the later row is marked `duplicate_of` the first and a warning
+//!   says it is done once.
+//! - Same user, and both rows set a per-user MFA state but different ones (`enable` vs
+//!   `disable`, `enforce` vs `disable+revoke-sessions`): the final state would depend on which
+//!   row runs last, so the later row is a problem naming the earlier one.
+//! - Anything else (`enforce` and `revoke-sessions`, `enable` and `enable+reset-methods`) is
+//!   allowed as separate jobs: a state is only written when it differs, and resets and
+//!   revocations are safe to repeat, so no order makes them contradict each other.
+//!
+//! A user written once as a UPN and once as an object id cannot be matched offline.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::cell_text::shown;
+use super::user_key::normalized_user;
+use super::{Job, RowProblem};
+use crate::action::{Action, MfaState, combo_string};
+
+enum Verdict {
+    Keep,
+    /// The row of the first job with the same user and actions.
+    DuplicateOf(u64),
+    /// The row and actions of the earlier job whose state differs.
+    ConflictsWith(u64, String),
+}
+
+/// No earlier job for the same user.
+const NONE: usize = usize::MAX;
+
+/// Marks duplicates (with a warning each) and takes conflicting rows out of `jobs` (with a
+/// problem each, appended to `problems`; the caller sorts). `jobs` must be in row order.
+pub(crate) fn resolve(
+    jobs: Vec<Job>,
+    action_column: Option<&str>,
+    problems: &mut Vec<RowProblem>,
+    warnings: &mut Vec<String>,
+) -> Vec<Job> {
+    let verdicts = judge(&jobs);
+    let mut kept = Vec::with_capacity(jobs.len());
+    for (mut job, verdict) in jobs.into_iter().zip(verdicts) {
+        match verdict {
+            Verdict::Keep => kept.push(job),
+            Verdict::DuplicateOf(first_row) => {
+                warnings.push(format!(
+                    "row {}: same user and actions as row {first_row}; done once",
+                    job.row
+                ));
+                job.duplicate_of = Some(first_row);
+                kept.push(job);
+            }
+            Verdict::ConflictsWith(earlier_row, earlier_combo) => {
+                let combo = combo_string(&job.actions);
+                problems.push(RowProblem {
+                    row: job.row,
+                    column: action_column.map(str::to_string),
+                    message: format!(
+                        "conflicting actions for user {}: row {earlier_row} says {earlier_combo}, row {} says {combo}",
+                        shown(&job.user),
+                        job.row
+                    ),
+                    action: combo,
+                    user: job.user,
+                });
+            }
+        }
+    }
+    kept
+}
+
+fn state_of(actions: &[Action]) -> Option<MfaState> {
+    actions.iter().find_map(|a| a.target_state())
+}
+
+/// One pass with a map from user to the last *kept, distinct* job for it; kept jobs of one
+/// user are chained backwards through `previous`. A chain holds at most one job per distinct
+/// action set that agrees on the state, so it stays short.
+fn judge(jobs: &[Job]) -> Vec<Verdict> {
+    let mut last: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(jobs.len());
+    let mut previous = vec![NONE; jobs.len()];
+    let mut verdicts = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let key: Cow<'_, str> = if job
+            .user
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            Cow::Borrowed(job.user.as_str())
+        } else {
+            Cow::Owned(normalized_user(&job.user))
+        };
+        let Some(head) = last.get_mut(&key) else {
+            last.insert(key, i);
+            verdicts.push(Verdict::Keep);
+            continue;
+        };
+        let state = state_of(&job.actions);
+        let mut same = None;
+        let mut conflict = None;
+        let mut j = *head;
+        while let Some(earlier) = jobs.get(j) {
+            if earlier.actions == job.actions {
+                same = Some(j);
+            } else if let (Some(a), Some(b)) = (state_of(&earlier.actions), &state)
+                && a != *b
+            {
+                // Walking backwards: the last one found is the earliest row.
+                conflict = Some(j);
+            }
+            j = previous.get(j).copied().unwrap_or(NONE);
+        }
+        verdicts.push(
+            match (
+                same.and_then(|j| jobs.get(j)),
+                conflict.and_then(|j| jobs.get(j)),
+            ) {
+                (Some(first), _) => Verdict::DuplicateOf(first.row),
+                (None, Some(earlier)) => {
+                    Verdict::ConflictsWith(earlier.row, combo_string(&earlier.actions))
+                }
+                (None, None) => {
+                    if let Some(p) = previous.get_mut(i) {
+                        *p = *head;
+                    }
+                    *head = i;
+                    Verdict::Keep
+                }
+            },
+        );
+    }
+    verdicts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(row: u64, user: &str, actions: &str) -> Job {
+        Job {
+            row,
+            user: user.into(),
+            actions: Action::parse_combo(actions).unwrap(),
+            duplicate_of: None,
+        }
+    }
+
+    fn run(jobs: Vec<Job>) -> (Vec<Job>, Vec<RowProblem>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        let kept = resolve(jobs, Some("action"), &mut problems, &mut warnings);
+        (kept, problems, warnings)
+    }
+
+    #[test]
+    fn same_user_same_actions_is_a_warning_and_duplicate_of() {
+        let (kept, problems, warnings) = run(vec![
+            job(3, "Alice@X.com", "enable"),
+            job(5, "bob@x.com", "enable"),
+            job(7, "alice@x.com", "enable"),
+            job(9, "ALICE@x.com", "Enable"),
+        ]);
+        assert!(problems.is_empty());
+        assert_eq!(kept.len(), 4);
+        assert_eq!(kept[2].duplicate_of, Some(3));
+        assert_eq!(kept[3].duplicate_of, Some(3));
+        assert_eq!(
+            warnings,
+            [
+                "row 7: same user and actions as row 3; done once",
+                "row 9: same user and actions as row 3; done once"
+            ]
+        );
+    }
+
+    #[test]
+    fn conflicting_states_are_a_problem_naming_both_rows() {
+        let (kept, problems, _) = run(vec![
+            job(3, "alice@x.com", "enable"),
+            job(7, "Alice@x.com", "disable"),
+        ]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            problems[0].to_string(),
+            "row 7, column 'action': conflicting actions for user Alice@x.com: row 3 says enable, row 7 says disable"
+        );
+    }
+
+    #[test]
+    fn different_non_conflicting_actions_are_separate_jobs() {
+        let (kept, problems, warnings) = run(vec![
+            job(3, "alice@x.com", "enforce"),
+            job(4, "alice@x.com", "revoke-sessions"),
+            job(5, "alice@x.com", "enforce+reset-methods"),
+            job(6, "alice@x.com", "revoke-sessions"),
+            job(7, "alice@x.com", "disable"),
+        ]);
+        assert_eq!(kept.len(), 4);
+        assert!(kept.iter().take(3).all(|j| j.duplicate_of.is_none()));
+        assert_eq!(kept[3].duplicate_of, Some(4));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .message
+                .contains("row 3 says enforce, row 7 says disable"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn object_ids_compare_case_insensitively() {
+        let (kept, _, _) = run(vec![
+            job(2, "8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b", "enable"),
+            job(3, "8C6E4F1A-2B3D-4E5F-9A0B-1C2D3E4F5A6B", "enable"),
+        ]);
+        assert_eq!(kept[1].duplicate_of, Some(2));
+    }
+}
