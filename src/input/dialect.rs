@@ -43,11 +43,11 @@ pub(crate) fn decode(bytes: Vec<u8>) -> Result<Decoded, String> {
     } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         decode_utf16(rest, u16::from_be_bytes)?
     } else {
-        let start = if bytes.starts_with(UTF8_BOM) {
-            UTF8_BOM.len()
-        } else {
-            0
-        };
+        // Some tools add a BOM to a file that already has one: skip them all.
+        let mut start = 0;
+        while bytes.get(start..).is_some_and(|b| b.starts_with(UTF8_BOM)) {
+            start += UTF8_BOM.len();
+        }
         if let Some(message) = binary_problem(bytes.get(start..).unwrap_or_default(), start) {
             return Err(message);
         }
@@ -159,8 +159,8 @@ fn decode_utf16(body: &[u8], unit: fn([u8; 2]) -> u16) -> Result<Decoded, String
             }
         }
     }
-    // Excel's "Unicode text" starts with a second, redundant BOM in some versions.
-    let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    // A second, redundant BOM (some tools add one to a file that has one).
+    let start = text.len() - text.trim_start_matches('\u{feff}').len();
     Ok(Decoded {
         bytes: text.into_bytes(),
         start,
@@ -232,6 +232,12 @@ mod tests {
     fn utf8_bom_is_skipped_without_copying() {
         let d = decode(b"\xEF\xBB\xBFupn\nx@y.com\n".to_vec()).unwrap();
         assert_eq!(d.text(), b"upn\nx@y.com\n");
+    }
+
+    #[test]
+    fn a_doubled_utf8_bom_is_skipped_too() {
+        let d = decode(b"\xEF\xBB\xBF\xEF\xBB\xBFupn\n".to_vec()).unwrap();
+        assert_eq!(d.text(), b"upn\n");
     }
 
     #[test]

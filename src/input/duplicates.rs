@@ -24,8 +24,9 @@ enum Verdict {
     Keep,
     /// The row of the first job with the same user and actions.
     DuplicateOf(u64),
-    /// The row and actions of the earlier job whose state differs.
-    ConflictsWith(u64, String),
+    /// The row and actions of the earlier job whose state differs (boxed: rare, and the
+    /// verdicts of a million rows should stay small).
+    ConflictsWith(Box<(u64, String)>),
 }
 
 /// No earlier job for the same user.
@@ -34,41 +35,41 @@ const NONE: usize = usize::MAX;
 /// Marks duplicates (with a warning each) and takes conflicting rows out of `jobs` (with a
 /// problem each, appended to `problems`; the caller sorts). `jobs` must be in row order.
 pub(crate) fn resolve(
-    jobs: Vec<Job>,
+    mut jobs: Vec<Job>,
     action_column: Option<&str>,
     problems: &mut Vec<RowProblem>,
     warnings: &mut Vec<String>,
 ) -> Vec<Job> {
-    let verdicts = judge(&jobs);
-    let mut kept = Vec::with_capacity(jobs.len());
-    for (mut job, verdict) in jobs.into_iter().zip(verdicts) {
-        match verdict {
-            Verdict::Keep => kept.push(job),
-            Verdict::DuplicateOf(first_row) => {
-                warnings.push(format!(
-                    "row {}: same user and actions as row {first_row}; done once",
-                    job.row
-                ));
-                job.duplicate_of = Some(first_row);
-                kept.push(job);
-            }
-            Verdict::ConflictsWith(earlier_row, earlier_combo) => {
-                let combo = combo_string(&job.actions);
-                problems.push(RowProblem {
-                    row: job.row,
-                    column: action_column.map(str::to_string),
-                    message: format!(
-                        "conflicting actions for user {}: row {earlier_row} says {earlier_combo}, row {} says {combo}",
-                        shown(&job.user),
-                        job.row
-                    ),
-                    action: combo,
-                    user: job.user,
-                });
-            }
+    let mut verdicts = judge(&jobs).into_iter();
+    // `retain_mut` visits every job once, in order, so the verdicts line up.
+    jobs.retain_mut(|job| match verdicts.next() {
+        None | Some(Verdict::Keep) => true,
+        Some(Verdict::DuplicateOf(first_row)) => {
+            warnings.push(format!(
+                "row {}: same user and actions as row {first_row}; done once",
+                job.row
+            ));
+            job.duplicate_of = Some(first_row);
+            true
         }
-    }
-    kept
+        Some(Verdict::ConflictsWith(earlier)) => {
+            let (earlier_row, earlier_combo) = *earlier;
+            let combo = combo_string(&job.actions);
+            problems.push(RowProblem {
+                row: job.row,
+                column: action_column.map(str::to_string),
+                message: format!(
+                    "conflicting actions for user {}: row {earlier_row} says {earlier_combo}, row {} says {combo}",
+                    shown(&job.user),
+                    job.row
+                ),
+                action: combo,
+                user: std::mem::take(&mut job.user),
+            });
+            false
+        }
+    });
+    jobs
 }
 
 fn state_of(actions: &[Action]) -> Option<MfaState> {
@@ -119,7 +120,7 @@ fn judge(jobs: &[Job]) -> Vec<Verdict> {
             ) {
                 (Some(first), _) => Verdict::DuplicateOf(first.row),
                 (None, Some(earlier)) => {
-                    Verdict::ConflictsWith(earlier.row, combo_string(&earlier.actions))
+                    Verdict::ConflictsWith(Box::new((earlier.row, combo_string(&earlier.actions))))
                 }
                 (None, None) => {
                     if let Some(p) = previous.get_mut(i) {

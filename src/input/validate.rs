@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use super::cell_text::{clean, one_line};
+use super::cell_text::{clean, one_line, shown};
 use super::user_key::check_user;
 use super::{Job, RowProblem};
 use crate::action::{Action, combo_string};
@@ -95,6 +95,11 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
     let user = chunk.text(&raw.user);
     let user_check = if user.is_empty() {
         Err("missing user".to_string())
+    } else if user.eq_ignore_ascii_case(&ctx.user_column) {
+        Err(format!(
+            "'{}' is the user column's header again: a repeated header row (two files joined?); remove the row",
+            shown(&user)
+        ))
     } else {
         check_user(&user)
     };
@@ -199,6 +204,12 @@ mod tests {
             p.to_string(),
             "row 5, column 'upn': missing user; column 'action': missing action"
         );
+    }
+
+    #[test]
+    fn a_repeated_header_row_is_named_as_such() {
+        let p = check("UPN", "action", &ctx()).unwrap_err();
+        assert!(p.message.contains("repeated header row"), "{p}");
     }
 
     #[test]
