@@ -12,11 +12,9 @@
 //!
 //! A user written once as a UPN and once as an object id cannot be matched offline.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::cell_text::shown;
-use super::user_key::normalized_user;
 use super::{Job, RowProblem};
 use crate::action::{Action, MfaState, combo_string};
 
@@ -76,63 +74,76 @@ fn state_of(actions: &[Action]) -> Option<MfaState> {
     actions.iter().find_map(|a| a.target_state())
 }
 
-/// One pass with a map from user to the last *kept, distinct* job for it; kept jobs of one
-/// user are chained backwards through `previous`. A chain holds at most one job per distinct
-/// action set that agrees on the state, so it stays short.
+/// One pass with a map from a 64-bit hash of the user (lowercased on the fly, nothing
+/// allocated per row) to the last *kept, distinct* job for it; kept jobs with the same hash are
+/// chained backwards through `previous`, and every comparison checks the user itself, so a
+/// hash collision only lengthens a chain. A chain holds at most one job per distinct action
+/// set that agrees on the state, so it stays short.
 fn judge(jobs: &[Job]) -> Vec<Verdict> {
-    let mut last: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(jobs.len());
+    let mut last: HashMap<u64, usize> = HashMap::with_capacity(jobs.len());
     let mut previous = vec![NONE; jobs.len()];
     let mut verdicts = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        let key: Cow<'_, str> = if job
-            .user
-            .bytes()
-            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-        {
-            Cow::Borrowed(job.user.as_str())
-        } else {
-            Cow::Owned(normalized_user(&job.user))
-        };
-        let Some(head) = last.get_mut(&key) else {
-            last.insert(key, i);
-            verdicts.push(Verdict::Keep);
-            continue;
-        };
+        let head = last.entry(user_hash(&job.user)).or_insert(NONE);
         let state = state_of(&job.actions);
         let mut same = None;
         let mut conflict = None;
         let mut j = *head;
         while let Some(earlier) = jobs.get(j) {
-            if earlier.actions == job.actions {
-                same = Some(j);
+            if !same_user(&earlier.user, &job.user) {
+                // A hash collision: another user's job.
+            } else if earlier.actions == job.actions {
+                same = Some(earlier);
             } else if let (Some(a), Some(b)) = (state_of(&earlier.actions), &state)
                 && a != *b
             {
                 // Walking backwards: the last one found is the earliest row.
-                conflict = Some(j);
+                conflict = Some(earlier);
             }
             j = previous.get(j).copied().unwrap_or(NONE);
         }
-        verdicts.push(
-            match (
-                same.and_then(|j| jobs.get(j)),
-                conflict.and_then(|j| jobs.get(j)),
-            ) {
-                (Some(first), _) => Verdict::DuplicateOf(first.row),
-                (None, Some(earlier)) => {
-                    Verdict::ConflictsWith(Box::new((earlier.row, combo_string(&earlier.actions))))
+        verdicts.push(match (same, conflict) {
+            (Some(first), _) => Verdict::DuplicateOf(first.row),
+            (None, Some(earlier)) => {
+                Verdict::ConflictsWith(Box::new((earlier.row, combo_string(&earlier.actions))))
+            }
+            (None, None) => {
+                if let Some(p) = previous.get_mut(i) {
+                    *p = *head;
                 }
-                (None, None) => {
-                    if let Some(p) = previous.get_mut(i) {
-                        *p = *head;
-                    }
-                    *head = i;
-                    Verdict::Keep
-                }
-            },
-        );
+                *head = i;
+                Verdict::Keep
+            }
+        });
     }
     verdicts
+}
+
+/// FNV-1a over the user's lowercased UTF-8 (the map's own hasher then spreads the `u64`).
+fn user_hash(user: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mix = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(PRIME);
+    if user.is_ascii() {
+        user.bytes()
+            .fold(OFFSET, |h, b| mix(h, b.to_ascii_lowercase()))
+    } else {
+        let mut buf = [0u8; 4];
+        user.chars()
+            .flat_map(char::to_lowercase)
+            .fold(OFFSET, |h, c| c.encode_utf8(&mut buf).bytes().fold(h, mix))
+    }
+}
+
+/// Case-insensitive equality, with the same lowercasing as [`user_hash`].
+fn same_user(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +221,18 @@ mod tests {
             "{}",
             problems[0]
         );
+    }
+
+    #[test]
+    fn non_ascii_users_compare_case_insensitively() {
+        let (kept, _, _) = run(vec![
+            job(2, "Ärger@bücher.de", "enable"),
+            job(3, "ärger@BÜCHER.de", "enable"),
+            job(4, "arger@bucher.de", "enable"),
+        ]);
+        assert_eq!(kept[1].duplicate_of, Some(2));
+        assert_eq!(kept[2].duplicate_of, None);
+        assert_eq!(user_hash("ÄB@x.de"), user_hash("äb@X.DE"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod validate;
 mod load_tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::action::Action;
@@ -181,6 +182,26 @@ impl From<String> for Failure {
 
 fn read(bytes: Vec<u8>, options: &InputOptions, parallel: bool) -> Result<LoadedInput, Failure> {
     let decoded = dialect::decode(bytes)?;
+    let parsed = parse(&decoded, options, parallel)?;
+    // The file's bytes are not needed past this point; give the memory back before the
+    // duplicate pass builds its map.
+    drop(decoded);
+    finish(parsed, options)
+}
+
+/// The rows checked one by one, before duplicates are looked for.
+struct Parsed {
+    headers: Vec<String>,
+    action_column: Option<String>,
+    jobs: Vec<Job>,
+    problems: Vec<RowProblem>,
+}
+
+fn parse(
+    decoded: &dialect::Decoded,
+    options: &InputOptions,
+    parallel: bool,
+) -> Result<Parsed, Failure> {
     let whole = decoded.text();
     let (skipped, delimiter) = match dialect::sep_line(whole) {
         Some((delimiter, len)) => (len, delimiter),
@@ -223,7 +244,7 @@ fn read_records(
     delimiter: u8,
     options: &InputOptions,
     parallel: bool,
-) -> Result<LoadedInput, Failure> {
+) -> Result<Parsed, Failure> {
     let mut rows = Rows::new(text, delimiter, 1);
     let headers = loop {
         match rows.advance()? {
@@ -258,10 +279,22 @@ fn read_records(
             .push((index, checked));
     };
     let end = if parallel {
+        // Chunks waiting for a thread hold a copy of their cells; when the reader is ahead by
+        // more than two chunks a thread, it checks the chunk itself instead of queueing it.
+        let in_flight = AtomicUsize::new(0);
+        let limit = 2 * rayon::current_num_threads();
         rayon::scope(|scope| {
             read_chunks(&mut rows, &columns, |index, chunk| {
-                let (ctx, store) = (&ctx, &store);
-                scope.spawn(move |_| store(index, validate::check_chunk(&chunk, ctx)));
+                if in_flight.load(Ordering::Acquire) >= limit {
+                    store(index, validate::check_chunk(&chunk, &ctx));
+                    return;
+                }
+                in_flight.fetch_add(1, Ordering::AcqRel);
+                let (ctx, store, in_flight) = (&ctx, &store, &in_flight);
+                scope.spawn(move |_| {
+                    store(index, validate::check_chunk(&chunk, ctx));
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                });
             })
         })
     } else {
@@ -284,15 +317,24 @@ fn read_records(
         jobs.extend(checked.jobs);
         problems.extend(checked.problems);
     }
-    let mut warnings = Vec::new();
-    let jobs = duplicates::resolve(
+    Ok(Parsed {
+        headers,
+        action_column: ctx.action_column,
         jobs,
-        ctx.action_column.as_deref(),
-        &mut problems,
-        &mut warnings,
-    );
+        problems,
+    })
+}
+
+fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure> {
+    let Parsed {
+        headers,
+        action_column,
+        jobs,
+        mut problems,
+    } = parsed;
+    let mut warnings = Vec::new();
+    let jobs = duplicates::resolve(jobs, action_column.as_deref(), &mut problems, &mut warnings);
     problems.sort_by_key(|p| p.row);
-    warnings.shrink_to_fit();
     if !problems.is_empty() && !options.skip_invalid {
         return Err(Failure::Problems(problems));
     }

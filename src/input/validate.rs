@@ -3,12 +3,13 @@
 //! one arena, not one `String` per cell) so that chunks can be checked in parallel with rayon
 //! while the reader goes on; each chunk's output is in row order.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::cell_text::{clean, one_line, shown};
 use super::user_key::check_user;
 use super::{Job, RowProblem};
-use crate::action::{Action, combo_string};
+use crate::action::{Action, ActionParseError, combo_string};
 
 /// Rows per chunk: big enough that rayon's per-task cost vanishes, small enough that both
 /// cores get work early.
@@ -51,12 +52,12 @@ impl Chunk {
         self.rows.len()
     }
 
-    fn text(&self, range: &Range<usize>) -> String {
+    fn text(&self, range: &Range<usize>) -> Cow<'_, str> {
         let bytes = self.arena.get(range.clone()).unwrap_or_default();
         // The whole file was checked to be UTF-8 before rows are read; lossy only as a fallback.
-        match std::str::from_utf8(bytes) {
-            Ok(s) => clean(s).to_string(),
-            Err(_) => clean(&String::from_utf8_lossy(bytes)).to_string(),
+        match String::from_utf8_lossy(bytes) {
+            Cow::Borrowed(s) => Cow::Borrowed(clean(s)),
+            Cow::Owned(s) => Cow::Owned(clean(&s).to_string()),
         }
     }
 }
@@ -92,7 +93,7 @@ pub(crate) fn check_chunk(chunk: &Chunk, ctx: &Context<'_>) -> Checked {
 }
 
 fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowProblem> {
-    let user = chunk.text(&raw.user);
+    let user = chunk.text(&raw.user).into_owned();
     let user_check = if user.is_empty() {
         Err("missing user".to_string())
     } else if user.eq_ignore_ascii_case(&ctx.user_column) {
@@ -104,13 +105,20 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
         check_user(&user)
     };
     let (action_text, actions) = match ctx.fixed_actions {
-        Some(fixed) => (combo_string(fixed), Ok(fixed.to_vec())),
+        // The text is only needed for a problem; spelled out then.
+        Some(fixed) => (Cow::Borrowed(""), Ok(fixed.to_vec())),
         None => {
             let text = chunk.text(&raw.action);
             let parsed = if text.is_empty() {
                 Err("missing action".to_string())
             } else {
-                Action::parse_combo(&text).map_err(|e| one_line(&e.to_string()))
+                Action::parse_combo(&text).map_err(|e| match e {
+                    // The cell may be long or span lines: quote it cut and escaped.
+                    ActionParseError::Unknown(t) => {
+                        ActionParseError::Unknown(shown(&t)).to_string()
+                    }
+                    other => one_line(&other.to_string()),
+                })
             };
             (text, parsed)
         }
@@ -138,7 +146,10 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
         row: raw.row,
         column,
         user,
-        action: action_text,
+        action: match ctx.fixed_actions {
+            Some(fixed) => combo_string(fixed),
+            None => action_text.into_owned(),
+        },
         message,
     })
 }
@@ -230,5 +241,7 @@ mod tests {
     fn multi_line_action_cells_give_one_line_messages() {
         let p = check("a@x.com", "enable\nb@x.com,disable", &ctx()).unwrap_err();
         assert!(!p.to_string().contains('\n'), "{p}");
+        let p = check("a@x.com", &"x".repeat(10_000), &ctx()).unwrap_err();
+        assert!(p.message.len() < 300, "{p}");
     }
 }
