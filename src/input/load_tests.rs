@@ -429,3 +429,65 @@ proptest! {
         }
     }
 }
+
+/// One generated data line: blank, a plain valid row, or a valid row whose note cell is quoted
+/// and spans several lines.
+#[derive(Clone, Debug)]
+enum Line {
+    Blank,
+    Plain,
+    MultiLine(usize),
+}
+
+fn line_strategy() -> impl Strategy<Value = Line> {
+    prop_oneof![
+        Just(Line::Blank),
+        Just(Line::Plain),
+        (1usize..4).prop_map(Line::MultiLine)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Row numbers are record positions, blank records included, whatever the line ending and
+    /// however many line breaks quoted cells hold.
+    #[test]
+    fn row_numbers_match_what_a_spreadsheet_shows(
+        lines in proptest::collection::vec(line_strategy(), 1..40),
+        crlf in any::<bool>(),
+        delimiter in prop_oneof![Just(','), Just(';'), Just('\t')],
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let d = delimiter;
+        let mut text = format!("upn{d}action{d}note{eol}");
+        let mut expected = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let row = u64::try_from(i).unwrap() + 2;
+            match line {
+                Line::Blank => {}
+                Line::Plain => {
+                    expected.push(row);
+                    text.push_str(&format!("u{i}@x.com{d}enable{d}n"));
+                }
+                Line::MultiLine(breaks) => {
+                    expected.push(row);
+                    let note = vec!["part"; breaks + 1].join(eol);
+                    text.push_str(&format!("u{i}@x.com{d}enable{d}\"{note}\""));
+                }
+            }
+            text.push_str(eol);
+        }
+        match load_text(&text, &InputOptions::default()) {
+            Ok(input) => {
+                let rows: Vec<u64> = input.jobs.iter().map(|j| j.row).collect();
+                prop_assert_eq!(rows, expected);
+            }
+            Err(InputError::Format { message, .. }) => {
+                prop_assert!(expected.is_empty(), "{}", message);
+                prop_assert!(message.starts_with("no data rows"), "{}", message);
+            }
+            Err(e) => prop_assert!(false, "{}", e),
+        }
+    }
+}
