@@ -436,14 +436,14 @@ proptest! {
 enum Line {
     Blank,
     Plain,
-    MultiLine(usize),
+    Quoted(usize),
 }
 
 fn line_strategy() -> impl Strategy<Value = Line> {
     prop_oneof![
         Just(Line::Blank),
         Just(Line::Plain),
-        (1usize..4).prop_map(Line::MultiLine)
+        (1usize..4).prop_map(Line::Quoted)
     ]
 }
 
@@ -470,7 +470,7 @@ proptest! {
                     expected.push(row);
                     text.push_str(&format!("u{i}@x.com{d}enable{d}n"));
                 }
-                Line::MultiLine(breaks) => {
+                Line::Quoted(breaks) => {
                     expected.push(row);
                     let note = vec!["part"; breaks + 1].join(eol);
                     text.push_str(&format!("u{i}@x.com{d}enable{d}\"{note}\""));
