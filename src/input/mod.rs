@@ -4,13 +4,13 @@
 //! Large files are validated with rayon.
 //!
 //! # Layout
-//! - [`dialect`]: encoding (UTF-8, BOM, UTF-16), binary detection, `sep=` line, delimiter.
-//! - [`rows`]: records with spreadsheet row numbers (the numbering rule is documented there).
-//! - [`header`]: which column is the user, which the action.
-//! - [`user_key`]: the shape of a UPN or object id (public helpers for other modules).
-//! - [`validate`]: one row → a job or a problem, by chunks, in parallel.
-//! - [`duplicates`]: the same user on several rows (the rule is documented there).
-//! - [`cell_text`]: cleaning cells and quoting them in one-line messages.
+//! - `dialect`: encoding (UTF-8, BOM, UTF-16), binary detection, `sep=` line, delimiter.
+//! - `rows`: records with spreadsheet row numbers (the numbering rule is documented there).
+//! - `header`: which column is the user, which the action.
+//! - `user_key`: the shape of a UPN or object id (public helpers for other modules).
+//! - `validate`: one row → a job or a problem, by chunks, in parallel.
+//! - `duplicates`: the same user on several rows (the rule is documented there).
+//! - `cell_text`: cleaning cells and quoting them in one-line messages.
 
 mod cell_text;
 mod dialect;
@@ -52,7 +52,8 @@ pub struct InputOptions {
 /// One valid input row: a user and the actions to run for it, in execution order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
-    /// Spreadsheet row number (header = 1, first data row = 2).
+    /// Spreadsheet row number (header = 1, first data row = 2), as Excel shows it: a
+    /// multi-line quoted cell is one row, a blank line is a row (see `rows.rs`).
     pub row: u64,
     /// The user key as written (trimmed): a UPN or an object id (GUID).
     pub user: String,
