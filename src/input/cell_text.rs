@@ -38,21 +38,14 @@ pub(crate) fn shown(text: &str) -> String {
 /// A message made one line whatever it quotes (for texts built elsewhere, such as action
 /// parse errors that carry the cell verbatim).
 pub(crate) fn one_line(message: &str) -> String {
-    if message.chars().any(|c| c.is_control()) {
-        message
-            .chars()
-            .flat_map(|c| {
-                let esc: Vec<char> = if c.is_control() {
-                    c.escape_default().collect()
-                } else {
-                    vec![c]
-                };
-                esc
-            })
-            .collect()
-    } else {
-        message.to_string()
-    }
+    message.chars().fold(String::new(), |mut out, c| {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 #[cfg(test)]
