@@ -21,7 +21,7 @@
 pub mod action;
 pub mod cli;
 pub mod config;
-// pub mod connect;
+pub mod connect;
 pub mod emulator;
 pub mod engine;
 pub mod error;
@@ -30,6 +30,6 @@ pub mod input;
 pub mod journal;
 pub mod progress;
 pub mod report;
-// pub mod rollout;
+pub mod rollout;
 pub mod rollback;
 pub mod run;

@@ -58,13 +58,11 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Plan(args) => {
             init_logging(&args.output);
-            let _ = (args, argv);
-            Err(Error::Other("interim".into()))
+            crate::rollout::plan(args, argv)
         }
         Command::Apply(args) => {
             init_logging(&args.output);
-            let _ = (args, argv);
-            Err(Error::Other("interim".into()))
+            crate::rollout::apply(args, argv)
         }
         Command::Rollback(args) => {
             init_logging(&args.output);
@@ -72,12 +70,11 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Check(args) => {
             init_logging(&args.output);
-            let _ = args; // INTERIM
-            Err(Error::Other("interim".into()))
+            crate::connect::check(args)
         }
         Command::Emulator(args) => {
-            let _ = args;
-            Err(Error::Other("interim".into()))
+            crate::emulator::run_cli(args).map_err(Error::Usage)?;
+            Ok(Completion::AllGood)
         }
     }
 }
