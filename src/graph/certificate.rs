@@ -250,11 +250,16 @@ impl CertificateKey {
                 let plain = info
                     .decrypt(password.expose_secret())
                     .map_err(|e| match e {
-                        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) => {
-                            decrypt("wrong password".into())
-                        }
+                        // pkcs5 reports a bad padding, i.e. a wrong key, as either.
+                        pkcs8::Error::EncryptedPrivateKey(
+                            pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+                        ) => decrypt("wrong password".into()),
                         other => decrypt(format!("unsupported encryption ({other})")),
                     })?;
+                // A wrong password can still leave valid padding (1 in 256): garbage then.
+                if pkcs8::PrivateKeyInfo::try_from(plain.as_bytes()).is_err() {
+                    return Err(decrypt("wrong password".into()));
+                }
                 pkcs8_key(plain.as_bytes()).map_err(bad_key)?
             }
             other => {
@@ -452,4 +457,313 @@ pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest};
+    use aws_lc_rs::signature::{
+        RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+    };
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use pkcs8::der::pem::LineEnding;
+    use secrecy::{ExposeSecret, SecretString};
+    use serde_json::Value;
+
+    use super::super::test_support::{rsa_key, self_signed, valid_pem};
+    use super::{AssertionAlg, CertificateError, CertificateKey, unix_now};
+
+    const AUD: &str = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
+    const DAY: i64 = 86_400;
+
+    fn part(jwt: &str, i: usize) -> Value {
+        let seg = jwt.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).unwrap()).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Splits a JWT into (signing input, signature bytes).
+    fn signed(jwt: &str) -> (&str, Vec<u8>) {
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        (input, URL_SAFE_NO_PAD.decode(sig).unwrap())
+    }
+
+    #[test]
+    fn ps256_assertion_has_the_sha256_thumbprint_and_exact_claims_and_verifies() {
+        let (pem, der) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let now = unix_now();
+        let jwt = cert
+            .assertion(AssertionAlg::Ps256, AUD, "app-id", now)
+            .unwrap();
+        let jwt = jwt.expose_secret();
+
+        let header = part(jwt, 0);
+        assert_eq!(
+            header,
+            serde_json::json!({
+                "alg": "PS256", "typ": "JWT",
+                "x5t#S256": b64(digest(&SHA256, &der).as_ref())
+            })
+        );
+        let claims = part(jwt, 1);
+        let jti = claims["jti"].as_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&jti).is_ok(), "{jti}");
+        assert_eq!(
+            claims,
+            serde_json::json!({
+                "aud": AUD, "iss": "app-id", "sub": "app-id", "jti": jti,
+                "nbf": now, "iat": now, "exp": now + 300
+            })
+        );
+
+        let (input, sig) = signed(jwt);
+        let public = rsa_key(0).public_key_raw().to_vec();
+        UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, &public)
+            .verify(input.as_bytes(), &sig)
+            .expect("the PS256 signature verifies with the certificate's public key");
+        assert!(
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public)
+                .verify(input.as_bytes(), &sig)
+                .is_err(),
+            "PS256 must use PSS padding, not PKCS#1 v1.5"
+        );
+        // Another key does not verify it.
+        let other = rsa_key(1).public_key_raw().to_vec();
+        assert!(
+            UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, &other)
+                .verify(input.as_bytes(), &sig)
+                .is_err()
+        );
+        assert_eq!(cert.public_key_der(), public);
+    }
+
+    #[test]
+    fn rs256_assertion_has_the_sha1_thumbprint_and_verifies() {
+        let (pem, der) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let jwt = cert
+            .assertion(AssertionAlg::Rs256, AUD, "app-id", unix_now())
+            .unwrap();
+        let jwt = jwt.expose_secret();
+        let header = part(jwt, 0);
+        assert_eq!(
+            header,
+            serde_json::json!({
+                "alg": "RS256", "typ": "JWT",
+                "x5t": b64(digest(&SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref())
+            })
+        );
+        let (input, sig) = signed(jwt);
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_key(0).public_key_raw())
+            .verify(input.as_bytes(), &sig)
+            .expect("the RS256 signature verifies");
+        let sha1 = digest(&SHA1_FOR_LEGACY_USE_ONLY, &der);
+        let hex: String = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(cert.thumbprint(), hex);
+        assert_eq!(cert.x5t_values().1, b64(sha1.as_ref()));
+    }
+
+    #[test]
+    fn each_assertion_has_a_new_jti() {
+        let (pem, _) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let jti = |_| {
+            let jwt = cert.assertion(AssertionAlg::Ps256, AUD, "a", unix_now());
+            part(jwt.unwrap().expose_secret(), 1)["jti"].clone()
+        };
+        let jtis: std::collections::HashSet<_> = (0..5).map(jti).map(|v| v.to_string()).collect();
+        assert_eq!(jtis.len(), 5);
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn expired_certificate_is_refused_naming_the_file_and_dates() {
+        let key = rsa_key(0);
+        // 2020-01-01 .. 2021-01-01
+        let (cert, _) = self_signed(&key, 1_577_836_800, 1_609_459_200);
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "old.pem", &format!("{cert}{}", key.serialize_pem()));
+        let err = CertificateKey::from_pem_file(&path, None).unwrap_err();
+        assert!(matches!(err, CertificateError::Expired { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains(&path.display().to_string()), "{shown}");
+        assert!(shown.contains("expired on 2021-01-01T00:00:00Z"), "{shown}");
+        assert!(shown.contains("2020-01-01T00:00:00Z"), "{shown}");
+        assert!(!shown.contains('\n'));
+    }
+
+    #[test]
+    fn not_yet_valid_certificate_is_refused() {
+        let key = rsa_key(0);
+        let now = unix_now();
+        let (cert, _) = self_signed(&key, now + 10 * DAY, now + 400 * DAY);
+        let err =
+            CertificateKey::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes(), None)
+                .unwrap_err();
+        assert!(
+            matches!(err, CertificateError::NotYetValid { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("is not valid yet: valid from"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn certificate_expiring_during_the_run_stops_signing() {
+        let (pem, _) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let later = cert.not_after() + 1;
+        let err = cert
+            .assertion(AssertionAlg::Ps256, AUD, "a", later)
+            .unwrap_err();
+        assert!(matches!(err, CertificateError::Expired { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn key_that_does_not_belong_to_the_certificate_is_refused() {
+        let now = unix_now();
+        let (cert, _) = self_signed(&rsa_key(0), now - DAY, now + DAY);
+        let pem = format!("{cert}{}", rsa_key(1).serialize_pem());
+        let err = CertificateKey::from_pem(pem.as_bytes(), None).unwrap_err();
+        assert!(
+            matches!(err, CertificateError::KeyMismatch { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("does not belong to its certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pkcs1_key_and_a_chain_in_any_order_are_accepted() {
+        let now = unix_now();
+        let key = rsa_key(0);
+        let (leaf, der) = self_signed(&key, now - DAY, now + DAY);
+        let (other, _) = self_signed(&rsa_key(1), now - DAY, now + DAY);
+        let info = pkcs8::PrivateKeyInfo::try_from(key.serialized_der()).unwrap();
+        let pkcs1 =
+            pkcs8::der::pem::encode_string("RSA PRIVATE KEY", LineEnding::CRLF, info.private_key)
+                .unwrap();
+        // Key first, then an unrelated CA certificate, then the leaf; with text around them.
+        let pem = format!("Bag Attributes\n{pkcs1}\n{other}subject=CN=x\n{leaf}");
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        assert_eq!(cert.x5t_values().0, b64(digest(&SHA256, &der).as_ref()));
+    }
+
+    #[test]
+    fn encrypted_key_needs_the_password() {
+        let (pem, _) = valid_pem();
+        let key = rsa_key(0);
+        let info = pkcs8::PrivateKeyInfo::try_from(key.serialized_der()).unwrap();
+        // What `openssl pkcs8 -topk8` writes: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC.
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, b"saltsalt", &[7; 16])
+                .unwrap();
+        let encrypted = info.encrypt_with_params(params, "correct horse").unwrap();
+        let encrypted = encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .unwrap();
+        let cert_only = &pem[..pem.find("-----BEGIN PRIVATE KEY").unwrap()];
+        let text = format!("{cert_only}{}", encrypted.as_str());
+
+        let err = CertificateKey::from_pem(text.as_bytes(), None).unwrap_err();
+        assert!(matches!(err, CertificateError::Encrypted { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+                && shown.contains("openssl pkcs8 -in the certificate PEM -out plain.pem"),
+            "{shown}"
+        );
+
+        let wrong = SecretString::from("wrong");
+        let err = CertificateKey::from_pem(text.as_bytes(), Some(&wrong)).unwrap_err();
+        assert!(matches!(err, CertificateError::Decrypt { .. }), "{err:?}");
+        assert!(err.to_string().contains("wrong password"), "{err}");
+
+        let right = SecretString::from("correct horse");
+        let cert = CertificateKey::from_pem(text.as_bytes(), Some(&right)).unwrap();
+        let jwt = cert
+            .assertion(AssertionAlg::Ps256, AUD, "a", unix_now())
+            .unwrap();
+        let (input, sig) = signed(jwt.expose_secret());
+        UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, key.public_key_raw())
+            .verify(input.as_bytes(), &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn legacy_openssl_encryption_is_refused_with_advice() {
+        let (pem, _) = valid_pem();
+        let cert_only = &pem[..pem.find("-----BEGIN PRIVATE KEY").unwrap()];
+        let text = format!(
+            "{cert_only}-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        );
+        let err = CertificateKey::from_pem(text.as_bytes(), None).unwrap_err();
+        assert!(
+            matches!(err, CertificateError::LegacyEncrypted { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("openssl rsa -in"), "{err}");
+    }
+
+    #[test]
+    fn missing_parts_and_non_rsa_keys_are_named() {
+        let (pem, _) = valid_pem();
+        let split = pem.find("-----BEGIN PRIVATE KEY").unwrap();
+        let err = CertificateKey::from_pem(&pem.as_bytes()[..split], None).unwrap_err();
+        assert!(
+            matches!(err, CertificateError::NoPrivateKey { .. }),
+            "{err:?}"
+        );
+        let err = CertificateKey::from_pem(&pem.as_bytes()[split..], None).unwrap_err();
+        assert!(
+            matches!(err, CertificateError::NoCertificate { .. }),
+            "{err:?}"
+        );
+
+        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let now = unix_now();
+        let (cert, _) = self_signed(&ec, now - DAY, now + DAY);
+        let err =
+            CertificateKey::from_pem(format!("{cert}{}", ec.serialize_pem()).as_bytes(), None)
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("only RSA keys are supported"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let err = CertificateKey::from_pem_file(&dir.path().join("none.pem"), None).unwrap_err();
+        assert!(matches!(err, CertificateError::Read { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_private_key() {
+        let (pem, _) = valid_pem();
+        let key_pem = rsa_key(0).serialize_pem();
+        // A line from the middle of the key's base64 body.
+        let secret_line = key_pem.lines().nth(5).unwrap();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let debug = format!("{cert:?}");
+        assert!(!debug.contains(secret_line), "{debug}");
+        assert!(debug.contains(cert.thumbprint()), "{debug}");
+        let jwt = cert
+            .assertion(AssertionAlg::Ps256, AUD, "a", unix_now())
+            .unwrap();
+        assert!(!format!("{jwt:?}").contains(jwt.expose_secret()));
+    }
 }
