@@ -692,7 +692,10 @@ mod tests {
     use serde_json::json;
 
     use super::super::certificate::unix_now;
-    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt, test_http};
+    use super::super::certificate::{AssertionAlg, CertificateKey};
+    use super::super::test_support::{
+        SECRET, TokenMode, TokenServer, fake_jwt, test_http, valid_pem,
+    };
     use super::{Credential, TokenError, TokenSource, renewal_margin};
 
     const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
@@ -952,5 +955,129 @@ mod tests {
         assert!(!format!("{cred:?}").contains(SECRET));
         let source = TokenSource::new(cred, test_http());
         assert!(!format!("{source:?}").contains(SECRET));
+    }
+
+    fn certificate_source(base: &str, algorithm: AssertionAlg) -> (TokenSource, String) {
+        let (pem, _) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let source = TokenSource::new(
+            Credential::Certificate {
+                authority: format!("{base}/"),
+                tenant: "contoso.onmicrosoft.com".into(),
+                client_id: "app-id".into(),
+                scope: "https://graph.microsoft.com/.default".into(),
+                cert,
+                algorithm,
+            },
+            test_http(),
+        );
+        (source, pem)
+    }
+
+    fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
+        use base64::Engine as _;
+        let seg = jwt.split('.').nth(i).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn certificate_request_carries_a_fresh_assertion_each_time() {
+        let server = TokenServer::start(TokenMode::Grant { expires_in: 10 }, Duration::ZERO).await;
+        let (source, _) = certificate_source(&server.base, AssertionAlg::Ps256);
+        assert!(source.renewable());
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        source.advance_clock(Duration::from_secs(9));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+
+        let forms = server.forms.lock().unwrap().clone();
+        assert_eq!(forms.len(), 2);
+        let (path, form) = &forms[0];
+        assert_eq!(path, "/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        let mut keys: Vec<_> = form.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "client_assertion",
+                "client_assertion_type",
+                "client_id",
+                "grant_type",
+                "scope"
+            ]
+        );
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["client_id"], "app-id");
+        assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
+        assert_eq!(
+            form["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        let first = jwt_part(&form["client_assertion"], 1);
+        assert_eq!(
+            first["aud"],
+            format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", server.base)
+        );
+        assert_eq!(first["iss"], "app-id");
+        assert_eq!(jwt_part(&form["client_assertion"], 0)["alg"], "PS256");
+        let second = jwt_part(&forms[1].1["client_assertion"], 1);
+        assert_ne!(first["jti"], second["jti"], "renewal signs a new assertion");
+    }
+
+    #[tokio::test]
+    async fn rs256_certificate_request_sends_the_sha1_thumbprint() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let (source, _) = certificate_source(&server.base, AssertionAlg::Rs256);
+        source.token().await.unwrap();
+        let forms = server.forms.lock().unwrap().clone();
+        let header = jwt_part(&forms[0].1["client_assertion"], 0);
+        assert_eq!(header["alg"], "RS256");
+        assert!(header.get("x5t").is_some() && header.get("x5t#S256").is_none());
+    }
+
+    #[tokio::test]
+    async fn unregistered_certificate_gets_a_hint_and_never_shows_the_assertion() {
+        let body = json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found.]\r\nTrace ID: t",
+            "trace_id": "t"
+        });
+        let server = TokenServer::start(TokenMode::Refuse(401, body), Duration::ZERO).await;
+        let (source, pem) = certificate_source(&server.base, AssertionAlg::Ps256);
+        let err = source.token().await.unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("AADSTS700027"), "{shown}");
+        assert!(
+            shown.contains("uploaded to the app registration"),
+            "{shown}"
+        );
+        let assertion = server.forms.lock().unwrap()[0].1["client_assertion"].clone();
+        let key_line = pem.lines().rev().nth(3).unwrap();
+        for text in [shown, format!("{err:?}"), format!("{source:?}")] {
+            assert!(
+                !text.contains(&assertion) && !text.contains(key_line),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_credential_debug_never_shows_the_key() {
+        let (pem, _) = valid_pem();
+        let cred = Credential::Certificate {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "t".into(),
+            client_id: "c".into(),
+            scope: "s".into(),
+            cert: CertificateKey::from_pem(pem.as_bytes(), None).unwrap(),
+            algorithm: AssertionAlg::default(),
+        };
+        let debug = format!("{cred:?}");
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!debug.contains(line), "{debug}");
+        }
+        assert!(format!("{:?}", TokenSource::new(cred, test_http())).contains("certificate"));
     }
 }
