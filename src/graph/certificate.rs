@@ -53,6 +53,21 @@ impl AssertionAlg {
     }
 }
 
+impl std::str::FromStr for AssertionAlg {
+    type Err = String;
+
+    /// `PS256` or `RS256`, in any case.
+    fn from_str(s: &str) -> Result<AssertionAlg, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "PS256" => Ok(AssertionAlg::Ps256),
+            "RS256" => Ok(AssertionAlg::Rs256),
+            _ => Err(format!(
+                "unknown assertion algorithm {s:?}: use PS256 or RS256"
+            )),
+        }
+    }
+}
+
 impl fmt::Display for AssertionAlg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -64,6 +79,11 @@ impl fmt::Display for AssertionAlg {
 pub enum CertificateError {
     #[error("cannot read the certificate file {path}: {message}")]
     Read { path: String, message: String },
+    /// Not PEM text, e.g. a PFX/PKCS#12 or DER file.
+    #[error(
+        "{path} is not a PEM file (a PFX/PKCS#12 or DER file?): convert it: openssl pkcs12 -in {path} -out cert.pem -nodes"
+    )]
+    NotPem { path: String },
     #[error(
         "{path} holds no certificate: it must hold the certificate (BEGIN CERTIFICATE) and its RSA private key in PEM"
     )]
@@ -221,6 +241,9 @@ impl CertificateKey {
             message,
         };
 
+        if sections.is_empty() {
+            return Err(CertificateError::NotPem { path: source });
+        }
         let key_section = sections
             .iter()
             .find(|s| s.label.ends_with("PRIVATE KEY"))
@@ -718,6 +741,22 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("openssl rsa -in"), "{err}");
+    }
+
+    #[test]
+    fn assertion_alg_parses_in_any_case() {
+        assert_eq!("ps256".parse(), Ok(AssertionAlg::Ps256));
+        assert_eq!("RS256".parse(), Ok(AssertionAlg::Rs256));
+        assert!("HS256".parse::<AssertionAlg>().is_err());
+        assert_eq!(AssertionAlg::default().to_string(), "PS256");
+    }
+
+    #[test]
+    fn pfx_or_der_file_is_refused_with_the_conversion() {
+        let (_, der) = valid_pem();
+        let err = CertificateKey::from_pem(&der, None).unwrap_err();
+        assert!(matches!(err, CertificateError::NotPem { .. }), "{err:?}");
+        assert!(err.to_string().contains("openssl pkcs12 -in"), "{err}");
     }
 
     #[test]

@@ -638,7 +638,7 @@ fn hint(flow: Flow, code: &str, description: &str) -> Option<&'static str> {
         (Flow::Secret, "AADSTS7000215" | "AADSTS7000222" | "AADSTS7000216") => {
             Some("check AZURE_CLIENT_SECRET")
         }
-        (Flow::Certificate, "AADSTS700027" | "AADSTS700025") => Some(
+        (Flow::Certificate, "AADSTS700027") => Some(
             "check that this certificate is uploaded to the app registration (Certificates & secrets)",
         ),
         (Flow::Certificate, "AADSTS700024") => Some("check this computer's clock"),
