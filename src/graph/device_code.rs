@@ -364,7 +364,10 @@ mod tests {
         let r = rig(device_answer(900, 1), vec![oauth_error("expired_token")]).await;
         let err = r.source.token().await.unwrap_err();
         assert_eq!(err, TokenError::CodeExpired { minutes: 15 });
-        assert!(err.to_string().contains("expired after 15 min"), "{err}");
+        assert!(
+            err.to_string().contains("expired (it lasts 15 min)"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -115,7 +115,7 @@ pub enum TokenError {
     Declined,
     /// The device code expired before the user finished signing in.
     #[error(
-        "sign-in failed: the sign-in code expired after {minutes} min before the sign-in was completed in the browser; run again and complete it in time"
+        "sign-in failed: the sign-in code expired (it lasts {minutes} min) before the sign-in was completed in the browser; run again and complete it in time"
     )]
     CodeExpired { minutes: u64 },
     /// The delegated sign-in can no longer be renewed (refresh token refused or absent).
