@@ -95,7 +95,10 @@ impl Bench {
             .unwrap_or_default();
         let mut s = String::from("upn,action\n");
         for (i, u) in list.iter().enumerate() {
-            let upn = u.get("upn").and_then(serde_json::Value::as_str).unwrap_or_default();
+            let upn = u
+                .get("upn")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
             let _ = writeln!(s, "{upn},{}", actions[i % actions.len()]);
         }
         let p = self.dir.path().join(name);
@@ -134,11 +137,13 @@ impl Bench {
     fn quota(&mut self, told: bool) {
         let users = scale(20_000);
         let scale_f = 10.0; // 200 writes/s, 8,000 RU/s: 20,000 users in under a minute
-        let mut config = EmulatorConfig::generated(users, 42).quota_scale(scale_f).faults(Faults {
-            latency_ms: 50,
-            latency_jitter_ms: 20,
-            ..Faults::default()
-        });
+        let mut config = EmulatorConfig::generated(users, 42)
+            .quota_scale(scale_f)
+            .faults(Faults {
+                latency_ms: 50,
+                latency_jitter_ms: 20,
+                ..Faults::default()
+            });
         let assumed_writes = 3000.0 / 150.0 * scale_f;
         let assumed_reads = 8000.0 / 10.0 * scale_f - assumed_writes;
         if !told {
@@ -150,18 +155,31 @@ impl Bench {
         let input = self.csv("quota.csv", &emu, &["enforce", "disable"]);
         let w = format!("{assumed_writes}");
         let r = format!("{assumed_reads}");
-        let m = self.apply(&emu, &input, &["--write-rate", &w, "--read-rate", &r, "--concurrency", "16"]);
+        let m = self.apply(
+            &emu,
+            &input,
+            &["--write-rate", &w, "--read-rate", &r, "--concurrency", "16"],
+        );
         let stats = emu.stats();
         let writes = stat(&stats, "writes") as f64;
         let items = stat(&stats, "items").max(1) as f64;
         let achieved = writes / m.wall.as_secs_f64();
-        let name = if told { "1 told quota" } else { "2 untold, a third" };
+        let name = if told {
+            "1 told quota"
+        } else {
+            "2 untold, a third"
+        };
         self.row(name, "users", users.to_string(), "");
         self.row(name, "exit code", m.code.to_string(), "0");
         self.row(name, "writes/s achieved", format!("{achieved:.1}"), "");
         self.row(name, "quota writes/s", format!("{real_writes:.1}"), "");
         let goal_eff = if told { ">= 0.98" } else { ">= 0.90" };
-        self.row(name, "throttle efficiency", format!("{:.3}", achieved / real_writes), goal_eff);
+        self.row(
+            name,
+            "throttle efficiency",
+            format!("{:.3}", achieved / real_writes),
+            goal_eff,
+        );
         let goal_429 = if told { "0 %" } else { "<= 1 %" };
         self.row(
             name,
@@ -169,7 +187,12 @@ impl Bench {
             format!("{:.2} %", 100.0 * items_429(&stats) as f64 / items),
             goal_429,
         );
-        self.row(name, "wall seconds", format!("{:.1}", m.wall.as_secs_f64()), "");
+        self.row(
+            name,
+            "wall seconds",
+            format!("{:.1}", m.wall.as_secs_f64()),
+            "",
+        );
         if told {
             self.baseline(&emu_config_for_baseline(users), achieved, m.wall);
         }
@@ -194,7 +217,12 @@ impl Bench {
         let (done, elapsed) = self.rt.block_on(sequential_script(&emu, &list, budget));
         let per_user = elapsed.as_secs_f64() / done.max(1) as f64;
         let projected = per_user * total as f64;
-        self.row("5 baseline script", "users done in 20 s", done.to_string(), "");
+        self.row(
+            "5 baseline script",
+            "users done in 20 s",
+            done.to_string(),
+            "",
+        );
         self.row(
             "5 baseline script",
             "projected seconds, all users",
@@ -218,7 +246,14 @@ impl Bench {
         let m = self.apply(
             &emu,
             &input,
-            &["--write-rate", "1000000", "--read-rate", "1000000", "--concurrency", "16"],
+            &[
+                "--write-rate",
+                "1000000",
+                "--read-rate",
+                "1000000",
+                "--concurrency",
+                "16",
+            ],
         );
         let name = "3 engine-bound";
         self.row(name, "users", users.to_string(), "");
@@ -235,7 +270,12 @@ impl Bench {
             format!("{:.2}", m.cpu.as_secs_f64() * 100_000.0 / users as f64),
             "",
         );
-        self.row(name, "peak RSS MB", format!("{:.1}", m.max_rss_kb as f64 / 1024.0), "<= 64");
+        self.row(
+            name,
+            "peak RSS MB",
+            format!("{:.1}", m.max_rss_kb as f64 / 1024.0),
+            "<= 64",
+        );
         let _ = m.stdout;
     }
 
@@ -261,18 +301,30 @@ impl Bench {
             }
             let m = measure(c);
             let name = "4 validate 1M rows";
-            self.row(name, &format!("seconds, {label}"), format!("{:.2}", m.wall.as_secs_f64()), "<= 3");
-            self.row(name, &format!("peak RSS MB, {label}"), format!("{:.0}", m.max_rss_kb as f64 / 1024.0), "");
+            self.row(
+                name,
+                &format!("seconds, {label}"),
+                format!("{:.2}", m.wall.as_secs_f64()),
+                "<= 3",
+            );
+            self.row(
+                name,
+                &format!("peak RSS MB, {label}"),
+                format!("{:.0}", m.max_rss_kb as f64 / 1024.0),
+                "",
+            );
         }
     }
 }
 
 fn emu_config_for_baseline(users: usize) -> EmulatorConfig {
-    EmulatorConfig::generated(users, 42).quota_scale(10.0).faults(Faults {
-        latency_ms: 50,
-        latency_jitter_ms: 20,
-        ..Faults::default()
-    })
+    EmulatorConfig::generated(users, 42)
+        .quota_scale(10.0)
+        .faults(Faults {
+            latency_ms: 50,
+            latency_jitter_ms: 20,
+            ..Faults::default()
+        })
 }
 
 async fn sequential_script(
@@ -298,7 +350,10 @@ async fn sequential_script(
         .json()
         .await
         .expect("token json");
-    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap_or_default());
+    let bearer = format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    );
     let start = Instant::now();
     let mut done = 0;
     for (i, upn) in users.iter().enumerate() {
@@ -308,7 +363,12 @@ async fn sequential_script(
         let url = format!("{base}/beta/users/{upn}/authentication/requirements");
         let target = if i % 2 == 0 { "enforced" } else { "disabled" };
         loop {
-            let r = http.get(&url).header("Authorization", &bearer).send().await.expect("get");
+            let r = http
+                .get(&url)
+                .header("Authorization", &bearer)
+                .send()
+                .await
+                .expect("get");
             if r.status().as_u16() == 429 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;

@@ -39,9 +39,9 @@ pub struct Connection {
 
 pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
     let action = match &args.action {
-        Some(text) => Some(
-            Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?,
-        ),
+        Some(text) => {
+            Some(Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?)
+        }
         None => None,
     };
     Ok(InputOptions {
@@ -121,9 +121,8 @@ pub fn connection(
         None => cloud.graph_host().to_string(),
     };
     let authority = match &args.authority_host {
-        Some(url) => {
-            validate_base_url(url, "--authority-host (AZURE_AUTHORITY_HOST)").map_err(Error::Usage)?
-        }
+        Some(url) => validate_base_url(url, "--authority-host (AZURE_AUTHORITY_HOST)")
+            .map_err(Error::Usage)?,
         None => cloud.login_host().to_string(),
     };
     let scope = cloud.default_scope();

@@ -86,7 +86,9 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     let mut jobs = 0u64;
     for job in loaded.jobs.iter().filter(|j| j.duplicate_of.is_none()) {
         jobs += 1;
-        *per_action.entry(crate::action::combo_string(&job.actions)).or_default() += 1;
+        *per_action
+            .entry(crate::action::combo_string(&job.actions))
+            .or_default() += 1;
     }
     if args.output.json {
         let json = serde_json::json!({

@@ -6,9 +6,9 @@ pub(crate) mod machine;
 pub(crate) mod pacer;
 pub(crate) mod reset_methods;
 pub(crate) mod revoke;
-pub(crate) mod state_change;
 pub mod scheduler;
 pub mod settings;
+pub(crate) mod state_change;
 pub mod transport;
 
 pub use scheduler::{EngineReport, Sink, Stop, WorkItem, run};

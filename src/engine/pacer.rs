@@ -104,7 +104,9 @@ impl Budget {
             self.last_recovery = now;
             return;
         }
-        let dt = now.saturating_duration_since(self.last_recovery).as_secs_f64();
+        let dt = now
+            .saturating_duration_since(self.last_recovery)
+            .as_secs_f64();
         if dt < 0.5 {
             return;
         }
@@ -127,7 +129,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Budget::new(Some(20.0), 20.0, t0);
         assert_eq!(b.ready_in(20.0, t0), Duration::from_secs(1));
-        assert_eq!(b.ready_in(20.0, t0 + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            b.ready_in(20.0, t0 + Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

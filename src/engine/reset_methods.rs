@@ -21,7 +21,11 @@ const PERMISSION_READ: &str = "UserAuthenticationMethod.Read.All";
 const PERMISSION_WRITE: &str = "UserAuthenticationMethod.ReadWrite.All";
 
 /// Characters left as they are in a method id path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// One registered method, as the list showed it.
 #[derive(Clone, Debug, PartialEq, Eq)]

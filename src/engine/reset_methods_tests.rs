@@ -39,7 +39,11 @@ impl User {
     fn new(methods: Vec<Value>, preference: &str) -> User {
         let mut all = vec![method("password", "28c10230-6103-485e-b985-444c60001490")];
         all.extend(methods);
-        User { methods: all, preference: preference.into(), deletes: vec![] }
+        User {
+            methods: all,
+            preference: preference.into(),
+            deletes: vec![],
+        }
     }
 
     fn default_id(&self) -> Option<String> {
@@ -64,25 +68,35 @@ impl User {
                 json!({"isSystemPreferredAuthenticationMethodEnabled": false, "userPreferredMethodForSecondaryAuthentication": self.preference}),
             ),
             (Method::Patch, "signInPreferences") => {
-                self.preference = call.body.as_ref().unwrap()["userPreferredMethodForSecondaryAuthentication"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
+                self.preference =
+                    call.body.as_ref().unwrap()["userPreferredMethodForSecondaryAuthentication"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
                 answer(204, Value::Null)
             }
             (Method::Delete, id) => {
                 let others = self.methods.len() - 2; // minus password and this one
                 if self.default_id().as_deref() == Some(id) && others > 0 {
-                    return answer(400, json!({"error":{"code":"badRequest","message":"Cannot delete default method with other methods configured."}}));
+                    return answer(
+                        400,
+                        json!({"error":{"code":"badRequest","message":"Cannot delete default method with other methods configured."}}),
+                    );
                 }
                 if id == MOBILE && self.methods.iter().any(|m| m["id"] == ALT) {
-                    return answer(400, json!({"error":{"code":"badRequest","message":"alternateMobile must be removed first"}}));
+                    return answer(
+                        400,
+                        json!({"error":{"code":"badRequest","message":"alternateMobile must be removed first"}}),
+                    );
                 }
                 self.methods.retain(|m| m["id"] != id);
                 self.deletes.push(id.to_string());
                 answer(204, Value::Null)
             }
-            _ => answer(400, json!({"error":{"code":"BadRequest","message":"unexpected"}})),
+            _ => answer(
+                400,
+                json!({"error":{"code":"BadRequest","message":"unexpected"}}),
+            ),
         }
     }
 }
@@ -117,7 +131,13 @@ fn drive(user: &mut User, reset_all: bool, dry_run: bool) -> Outcome {
 fn kinds(user: &User) -> Vec<String> {
     user.methods
         .iter()
-        .map(|m| m["@odata.type"].as_str().unwrap().trim_start_matches("#microsoft.graph.").to_string())
+        .map(|m| {
+            m["@odata.type"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#microsoft.graph.")
+                .to_string()
+        })
         .collect()
 }
 
@@ -141,7 +161,10 @@ fn portal_scope_removes_phones_authenticator_and_oath_with_the_default_last() {
 
 #[test]
 fn alternate_mobile_goes_before_mobile() {
-    let mut u = User::new(vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)], "sms");
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)],
+        "sms",
+    );
     let o = drive(&mut u, false, false);
     assert_eq!(o.status, Status::Applied, "{o:?}");
     assert_eq!(u.deletes, vec![ALT.to_string(), MOBILE.to_string()]);
@@ -149,7 +172,10 @@ fn alternate_mobile_goes_before_mobile() {
 
 #[test]
 fn an_alternate_mobile_default_is_moved_to_the_mobile_number_first() {
-    let mut u = User::new(vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)], "voiceAlternateMobile");
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)],
+        "voiceAlternateMobile",
+    );
     let o = drive(&mut u, false, false);
     assert_eq!(o.status, Status::Applied, "{o:?}");
     assert_eq!(u.deletes, vec![ALT.to_string(), MOBILE.to_string()]);
@@ -157,7 +183,13 @@ fn an_alternate_mobile_default_is_moved_to_the_mobile_number_first() {
 
 #[test]
 fn a_default_that_would_stay_beside_fido2_fails_without_removing_anything() {
-    let mut u = User::new(vec![method("microsoftAuthenticator", "ma1"), method("fido2", "f1")], "push");
+    let mut u = User::new(
+        vec![
+            method("microsoftAuthenticator", "ma1"),
+            method("fido2", "f1"),
+        ],
+        "push",
+    );
     let o = drive(&mut u, false, false);
     assert_eq!(o.status, Status::Failed);
     assert!(o.message.contains("--reset-scope all"), "{}", o.message);
@@ -168,7 +200,11 @@ fn a_default_that_would_stay_beside_fido2_fails_without_removing_anything() {
 #[test]
 fn scope_all_also_removes_fido2_and_email_but_never_the_password() {
     let mut u = User::new(
-        vec![method("microsoftAuthenticator", "ma1"), method("fido2", "f1"), method("email", "e1")],
+        vec![
+            method("microsoftAuthenticator", "ma1"),
+            method("fido2", "f1"),
+            method("email", "e1"),
+        ],
         "push",
     );
     let o = drive(&mut u, true, false);
@@ -190,7 +226,10 @@ fn dry_run_lists_what_would_be_removed_and_deletes_nothing() {
     let o = drive(&mut u, false, true);
     // The mobile default would stay beside email: the plan says so instead of pretending.
     assert_eq!(o.status, Status::Failed);
-    let mut u = User::new(vec![phone("mobile", MOBILE), method("softwareOath", "s1")], "sms");
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), method("softwareOath", "s1")],
+        "sms",
+    );
     let o = drive(&mut u, false, true);
     assert_eq!(o.status, Status::Planned);
     assert_eq!(o.after, "");
@@ -202,15 +241,26 @@ fn dry_run_lists_what_would_be_removed_and_deletes_nothing() {
 fn a_default_refusal_is_retried_once_after_the_others_are_gone() {
     // The preference says sms but the model thinks the authenticator is the default: the
     // machine deletes the authenticator early, is refused, and retries it last.
-    let mut u = User::new(vec![phone("mobile", MOBILE), method("microsoftAuthenticator", "ma1")], "sms");
+    let mut u = User::new(
+        vec![
+            phone("mobile", MOBILE),
+            method("microsoftAuthenticator", "ma1"),
+        ],
+        "sms",
+    );
     u.preference = "push".into();
     let mut m = ResetMethods::new("a@x.com", MachineOptions::default());
-    let Next::Send(calls) = m.start() else { panic!() };
+    let Next::Send(calls) = m.start() else {
+        panic!()
+    };
     // Answer the reads with a preference of sms (stale), then let the model decide.
     let mut queue = Vec::new();
     for call in calls {
         let r = if call.url.ends_with("signInPreferences") {
-            answer(200, json!({"userPreferredMethodForSecondaryAuthentication": "sms"}))
+            answer(
+                200,
+                json!({"userPreferredMethodForSecondaryAuthentication": "sms"}),
+            )
         } else {
             u.answer(&call)
         };

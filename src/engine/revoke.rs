@@ -166,7 +166,13 @@ mod tests {
         assert_eq!(call.url, "/users/a@x.com/revokeSignInSessions");
         assert_eq!(call.body, Some(json!({})));
         let done = m.on_response(TAG_REVOKE, &answer(200, json!({"value": true})));
-        assert!(matches!(done, Next::Done(Outcome { status: Status::Applied, .. })));
+        assert!(matches!(
+            done,
+            Next::Done(Outcome {
+                status: Status::Applied,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -184,9 +190,21 @@ mod tests {
 
     #[test]
     fn dry_run_plans_the_revocation() {
-        let mut m = Revoke::new("a@x.com", MachineOptions { dry_run: true, ..MachineOptions::default() });
+        let mut m = Revoke::new(
+            "a@x.com",
+            MachineOptions {
+                dry_run: true,
+                ..MachineOptions::default()
+            },
+        );
         m.start();
         let next = m.on_response(TAG_LOOKUP, &answer(200, json!({"userType":"Member"})));
-        assert!(matches!(next, Next::Done(Outcome { status: Status::Planned, .. })));
+        assert!(matches!(
+            next,
+            Next::Done(Outcome {
+                status: Status::Planned,
+                ..
+            })
+        ));
     }
 }

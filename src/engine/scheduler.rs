@@ -316,7 +316,10 @@ impl Scheduler {
                 let w = items.iter().filter(|p| p.call.method.is_write()).count() as f64;
                 let r = items.len() as f64 - w;
                 let now = Instant::now();
-                let wait = self.reads.ready_in(r, now).max(self.writes.ready_in(w, now));
+                let wait = self
+                    .reads
+                    .ready_in(r, now)
+                    .max(self.writes.ready_in(w, now));
                 if !wait.is_zero() {
                     let at = now + wait;
                     wake = Some(wake.map_or(at, |x| x.min(at)));
@@ -499,7 +502,9 @@ impl Scheduler {
                 }
             }
             Err(BatchError::Auth(message)) => {
-                self.stop(Stop::Breaker(format!("sign-in failed during the run: {message}")));
+                self.stop(Stop::Breaker(format!(
+                    "sign-in failed during the run: {message}"
+                )));
                 // The items stay unfinished: --resume redoes them.
                 for sent in done.sent {
                     let j = sent.pending.job;
@@ -568,7 +573,13 @@ impl Scheduler {
             }
             500 | 502 | 503 | 504 => {
                 let (code, message) = error_text(&answer);
-                self.on_transient(pending, Some(answer.status), &code, &message, answer.retry_after);
+                self.on_transient(
+                    pending,
+                    Some(answer.status),
+                    &code,
+                    &message,
+                    answer.retry_after,
+                );
             }
             401 if pending.auth_retries == 0 => {
                 // A token that expired between the batch and its items: resend once.
@@ -626,7 +637,11 @@ impl Scheduler {
         }
         p.transient += 1;
         if p.transient >= self.settings.max_attempts.max(1) {
-            let code = if code.is_empty() { "TransientFailure" } else { code };
+            let code = if code.is_empty() {
+                "TransientFailure"
+            } else {
+                code
+            };
             self.give_up(p, status, code, message);
             return;
         }
@@ -800,7 +815,10 @@ impl Scheduler {
             } else {
                 outcome.message.clone()
             };
-            job.blocked_by = Some(format!("skipped because {action} ended {}: {what}", outcome.status));
+            job.blocked_by = Some(format!(
+                "skipped because {action} ended {}: {what}",
+                outcome.status
+            ));
         }
         job.machine = None;
         job.outstanding = 0;

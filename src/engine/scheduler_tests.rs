@@ -77,7 +77,11 @@ impl Transport for Fake {
             match it.method {
                 Method::Get => answers.push(item(&it.id, 200, json!({"perUserMfaState": state}))),
                 _ => {
-                    let value = it.body.as_ref().and_then(|b| b["perUserMfaState"].as_str()).unwrap_or_default();
+                    let value = it
+                        .body
+                        .as_ref()
+                        .and_then(|b| b["perUserMfaState"].as_str())
+                        .unwrap_or_default();
                     *state = value.to_string();
                     *self.writes.lock().unwrap().entry(user).or_default() += 1;
                     wrote = true;
@@ -91,10 +95,16 @@ impl Transport for Fake {
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
         {
-            return Err(BatchError::Transport("connection reset mid-response".into()));
+            return Err(BatchError::Transport(
+                "connection reset mid-response".into(),
+            ));
         }
         answers.reverse();
-        Ok(BatchReply { items: answers, missing: vec![], unexpected: 0 })
+        Ok(BatchReply {
+            items: answers,
+            missing: vec![],
+            unexpected: 0,
+        })
     }
 }
 
@@ -149,7 +159,11 @@ fn fast() -> EngineSettings {
     }
 }
 
-async fn go(fake: Arc<Fake>, work: Vec<WorkItem>, settings: EngineSettings) -> (EngineReport, Collect) {
+async fn go(
+    fake: Arc<Fake>,
+    work: Vec<WorkItem>,
+    settings: EngineSettings,
+) -> (EngineReport, Collect) {
     let mut sink = Collect::default();
     let report = run(fake, work, &settings, &mut sink, std::future::pending()).await;
     (report, sink)
@@ -162,9 +176,18 @@ fn count(sink: &Collect, status: Status) -> usize {
 #[tokio::test]
 async fn every_row_gets_exactly_one_outcome_and_batches_hold_at_most_20() {
     let fake = Arc::new(tenant(100, "disabled"));
-    fake.states.lock().unwrap().insert("u0@x.com".into(), "enforced".into());
+    fake.states
+        .lock()
+        .unwrap()
+        .insert("u0@x.com".into(), "enforced".into());
     let mut w = work(100, Action::Enforce);
-    w.push(WorkItem { row: 200, user: "ghost@x.com".into(), actions: vec![Action::Enforce], start_at: 0, extra: vec![] });
+    w.push(WorkItem {
+        row: 200,
+        user: "ghost@x.com".into(),
+        actions: vec![Action::Enforce],
+        start_at: 0,
+        extra: vec![],
+    });
     let (report, sink) = go(fake.clone(), w, fast()).await;
     assert_eq!(report.stop, None);
     assert_eq!(sink.records.len(), 101);
@@ -172,7 +195,13 @@ async fn every_row_gets_exactly_one_outcome_and_batches_hold_at_most_20() {
     assert_eq!(count(&sink, Status::Unchanged), 1);
     assert_eq!(count(&sink, Status::NotFound), 1);
     assert!(fake.max_batch.load(Ordering::SeqCst) <= 20);
-    assert!(fake.states.lock().unwrap().values().all(|s| s == "enforced"));
+    assert!(
+        fake.states
+            .lock()
+            .unwrap()
+            .values()
+            .all(|s| s == "enforced")
+    );
 }
 
 #[tokio::test]
@@ -192,7 +221,11 @@ async fn a_dropped_connection_after_a_write_is_verified_not_written_twice() {
     fake.drop_after_write.store(1, Ordering::SeqCst);
     let (_, sink) = go(fake.clone(), work(20, Action::Disable), fast()).await;
     assert_eq!(count(&sink, Status::Applied), 20);
-    assert!(sink.records.iter().all(|r| r.before == "enabled" && r.after == "disabled"));
+    assert!(
+        sink.records
+            .iter()
+            .all(|r| r.before == "enabled" && r.after == "disabled")
+    );
     let writes = fake.writes.lock().unwrap();
     assert_eq!(writes.len(), 20);
     assert!(writes.values().all(|&n| n == 1), "{writes:?}");
@@ -201,7 +234,10 @@ async fn a_dropped_connection_after_a_write_is_verified_not_written_twice() {
 #[tokio::test]
 async fn dry_run_plans_and_never_writes() {
     let fake = Arc::new(tenant(30, "disabled"));
-    let settings = EngineSettings { dry_run: true, ..fast() };
+    let settings = EngineSettings {
+        dry_run: true,
+        ..fast()
+    };
     let (report, sink) = go(fake.clone(), work(30, Action::Enable), settings).await;
     assert_eq!(count(&sink, Status::Planned), 30);
     assert_eq!(report.writes, 0);
@@ -211,9 +247,16 @@ async fn dry_run_plans_and_never_writes() {
 #[tokio::test]
 async fn max_changes_stops_before_the_first_write_when_the_plan_needs_more() {
     let fake = Arc::new(tenant(30, "disabled"));
-    let settings = EngineSettings { max_changes: Some(10), ..fast() };
+    let settings = EngineSettings {
+        max_changes: Some(10),
+        ..fast()
+    };
     let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
-    assert!(matches!(report.stop, Some(Stop::MaxChanges(_))), "{:?}", report.stop);
+    assert!(
+        matches!(report.stop, Some(Stop::MaxChanges(_))),
+        "{:?}",
+        report.stop
+    );
     assert!(fake.writes.lock().unwrap().is_empty());
     assert!(sink.records.is_empty());
 }
@@ -222,9 +265,15 @@ async fn max_changes_stops_before_the_first_write_when_the_plan_needs_more() {
 async fn max_changes_lets_a_plan_that_fits_run() {
     let fake = Arc::new(tenant(30, "disabled"));
     for i in 0..25 {
-        fake.states.lock().unwrap().insert(format!("u{i}@x.com"), "enforced".into());
+        fake.states
+            .lock()
+            .unwrap()
+            .insert(format!("u{i}@x.com"), "enforced".into());
     }
-    let settings = EngineSettings { max_changes: Some(5), ..fast() };
+    let settings = EngineSettings {
+        max_changes: Some(5),
+        ..fast()
+    };
     let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
     assert_eq!(report.stop, None);
     assert_eq!(count(&sink, Status::Applied), 5);
@@ -235,7 +284,11 @@ async fn max_changes_lets_a_plan_that_fits_run() {
 async fn consecutive_permission_failures_trip_the_breaker_and_record_nothing() {
     let mut fake = tenant(100, "disabled");
     fake.forbid = true;
-    let settings = EngineSettings { breaker_threshold: 10, concurrency: 1, ..fast() };
+    let settings = EngineSettings {
+        breaker_threshold: 10,
+        concurrency: 1,
+        ..fast()
+    };
     let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
     match report.stop {
         Some(Stop::Breaker(m)) => assert!(m.contains("Policy.Read.All"), "{m}"),
@@ -264,7 +317,11 @@ async fn later_actions_of_a_user_are_skipped_after_a_failure() {
 #[tokio::test]
 async fn interrupting_leaves_unfinished_rows_unrecorded() {
     let fake = Arc::new(tenant(200, "disabled"));
-    let settings = EngineSettings { write_rate: Some(20.0), read_rate: Some(20.0), ..fast() };
+    let settings = EngineSettings {
+        write_rate: Some(20.0),
+        read_rate: Some(20.0),
+        ..fast()
+    };
     let mut sink = Collect::default();
     let report = run(
         fake,
@@ -282,8 +339,16 @@ async fn interrupting_leaves_unfinished_rows_unrecorded() {
 #[tokio::test]
 async fn told_write_rate_is_not_exceeded() {
     let fake = Arc::new(tenant(60, "disabled"));
-    let settings = EngineSettings { write_rate: Some(100.0), read_rate: None, ..fast() };
+    let settings = EngineSettings {
+        write_rate: Some(100.0),
+        read_rate: None,
+        ..fast()
+    };
     let (report, _) = go(fake, work(60, Action::Enforce), settings).await;
     // 60 writes at 100/s, starting from an empty bucket: at least 0.6 s (minus scheduling slack).
-    assert!(report.elapsed >= Duration::from_millis(550), "{:?}", report.elapsed);
+    assert!(
+        report.elapsed >= Duration::from_millis(550),
+        "{:?}",
+        report.elapsed
+    );
 }

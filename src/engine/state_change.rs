@@ -138,7 +138,9 @@ impl StateChange {
                 out.http_status = Some(204);
                 let promoted = self.target == MfaState::Enabled && now == MfaState::Enforced;
                 if promoted {
-                    out.message = "Graph moved the user to enforced: they had already registered a method".into();
+                    out.message =
+                        "Graph moved the user to enforced: they had already registered a method"
+                            .into();
                 } else if now != self.target {
                     out.message = format!("written, but Graph now reports '{now}'");
                 }
@@ -196,7 +198,14 @@ mod tests {
     }
 
     fn machine(target: MfaState, dry_run: bool) -> StateChange {
-        StateChange::new("a@contoso.com", target, MachineOptions { dry_run, ..MachineOptions::default() })
+        StateChange::new(
+            "a@contoso.com",
+            target,
+            MachineOptions {
+                dry_run,
+                ..MachineOptions::default()
+            },
+        )
     }
 
     fn sent(next: Next) -> Call {
@@ -225,23 +234,38 @@ mod tests {
     fn matching_state_is_unchanged_without_a_write() {
         let mut m = machine(MfaState::Enforced, false);
         m.start();
-        let o = done(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let o = done(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         assert_eq!(o.status, Status::Unchanged);
-        assert_eq!((o.before.as_str(), o.after.as_str()), ("enforced", "enforced"));
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("enforced", "enforced")
+        );
     }
 
     #[test]
     fn different_state_is_patched_with_the_target_and_then_applied() {
         let mut m = machine(MfaState::Enforced, false);
         m.start();
-        let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"}))));
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
         assert_eq!(call.method, Method::Patch);
         assert_eq!(call.body, Some(json!({"perUserMfaState":"enforced"})));
         let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
         assert_eq!(confirm.method, Method::Get);
-        let o = done(m.on_response(confirm.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let o = done(m.on_response(
+            confirm.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         assert_eq!(o.status, Status::Applied);
-        assert_eq!((o.before.as_str(), o.after.as_str()), ("disabled", "enforced"));
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("disabled", "enforced")
+        );
         assert_eq!(o.http_status, Some(204));
         assert!(o.changed);
     }
@@ -250,9 +274,15 @@ mod tests {
     fn enabling_a_registered_user_reports_the_enforced_state_graph_chose() {
         let mut m = machine(MfaState::Enabled, false);
         m.start();
-        let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"}))));
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
         let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
-        let o = done(m.on_response(confirm.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let o = done(m.on_response(
+            confirm.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         assert_eq!((o.status, o.after.as_str()), (Status::Applied, "enforced"));
         assert!(o.message.contains("enforced"));
     }
@@ -261,7 +291,10 @@ mod tests {
     fn a_failed_read_back_still_reports_the_acknowledged_write_as_applied() {
         let mut m = machine(MfaState::Disabled, false);
         m.start();
-        let call = sent(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
         let o = m.give_up(confirm.tag, "status 503").expect("an outcome");
         assert_eq!((o.status, o.after.as_str()), (Status::Applied, "disabled"));
@@ -274,7 +307,10 @@ mod tests {
         m.start();
         let o = done(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"enabled"}))));
         assert_eq!(o.status, Status::Planned);
-        assert_eq!((o.before.as_str(), o.after.as_str()), ("enabled", "disabled"));
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("enabled", "disabled")
+        );
         assert!(!o.changed);
     }
 
@@ -292,7 +328,10 @@ mod tests {
     fn forbidden_write_names_the_permission() {
         let mut m = machine(MfaState::Enforced, false);
         m.start();
-        m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"})));
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
         let body = json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}});
         let o = done(m.on_response(TAG_WRITE, &answer(403, body)));
         assert_eq!(o.status, Status::Failed);
@@ -304,10 +343,16 @@ mod tests {
     fn an_ambiguous_write_is_verified_by_a_read_and_not_written_twice() {
         let mut m = machine(MfaState::Enforced, false);
         m.start();
-        m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"})));
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
         let verify = m.after_ambiguous(TAG_WRITE);
         assert_eq!(verify.method, Method::Get);
-        let o = done(m.on_response(verify.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let o = done(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         assert_eq!(o.status, Status::Applied);
         assert_eq!(o.before, "disabled");
     }
@@ -316,9 +361,15 @@ mod tests {
     fn an_ambiguous_write_that_did_not_land_is_written_again() {
         let mut m = machine(MfaState::Enforced, false);
         m.start();
-        m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"})));
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
         let verify = m.after_ambiguous(TAG_WRITE);
-        let call = sent(m.on_response(verify.tag, &answer(200, json!({"perUserMfaState":"disabled"}))));
+        let call = sent(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
         assert_eq!(call.method, Method::Patch);
     }
 
@@ -326,9 +377,15 @@ mod tests {
     fn enabling_accepts_graphs_promotion_to_enforced_on_verify() {
         let mut m = machine(MfaState::Enabled, false);
         m.start();
-        m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"disabled"})));
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
         let verify = m.after_ambiguous(TAG_WRITE);
-        let o = done(m.on_response(verify.tag, &answer(200, json!({"perUserMfaState":"enforced"}))));
+        let o = done(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
         assert_eq!((o.status, o.after.as_str()), (Status::Applied, "enforced"));
     }
 

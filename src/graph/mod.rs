@@ -8,12 +8,17 @@
 //! - `user_key`: a user's object id or UPN → the relative URL path.
 //! - `error_body`: Graph error bodies → [`GraphError`].
 //! - `cloud`: national-cloud hosts and the check of base URLs given by flags.
-//! - `token`: access tokens: static or client credentials, cached and renewed.
+//! - `token`: access tokens: static, client credentials (secret or certificate) or a
+//!   delegated device-code sign-in, cached and renewed.
+//! - `certificate`: the certificate-and-key PEM file, its checks, the client-assertion JWT.
+//! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
 //! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
 
 mod batch;
+mod certificate;
 mod client;
 mod cloud;
+mod device_code;
 mod error_body;
 mod token;
 mod user_key;
@@ -24,8 +29,10 @@ mod test_support;
 use std::time::Duration;
 
 pub use batch::{BatchReply, MAX_RETRY_AFTER, batch_body, parse_batch_response, parse_retry_after};
+pub use certificate::{AssertionAlg, CertificateError, CertificateKey};
 pub use client::GraphClient;
 pub use cloud::{Cloud, validate_base_url};
+pub use device_code::DevicePrompt;
 pub use token::{Credential, TokenClaims, TokenError, TokenSource, renewal_margin};
 pub use user_key::user_path;
 
@@ -121,4 +128,3 @@ pub enum BatchError {
     #[error("batch answered {status}: {}: {}", error.code, error.message)]
     Rejected { status: u16, error: GraphError },
 }
-

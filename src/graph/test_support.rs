@@ -188,3 +188,119 @@ pub(crate) async fn raw_server(head: &'static str, body_part: &'static str) -> S
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// RSA test keys (PKCS#8 DER), generated once per test binary: generating is slow.
+fn rsa_keys() -> &'static [Vec<u8>] {
+    static KEYS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (0..2)
+            .map(|_| {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                    .unwrap()
+                    .serialize_der()
+            })
+            .collect()
+    })
+}
+
+/// Test RSA key number `i` (0 or 1).
+pub(crate) fn rsa_key(i: usize) -> rcgen::KeyPair {
+    rcgen::KeyPair::try_from(rsa_keys()[i].as_slice()).unwrap()
+}
+
+/// A self-signed certificate for `key`, valid between the given Unix times; (PEM, DER).
+pub(crate) fn self_signed(
+    key: &rcgen::KeyPair,
+    not_before: i64,
+    not_after: i64,
+) -> (String, Vec<u8>) {
+    let mut params = rcgen::CertificateParams::new(vec!["mfa-rollout-test".to_owned()]).unwrap();
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before).unwrap();
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).unwrap();
+    let cert = params.self_signed(key).unwrap();
+    (cert.pem(), cert.der().to_vec())
+}
+
+/// A PEM file's text: a certificate valid from a day ago for a year, and its key (PKCS#8).
+pub(crate) fn valid_pem() -> (String, Vec<u8>) {
+    let key = rsa_key(0);
+    let now = super::certificate::unix_now();
+    let (cert, der) = self_signed(&key, now - 86_400, now + 365 * 86_400);
+    (format!("{cert}{}", key.serialize_pem()), der)
+}
+
+/// A scripted identity platform: `/devicecode` gives `device_answer`; `/token` gives the
+/// scripted answers in order (503 when they run out). Records every request's form.
+pub(crate) struct ScriptServer {
+    pub(crate) base: String,
+    pub(crate) forms: Forms,
+}
+
+struct ScriptState {
+    device_answer: Value,
+    token_answers: Mutex<std::collections::VecDeque<(u16, Value)>>,
+    forms: Forms,
+}
+
+async fn script_endpoint(
+    State(state): State<Arc<ScriptState>>,
+    uri: Uri,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    state
+        .forms
+        .lock()
+        .unwrap()
+        .push((uri.path().to_owned(), form));
+    if uri.path().ends_with("/devicecode") {
+        return Json(state.device_answer.clone()).into_response();
+    }
+    match state.token_answers.lock().unwrap().pop_front() {
+        Some((status, body)) => (StatusCode::from_u16(status).unwrap(), Json(body)).into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+impl ScriptServer {
+    pub(crate) async fn start(
+        device_answer: Value,
+        token_answers: Vec<(u16, Value)>,
+    ) -> ScriptServer {
+        let forms: Forms = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(ScriptState {
+            device_answer,
+            token_answers: Mutex::new(token_answers.into()),
+            forms: forms.clone(),
+        });
+        let router = Router::new()
+            .route("/{tenant}/oauth2/v2.0/token", post(script_endpoint))
+            .route("/{tenant}/oauth2/v2.0/devicecode", post(script_endpoint))
+            .with_state(state);
+        ScriptServer {
+            base: serve(router).await,
+            forms,
+        }
+    }
+
+    /// The forms sent to paths ending with `suffix`.
+    pub(crate) fn forms_to(&self, suffix: &str) -> Vec<HashMap<String, String>> {
+        self.forms
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.ends_with(suffix))
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+}
+
+/// A sleep that returns at once and records what it was asked to wait.
+pub(crate) fn recording_sleep() -> (super::token::Sleep, Arc<Mutex<Vec<Duration>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let sleep: super::token::Sleep = Arc::new(move |d| {
+        seen.lock().unwrap().push(d);
+        Box::pin(async {})
+    });
+    (sleep, log)
+}

@@ -1,5 +1,6 @@
-//! Access tokens for Graph: a static token (`GRAPH_ACCESS_TOKEN`) or the client-credentials
-//! grant with a secret (graph-api.md §7), cached and renewed before expiry.
+//! Access tokens for Graph (graph-api.md §7): a static token (`GRAPH_ACCESS_TOKEN`), the
+//! client-credentials grant with a secret or a certificate, or a user's delegated sign-in with
+//! the device-code flow; cached and renewed before expiry.
 //!
 //! One [`TokenSource`] is shared by all concurrent tasks. A token is renewed when less than
 //! [`renewal_margin`] of its lifetime remains; callers arriving during a renewal wait for that
@@ -7,9 +8,11 @@
 //! than each asking again. Secrets never appear in `Debug`, `Display`, logs or errors.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
@@ -17,8 +20,10 @@ use percent_encoding::utf8_percent_encode;
 use reqwest::Url;
 use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::certificate::{AssertionAlg, CertificateError, CertificateKey, rfc3339, unix_now};
+use super::device_code::DevicePrompt;
 use super::error_body::snippet;
 
 /// Lifetime assumed when the token endpoint gives no `expires_in` and the token is no JWT.
@@ -39,6 +44,34 @@ pub enum Credential {
         secret: SecretString,
         /// e.g. `https://graph.microsoft.com/.default`.
         scope: String,
+    },
+    /// The client-credentials grant with a certificate: each token request carries a fresh
+    /// client assertion signed with the certificate's private key.
+    Certificate {
+        /// The identity platform's base URL, e.g. `https://login.microsoftonline.com`.
+        authority: String,
+        /// Tenant id (GUID) or domain name.
+        tenant: String,
+        client_id: String,
+        /// e.g. `https://graph.microsoft.com/.default`.
+        scope: String,
+        cert: CertificateKey,
+        /// PS256 with `x5t#S256` (default), or RS256 with `x5t` for older tenants.
+        algorithm: AssertionAlg,
+    },
+    /// A user's delegated sign-in with the device-code flow; renewed with the refresh token
+    /// (so `scopes` should hold `offline_access`). When the refresh token stops working the
+    /// user is told to sign in again: no new device flow starts mid-run.
+    DeviceCode {
+        /// The identity platform's base URL, e.g. `https://login.microsoftonline.com`.
+        authority: String,
+        /// Tenant id (GUID) or domain name (`organizations` also works).
+        tenant: String,
+        client_id: String,
+        /// e.g. `["https://graph.microsoft.com/.default", "offline_access"]`.
+        scopes: Vec<String>,
+        /// Shows Microsoft's sign-in instructions (the `message`) to the user.
+        prompt: DevicePrompt,
     },
 }
 
@@ -74,6 +107,20 @@ pub enum TokenError {
     /// The token's claims cannot be read (e.g. it is not a JWT).
     #[error("cannot read the access token's claims: {0}")]
     Claims(String),
+    /// The certificate cannot sign (e.g. it expired during the run).
+    #[error("{0}")]
+    Certificate(#[from] CertificateError),
+    /// The user declined the device-code sign-in in the browser.
+    #[error("sign-in failed: it was declined in the browser; run again to sign in")]
+    Declined,
+    /// The device code expired before the user finished signing in.
+    #[error(
+        "sign-in failed: the sign-in code expired (it lasts {minutes} min) before the sign-in was completed in the browser; run again and complete it in time"
+    )]
+    CodeExpired { minutes: u64 },
+    /// The delegated sign-in can no longer be renewed (refresh token refused or absent).
+    #[error("the sign-in has ended and cannot be renewed ({reason}); run again and sign in")]
+    SignInAgain { reason: String },
 }
 
 /// Decoded, unverified claims of an access token, for permission checks.
@@ -114,8 +161,31 @@ struct Inner {
     /// Renewal attempts finished, so a waiter can tell that one ended while it waited.
     attempts: AtomicU64,
     grants: AtomicU64,
+    /// The newest refresh token of a delegated sign-in.
+    refresh: Mutex<Option<SecretString>>,
+    /// Waits between device-code polls; injectable so tests do not wait.
+    sleep: Sleep,
     #[cfg(test)]
     skew_ms: AtomicU64,
+}
+
+/// Waits for the given time (`tokio::time::sleep` outside tests).
+pub(crate) type Sleep =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A token obtained from the identity platform.
+pub(crate) struct Grant {
+    pub(crate) token: SecretString,
+    pub(crate) lifetime: Duration,
+    pub(crate) refresh: Option<SecretString>,
+}
+
+/// Which credential a refusal is for, to pick the hint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Secret,
+    Certificate,
+    Device,
 }
 
 #[derive(Clone)]
@@ -130,6 +200,8 @@ impl fmt::Debug for TokenSource {
         let kind = match self.inner.credential {
             Credential::Static(_) => "static",
             Credential::ClientSecret { .. } => "client-secret",
+            Credential::Certificate { .. } => "certificate",
+            Credential::DeviceCode { .. } => "device-code",
         };
         f.debug_struct("TokenSource")
             .field("kind", &kind)
@@ -141,6 +213,16 @@ impl fmt::Debug for TokenSource {
 impl TokenSource {
     #[must_use]
     pub fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
+        let sleep: Sleep = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
+        TokenSource::with_sleep(credential, http, sleep)
+    }
+
+    /// Like [`new`](Self::new), with the wait between device-code polls replaced.
+    pub(crate) fn with_sleep(
+        credential: Credential,
+        http: reqwest::Client,
+        sleep: Sleep,
+    ) -> TokenSource {
         TokenSource {
             inner: Arc::new(Inner {
                 credential,
@@ -149,6 +231,8 @@ impl TokenSource {
                 renewal: tokio::sync::Mutex::new(None),
                 attempts: AtomicU64::new(0),
                 grants: AtomicU64::new(0),
+                refresh: Mutex::new(None),
+                sleep,
                 #[cfg(test)]
                 skew_ms: AtomicU64::new(0),
             }),
@@ -185,8 +269,15 @@ impl TokenSource {
         // Counted once finished, so callers that queued during it see that one ended.
         self.inner.attempts.fetch_add(1, Ordering::SeqCst);
         match result {
-            Ok((token, lifetime)) => {
+            Ok(Grant {
+                token,
+                lifetime,
+                refresh,
+            }) => {
                 *last_error = None;
+                if let Some(refresh) = refresh {
+                    *lock(&self.inner.refresh) = Some(refresh);
+                }
                 let now = self.now();
                 let margin = renewal_margin(lifetime);
                 *self.cache() = Some(Cached {
@@ -241,7 +332,7 @@ impl TokenSource {
         let token = match &self.inner.credential {
             // An expired static token's claims still tell the user what it was.
             Credential::Static(t) => t.clone(),
-            Credential::ClientSecret { .. } => self.token().await?,
+            _ => self.token().await?,
         };
         decode_claims(token.expose_secret())
     }
@@ -253,10 +344,16 @@ impl TokenSource {
     }
 
     fn cache(&self) -> MutexGuard<'_, Option<Cached>> {
-        self.inner
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.cache)
+    }
+
+    /// The refresh token of a delegated sign-in, if one was issued.
+    pub(crate) fn refresh_token(&self) -> Option<SecretString> {
+        lock(&self.inner.refresh).clone()
+    }
+
+    pub(crate) async fn sleep(&self, d: Duration) {
+        (self.inner.sleep)(d).await;
     }
 
     /// The cached token if it is not yet due for renewal.
@@ -283,33 +380,89 @@ impl TokenSource {
         self.inner.skew_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
-    /// One client-credentials request.
-    async fn fetch(&self) -> Result<(SecretString, Duration), TokenError> {
-        let Credential::ClientSecret {
-            authority,
-            tenant,
-            client_id,
-            secret,
-            scope,
-        } = &self.inner.credential
-        else {
-            return Err(TokenError::Claims(
+    /// One request for a new token, as the credential says.
+    async fn fetch(&self) -> Result<Grant, TokenError> {
+        match &self.inner.credential {
+            Credential::Static(_) => Err(TokenError::Claims(
                 "a static token cannot be renewed".into(),
-            ));
-        };
-        let authority = authority.trim_end_matches('/');
-        let host = host_of(authority);
-        let url = format!(
-            "{authority}/{}/oauth2/v2.0/token",
-            utf8_percent_encode(tenant, super::user_key::SEGMENT)
-        );
-        let form = [
-            ("client_id", client_id.as_str()),
-            ("scope", scope.as_str()),
-            ("client_secret", secret.expose_secret()),
-            ("grant_type", "client_credentials"),
-        ];
-        let redact = |s: &str| redact(s, secret.expose_secret());
+            )),
+            Credential::ClientSecret {
+                authority,
+                tenant,
+                client_id,
+                secret,
+                scope,
+            } => {
+                let form = [
+                    ("client_id", client_id.as_str()),
+                    ("scope", scope.as_str()),
+                    ("client_secret", secret.expose_secret()),
+                    ("grant_type", "client_credentials"),
+                ];
+                let url = endpoint(authority, tenant, "token");
+                let obj = self
+                    .post_form(&url, &form, &[secret.expose_secret()], Flow::Secret)
+                    .await?;
+                grant_of(&obj, &url)
+            }
+            Credential::Certificate {
+                authority,
+                tenant,
+                client_id,
+                scope,
+                cert,
+                algorithm,
+            } => {
+                let url = endpoint(authority, tenant, "token");
+                // A fresh assertion each time: it lives five minutes and its jti is single-use.
+                let assertion = cert.assertion(*algorithm, &url, client_id, unix_now())?;
+                let form = [
+                    ("client_id", client_id.as_str()),
+                    ("scope", scope.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.expose_secret()),
+                    ("grant_type", "client_credentials"),
+                ];
+                let obj = self
+                    .post_form(&url, &form, &[assertion.expose_secret()], Flow::Certificate)
+                    .await?;
+                grant_of(&obj, &url)
+            }
+            Credential::DeviceCode {
+                authority,
+                tenant,
+                client_id,
+                scopes,
+                prompt,
+            } => {
+                let scope = scopes.join(" ");
+                if self.grants() == 0 && self.refresh_token().is_none() {
+                    let device_url = endpoint(authority, tenant, "devicecode");
+                    let token_url = endpoint(authority, tenant, "token");
+                    self.device_sign_in(&device_url, &token_url, client_id, &scope, prompt)
+                        .await
+                } else {
+                    self.refresh(&endpoint(authority, tenant, "token"), client_id, &scope)
+                        .await
+                }
+            }
+        }
+    }
+
+    /// POSTs a form to the identity platform: the JSON object of a 2xx answer, or the
+    /// refusal. `secrets` (sent in the form) are blanked from anything put in an error.
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        secrets: &[&str],
+        flow: Flow,
+    ) -> Result<Map<String, Value>, TokenError> {
+        let host = host_of(url);
+        let redact = |s: &str| redact(s, secrets);
         let network = |e: &reqwest::Error| TokenError::Network {
             host: host.clone(),
             message: redact(&super::client::describe(e)),
@@ -317,9 +470,9 @@ impl TokenSource {
         let resp = self
             .inner
             .http
-            .post(&url)
+            .post(url)
             .header(ACCEPT, "application/json")
-            .form(&form)
+            .form(form)
             .send()
             .await
             .map_err(|e| network(&e))?;
@@ -346,7 +499,7 @@ impl TokenSource {
                         status,
                         code: redact(code),
                         description: redact(&snippet(first)),
-                        hint: hint(code, description),
+                        hint: hint(flow, code, description),
                         trace_id: obj
                             .and_then(|o| o.get("trace_id"))
                             .and_then(Value::as_str)
@@ -360,22 +513,36 @@ impl TokenSource {
             });
         }
 
-        let obj = body
-            .as_ref()
-            .and_then(Value::as_object)
-            .ok_or_else(|| bad("the token response is not a JSON object".into()))?;
-        let token = obj
-            .get("access_token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| bad("the token response has no access_token".into()))?;
-        let lifetime = match obj.get("expires_in") {
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        body.and_then(|v| match v {
+            Value::Object(o) => Some(o),
             _ => None,
-        }
-        .filter(|s| s.is_finite())
-        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+        })
+        .ok_or_else(|| bad("the answer is not a JSON object".into()))
+    }
+}
+
+/// `{authority}/{tenant}/oauth2/v2.0/{what}`, the tenant kept readable.
+pub(crate) fn endpoint(authority: &str, tenant: &str, what: &str) -> String {
+    format!(
+        "{}/{}/oauth2/v2.0/{what}",
+        authority.trim_end_matches('/'),
+        utf8_percent_encode(tenant, super::user_key::SEGMENT)
+    )
+}
+
+/// The token in a successful token response from `url`.
+pub(crate) fn grant_of(obj: &Map<String, Value>, url: &str) -> Result<Grant, TokenError> {
+    let bad = |detail: &str| TokenError::BadResponse {
+        host: host_of(url),
+        status: 200,
+        detail: detail.to_owned(),
+    };
+    let token = obj
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| bad("the token response has no access_token"))?;
+    let lifetime = seconds(obj.get("expires_in"))
         .or_else(|| {
             let exp = decode_claims(token).ok()?.expires_at?;
             Some(Duration::from_secs(
@@ -383,8 +550,31 @@ impl TokenSource {
             ))
         })
         .unwrap_or(DEFAULT_LIFETIME);
-        Ok((SecretString::from(token.to_owned()), lifetime))
+    let refresh = obj
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(|t| SecretString::from(t.to_owned()));
+    Ok(Grant {
+        token: SecretString::from(token.to_owned()),
+        lifetime,
+        refresh,
+    })
+}
+
+/// A number of seconds given as a JSON number or string, capped at a day.
+pub(crate) fn seconds(v: Option<&Value>) -> Option<Duration> {
+    match v {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
     }
+    .filter(|s| s.is_finite())
+    .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A static token, refused once its JWT `exp` has passed.
@@ -393,14 +583,7 @@ fn static_token(token: &SecretString) -> Result<SecretString, TokenError> {
         .ok()
         .and_then(|c| c.expires_at);
     if let Some(exp) = exp.filter(|&exp| exp <= unix_now()) {
-        let at = time::OffsetDateTime::from_unix_timestamp(exp)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| format!("{exp} (Unix time)"));
-        return Err(TokenError::Expired { at });
+        return Err(TokenError::Expired { at: rfc3339(exp) });
     }
     Ok(token.clone())
 }
@@ -446,30 +629,46 @@ fn decode_claims(token: &str) -> Result<TokenClaims, TokenError> {
 }
 
 /// What to check for the identity platform's common refusals.
-fn hint(code: &str, description: &str) -> Option<&'static str> {
+fn hint(flow: Flow, code: &str, description: &str) -> Option<&'static str> {
     let aadsts = description
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|w| w.starts_with("AADSTS"))
         .unwrap_or("");
-    match aadsts {
-        "AADSTS7000215" | "AADSTS7000222" | "AADSTS7000216" => Some("check AZURE_CLIENT_SECRET"),
-        "AADSTS700016" => {
+    match (flow, aadsts) {
+        (Flow::Secret, "AADSTS7000215" | "AADSTS7000222" | "AADSTS7000216") => {
+            Some("check AZURE_CLIENT_SECRET")
+        }
+        (Flow::Certificate, "AADSTS700027") => Some(
+            "check that this certificate is uploaded to the app registration (Certificates & secrets)",
+        ),
+        (Flow::Certificate, "AADSTS700024") => Some("check this computer's clock"),
+        (Flow::Device, "AADSTS7000218") => {
+            Some("allow public client flows in the app registration (Authentication)")
+        }
+        (_, "AADSTS700016") => {
             Some("check AZURE_CLIENT_ID, and that the app is registered in this tenant and cloud")
         }
-        "AADSTS90002" | "AADSTS900023" | "AADSTS90013" => Some("check AZURE_TENANT_ID"),
-        "AADSTS70011" | "AADSTS1002012" => Some("check the scope and --cloud"),
-        _ if code == "invalid_client" => Some("check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+        (_, "AADSTS90002" | "AADSTS900023" | "AADSTS90013") => Some("check AZURE_TENANT_ID"),
+        (_, "AADSTS70011" | "AADSTS1002012") => Some("check the scope and --cloud"),
+        (Flow::Device, _) if code == "bad_verification_code" => {
+            Some("run again to get a new sign-in code")
+        }
+        (Flow::Secret, _) if code == "invalid_client" => {
+            Some("check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")
+        }
+        (Flow::Certificate, _) if code == "invalid_client" => Some(
+            "check AZURE_CLIENT_ID and that this certificate is uploaded to the app registration",
+        ),
         _ => None,
     }
 }
 
-/// `s` with every occurrence of the secret replaced, in case a server echoes it.
-fn redact(s: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        s.to_owned()
-    } else {
-        s.replace(secret, "[redacted]")
-    }
+/// `s` with every occurrence of each secret replaced, in case a server echoes one.
+fn redact(s: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(s.to_owned(), |s, secret| s.replace(secret, "[redacted]"))
 }
 
 /// The host of a base URL, for messages.
@@ -485,12 +684,6 @@ pub(crate) fn host_of(base: &str) -> String {
         .unwrap_or_else(|| base.to_owned())
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -498,8 +691,12 @@ mod tests {
     use secrecy::{ExposeSecret, SecretString};
     use serde_json::json;
 
-    use super::super::test_support::{SECRET, TokenMode, TokenServer, fake_jwt, test_http};
-    use super::{Credential, TokenError, TokenSource, renewal_margin, unix_now};
+    use super::super::certificate::unix_now;
+    use super::super::certificate::{AssertionAlg, CertificateKey};
+    use super::super::test_support::{
+        SECRET, TokenMode, TokenServer, fake_jwt, test_http, valid_pem,
+    };
+    use super::{Credential, TokenError, TokenSource, renewal_margin};
 
     const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
 
@@ -758,5 +955,129 @@ mod tests {
         assert!(!format!("{cred:?}").contains(SECRET));
         let source = TokenSource::new(cred, test_http());
         assert!(!format!("{source:?}").contains(SECRET));
+    }
+
+    fn certificate_source(base: &str, algorithm: AssertionAlg) -> (TokenSource, String) {
+        let (pem, _) = valid_pem();
+        let cert = CertificateKey::from_pem(pem.as_bytes(), None).unwrap();
+        let source = TokenSource::new(
+            Credential::Certificate {
+                authority: format!("{base}/"),
+                tenant: "contoso.onmicrosoft.com".into(),
+                client_id: "app-id".into(),
+                scope: "https://graph.microsoft.com/.default".into(),
+                cert,
+                algorithm,
+            },
+            test_http(),
+        );
+        (source, pem)
+    }
+
+    fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
+        use base64::Engine as _;
+        let seg = jwt.split('.').nth(i).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn certificate_request_carries_a_fresh_assertion_each_time() {
+        let server = TokenServer::start(TokenMode::Grant { expires_in: 10 }, Duration::ZERO).await;
+        let (source, _) = certificate_source(&server.base, AssertionAlg::Ps256);
+        assert!(source.renewable());
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+        source.advance_clock(Duration::from_secs(9));
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+
+        let forms = server.forms.lock().unwrap().clone();
+        assert_eq!(forms.len(), 2);
+        let (path, form) = &forms[0];
+        assert_eq!(path, "/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        let mut keys: Vec<_> = form.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "client_assertion",
+                "client_assertion_type",
+                "client_id",
+                "grant_type",
+                "scope"
+            ]
+        );
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["client_id"], "app-id");
+        assert_eq!(form["scope"], "https://graph.microsoft.com/.default");
+        assert_eq!(
+            form["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        let first = jwt_part(&form["client_assertion"], 1);
+        assert_eq!(
+            first["aud"],
+            format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", server.base)
+        );
+        assert_eq!(first["iss"], "app-id");
+        assert_eq!(jwt_part(&form["client_assertion"], 0)["alg"], "PS256");
+        let second = jwt_part(&forms[1].1["client_assertion"], 1);
+        assert_ne!(first["jti"], second["jti"], "renewal signs a new assertion");
+    }
+
+    #[tokio::test]
+    async fn rs256_certificate_request_sends_the_sha1_thumbprint() {
+        let server = TokenServer::start(HOUR, Duration::ZERO).await;
+        let (source, _) = certificate_source(&server.base, AssertionAlg::Rs256);
+        source.token().await.unwrap();
+        let forms = server.forms.lock().unwrap().clone();
+        let header = jwt_part(&forms[0].1["client_assertion"], 0);
+        assert_eq!(header["alg"], "RS256");
+        assert!(header.get("x5t").is_some() && header.get("x5t#S256").is_none());
+    }
+
+    #[tokio::test]
+    async fn unregistered_certificate_gets_a_hint_and_never_shows_the_assertion() {
+        let body = json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found.]\r\nTrace ID: t",
+            "trace_id": "t"
+        });
+        let server = TokenServer::start(TokenMode::Refuse(401, body), Duration::ZERO).await;
+        let (source, pem) = certificate_source(&server.base, AssertionAlg::Ps256);
+        let err = source.token().await.unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("AADSTS700027"), "{shown}");
+        assert!(
+            shown.contains("uploaded to the app registration"),
+            "{shown}"
+        );
+        let assertion = server.forms.lock().unwrap()[0].1["client_assertion"].clone();
+        let key_line = pem.lines().rev().nth(3).unwrap();
+        for text in [shown, format!("{err:?}"), format!("{source:?}")] {
+            assert!(
+                !text.contains(&assertion) && !text.contains(key_line),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_credential_debug_never_shows_the_key() {
+        let (pem, _) = valid_pem();
+        let cred = Credential::Certificate {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "t".into(),
+            client_id: "c".into(),
+            scope: "s".into(),
+            cert: CertificateKey::from_pem(pem.as_bytes(), None).unwrap(),
+            algorithm: AssertionAlg::default(),
+        };
+        let debug = format!("{cred:?}");
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!debug.contains(line), "{debug}");
+        }
+        assert!(format!("{:?}", TokenSource::new(cred, test_http())).contains("certificate"));
     }
 }

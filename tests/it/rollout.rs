@@ -31,7 +31,10 @@ fn assert_converged(env: &Env, wishes: &HashMap<String, String>) {
     let users = env.users();
     for (upn, wish) in wishes {
         let now = state(&users[upn]);
-        assert!(satisfied(wish, &now), "{upn}: wished {wish}, emulator has {now}");
+        assert!(
+            satisfied(wish, &now),
+            "{upn}: wished {wish}, emulator has {now}"
+        );
     }
 }
 
@@ -83,7 +86,14 @@ fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_
         "apply",
         &input,
         &out,
-        &["--read-rate", "1000", "--write-rate", "900", "--max-attempts", "8"],
+        &[
+            "--read-rate",
+            "1000",
+            "--write-rate",
+            "900",
+            "--max-attempts",
+            "8",
+        ],
     );
     let (code, _, stderr) = run(cmd);
     assert_eq!(code, 0, "{stderr}");
@@ -92,11 +102,18 @@ fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_
     assert_eq!(records.len(), 5000, "one line per (row, action)");
     let rows: std::collections::BTreeSet<u64> = records.iter().map(|r| r.row).collect();
     assert_eq!(rows.len(), 5000);
-    assert!(records.iter().all(|r| matches!(r.status, Status::Applied | Status::Unchanged)));
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(r.status, Status::Applied | Status::Unchanged))
+    );
     assert_converged(&env, &wishes_of(&csv));
     assert_eq!(writes_per_user_max(&env), 1, "no user written twice");
     let stats = env.stats();
-    assert!(stat(&stats, "throttled") > 0, "the run met throttling: {stats}");
+    assert!(
+        stat(&stats, "throttled") > 0,
+        "the run met throttling: {stats}"
+    );
     assert!(stat(&stats, "largest_batch") <= 20);
 }
 
@@ -113,7 +130,11 @@ fn plan_reads_every_user_and_writes_nothing() {
     let records = results(&report);
     assert_eq!(records.len(), 300);
     assert!(records.iter().any(|r| r.status == Status::Planned));
-    assert!(records.iter().all(|r| matches!(r.status, Status::Planned | Status::Unchanged)));
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(r.status, Status::Planned | Status::Unchanged))
+    );
     for r in records.iter().filter(|r| r.status == Status::Planned) {
         assert_ne!(r.before, r.after);
     }
@@ -137,10 +158,16 @@ fn bad_input_exits_2_naming_rows_and_sends_nothing() {
 #[test]
 fn delete_app_passwords_is_refused_with_the_explanation_and_nothing_is_sent() {
     let env = Env::start(EmulatorConfig::generated(10, 1));
-    let input = env.write("a.csv", "upn,action\na@contoso.onmicrosoft.com,delete-app-passwords\n");
+    let input = env.write(
+        "a.csv",
+        "upn,action\na@contoso.onmicrosoft.com,delete-app-passwords\n",
+    );
     let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("no API exists for app passwords"), "{stderr}");
+    assert!(
+        stderr.contains("no API exists for app passwords"),
+        "{stderr}"
+    );
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
 
@@ -152,7 +179,10 @@ fn an_existing_results_file_is_never_replaced_without_overwrite() {
     let out = env.write("r.csv", "precious\n");
     let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--overwrite") || stderr.contains("--resume"), "{stderr}");
+    assert!(
+        stderr.contains("--overwrite") || stderr.contains("--resume"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
@@ -180,7 +210,10 @@ fn a_withheld_permission_stops_apply_with_exit_3_before_any_write() {
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
     let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("Policy.ReadWrite.AuthenticationMethod"), "{stderr}");
+    assert!(
+        stderr.contains("Policy.ReadWrite.AuthenticationMethod"),
+        "{stderr}"
+    );
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
 
@@ -198,15 +231,25 @@ fn a_wrong_client_secret_is_one_clear_line_and_exit_3() {
 }
 
 /// Spawns an apply, waits until its journal holds at least `lines` lines, and returns it.
-fn spawn_until(env: &Env, mut cmd: std::process::Command, out: &std::path::Path, lines: usize) -> std::process::Child {
+fn spawn_until(
+    env: &Env,
+    mut cmd: std::process::Command,
+    out: &std::path::Path,
+    lines: usize,
+) -> std::process::Child {
     let child = cmd.spawn().expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let n = std::fs::read_to_string(out).map(|s| s.lines().count()).unwrap_or(0);
+        let n = std::fs::read_to_string(out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
         if n >= lines {
             return child;
         }
-        assert!(Instant::now() < deadline, "the run never reached {lines} journal lines");
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached {lines} journal lines"
+        );
         std::thread::sleep(Duration::from_millis(20));
         let _ = env;
     }
@@ -234,9 +277,16 @@ fn kill_9_mid_run_then_resume_ends_complete_and_correct() {
     assert_eq!(records.len(), 1500);
     let rows: std::collections::BTreeSet<u64> = records.iter().map(|r| r.row).collect();
     assert_eq!(rows.len(), 1500, "no row lost or duplicated");
-    assert!(records.windows(2).all(|w| w[0].row < w[1].row), "compacted in input order");
+    assert!(
+        records.windows(2).all(|w| w[0].row < w[1].row),
+        "compacted in input order"
+    );
     assert_converged(&env, &wishes_of(&csv));
-    assert_eq!(writes_per_user_max(&env), 1, "resume never wrote a user twice");
+    assert_eq!(
+        writes_per_user_max(&env),
+        1,
+        "resume never wrote a user twice"
+    );
     // Rows finished before the kill kept their outcome.
     for p in partial {
         let r = records.iter().find(|r| r.row == p.row).unwrap();
@@ -309,9 +359,16 @@ fn the_readme_sandbox_command_runs_the_sample_rollout() {
     // A few sample users are missing from the sample tenant on purpose.
     assert_eq!(code, 1, "{stderr}");
     let records = results(&out);
-    let rows = std::fs::read_to_string(root.join("samples/rollout.csv")).unwrap().lines().count() - 1;
+    let rows = std::fs::read_to_string(root.join("samples/rollout.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
     assert_eq!(records.len(), rows);
     assert!(records.iter().any(|r| r.status == Status::NotFound));
     assert!(records.iter().any(|r| r.status == Status::Applied));
-    assert!(stdout.contains("applied"), "the summary is printed: {stdout}");
+    assert!(
+        stdout.contains("applied"),
+        "the summary is printed: {stdout}"
+    );
 }

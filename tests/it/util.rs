@@ -24,7 +24,9 @@ impl Env {
             .enable_all()
             .build()
             .expect("runtime");
-        let emu = rt.block_on(Emulator::start(config)).expect("emulator starts");
+        let emu = rt
+            .block_on(Emulator::start(config))
+            .expect("emulator starts");
         Env {
             dir: tempfile::tempdir().expect("scratch dir"),
             emu,
@@ -58,7 +60,11 @@ impl Env {
     /// `mfa-rollout <sub> INPUT <results flag> RESULTS --graph-url … --authority-host …` plus `extra`.
     pub fn rollout(&self, sub: &str, input: &Path, results: &Path, extra: &[&str]) -> Command {
         let mut c = self.command();
-        let flag = if sub == "plan" { "--report" } else { "--results" };
+        let flag = if sub == "plan" {
+            "--report"
+        } else {
+            "--results"
+        };
         c.arg(sub)
             .arg(input)
             .arg(flag)
@@ -87,7 +93,11 @@ impl Env {
             .unwrap_or_default();
         list.into_iter()
             .filter_map(|u| {
-                let upn = u.get("upn").or_else(|| u.get("userPrincipalName"))?.as_str()?.to_ascii_lowercase();
+                let upn = u
+                    .get("upn")
+                    .or_else(|| u.get("userPrincipalName"))?
+                    .as_str()?
+                    .to_ascii_lowercase();
                 Some((upn, u))
             })
             .collect()
