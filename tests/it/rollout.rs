@@ -82,7 +82,7 @@ fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_
     let csv = rollout_csv(&upns, &["enforce", "disable", "enable", "enforce"]);
     let input = env.write("users.csv", &csv);
     let out = env.path("results.csv");
-    let mut cmd = env.rollout(
+    let cmd = env.rollout(
         "apply",
         &input,
         &out,

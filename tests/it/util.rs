@@ -8,17 +8,17 @@ use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use mfa_rollout::journal::{ResultRecord, read_results};
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-rollout");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_mfa-rollout");
 
-pub struct Env {
-    pub dir: tempfile::TempDir,
-    pub emu: EmulatorHandle,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) emu: EmulatorHandle,
     // Declared last: the emulator's tasks run on it until the handle is gone.
-    pub rt: tokio::runtime::Runtime,
+    _rt: tokio::runtime::Runtime,
 }
 
 impl Env {
-    pub fn start(config: EmulatorConfig) -> Env {
+    pub(crate) fn start(config: EmulatorConfig) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -30,15 +30,15 @@ impl Env {
         Env {
             dir: tempfile::tempdir().expect("scratch dir"),
             emu,
-            rt,
+            _rt: rt,
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, content: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, content).expect("write fixture");
         p
@@ -46,7 +46,7 @@ impl Env {
 
     /// The binary with credentials for the emulator in its environment and nothing else
     /// that could sign it in elsewhere.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(BIN);
         c.env_remove("GRAPH_ACCESS_TOKEN")
             .env_remove("AZURE_AUTHORITY_HOST")
@@ -58,7 +58,7 @@ impl Env {
     }
 
     /// `mfa-rollout <sub> INPUT <results flag> RESULTS --graph-url … --authority-host …` plus `extra`.
-    pub fn rollout(&self, sub: &str, input: &Path, results: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn rollout(&self, sub: &str, input: &Path, results: &Path, extra: &[&str]) -> Command {
         let mut c = self.command();
         let flag = if sub == "plan" {
             "--report"
@@ -78,12 +78,12 @@ impl Env {
         c
     }
 
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         self.emu.stats()
     }
 
     /// upn (lowercase) → the emulator's user JSON.
-    pub fn users(&self) -> std::collections::HashMap<String, Value> {
+    pub(crate) fn users(&self) -> std::collections::HashMap<String, Value> {
         let all = self.emu.users();
         let list = all
             .get("users")
@@ -104,11 +104,11 @@ impl Env {
     }
 }
 
-pub fn results(path: &Path) -> Vec<ResultRecord> {
+pub(crate) fn results(path: &Path) -> Vec<ResultRecord> {
     read_results(path).expect("results file readable")
 }
 
-pub fn state(user: &Value) -> String {
+pub(crate) fn state(user: &Value) -> String {
     user.get("perUserMfaState")
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -116,7 +116,7 @@ pub fn state(user: &Value) -> String {
 }
 
 /// Runs a command to its end, returning (exit code, stdout, stderr).
-pub fn run(mut c: Command) -> (i32, String, String) {
+pub(crate) fn run(mut c: Command) -> (i32, String, String) {
     let out = c.output().expect("binary runs");
     (
         out.status.code().unwrap_or(-1),
@@ -126,7 +126,7 @@ pub fn run(mut c: Command) -> (i32, String, String) {
 }
 
 /// The CSV of a rollout over the emulator's users: user i gets `actions[i % len]`.
-pub fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
+pub(crate) fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
     let mut s = String::from("userPrincipalName,action\n");
     for (i, u) in upns.iter().enumerate() {
         s.push_str(&format!("{u},{}\n", actions[i % actions.len()]));
@@ -134,6 +134,6 @@ pub fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
     s
 }
 
-pub fn stat(stats: &Value, key: &str) -> u64 {
+pub(crate) fn stat(stats: &Value, key: &str) -> u64 {
     stats.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
