@@ -84,6 +84,7 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
             format!("{} is not a file name", path.display()),
         )
     })?;
+    let mut attempt = 0;
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut tmp_name = name.to_os_string();
@@ -91,7 +92,8 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
         let tmp = path.with_file_name(tmp_name);
         match OpenOptions::new().write(true).create_new(true).open(&tmp) {
             Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1_000 => {}
+            // A leftover from a crashed run with the same process id: try the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
             Err(e) => return Err(e),
         }
     }
@@ -312,7 +314,7 @@ impl<'a> Page<'a> {
             .into_iter()
             .filter(|st| s.total(*st) > 0)
             .collect();
-        out.push_str("<h3>Per action</h3>\n<div class=\"scroll\"><table class=\"counts\">\n<thead><tr><th scope=\"col\">action</th>");
+        out.push_str("<h3>Per action</h3>\n<div class=\"scroll fit\"><table class=\"counts\">\n<thead><tr><th scope=\"col\">action</th>");
         for st in &columns {
             let _ = write!(
                 out,
@@ -402,7 +404,7 @@ impl<'a> Page<'a> {
         };
         let _ = write!(
             out,
-            "<h3>Per-user MFA state</h3>\n<div class=\"scroll\"><table class=\"states\">\n<thead><tr><th scope=\"col\">state</th><th scope=\"col\" class=\"num\">{before}</th><th scope=\"col\" class=\"num\">{after}</th></tr></thead>\n<tbody>\n"
+            "<h3>Per-user MFA state</h3>\n<div class=\"scroll fit\"><table class=\"states\">\n<thead><tr><th scope=\"col\">state</th><th scope=\"col\" class=\"num\">{before}</th><th scope=\"col\" class=\"num\">{after}</th></tr></thead>\n<tbody>\n"
         );
         for st in s.states() {
             out.push_str("<tr><th scope=\"row\">");
@@ -600,23 +602,25 @@ code,.id{font-family:ui-monospace,SFMono-Regular,Consolas,"Liberation Mono",mono
 .st-not_found,.st-skipped,.st-invalid{color:var(--warn)}.st-failed{color:var(--bad)}
 td[class^="st-"]{font-weight:600}
 .scroll{overflow:auto;max-height:75vh;border:1px solid var(--line);border-radius:6px}
+.scroll.fit{width:fit-content;max-width:100%}
 table{border-collapse:separate;border-spacing:0;width:100%;font-size:.875rem}
 th,td{padding:.3rem .6rem;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
 thead th{position:sticky;top:0;z-index:1;background:var(--panel);white-space:nowrap}
 tbody tr:hover{background:var(--panel)}
 tfoot th,tfoot td{font-weight:650;border-bottom:0}
 .num{text-align:right;font-variant-numeric:tabular-nums}
-.counts,.states{width:auto;min-width:min(100%,24rem)}
+.counts,.states{width:auto}
+.counts th[scope=row],.states th[scope=row]{white-space:nowrap}
 .chart{max-width:60rem}
 .chart th[scope=row]{white-space:nowrap;font-weight:500}
 .chart td.bar,.chart th.bar{width:60%}
 .chart svg{display:block;width:100%;height:.9rem;margin-top:.2rem}
 .chart rect{fill:var(--accent)}
-.user,.msg{overflow-wrap:anywhere}
-.msg{min-width:16rem}
+.user,.id{white-space:nowrap}
+.msg{min-width:16rem;overflow-wrap:break-word}
 .all td:nth-child(1),.all td:nth-child(7),.all td:nth-child(10){text-align:right;font-variant-numeric:tabular-nums}
-.all td:nth-child(2),.all td:nth-child(9){overflow-wrap:anywhere}
-.all td:nth-child(9){min-width:16rem}
+.all td:nth-child(2),.all td:nth-child(3),.all td:nth-child(4){white-space:nowrap}
+.all td:nth-child(9){min-width:16rem;overflow-wrap:break-word}
 .all td:nth-child(11),.all td:nth-child(12),.all td:nth-child(13){font-family:ui-monospace,SFMono-Regular,Consolas,monospace;font-size:.8rem;white-space:nowrap}
 .filter{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:0 0 .75rem}
 .filter input,.filter select{font:inherit;padding:.2rem .4rem;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:4px}
