@@ -208,6 +208,55 @@ impl Summary {
         self.total(Status::Failed) + self.total(Status::NotFound)
     }
 
+    /// Distinct input rows among the records.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Records summarised: one per (row, action).
+    #[must_use]
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Whether this summarises a plan (changes `planned`) rather than an applied run.
+    #[must_use]
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The results (or plan report) file the records were written to, when known.
+    #[must_use]
+    pub fn results_path(&self) -> Option<&Path> {
+        self.results_path.as_deref()
+    }
+
+    /// What the engine measured, for a run that sent requests.
+    #[must_use]
+    pub fn stats(&self) -> Option<RunStats> {
+        self.stats
+    }
+
+    /// Users per per-user MFA state before and after (or now and as planned), known states
+    /// first.
+    #[must_use]
+    pub fn states(&self) -> &[StateCount] {
+        &self.states
+    }
+
+    /// Counts per action (canonical name, in action order), indexed like [`Status::ALL`].
+    pub(crate) fn counts(&self) -> &[(String, [u64; 7])] {
+        &self.counts
+    }
+
+    /// `n` items over the run's elapsed time, when stats are present and time has passed.
+    pub(crate) fn per_second(&self, n: u64) -> Option<f64> {
+        let secs = self.stats?.elapsed.as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        (secs > 0.0).then(|| n as f64 / secs)
+    }
+
     /// Exit status of a run that reached its end: every record applied, unchanged or planned,
     /// or not.
     #[must_use]
@@ -389,10 +438,7 @@ impl Summary {
     fn stats_line(&self) -> Option<String> {
         let s = self.stats?;
         let mut parts = vec![format!("time {}", duration(s.elapsed))];
-        let secs = s.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            #[allow(clippy::cast_precision_loss)]
-            let (w, r) = (s.writes as f64 / secs, s.reads as f64 / secs);
+        if let (Some(w), Some(r)) = (self.per_second(s.writes), self.per_second(s.reads)) {
             parts.push(format!("{} writes/s", rate(w)));
             parts.push(format!("{} reads/s", rate(r)));
         }
@@ -423,13 +469,7 @@ impl Summary {
             .iter()
             .map(|(a, c)| (a.as_str(), by_status(c)))
             .collect();
-        let per_second = |n: u64| {
-            self.stats.and_then(|s| {
-                let secs = s.elapsed.as_secs_f64();
-                #[allow(clippy::cast_precision_loss)]
-                (secs > 0.0).then(|| round2(n as f64 / secs))
-            })
-        };
+        let per_second = |n: u64| self.per_second(n).map(round2);
         json!({
             "dry_run": self.dry_run,
             "rows": self.rows,
