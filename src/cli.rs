@@ -33,6 +33,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write an input file that undoes the state changes of a finished run
     Rollback(RollbackArgs),
+    /// Summarise an existing results file (text, --json, or --html FILE)
+    Report(ReportArgs),
     /// Sign in, show who you are and which permissions the actions need vs what the token has
     Check(CheckArgs),
     /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
@@ -50,6 +52,18 @@ pub struct RollbackArgs {
     /// Replace an existing output file
     #[arg(long)]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file (from apply) or a plan report (from plan)
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Write a self-contained HTML report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -184,6 +198,9 @@ pub struct PlanArgs {
     /// Replace an existing report file
     #[arg(long)]
     pub overwrite: bool,
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
     /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
     /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
@@ -216,6 +233,9 @@ pub struct ApplyArgs {
     /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
     /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
     /// Hello, email, Temporary Access Pass, platform credentials). Never the password.

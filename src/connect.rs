@@ -174,7 +174,11 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 skip_invalid: true,
             })?;
             let loaded = crate::input::load(path, &options)?;
-            loaded.jobs.iter().flat_map(|j| j.actions.iter().copied()).collect()
+            loaded
+                .jobs
+                .iter()
+                .flat_map(|j| j.actions.iter().copied())
+                .collect()
         }
         None => Action::ALL.into_iter().collect(),
     };

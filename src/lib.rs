@@ -30,6 +30,6 @@ pub mod input;
 pub mod journal;
 pub mod progress;
 pub mod report;
-pub mod rollout;
 pub mod rollback;
+pub mod rollout;
 pub mod run;

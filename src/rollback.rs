@@ -67,8 +67,15 @@ fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()
 /// A new file beside the target, for an atomic rename.
 fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     for n in 0..100u32 {
-        let p = dir.join(format!(".mfa-rollout-rollback-{}-{n}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+        let p = dir.join(format!(
+            ".mfa-rollout-rollback-{}-{n}.tmp",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
             Ok(f) => return Ok((p, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
@@ -79,9 +86,7 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
 
 pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
     let records = read_results(&args.results)?;
-    if !args.overwrite
-        && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0)
-    {
+    if !args.overwrite && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0) {
         return Err(Error::File {
             path: args.out.clone(),
             message: "already exists; pass --overwrite to replace it".into(),

@@ -26,6 +26,7 @@ struct Rollout<'a> {
     dry_run: bool,
     max_changes: Option<u64>,
     reset_scope: &'a str,
+    html: Option<&'a Path>,
     connection: &'a crate::cli::ConnectionArgs,
     pacing: &'a crate::cli::PacingArgs,
     output: &'a OutputArgs,
@@ -41,6 +42,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
             dry_run: args.dry_run,
             max_changes: args.max_changes,
             reset_scope: &args.reset_scope,
+            html: args.html.as_deref(),
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -59,6 +61,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
             dry_run: true,
             max_changes: None,
             reset_scope: &args.reset_scope,
+            html: args.html.as_deref(),
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -66,7 +69,6 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
         argv,
     )
 }
-
 
 /// The journal and the progress display, fed by the engine.
 struct JournalSink {
@@ -240,14 +242,11 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let (mut journal, done) = if r.resume {
         Journal::resume(&r.results, &[])?
     } else {
-        let j = Journal::create(&r.results, r.overwrite, &[])
-            ?;
+        let j = Journal::create(&r.results, r.overwrite, &[])?;
         (j, Vec::new())
     };
     let (work, upfront) = remaining_work(&loaded, &done, &r.results)?;
-    journal
-        .append(&upfront)
-        ?;
+    journal.append(&upfront)?;
 
     let actions: BTreeSet<Action> = work
         .iter()
@@ -324,19 +323,23 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         retries: report.retries,
     };
     let summary = Summary::from_records(&records, Some(stats), Some(&r.results), r.dry_run);
+    if let Some(html) = r.html {
+        let title = format!(
+            "MFA {} — {}",
+            if r.dry_run { "plan" } else { "rollout" },
+            r.input.input.display()
+        );
+        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
+            path: html.to_path_buf(),
+            message: format!("cannot write the HTML report: {e}"),
+        })?;
+    }
     if r.output.json {
         println!("{}", summary.to_json());
     } else if !r.output.quiet {
         print!("{}", summary.render_text());
     }
-    let bad = records
-        .iter()
-        .any(|rec| matches!(rec.status, Status::Failed | Status::NotFound | Status::Invalid));
-    Ok(if bad {
-        Completion::SomeRowsFailed
-    } else {
-        Completion::AllGood
-    })
+    Ok(summary.completion())
 }
 
 #[cfg(test)]
@@ -345,10 +348,17 @@ mod tests {
 
     #[test]
     fn resume_command_swaps_overwrite_for_resume_and_quotes() {
-        let argv: Vec<OsString> = ["/bin/mfa-rollout", "apply", "my users.csv", "--results", "r.csv", "--overwrite"]
-            .iter()
-            .map(OsString::from)
-            .collect();
+        let argv: Vec<OsString> = [
+            "/bin/mfa-rollout",
+            "apply",
+            "my users.csv",
+            "--results",
+            "r.csv",
+            "--overwrite",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
         assert_eq!(
             resume_command(&argv),
             "mfa-rollout apply 'my users.csv' --results r.csv --resume"

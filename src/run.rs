@@ -68,6 +68,10 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
             init_logging(&args.output);
             crate::rollback::run(args)
         }
+        Command::Report(args) => {
+            init_logging(&args.output);
+            report(args)
+        }
         Command::Check(args) => {
             init_logging(&args.output);
             crate::connect::check(args)
@@ -123,4 +127,31 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     } else {
         Completion::SomeRowsFailed
     })
+}
+
+/// `report RESULTS [--html FILE] [--json]`: the summary of an existing results file.
+fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
+    let records = crate::journal::read_results(&args.results)?;
+    let dry_run = !records.is_empty()
+        && records
+            .iter()
+            .all(|r| r.status != crate::journal::Status::Applied)
+        && records
+            .iter()
+            .any(|r| r.status == crate::journal::Status::Planned);
+    let summary =
+        crate::report::Summary::from_records(&records, None, Some(&args.results), dry_run);
+    if let Some(html) = &args.html {
+        let title = format!("MFA rollout — {}", args.results.display());
+        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
+            path: html.clone(),
+            message: format!("cannot write the HTML report: {e}"),
+        })?;
+    }
+    if args.output.json {
+        println!("{}", summary.to_json());
+    } else if !args.output.quiet {
+        print!("{}", summary.render_text());
+    }
+    Ok(summary.completion())
 }

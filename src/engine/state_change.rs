@@ -108,12 +108,22 @@ impl StateChange {
                     return Next::Send(vec![self.write()]);
                 }
                 self.before = Some(current.clone());
-                if current == self.target {
+                // `enforced` already satisfies `enable`: Graph itself moves enabled users to
+                // enforced once they register, and writes `enabled` to a registered user as
+                // `enforced`. Writing it would be a wasted write or a silent downgrade.
+                let already_enforced =
+                    self.target == MfaState::Enabled && current == MfaState::Enforced;
+                if current == self.target || already_enforced {
                     return Next::Done(Outcome {
                         status: Status::Unchanged,
                         before: current.as_str().to_string(),
                         after: current.as_str().to_string(),
                         http_status: Some(r.status),
+                        message: if already_enforced {
+                            "already enforced, which includes enabled (use disable first to step down)".into()
+                        } else {
+                            String::new()
+                        },
                         ..Outcome::default()
                     });
                 }
@@ -299,6 +309,18 @@ mod tests {
         let o = m.give_up(confirm.tag, "status 503").expect("an outcome");
         assert_eq!((o.status, o.after.as_str()), (Status::Applied, "disabled"));
         assert!(m.give_up(TAG_READ, "x").is_none());
+    }
+
+    #[test]
+    fn enabling_an_enforced_user_is_unchanged_not_a_downgrade() {
+        let mut m = machine(MfaState::Enabled, false);
+        m.start();
+        let o = done(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(o.status, Status::Unchanged);
+        assert!(o.message.contains("already enforced"));
     }
 
     #[test]

@@ -257,16 +257,16 @@ impl Summary {
         (secs > 0.0).then(|| n as f64 / secs)
     }
 
-    /// Exit status of a run that reached its end: every record applied, unchanged or planned,
-    /// or not.
+    /// Exit status of a run that reached its end (DESIGN.md): `1` when some rows failed,
+    /// were not found or were invalid. `skipped` rows (a repeated row, a guest's sessions)
+    /// ended as they should and do not count.
     #[must_use]
     pub fn completion(&self) -> Completion {
-        let good: u64 = Status::ALL
+        let bad: u64 = [Status::Failed, Status::NotFound, Status::Invalid]
             .iter()
-            .filter(|s| s.is_good())
             .map(|s| self.total(*s))
             .sum();
-        if good == self.records {
+        if bad == 0 {
             Completion::AllGood
         } else {
             Completion::SomeRowsFailed

@@ -58,7 +58,13 @@ impl Env {
     }
 
     /// `mfa-rollout <sub> INPUT <results flag> RESULTS --graph-url … --authority-host …` plus `extra`.
-    pub(crate) fn rollout(&self, sub: &str, input: &Path, results: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn rollout(
+        &self,
+        sub: &str,
+        input: &Path,
+        results: &Path,
+        extra: &[&str],
+    ) -> Command {
         let mut c = self.command();
         let flag = if sub == "plan" {
             "--report"
