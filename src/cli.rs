@@ -31,8 +31,61 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the changes, journaling every outcome to the results file
     Apply(ApplyArgs),
+    /// Write an input file that undoes the state changes of a finished run
+    Rollback(RollbackArgs),
+    /// Summarise an existing results file (text, --json, or --html FILE)
+    Report(ReportArgs),
+    /// Sign in, show who you are and which permissions the actions need vs what the token has
+    Check(CheckArgs),
     /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The results file of the run to undo
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Where to write the undo file (an input file for plan/apply)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file (from apply) or a plan report (from plan)
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Write a self-contained HTML report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only check what this input file's actions need
+    #[arg(value_name = "INPUT")]
+    pub input: Option<PathBuf>,
+    /// One action for every row of INPUT (as for apply)
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Header of INPUT's user column
+    #[arg(long, value_name = "NAME")]
+    pub user_column: Option<String>,
+    /// Header of INPUT's action column
+    #[arg(long, value_name = "NAME")]
+    pub action_column: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +198,14 @@ pub struct PlanArgs {
     /// Replace an existing report file
     #[arg(long)]
     pub overwrite: bool,
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
+    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
+    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
+    #[arg(long, value_name = "SCOPE", default_value = "portal")]
+    pub reset_scope: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -172,6 +233,14 @@ pub struct ApplyArgs {
     /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
+    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
+    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
+    #[arg(long, value_name = "SCOPE", default_value = "portal")]
+    pub reset_scope: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]

@@ -1,2 +1,159 @@
-//! Turning the raw command line and environment into validated settings (URLs, quotas, sign-in
-//! mode). Nothing past this module sees raw arguments.
+//! Turning the raw command line and environment into validated settings (URLs, pacing,
+//! sign-in mode). Nothing past this module sees raw arguments. Reads the environment only
+//! through the `env` function it is given, so tests can supply their own.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::action::Action;
+use crate::cli::{ConnectionArgs, InputArgs, PacingArgs};
+use crate::engine::EngineSettings;
+use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
+use crate::error::Error;
+use crate::graph::{Cloud, validate_base_url};
+use crate::input::InputOptions;
+
+/// How to sign in.
+pub enum SignIn {
+    /// An in-process emulator; with a tenant file, that tenant.
+    Sandbox { tenant: Option<PathBuf> },
+    /// `GRAPH_ACCESS_TOKEN`: used as is, cannot be renewed.
+    StaticToken(SecretString),
+    /// App registration with a client secret from `AZURE_CLIENT_SECRET`.
+    ClientSecret {
+        tenant: String,
+        client_id: String,
+        secret: SecretString,
+    },
+}
+
+/// Where to connect and how to sign in.
+pub struct Connection {
+    pub sign_in: SignIn,
+    pub graph_url: String,
+    pub authority: String,
+    pub scope: String,
+}
+
+pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
+    let action = match &args.action {
+        Some(text) => {
+            Some(Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?)
+        }
+        None => None,
+    };
+    Ok(InputOptions {
+        action,
+        user_column: args.user_column.clone(),
+        action_column: args.action_column.clone(),
+        skip_invalid: args.skip_invalid,
+    })
+}
+
+fn rate(value: Option<f64>, flag: &str, default: f64) -> Result<Option<f64>, Error> {
+    match value {
+        None => Ok(Some(default)),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
+        Some(v) => Err(Error::Usage(format!(
+            "{flag} must be a positive number of requests per second, got {v}"
+        ))),
+    }
+}
+
+pub fn engine_settings(
+    pacing: &PacingArgs,
+    reset_scope: &str,
+    dry_run: bool,
+    max_changes: Option<u64>,
+) -> Result<EngineSettings, Error> {
+    let reset_all = match reset_scope.to_ascii_lowercase().as_str() {
+        "portal" => false,
+        "all" => true,
+        other => {
+            return Err(Error::Usage(format!(
+                "--reset-scope must be 'portal' or 'all', got '{other}'"
+            )));
+        }
+    };
+    if !(1..=20).contains(&pacing.batch_size) {
+        return Err(Error::Usage(format!(
+            "--batch-size must be between 1 and 20 (Microsoft Graph's $batch limit), got {}",
+            pacing.batch_size
+        )));
+    }
+    if !(1..=64).contains(&pacing.concurrency) {
+        return Err(Error::Usage(format!(
+            "--concurrency must be between 1 and 64, got {}",
+            pacing.concurrency
+        )));
+    }
+    if pacing.max_attempts == 0 || pacing.max_attempts > 100 {
+        return Err(Error::Usage(format!(
+            "--max-attempts must be between 1 and 100, got {}",
+            pacing.max_attempts
+        )));
+    }
+    Ok(EngineSettings {
+        batch_size: pacing.batch_size,
+        concurrency: pacing.concurrency,
+        write_rate: rate(pacing.write_rate, "--write-rate", DEFAULT_WRITE_RATE)?,
+        read_rate: rate(pacing.read_rate, "--read-rate", DEFAULT_READ_RATE)?,
+        max_attempts: pacing.max_attempts,
+        dry_run,
+        reset_all,
+        max_changes,
+        shutdown_grace: Duration::from_secs(30),
+        ..EngineSettings::default()
+    })
+}
+
+/// Chooses the sign-in mode: `--sandbox`, else `GRAPH_ACCESS_TOKEN`, else client credentials
+/// (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`).
+pub fn connection(
+    args: &ConnectionArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Connection, Error> {
+    let cloud = Cloud::parse(&args.cloud).map_err(|e| Error::Usage(format!("--cloud: {e}")))?;
+    let graph_url = match &args.graph_url {
+        Some(url) => validate_base_url(url, "--graph-url").map_err(Error::Usage)?,
+        None => cloud.graph_host().to_string(),
+    };
+    let authority = match &args.authority_host {
+        Some(url) => validate_base_url(url, "--authority-host (AZURE_AUTHORITY_HOST)")
+            .map_err(Error::Usage)?,
+        None => cloud.login_host().to_string(),
+    };
+    let scope = cloud.default_scope();
+    let nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let sign_in = if let Some(path) = &args.sandbox {
+        SignIn::Sandbox {
+            tenant: (!path.as_os_str().is_empty()).then(|| path.clone()),
+        }
+    } else if let Some(token) = nonempty("GRAPH_ACCESS_TOKEN") {
+        SignIn::StaticToken(SecretString::from(token.trim().to_string()))
+    } else if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
+        let tenant = args.tenant_id.clone().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            Error::Auth("AZURE_CLIENT_SECRET is set but the tenant is not: pass --tenant-id or set AZURE_TENANT_ID".into())
+        })?;
+        let client_id = args.client_id.clone().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            Error::Auth("AZURE_CLIENT_SECRET is set but the app is not: pass --client-id or set AZURE_CLIENT_ID".into())
+        })?;
+        SignIn::ClientSecret {
+            tenant,
+            client_id,
+            secret: SecretString::from(secret),
+        }
+    } else {
+        return Err(Error::Auth(
+            "no credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or GRAPH_ACCESS_TOKEN, or rehearse with --sandbox".into(),
+        ));
+    };
+    Ok(Connection {
+        sign_in,
+        graph_url,
+        authority,
+        scope,
+    })
+}

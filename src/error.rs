@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::input::InputError;
+use crate::journal::JournalError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,6 +14,9 @@ pub enum Error {
     /// The input file cannot be used (exit 2, nothing sent).
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The results file cannot be used (before the run: exit 2, nothing sent).
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// A file the tool must read or write (exit 2 when before the run).
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
@@ -35,7 +39,7 @@ impl Error {
     #[must_use]
     pub fn code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Input(_) | Error::File { .. } => 2,
+            Error::Usage(_) | Error::Input(_) | Error::Journal(_) | Error::File { .. } => 2,
             Error::Auth(_) => 3,
             Error::Guard(_) => 4,
             Error::Interrupted(_) => 130,

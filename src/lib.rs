@@ -13,11 +13,15 @@
 //! - [`report`]: human and JSON summaries.
 //! - [`progress`]: progress bar or periodic log lines on stderr.
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
+//! - [`rollout`]: the `apply`/`plan` flow (journal, sign-in, engine, summary); [`connect`]:
+//!   sign-in and the permission check.
+//! - [`rollback`]: the undo file of a finished run.
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
 pub mod action;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod emulator;
 pub mod engine;
 pub mod error;
@@ -26,4 +30,6 @@ pub mod input;
 pub mod journal;
 pub mod progress;
 pub mod report;
+pub mod rollback;
+pub mod rollout;
 pub mod run;

@@ -1,2 +1,403 @@
 //! Progress on stderr: an indicatif bar on a terminal, a log line every ~10 s otherwise,
-//! nothing with --quiet. Never blocks the engine.
+//! nothing with --quiet. Never blocks the engine: counting is atomics only, the bar redraws at
+//! most 10 times a second, and log lines come from a background thread.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+use crate::journal::Status;
+use crate::report::figures::{duration, rate, thousands};
+
+/// How often a log line is printed when stderr is not a terminal.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+/// How often the log thread wakes to notice `finish` or a dropped `Progress`.
+const LOG_POLL: Duration = Duration::from_millis(250);
+/// The bar's line: `███▌    1,234/10,000 · 18.2/s · eta 7m · applied 1,200 · … <message>`.
+const BAR_TEMPLATE: &str =
+    "{bar:30.cyan/blue} {human_pos}/{human_len} · {rate} · eta {eta} · {counts} {msg}";
+/// Bar redraws per second, at most.
+const BAR_HZ: u8 = 10;
+
+/// Where progress goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A live bar on stderr (a terminal).
+    Bar,
+    /// A plain line every ~10 s on stderr (CI logs, redirected output).
+    Log,
+    /// Nothing (`-q`).
+    Quiet,
+}
+
+impl ProgressMode {
+    /// `Quiet` with `-q`; otherwise `Bar` when stderr is a terminal, `Log` when it is not.
+    #[must_use]
+    pub fn detect(quiet: bool) -> ProgressMode {
+        if quiet {
+            ProgressMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Log
+        }
+    }
+}
+
+/// Finished (row, action) pairs by outcome, plus 429s.
+#[derive(Debug, Default)]
+struct Counts {
+    done: AtomicU64,
+    applied: AtomicU64,
+    planned: AtomicU64,
+    unchanged: AtomicU64,
+    /// `failed`, `not_found` and `invalid`.
+    failed: AtomicU64,
+    skipped: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Counts {
+    /// `applied 1,000 · unchanged 200 · failed 3 · 429s 5`; rare outcomes only when they occur.
+    fn describe(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let planned = get(&self.planned);
+        if planned > 0 {
+            let _ = write!(out, "planned {}", thousands(planned));
+            if get(&self.applied) > 0 {
+                let _ = write!(out, " · applied {}", thousands(get(&self.applied)));
+            }
+        } else {
+            let _ = write!(out, "applied {}", thousands(get(&self.applied)));
+        }
+        let _ = write!(out, " · unchanged {}", thousands(get(&self.unchanged)));
+        let _ = write!(out, " · failed {}", thousands(get(&self.failed)));
+        for (label, n) in [
+            ("skipped", get(&self.skipped)),
+            ("429s", get(&self.throttled)),
+        ] {
+            if n > 0 {
+                let _ = write!(out, " · {label} {}", thousands(n));
+            }
+        }
+        out
+    }
+}
+
+struct Inner {
+    total: u64,
+    mode: ProgressMode,
+    start: Instant,
+    counts: Arc<Counts>,
+    message: Mutex<String>,
+    bar: Option<ProgressBar>,
+    finished: AtomicBool,
+}
+
+/// A handle on the run's progress display. Cheap to clone; share it with every task.
+#[derive(Clone)]
+pub struct Progress {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("mode", &self.inner.mode)
+            .field("total", &self.inner.total)
+            .field("done", &self.done())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    /// Starts showing progress towards `total` (row, action) pairs.
+    #[must_use]
+    pub fn new(total: u64, mode: ProgressMode) -> Progress {
+        let counts = Arc::new(Counts::default());
+        let bar = (mode == ProgressMode::Bar).then(|| new_bar(total, &counts));
+        let inner = Arc::new(Inner {
+            total,
+            mode,
+            start: Instant::now(),
+            counts,
+            message: Mutex::new(String::new()),
+            bar,
+            finished: AtomicBool::new(false),
+        });
+        if mode == ProgressMode::Log {
+            spawn_logger(Arc::downgrade(&inner));
+        }
+        Progress { inner }
+    }
+
+    /// One (row, action) finished with `status`.
+    pub fn record(&self, status: Status) {
+        let c = &self.inner.counts;
+        let counter = match status {
+            Status::Applied => &c.applied,
+            Status::Planned => &c.planned,
+            Status::Unchanged => &c.unchanged,
+            Status::Failed | Status::NotFound | Status::Invalid => &c.failed,
+            Status::Skipped => &c.skipped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        c.done.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = &self.inner.bar {
+            // Rate-limited by the draw target: at most BAR_HZ redraws a second.
+            bar.inc(1);
+        }
+    }
+
+    /// `n` requests were answered 429 (items in a batch, or a whole batch).
+    pub fn throttled(&self, n: u64) {
+        self.inner.counts.throttled.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A short note on what the run is doing (`waiting 12s for the write quota`); empty clears.
+    pub fn set_message(&self, msg: &str) {
+        if let Ok(mut m) = self.inner.message.lock() {
+            msg.clone_into(&mut m);
+        }
+        if let Some(bar) = &self.inner.bar {
+            bar.set_message(if msg.is_empty() {
+                String::new()
+            } else {
+                format!("· {msg}")
+            });
+        }
+    }
+
+    /// Runs `f` with the bar hidden, so lines printed to stderr meanwhile (warnings, logs) do
+    /// not tear it. Without a bar, just runs `f`.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.inner.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Ends the display: clears the bar (the summary follows) or prints a final log line.
+    /// Later calls do nothing.
+    pub fn finish(&self) {
+        if self.inner.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match self.inner.mode {
+            ProgressMode::Bar => {
+                if let Some(bar) = &self.inner.bar {
+                    bar.finish_and_clear();
+                }
+            }
+            ProgressMode::Log => eprintln!("{}", self.inner.log_line(true)),
+            ProgressMode::Quiet => {}
+        }
+    }
+
+    /// (row, action) pairs finished so far.
+    #[must_use]
+    pub fn done(&self) -> u64 {
+        self.inner.counts.done.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    /// `progress: 1,234/10,000 (12%) · 18.2/s · eta 7m 40s · applied … · <message>`.
+    fn log_line(&self, last: bool) -> String {
+        let done = self.counts.done.load(Ordering::Relaxed);
+        let elapsed = self.start.elapsed();
+        let mut line = if last {
+            format!(
+                "progress: finished {}/{} in {}",
+                thousands(done),
+                thousands(self.total),
+                duration(elapsed)
+            )
+        } else {
+            let pct = (done.saturating_mul(100))
+                .checked_div(self.total)
+                .unwrap_or(100);
+            format!(
+                "progress: {}/{} ({pct}%)",
+                thousands(done),
+                thousands(self.total)
+            )
+        };
+        let secs = elapsed.as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let per_sec = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let _ = write!(line, " · {}/s", rate(per_sec));
+        if !last && per_sec > 0.0 && done < self.total {
+            #[allow(clippy::cast_precision_loss)]
+            let eta = (self.total - done) as f64 / per_sec;
+            let _ = write!(
+                line,
+                " · eta {}",
+                duration(Duration::from_secs_f64(eta.round()))
+            );
+        }
+        let _ = write!(line, " · {}", self.counts.describe());
+        if !last {
+            if let Ok(m) = self.message.lock() {
+                if !m.is_empty() {
+                    let _ = write!(line, " · {m}");
+                }
+            }
+        }
+        line
+    }
+}
+
+fn new_bar(total: u64, counts: &Arc<Counts>) -> ProgressBar {
+    let counts = Arc::clone(counts);
+    let style = ProgressStyle::with_template(BAR_TEMPLATE)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("█▉▊▋▌▍▎▏ ")
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", rate(state.per_sec()));
+            },
+        )
+        .with_key(
+            "counts",
+            move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&counts.describe());
+            },
+        );
+    let bar =
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(BAR_HZ))
+            .with_style(style);
+    // Keeps elapsed time and ETA moving while the run waits on throttling.
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
+/// Prints a log line every LOG_EVERY until `finish` or until every `Progress` is dropped.
+fn spawn_logger(inner: Weak<Inner>) {
+    let spawned = thread::Builder::new()
+        .name("progress-log".into())
+        .spawn(move || {
+            let mut last = Instant::now();
+            loop {
+                thread::sleep(LOG_POLL);
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                if inner.finished.load(Ordering::Acquire) {
+                    return;
+                }
+                if last.elapsed() >= LOG_EVERY {
+                    last = Instant::now();
+                    eprintln!("{}", inner.log_line(false));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the progress log thread: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_template_is_valid() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+    }
+
+    #[test]
+    fn quiet_flag_always_means_quiet() {
+        assert_eq!(ProgressMode::detect(true), ProgressMode::Quiet);
+    }
+
+    #[test]
+    fn progress_is_cheap_to_share_across_threads() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        assert_send_sync_clone::<Progress>();
+    }
+
+    #[test]
+    fn records_from_many_threads_are_all_counted() {
+        for mode in [ProgressMode::Quiet, ProgressMode::Bar, ProgressMode::Log] {
+            let p = Progress::new(4_000, mode);
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let p = p.clone();
+                    thread::spawn(move || {
+                        for i in 0..1_000 {
+                            p.record(if i % 10 == 0 {
+                                Status::Failed
+                            } else {
+                                Status::Applied
+                            });
+                        }
+                        p.throttled(2);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            assert_eq!(p.done(), 4_000);
+            let c = &p.inner.counts;
+            assert_eq!(c.failed.load(Ordering::Relaxed), 400);
+            assert_eq!(c.throttled.load(Ordering::Relaxed), 8);
+            p.finish();
+            p.finish();
+        }
+    }
+
+    #[test]
+    fn counts_read_as_words_with_separators_and_rare_ones_only_when_present() {
+        let c = Counts::default();
+        c.applied.store(1_234, Ordering::Relaxed);
+        c.unchanged.store(56, Ordering::Relaxed);
+        assert_eq!(c.describe(), "applied 1,234 · unchanged 56 · failed 0");
+        c.throttled.store(7, Ordering::Relaxed);
+        c.skipped.store(1, Ordering::Relaxed);
+        assert_eq!(
+            c.describe(),
+            "applied 1,234 · unchanged 56 · failed 0 · skipped 1 · 429s 7"
+        );
+        c.planned.store(10, Ordering::Relaxed);
+        assert!(c.describe().starts_with("planned 10 · applied 1,234"));
+    }
+
+    #[test]
+    fn log_line_shows_done_total_percent_rate_counts_and_message() {
+        let p = Progress::new(10_000, ProgressMode::Quiet);
+        for _ in 0..1_234 {
+            p.record(Status::Applied);
+        }
+        p.set_message("waiting 3s (429)");
+        let line = p.inner.log_line(false);
+        assert!(
+            line.starts_with("progress: 1,234/10,000 (12%) · "),
+            "{line}"
+        );
+        assert!(line.contains("/s · eta "), "{line}");
+        assert!(
+            line.ends_with("applied 1,234 · unchanged 0 · failed 0 · waiting 3s (429)"),
+            "{line}"
+        );
+        let last = p.inner.log_line(true);
+        assert!(
+            last.starts_with("progress: finished 1,234/10,000 in "),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn zero_total_does_not_divide_by_zero() {
+        let p = Progress::new(0, ProgressMode::Quiet);
+        assert!(p.inner.log_line(false).starts_with("progress: 0/0 (100%)"));
+    }
+}

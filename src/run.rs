@@ -1,6 +1,15 @@
-//! Runs one command: the library's entry point, called by `main` and by tests.
+//! Runs one command: the library's entry point, called by `main` and by tests. Maps the
+//! outcome to the exit code (DESIGN.md): errors know their own code.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, OutputArgs, ValidateArgs};
+use crate::config;
+use crate::error::{Completion, Error};
+use crate::input;
 
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> u8
@@ -8,12 +17,141 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    use clap::Parser;
-    match crate::cli::Cli::try_parse_from(args) {
-        Ok(_cli) => 0,
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            if e.use_stderr() { 2 } else { 0 }
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match run(&cli, &argv) {
+        Ok(done) => done.code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.code()
         }
     }
+}
+
+fn init_logging(output: &OutputArgs) {
+    let level = match (output.quiet, output.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!("mfa_rollout={level}"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs a parsed command.
+pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
+    match &cli.command {
+        Command::Validate(args) => {
+            init_logging(&args.output);
+            validate(args)
+        }
+        Command::Plan(args) => {
+            init_logging(&args.output);
+            crate::rollout::plan(args, argv)
+        }
+        Command::Apply(args) => {
+            init_logging(&args.output);
+            crate::rollout::apply(args, argv)
+        }
+        Command::Rollback(args) => {
+            init_logging(&args.output);
+            crate::rollback::run(args)
+        }
+        Command::Report(args) => {
+            init_logging(&args.output);
+            report(args)
+        }
+        Command::Check(args) => {
+            init_logging(&args.output);
+            crate::connect::check(args)
+        }
+        Command::Emulator(args) => {
+            crate::emulator::run_cli(args).map_err(Error::Usage)?;
+            Ok(Completion::AllGood)
+        }
+    }
+}
+
+fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
+    let options = config::input_options(&args.input)?;
+    let loaded = input::load(&args.input.input, &options)?;
+    let mut per_action: BTreeMap<String, u64> = BTreeMap::new();
+    let mut jobs = 0u64;
+    for job in loaded.jobs.iter().filter(|j| j.duplicate_of.is_none()) {
+        jobs += 1;
+        *per_action
+            .entry(crate::action::combo_string(&job.actions))
+            .or_default() += 1;
+    }
+    if args.output.json {
+        let json = serde_json::json!({
+            "file": args.input.input.display().to_string(),
+            "users": jobs,
+            "actions": per_action,
+            "invalid": loaded.invalid.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "warnings": loaded.warnings,
+        });
+        println!("{json}");
+    } else if !args.output.quiet {
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        for p in &loaded.invalid {
+            eprintln!("invalid: {p}");
+        }
+        let list = per_action
+            .iter()
+            .map(|(a, n)| format!("{a}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{}: {jobs} users to process ({list}); {} invalid row(s), {} warning(s)",
+            args.input.input.display(),
+            loaded.invalid.len(),
+            loaded.warnings.len()
+        );
+    }
+    Ok(if loaded.invalid.is_empty() {
+        Completion::AllGood
+    } else {
+        Completion::SomeRowsFailed
+    })
+}
+
+/// `report RESULTS [--html FILE] [--json]`: the summary of an existing results file.
+fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
+    let records = crate::journal::read_results(&args.results)?;
+    let dry_run = !records.is_empty()
+        && records
+            .iter()
+            .all(|r| r.status != crate::journal::Status::Applied)
+        && records
+            .iter()
+            .any(|r| r.status == crate::journal::Status::Planned);
+    let summary =
+        crate::report::Summary::from_records(&records, None, Some(&args.results), dry_run);
+    if let Some(html) = &args.html {
+        let title = format!("MFA rollout — {}", args.results.display());
+        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
+            path: html.clone(),
+            message: format!("cannot write the HTML report: {e}"),
+        })?;
+    }
+    if args.output.json {
+        println!("{}", summary.to_json());
+    } else if !args.output.quiet {
+        print!("{}", summary.render_text());
+    }
+    Ok(summary.completion())
 }

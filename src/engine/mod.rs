@@ -1,3 +1,16 @@
 //! The rollout engine: per-job state machines (pure: response in, next request out) and the
 //! async scheduler that packs their requests into `$batch`es, paces them under the quota,
 //! retries what is transient and records every outcome.
+
+pub(crate) mod machine;
+pub(crate) mod pacer;
+pub(crate) mod reset_methods;
+pub(crate) mod revoke;
+pub mod scheduler;
+pub mod settings;
+pub(crate) mod state_change;
+pub mod transport;
+
+pub use scheduler::{EngineReport, Sink, Stop, WorkItem, run};
+pub use settings::EngineSettings;
+pub use transport::Transport;

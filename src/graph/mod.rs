@@ -2,9 +2,39 @@
 //! the HTTP client, Graph error bodies, token sources and refresh, national-cloud endpoints.
 //! Knows nothing about jobs or rows.
 //!
-//! STUB: the interface the engine is written against; the graph work fills it in.
+//! # Layout
+//! - this file: the shared types (`BatchItem`, `ItemResponse`, `GraphError`, `BatchError`).
+//! - `batch`: the `$batch` request body and the parsing of its response.
+//! - `user_key`: a user's object id or UPN → the relative URL path.
+//! - `error_body`: Graph error bodies → [`GraphError`].
+//! - `cloud`: national-cloud hosts and the check of base URLs given by flags.
+//! - `token`: access tokens: static, client credentials (secret or certificate) or a
+//!   delegated device-code sign-in, cached and renewed.
+//! - `certificate`: the certificate-and-key PEM file, its checks, the client-assertion JWT.
+//! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
+//! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
+
+mod batch;
+mod certificate;
+mod client;
+mod cloud;
+mod device_code;
+mod error_body;
+mod token;
+mod user_key;
+
+#[cfg(test)]
+mod test_support;
 
 use std::time::Duration;
+
+pub use batch::{BatchReply, MAX_RETRY_AFTER, batch_body, parse_batch_response, parse_retry_after};
+pub use certificate::{AssertionAlg, CertificateError, CertificateKey};
+pub use client::GraphClient;
+pub use cloud::{Cloud, validate_base_url};
+pub use device_code::DevicePrompt;
+pub use token::{Credential, TokenClaims, TokenError, TokenSource, renewal_margin};
+pub use user_key::user_path;
 
 use serde_json::Value;
 
@@ -13,6 +43,17 @@ use serde_json::Value;
 pub enum ApiVersion {
     V1,
     Beta,
+}
+
+impl ApiVersion {
+    /// The URL segment: `v1.0` or `beta`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1.0",
+            ApiVersion::Beta => "beta",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,7 +110,8 @@ pub struct GraphError {
 /// Why a whole batch did not produce item answers.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    /// The batch itself was answered 429 or 503 (or 424): wait and resend every item.
+    /// The batch itself was answered 429 or 503 (or 424, or a gateway's 502/504): wait
+    /// `retry_after` (from the outer `Retry-After`, capped at 300 s) and resend every item.
     #[error("batch answered {status}")]
     Throttled {
         status: u16,
@@ -78,7 +120,8 @@ pub enum BatchError {
     /// Connection refused/reset/dropped mid-body, timeout, or an unparseable body: transient.
     #[error("{0}")]
     Transport(String),
-    /// 401 even after one token renewal, or the token could not be obtained: stop the run.
+    /// 401 even after one token renewal, or the token could not be obtained (the
+    /// [`TokenError`] message): stop the run.
     #[error("{0}")]
     Auth(String),
     /// Any other non-200 outer status (e.g. 400 for a malformed batch): the items fail.

@@ -1,2 +1,15 @@
 //! Summaries of a run or a plan: counts per action and status, state transitions, throughput
-//! and throttling, as text for people or JSON for scripts. Never mutates state.
+//! and throttling, as text for people, JSON for scripts, or a self-contained HTML page for a
+//! change board. Never mutates state.
+//!
+//! # Layout
+//! - `summary`: [`Summary`], [`RunStats`], [`Transition`], [`StateCount`].
+//! - `html`: the HTML report page ([`render_html`], [`write_html`]).
+//! - `figures`: numbers, rates and durations as people read them.
+
+pub(crate) mod figures;
+mod html;
+mod summary;
+
+pub use html::{render_html, write_html};
+pub use summary::{RunStats, StateCount, Summary, Transition};

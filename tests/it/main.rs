@@ -5,3 +5,4 @@ mod emulator_conformance;
 mod input_cli;
 mod journal_files;
 mod rollout;
+mod util;

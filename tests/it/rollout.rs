@@ -1,1 +1,373 @@
-//! Integration tests: rollout.
+//! Integration tests: `validate`, `plan` and `apply` driven as a user would, against the
+//! in-process emulator, checking the emulator's final state, the results file and exit codes.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mfa_rollout::emulator::{EmulatorConfig, Faults};
+use mfa_rollout::journal::Status;
+
+use crate::util::{Env, results, rollout_csv, run, stat, state};
+
+/// The emulator's users, as (upn, state) in a stable order.
+fn upns(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = env.users().keys().cloned().collect();
+    v.sort();
+    v
+}
+
+/// What each wish must end as in the emulator (`enable` may become `enforced`: Graph promotes
+/// users who registered a method).
+fn satisfied(wish: &str, now: &str) -> bool {
+    match wish {
+        "enable" => now == "enabled" || now == "enforced",
+        "enforce" => now == "enforced",
+        "disable" => now == "disabled",
+        _ => false,
+    }
+}
+
+fn assert_converged(env: &Env, wishes: &HashMap<String, String>) {
+    let users = env.users();
+    for (upn, wish) in wishes {
+        let now = state(&users[upn]);
+        assert!(
+            satisfied(wish, &now),
+            "{upn}: wished {wish}, emulator has {now}"
+        );
+    }
+}
+
+fn writes_per_user_max(env: &Env) -> u64 {
+    let stats = env.stats();
+    if let Some(n) = stats.get("max_writes_per_user").and_then(|v| v.as_u64()) {
+        return n;
+    }
+    stats
+        .get("writes_per_user")
+        .and_then(|v| v.as_object())
+        .map(|m| m.values().filter_map(|v| v.as_u64()).max().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+fn wishes_of(csv: &str) -> HashMap<String, String> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(u, a)| (u.to_ascii_lowercase(), a.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_user_once() {
+    let mut config = EmulatorConfig::generated(5000, 11).seed(11).faults(Faults {
+        batch_429: 0.01,
+        batch_503: 0.01,
+        item_5xx: 0.01,
+        drop: 0.01,
+        drop_after_execute: true,
+        retry_after_secs: Some(0.2),
+        latency_ms: 3,
+        latency_jitter_ms: 2,
+    });
+    // A small read budget (400 RU/s, 4,000 burst) that the tool is not told about, so the
+    // run draws real 429s and must slow down; writes stay within their quota.
+    config.quotas.resource_units_per_10s = 4000.0;
+    config.quotas.writes_per_150s = 150_000.0;
+    config.quotas.tenant_writes_per_5min = 300_000.0;
+    let env = Env::start(config);
+    let upns = upns(&env);
+    assert_eq!(upns.len(), 5000);
+    let csv = rollout_csv(&upns, &["enforce", "disable", "enable", "enforce"]);
+    let input = env.write("users.csv", &csv);
+    let out = env.path("results.csv");
+    let cmd = env.rollout(
+        "apply",
+        &input,
+        &out,
+        &[
+            "--read-rate",
+            "1000",
+            "--write-rate",
+            "900",
+            "--max-attempts",
+            "8",
+        ],
+    );
+    let (code, _, stderr) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+
+    let records = results(&out);
+    assert_eq!(records.len(), 5000, "one line per (row, action)");
+    let rows: std::collections::BTreeSet<u64> = records.iter().map(|r| r.row).collect();
+    assert_eq!(rows.len(), 5000);
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(r.status, Status::Applied | Status::Unchanged))
+    );
+    assert_converged(&env, &wishes_of(&csv));
+    assert_eq!(writes_per_user_max(&env), 1, "no user written twice");
+    let stats = env.stats();
+    assert!(
+        stat(&stats, "throttled") > 0,
+        "the run met throttling: {stats}"
+    );
+    assert!(stat(&stats, "largest_batch") <= 20);
+}
+
+#[test]
+fn plan_reads_every_user_and_writes_nothing() {
+    let env = Env::start(EmulatorConfig::generated(300, 3).no_throttle());
+    let upns = upns(&env);
+    let csv = rollout_csv(&upns, &["enforce", "disable"]);
+    let input = env.write("users.csv", &csv);
+    let report = env.path("plan.csv");
+    let (code, stdout, stderr) = run(env.rollout("plan", &input, &report, &[]));
+    assert_eq!(code, 0, "{stderr}{stdout}");
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+    let records = results(&report);
+    assert_eq!(records.len(), 300);
+    assert!(records.iter().any(|r| r.status == Status::Planned));
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(r.status, Status::Planned | Status::Unchanged))
+    );
+    for r in records.iter().filter(|r| r.status == Status::Planned) {
+        assert_ne!(r.before, r.after);
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_rows_and_sends_nothing() {
+    let env = Env::start(EmulatorConfig::generated(10, 1));
+    let input = env.write(
+        "bad.csv",
+        "upn,action\nok@contoso.onmicrosoft.com,enforce\nnot an upn,enforce\nb@contoso.onmicrosoft.com,explode\n",
+    );
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("row 3"), "{stderr}");
+    assert!(stderr.contains("row 4"), "{stderr}");
+    assert_eq!(stat(&env.stats(), "requests"), 0);
+}
+
+#[test]
+fn delete_app_passwords_is_refused_with_the_explanation_and_nothing_is_sent() {
+    let env = Env::start(EmulatorConfig::generated(10, 1));
+    let input = env.write(
+        "a.csv",
+        "upn,action\na@contoso.onmicrosoft.com,delete-app-passwords\n",
+    );
+    let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("no API exists for app passwords"),
+        "{stderr}"
+    );
+    assert_eq!(stat(&env.stats(), "requests"), 0);
+}
+
+#[test]
+fn an_existing_results_file_is_never_replaced_without_overwrite() {
+    let env = Env::start(EmulatorConfig::generated(10, 1).no_throttle());
+    let upns = upns(&env);
+    let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
+    let out = env.write("r.csv", "precious\n");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--overwrite") || stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
+    assert_eq!(stat(&env.stats(), "requests"), 0);
+}
+
+#[test]
+fn max_changes_below_the_plan_exits_4_before_any_write() {
+    let env = Env::start(EmulatorConfig::generated(100, 5).no_throttle());
+    let upns = upns(&env);
+    let input = env.write("u.csv", &rollout_csv(&upns, &["enforce", "disable"]));
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--max-changes", "3"]));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("--max-changes"), "{stderr}");
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+}
+
+#[test]
+fn a_withheld_permission_stops_apply_with_exit_3_before_any_write() {
+    let env = Env::start(
+        EmulatorConfig::generated(20, 2)
+            .no_throttle()
+            .withhold_permission("Policy.ReadWrite.AuthenticationMethod"),
+    );
+    let upns = upns(&env);
+    let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
+    let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("Policy.ReadWrite.AuthenticationMethod"),
+        "{stderr}"
+    );
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+}
+
+#[test]
+fn a_wrong_client_secret_is_one_clear_line_and_exit_3() {
+    let env = Env::start(EmulatorConfig::generated(5, 2));
+    let upns = upns(&env);
+    let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
+    let mut cmd = env.rollout("apply", &input, &env.path("r.csv"), &[]);
+    cmd.env("AZURE_CLIENT_SECRET", "not-the-secret-123");
+    let (code, stdout, stderr) = run(cmd);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("not-the-secret-123") && !stdout.contains("not-the-secret-123"));
+}
+
+/// Spawns an apply, waits until its journal holds at least `lines` lines, and returns it.
+fn spawn_until(
+    mut cmd: std::process::Command,
+    out: &std::path::Path,
+    lines: usize,
+) -> std::process::Child {
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = std::fs::read_to_string(out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n >= lines || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if Instant::now() > deadline {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the run never reached {lines} journal lines");
+    }
+    child
+}
+
+#[test]
+fn kill_9_mid_run_then_resume_ends_complete_and_correct() {
+    let env = Env::start(EmulatorConfig::generated(1500, 9).no_throttle());
+    let upns = upns(&env);
+    let csv = rollout_csv(&upns, &["enforce", "disable", "enable"]);
+    let input = env.write("u.csv", &csv);
+    let out = env.path("r.csv");
+    let pace = ["--write-rate", "300", "--read-rate", "600"];
+    let mut child = spawn_until(env.rollout("apply", &input, &out, &pace), &out, 300);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let partial = results(&out);
+    assert!(partial.len() < 1500, "killed before the end");
+
+    let mut resume = pace.to_vec();
+    resume.push("--resume");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &resume));
+    assert_eq!(code, 0, "{stderr}");
+    let records = results(&out);
+    assert_eq!(records.len(), 1500);
+    let rows: std::collections::BTreeSet<u64> = records.iter().map(|r| r.row).collect();
+    assert_eq!(rows.len(), 1500, "no row lost or duplicated");
+    assert!(
+        records.windows(2).all(|w| w[0].row < w[1].row),
+        "compacted in input order"
+    );
+    assert_converged(&env, &wishes_of(&csv));
+    assert_eq!(
+        writes_per_user_max(&env),
+        1,
+        "resume never wrote a user twice"
+    );
+    // Rows finished before the kill kept their outcome.
+    for p in partial {
+        let r = records.iter().find(|r| r.row == p.row).unwrap();
+        assert_eq!((r.status, &r.before), (p.status, &p.before));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_exits_130_with_a_resume_command_and_the_file_resumes() {
+    let env = Env::start(EmulatorConfig::generated(800, 4).no_throttle());
+    let upns = upns(&env);
+    let csv = rollout_csv(&upns, &["enforce", "disable"]);
+    let input = env.write("u.csv", &csv);
+    let out = env.path("r.csv");
+    let pace = ["--write-rate", "150", "--read-rate", "300"];
+    let mut cmd = env.rollout("apply", &input, &out, &pace);
+    cmd.stderr(std::process::Stdio::piped());
+    let child = spawn_until(cmd, &out, 100);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+
+    let mut resume = pace.to_vec();
+    resume.push("--resume");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &resume));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&out).len(), 800);
+    assert_converged(&env, &wishes_of(&csv));
+}
+
+#[test]
+fn resume_refuses_an_input_whose_rows_changed() {
+    let env = Env::start(EmulatorConfig::generated(30, 4).no_throttle());
+    let upns = upns(&env);
+    let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    let mut other = upns.clone();
+    other.swap(0, 1);
+    let changed = env.write("u.csv", &rollout_csv(&other, &["enforce"]));
+    let (code, _, stderr) = run(env.rollout("apply", &changed, &out, &["--resume"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("row 2"), "{stderr}");
+}
+
+#[test]
+fn the_readme_sandbox_command_runs_the_sample_rollout() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.csv");
+    let mut cmd = std::process::Command::new(crate::util::BIN);
+    cmd.arg("apply")
+        .arg(root.join("samples/rollout.csv"))
+        .arg("--results")
+        .arg(&out)
+        .arg("--sandbox")
+        .arg(root.join("samples/tenant.json"))
+        .args(["--write-rate", "200", "--read-rate", "400"])
+        .env_remove("GRAPH_ACCESS_TOKEN")
+        .env_remove("AZURE_CLIENT_SECRET");
+    let (code, stdout, stderr) = run(cmd);
+    // A few sample users are missing from the sample tenant on purpose.
+    assert_eq!(code, 1, "{stderr}");
+    let records = results(&out);
+    let rows = std::fs::read_to_string(root.join("samples/rollout.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(records.len(), rows);
+    assert!(records.iter().any(|r| r.status == Status::NotFound));
+    assert!(records.iter().any(|r| r.status == Status::Applied));
+    assert!(
+        stdout.contains("applied"),
+        "the summary is printed: {stdout}"
+    );
+}

@@ -1,0 +1,435 @@
+//! Benchmarks (not tests): run whole rollouts against the in-process emulator and report
+//! figures — throttle efficiency, share of 429s, users/s, CPU per 100,000 users, peak RSS,
+//! input validation time — to stdout and to `target/bench-results.md`.
+//!
+//! `cargo bench --bench rollout` runs every scenario; `cargo bench --bench rollout -- NAME`
+//! runs those whose name contains NAME. `BENCH_USERS_SCALE=0.1` shrinks every scenario (for a
+//! quick look; the README's figures use the full sizes).
+
+#![allow(unsafe_code)] // wait4(2) for the child's own CPU time and peak RSS
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Faults};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mfa-rollout");
+
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kb: u64,
+    code: i32,
+    stdout: String,
+}
+
+/// Runs the binary and waits for it with wait4(2), which reports that child's own CPU time
+/// and peak RSS.
+fn measure(mut cmd: Command) -> Measured {
+    let stdout_path = std::env::temp_dir().join(format!("bench-{}.out", std::process::id()));
+    let out = std::fs::File::create(&stdout_path).expect("stdout file");
+    cmd.stdout(out).stderr(std::process::Stdio::null());
+    let start = Instant::now();
+    let child = cmd.spawn().expect("spawn mfa-rollout");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data; pid is our own child, not yet reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4 failed");
+    std::mem::forget(child);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measured {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kb: usage.ru_maxrss as u64,
+        code,
+        stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+    }
+}
+
+fn scale(n: usize) -> usize {
+    let f: f64 = std::env::var("BENCH_USERS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * f) as usize).max(100)
+}
+
+struct Bench {
+    rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    table: Vec<[String; 4]>,
+}
+
+fn stat(v: &serde_json::Value, key: &str) -> u64 {
+    v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0)
+}
+
+fn items_429(v: &serde_json::Value) -> u64 {
+    v.get("items_by_status")
+        .and_then(|m| m.get("429"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
+}
+
+impl Bench {
+    fn emulator(&self, config: EmulatorConfig) -> EmulatorHandle {
+        self.rt.block_on(Emulator::start(config)).expect("emulator")
+    }
+
+    fn csv(&self, name: &str, emu: &EmulatorHandle, actions: &[&str]) -> PathBuf {
+        let users = emu.users();
+        let list = users
+            .get("users")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut s = String::from("upn,action\n");
+        for (i, u) in list.iter().enumerate() {
+            let upn = u
+                .get("upn")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let _ = writeln!(s, "{upn},{}", actions[i % actions.len()]);
+        }
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, s).expect("write csv");
+        p
+    }
+
+    fn apply(&self, emu: &EmulatorHandle, input: &Path, extra: &[&str]) -> Measured {
+        let mut c = Command::new(BIN);
+        c.arg("apply")
+            .arg(input)
+            .arg("--results")
+            .arg(self.dir.path().join("results.csv"))
+            .arg("--overwrite")
+            .arg("--quiet")
+            .arg("--json")
+            .arg("--graph-url")
+            .arg(emu.base_url())
+            .arg("--authority-host")
+            .arg(emu.base_url())
+            .args(extra)
+            .env("AZURE_TENANT_ID", emu.tenant_id())
+            .env("AZURE_CLIENT_ID", emu.client_id())
+            .env("AZURE_CLIENT_SECRET", emu.client_secret())
+            .env_remove("GRAPH_ACCESS_TOKEN");
+        measure(c)
+    }
+
+    fn row(&mut self, scenario: &str, figure: &str, value: String, goal: &str) {
+        println!("{scenario:<28} {figure:<34} {value:>14}   goal {goal}");
+        self.table
+            .push([scenario.into(), figure.into(), value, goal.into()]);
+    }
+
+    /// 1 and 2: a rollout against a write quota, told it or not.
+    fn quota(&mut self, told: bool) {
+        let users = scale(20_000);
+        let scale_f = 10.0; // 200 writes/s, 8,000 RU/s: 20,000 users in under a minute
+        let mut config = EmulatorConfig::generated(users, 42)
+            .quota_scale(scale_f)
+            .faults(Faults {
+                latency_ms: 50,
+                latency_jitter_ms: 20,
+                ..Faults::default()
+            });
+        let assumed_writes = 3000.0 / 150.0 * scale_f;
+        let assumed_reads = 8000.0 / 10.0 * scale_f - assumed_writes;
+        if !told {
+            config.quotas.writes_per_150s /= 3.0;
+            config.quotas.resource_units_per_10s /= 3.0;
+        }
+        let real_writes = config.quotas.writes_per_150s / 150.0 * scale_f;
+        let emu = self.emulator(config);
+        let input = self.csv("quota.csv", &emu, &["enforce", "disable"]);
+        let w = format!("{assumed_writes}");
+        let r = format!("{assumed_reads}");
+        let m = self.apply(
+            &emu,
+            &input,
+            &["--write-rate", &w, "--read-rate", &r, "--concurrency", "16"],
+        );
+        let stats = emu.stats();
+        let writes = stat(&stats, "writes") as f64;
+        let items = stat(&stats, "items").max(1) as f64;
+        let achieved = writes / m.wall.as_secs_f64();
+        let name = if told {
+            "1 told quota"
+        } else {
+            "2 untold, a third"
+        };
+        self.row(name, "users", users.to_string(), "");
+        self.row(name, "exit code", m.code.to_string(), "0");
+        self.row(name, "writes/s achieved", format!("{achieved:.1}"), "");
+        self.row(name, "quota writes/s", format!("{real_writes:.1}"), "");
+        let goal_eff = if told { ">= 0.98" } else { ">= 0.90" };
+        self.row(
+            name,
+            "throttle efficiency",
+            format!("{:.3}", achieved / real_writes),
+            goal_eff,
+        );
+        let goal_429 = if told { "0 %" } else { "<= 1 %" };
+        self.row(
+            name,
+            "items answered 429",
+            format!("{:.2} %", 100.0 * items_429(&stats) as f64 / items),
+            goal_429,
+        );
+        self.row(
+            name,
+            "wall seconds",
+            format!("{:.1}", m.wall.as_secs_f64()),
+            "",
+        );
+        if told {
+            self.baseline(&emu_config_for_baseline(users), achieved, m.wall);
+        }
+    }
+
+    /// 5: the same rollout the way common scripts send it: one request at a time, GET then
+    /// PATCH per user, retrying only on 429. Run for a bounded time and extrapolated.
+    fn baseline(&mut self, config: &EmulatorConfig, tool_writes_per_s: f64, tool_wall: Duration) {
+        let emu = self.emulator(config.clone());
+        let users = emu.users();
+        let list: Vec<String> = users
+            .get("users")
+            .and_then(serde_json::Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|u| u.get("upn").and_then(|v| v.as_str()).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total = list.len();
+        let budget = Duration::from_secs(20);
+        let (done, elapsed) = self.rt.block_on(sequential_script(&emu, &list, budget));
+        let per_user = elapsed.as_secs_f64() / done.max(1) as f64;
+        let projected = per_user * total as f64;
+        self.row(
+            "5 baseline script",
+            "users done in 20 s",
+            done.to_string(),
+            "",
+        );
+        self.row(
+            "5 baseline script",
+            "projected seconds, all users",
+            format!("{projected:.0}"),
+            "",
+        );
+        self.row(
+            "5 baseline script",
+            "tool speed-up (wall)",
+            format!("{:.1}x", projected / tool_wall.as_secs_f64()),
+            "",
+        );
+        let _ = tool_writes_per_s;
+    }
+
+    /// 3: engine-bound: no quota, no latency.
+    fn engine(&mut self) {
+        let users = scale(100_000);
+        let emu = self.emulator(EmulatorConfig::generated(users, 7).no_throttle());
+        let input = self.csv("engine.csv", &emu, &["enforce", "disable"]);
+        let m = self.apply(
+            &emu,
+            &input,
+            &[
+                "--write-rate",
+                "1000000",
+                "--read-rate",
+                "1000000",
+                "--concurrency",
+                "16",
+            ],
+        );
+        let name = "3 engine-bound";
+        self.row(name, "users", users.to_string(), "");
+        self.row(name, "exit code", m.code.to_string(), "0");
+        self.row(
+            name,
+            "users/s",
+            format!("{:.0}", users as f64 / m.wall.as_secs_f64()),
+            ">= 20,000",
+        );
+        self.row(
+            name,
+            "CPU s per 100,000 users",
+            format!("{:.2}", m.cpu.as_secs_f64() * 100_000.0 / users as f64),
+            "",
+        );
+        self.row(
+            name,
+            "peak RSS MB",
+            format!("{:.1}", m.max_rss_kb as f64 / 1024.0),
+            "<= 64",
+        );
+        let _ = m.stdout;
+    }
+
+    /// 4: input-bound: validate a 1,000,000-row CSV, with rayon's threads and with one.
+    fn input(&mut self) {
+        let rows = scale(1_000_000);
+        let path = self.dir.path().join("big.csv");
+        let mut s = String::with_capacity(rows * 40);
+        s.push_str("userPrincipalName,action\n");
+        for i in 0..rows {
+            let _ = writeln!(
+                s,
+                "user{i:07}@contoso.onmicrosoft.com,{}",
+                ["enable", "enforce", "disable"][i % 3]
+            );
+        }
+        std::fs::write(&path, s).expect("write big csv");
+        for (label, threads) in [("rayon (all cores)", None), ("one thread", Some("1"))] {
+            let mut c = Command::new(BIN);
+            c.arg("validate").arg(&path).arg("--quiet");
+            if let Some(t) = threads {
+                c.env("RAYON_NUM_THREADS", t);
+            }
+            let m = measure(c);
+            let name = "4 validate 1M rows";
+            self.row(
+                name,
+                &format!("seconds, {label}"),
+                format!("{:.2}", m.wall.as_secs_f64()),
+                "<= 3",
+            );
+            self.row(
+                name,
+                &format!("peak RSS MB, {label}"),
+                format!("{:.0}", m.max_rss_kb as f64 / 1024.0),
+                "",
+            );
+        }
+    }
+}
+
+fn emu_config_for_baseline(users: usize) -> EmulatorConfig {
+    EmulatorConfig::generated(users, 42)
+        .quota_scale(10.0)
+        .faults(Faults {
+            latency_ms: 50,
+            latency_jitter_ms: 20,
+            ..Faults::default()
+        })
+}
+
+async fn sequential_script(
+    emu: &EmulatorHandle,
+    users: &[String],
+    budget: Duration,
+) -> (usize, Duration) {
+    let http = reqwest::Client::new();
+    let base = emu.base_url();
+    let token_url = format!("{base}/{}/oauth2/v2.0/token", emu.tenant_id());
+    let form = [
+        ("client_id", emu.client_id()),
+        ("client_secret", emu.client_secret()),
+        ("scope", "https://graph.microsoft.com/.default".to_string()),
+        ("grant_type", "client_credentials".to_string()),
+    ];
+    let token: serde_json::Value = http
+        .post(&token_url)
+        .form(&form)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    let bearer = format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    );
+    let start = Instant::now();
+    let mut done = 0;
+    for (i, upn) in users.iter().enumerate() {
+        if start.elapsed() > budget {
+            break;
+        }
+        let url = format!("{base}/beta/users/{upn}/authentication/requirements");
+        let target = if i % 2 == 0 { "enforced" } else { "disabled" };
+        loop {
+            let r = http
+                .get(&url)
+                .header("Authorization", &bearer)
+                .send()
+                .await
+                .expect("get");
+            if r.status().as_u16() == 429 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            if body["perUserMfaState"] != target {
+                loop {
+                    let r = http
+                        .patch(&url)
+                        .header("Authorization", &bearer)
+                        .json(&serde_json::json!({ "perUserMfaState": target }))
+                        .send()
+                        .await
+                        .expect("patch");
+                    if r.status().as_u16() != 429 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            break;
+        }
+        done += 1;
+    }
+    (done, start.elapsed())
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let mut b = Bench {
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime"),
+        dir: tempfile::tempdir().expect("scratch dir"),
+        table: Vec::new(),
+    };
+    println!("{:<28} {:<34} {:>14}   goal", "scenario", "figure", "value");
+    if wanted("told") {
+        b.quota(true);
+    }
+    if wanted("untold") {
+        b.quota(false);
+    }
+    if wanted("engine") {
+        b.engine();
+    }
+    if wanted("input") {
+        b.input();
+    }
+    let mut md = String::from("| scenario | figure | value | goal |\n|---|---|---|---|\n");
+    for [a, f, v, g] in &b.table {
+        let _ = writeln!(md, "| {a} | {f} | {v} | {g} |");
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
+    if std::fs::write(&out, md).is_ok() {
+        println!("\nwritten to {}", out.display());
+    }
+}

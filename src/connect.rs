@@ -1,0 +1,247 @@
+//! Signing in and building the Graph client for a run: the sandbox emulator, a static token
+//! or client credentials; then the permission check against the token's claims, before any
+//! change is sent.
+
+use std::collections::BTreeSet;
+
+use crate::action::Action;
+use crate::config::{Connection, SignIn};
+use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use crate::error::Error;
+use crate::graph::{Credential, GraphClient, TokenClaims, TokenSource};
+
+/// A signed-in client, and the sandbox emulator behind it when there is one (it serves for
+/// as long as this value lives).
+pub struct Connected {
+    pub client: GraphClient,
+    pub sandbox: Option<EmulatorHandle>,
+}
+
+/// The scope every token is asked for in the sandbox (the emulator models the global cloud).
+const SANDBOX_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result<Connected, Error> {
+    let http = GraphClient::http_client();
+    let (credential, graph_url, sandbox) = match connection.sign_in {
+        SignIn::Sandbox { tenant } => {
+            let config = match tenant {
+                Some(path) => EmulatorConfig::from_tenant_file(&path).map_err(|e| Error::File {
+                    path: path.clone(),
+                    message: e,
+                })?,
+                None => EmulatorConfig::with_users_named(sandbox_users, 1),
+            };
+            let handle = Emulator::start(config)
+                .await
+                .map_err(|e| Error::Other(format!("cannot start the sandbox emulator: {e}")))?;
+            let credential = Credential::ClientSecret {
+                authority: handle.base_url(),
+                tenant: handle.tenant_id(),
+                client_id: handle.client_id(),
+                secret: handle.client_secret().into(),
+                scope: SANDBOX_SCOPE.to_string(),
+            };
+            (credential, handle.base_url(), Some(handle))
+        }
+        SignIn::StaticToken(token) => (Credential::Static(token), connection.graph_url, None),
+        SignIn::ClientSecret {
+            tenant,
+            client_id,
+            secret,
+        } => (
+            Credential::ClientSecret {
+                authority: connection.authority,
+                tenant,
+                client_id,
+                secret,
+                scope: connection.scope,
+            },
+            connection.graph_url,
+            None,
+        ),
+    };
+    let tokens = TokenSource::new(credential, http.clone());
+    tokens
+        .token()
+        .await
+        .map_err(|e| Error::Auth(e.to_string()))?;
+    Ok(Connected {
+        client: GraphClient::new(&graph_url, tokens, http),
+        sandbox,
+    })
+}
+
+/// Permissions that satisfy an action, any one of them enough (least privileged first).
+fn accepted(action: Action, dry_run: bool) -> &'static [&'static str] {
+    match (action, dry_run) {
+        (Action::Enable | Action::Enforce | Action::Disable, false) => {
+            &["Policy.ReadWrite.AuthenticationMethod"]
+        }
+        (Action::Enable | Action::Enforce | Action::Disable, true) => {
+            &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"]
+        }
+        (Action::ResetMethods, false) => &["UserAuthenticationMethod.ReadWrite.All"],
+        (Action::ResetMethods, true) => &[
+            "UserAuthenticationMethod.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+        ],
+        (Action::RevokeSessions, _) => &[
+            "User.RevokeSessions.All",
+            "User.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ],
+    }
+}
+
+/// One action's permission need against a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub action: Action,
+    /// Any one of these is enough (least privileged first).
+    pub accepted: &'static [&'static str],
+    /// The one the token has, if any.
+    pub granted: Option<String>,
+}
+
+/// What each action needs against what the claims grant (`roles` for application tokens,
+/// `scp` for delegated ones).
+#[must_use]
+pub fn needs(claims: &TokenClaims, actions: &BTreeSet<Action>, dry_run: bool) -> Vec<Need> {
+    actions
+        .iter()
+        .map(|&action| {
+            let accepted = accepted(action, dry_run);
+            let granted = accepted.iter().find_map(|p| {
+                claims
+                    .roles
+                    .iter()
+                    .chain(&claims.scopes)
+                    .find(|have| have.eq_ignore_ascii_case(p))
+                    .cloned()
+            });
+            Need {
+                action,
+                accepted,
+                granted,
+            }
+        })
+        .collect()
+}
+
+fn missing_message(needs: &[Need]) -> Option<String> {
+    let mut missing: Vec<String> = needs
+        .iter()
+        .filter(|n| n.granted.is_none())
+        .map(|n| format!("{} (for {})", n.accepted[0], n.action))
+        .collect();
+    missing.dedup();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the token lacks permissions this run needs: {}; grant them to the app registration and give admin consent, then run again",
+            missing.join(", ")
+        )
+    })
+}
+
+/// Refuses (exit 3) when the token plainly lacks a permission the actions need. A token
+/// without `roles`/`scp` claims (opaque) is not judged: Graph will say.
+pub async fn check_permissions(
+    client: &GraphClient,
+    actions: &BTreeSet<Action>,
+    dry_run: bool,
+) -> Result<(), Error> {
+    let Ok(claims) = client.tokens().claims().await else {
+        return Ok(());
+    };
+    if claims.roles.is_empty() && claims.scopes.is_empty() {
+        return Ok(());
+    }
+    match missing_message(&needs(&claims, actions, dry_run)) {
+        Some(m) => Err(Error::Auth(m)),
+        None => Ok(()),
+    }
+}
+
+/// `check`: sign in, print the identity and the permission table; exit 3 when one is missing.
+pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, Error> {
+    let actions: BTreeSet<Action> = match &args.input {
+        Some(path) => {
+            let options = crate::config::input_options(&crate::cli::InputArgs {
+                input: path.clone(),
+                action: args.action.clone(),
+                user_column: args.user_column.clone(),
+                action_column: args.action_column.clone(),
+                skip_invalid: true,
+            })?;
+            let loaded = crate::input::load(path, &options)?;
+            loaded
+                .jobs
+                .iter()
+                .flat_map(|j| j.actions.iter().copied())
+                .collect()
+        }
+        None => Action::ALL.into_iter().collect(),
+    };
+    let connection = crate::config::connection(&args.connection, &|k| std::env::var(k).ok())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let claims = runtime.block_on(async {
+        let connected = connect(connection, &[]).await?;
+        connected
+            .client
+            .tokens()
+            .claims()
+            .await
+            .map_err(|e| Error::Auth(e.to_string()))
+    })?;
+    let needs = needs(&claims, &actions, false);
+    let kind = if claims.roles.is_empty() && !claims.scopes.is_empty() {
+        "delegated (scp)"
+    } else {
+        "application (roles)"
+    };
+    if args.output.json {
+        let rows: Vec<serde_json::Value> = needs
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "action": n.action.as_str(),
+                    "needs_one_of": n.accepted,
+                    "granted": n.granted,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "tenant": claims.tenant_id,
+                "app": claims.app_id,
+                "token": kind,
+                "permissions": rows,
+            })
+        );
+    } else if !args.output.quiet {
+        println!(
+            "signed in: tenant {}, app {}, {kind} token",
+            claims.tenant_id.as_deref().unwrap_or("?"),
+            claims.app_id.as_deref().unwrap_or("?")
+        );
+        for n in &needs {
+            let state = match &n.granted {
+                Some(p) => format!("ok ({p})"),
+                None => "MISSING".to_string(),
+            };
+            println!(
+                "  {:<16} needs {:<45} {state}",
+                n.action.as_str(),
+                n.accepted.join(" or ")
+            );
+        }
+    }
+    match missing_message(&needs) {
+        Some(m) => Err(Error::Auth(m)),
+        None => Ok(crate::error::Completion::AllGood),
+    }
+}

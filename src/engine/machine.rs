@@ -1,0 +1,149 @@
+//! The per-action state machine interface: pure data in, pure data out. A machine asks for
+//! calls, is fed the final answer to each (the scheduler has already retried throttling and
+//! transient failures), and ends with an `Outcome`. No I/O, no clocks: unit-tested directly.
+
+use serde_json::Value;
+
+use crate::action::Action;
+use crate::graph::{ApiVersion, GraphError, ItemResponse, Method};
+use crate::journal::Status;
+
+use super::reset_methods::ResetMethods;
+use super::revoke::Revoke;
+use super::state_change::StateChange;
+
+/// One Graph request a machine wants sent. `tag` lets the machine tell its answers apart
+/// when it has several calls out at once.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Call {
+    pub(crate) tag: u32,
+    pub(crate) version: ApiVersion,
+    pub(crate) method: Method,
+    pub(crate) url: String,
+    pub(crate) body: Option<Value>,
+}
+
+/// How one (row, action) ended, as far as the machine knows.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Outcome {
+    pub(crate) status: Status,
+    pub(crate) before: String,
+    pub(crate) after: String,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) error_code: String,
+    pub(crate) message: String,
+    /// Whether this outcome changed the tenant (counts against --max-changes).
+    pub(crate) changed: bool,
+}
+
+/// What a machine wants next.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Next {
+    Send(Vec<Call>),
+    /// Calls are still out; nothing new.
+    Wait,
+    Done(Outcome),
+}
+
+/// Settings that shape every machine.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MachineOptions {
+    pub(crate) dry_run: bool,
+    /// `--reset-scope all`: reset-methods also deletes FIDO2, Windows Hello, email, TAP and
+    /// platform credentials.
+    pub(crate) reset_all: bool,
+}
+
+/// A machine for one action on one user.
+#[derive(Debug)]
+pub(crate) enum Machine {
+    State(StateChange),
+    Reset(ResetMethods),
+    Revoke(Revoke),
+}
+
+impl Machine {
+    pub(crate) fn new(action: Action, user: &str, options: MachineOptions) -> Machine {
+        match (action, action.target_state()) {
+            (_, Some(target)) => Machine::State(StateChange::new(user, target, options)),
+            (Action::ResetMethods, None) => Machine::Reset(ResetMethods::new(user, options)),
+            (_, None) => Machine::Revoke(Revoke::new(user, options)),
+        }
+    }
+
+    pub(crate) fn start(&mut self) -> Next {
+        match self {
+            Machine::State(m) => m.start(),
+            Machine::Reset(m) => m.start(),
+            Machine::Revoke(m) => m.start(),
+        }
+    }
+
+    /// The final answer to the call tagged `tag`.
+    pub(crate) fn on_response(&mut self, tag: u32, response: &ItemResponse) -> Next {
+        match self {
+            Machine::State(m) => m.on_response(tag, response),
+            Machine::Reset(m) => m.on_response(tag, response),
+            Machine::Revoke(m) => m.on_response(tag, response),
+        }
+    }
+
+    /// The call tagged `tag` may or may not have taken effect (5xx, dropped connection):
+    /// the call to send instead of a blind resend (a write re-reads first, so a user is never
+    /// written twice).
+    /// The scheduler gave up on the call tagged `tag` (too many transient failures): the
+    /// outcome the machine can still vouch for, if any (otherwise the action fails).
+    pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+        match self {
+            Machine::State(m) => m.give_up(tag, message),
+            Machine::Reset(_) | Machine::Revoke(_) => None,
+        }
+    }
+
+    pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
+        match self {
+            Machine::State(m) => m.after_ambiguous(tag),
+            Machine::Reset(m) => m.after_ambiguous(tag),
+            Machine::Revoke(m) => m.after_ambiguous(tag),
+        }
+    }
+}
+
+/// Builds a failed outcome from an error answer, with the permission hint for a 403.
+pub(crate) fn failure(response: &ItemResponse, permission: &str) -> Outcome {
+    let err = response.error().unwrap_or_else(|| GraphError {
+        code: String::new(),
+        message: format!("unexpected status {}", response.status),
+        ..GraphError::default()
+    });
+    let message = match response.status {
+        403 => format!(
+            "{} (the app needs the {permission} permission, with admin consent)",
+            err.message
+        ),
+        _ => err.message,
+    };
+    Outcome {
+        status: Status::Failed,
+        http_status: Some(response.status),
+        error_code: err.code,
+        message,
+        ..Outcome::default()
+    }
+}
+
+/// The outcome for a user Graph does not know.
+pub(crate) fn not_found(response: &ItemResponse) -> Outcome {
+    let err = response.error().unwrap_or_default();
+    Outcome {
+        status: Status::NotFound,
+        http_status: Some(response.status),
+        error_code: err.code,
+        message: if err.message.is_empty() {
+            "user not found".into()
+        } else {
+            err.message
+        },
+        ..Outcome::default()
+    }
+}

@@ -1,0 +1,478 @@
+//! The re-registration machine ("require users to register MFA again"): list the user's
+//! methods (beta, so hardware OATH shows), read the default from `signInPreferences`, and
+//! delete what the scope covers through each type's own endpoint, in an order Graph accepts:
+//! the others first (together), `alternateMobile` before `mobile`, the default last, each
+//! wave only after the previous one answered. graph-api.md §2.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+use crate::graph::{ApiVersion, ItemResponse, Method, user_path};
+use crate::journal::Status;
+
+use super::machine::{Call, MachineOptions, Next, Outcome, failure, not_found};
+
+const TAG_LIST: u32 = 0;
+const TAG_PREFS: u32 = 1;
+const TAG_MOVE_DEFAULT: u32 = 2;
+const TAG_DELETE: u32 = 100;
+
+const PERMISSION_READ: &str = "UserAuthenticationMethod.Read.All";
+const PERMISSION_WRITE: &str = "UserAuthenticationMethod.ReadWrite.All";
+
+/// Characters left as they are in a method id path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// One registered method, as the list showed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Registered {
+    /// What the results call it: `mobilePhone`, `microsoftAuthenticator`, `fido2`, …
+    label: String,
+    /// The per-type collection to delete it from (`phoneMethods`); None = not deletable.
+    segment: Option<&'static str>,
+    id: String,
+    /// In the admin center's "require re-register" set.
+    portal: bool,
+}
+
+/// Maps a listed method to its label, delete collection and scope.
+fn classify(item: &Value) -> Option<Registered> {
+    let odata = item.get("@odata.type")?.as_str()?;
+    let id = item.get("id")?.as_str()?.to_string();
+    let kind = odata.trim_start_matches("#microsoft.graph.");
+    let (label, segment, portal): (String, Option<&'static str>, bool) = match kind {
+        "passwordAuthenticationMethod" => ("password".into(), None, false),
+        "phoneAuthenticationMethod" => {
+            let label = match item.get("phoneType").and_then(Value::as_str) {
+                Some("alternateMobile") => "alternateMobilePhone",
+                Some("office") => "officePhone",
+                _ => "mobilePhone",
+            };
+            (label.into(), Some("phoneMethods"), true)
+        }
+        "microsoftAuthenticatorAuthenticationMethod" => (
+            "microsoftAuthenticator".into(),
+            Some("microsoftAuthenticatorMethods"),
+            true,
+        ),
+        "softwareOathAuthenticationMethod" => {
+            ("softwareOath".into(), Some("softwareOathMethods"), true)
+        }
+        "hardwareOathAuthenticationMethod" => {
+            ("hardwareOath".into(), Some("hardwareOathMethods"), true)
+        }
+        "fido2AuthenticationMethod" => ("fido2".into(), Some("fido2Methods"), false),
+        "windowsHelloForBusinessAuthenticationMethod" => (
+            "windowsHelloForBusiness".into(),
+            Some("windowsHelloForBusinessMethods"),
+            false,
+        ),
+        "emailAuthenticationMethod" => ("email".into(), Some("emailMethods"), false),
+        "temporaryAccessPassAuthenticationMethod" => (
+            "temporaryAccessPass".into(),
+            Some("temporaryAccessPassMethods"),
+            false,
+        ),
+        "platformCredentialAuthenticationMethod" => (
+            "platformCredential".into(),
+            Some("platformCredentialMethods"),
+            false,
+        ),
+        other => (
+            other.trim_end_matches("AuthenticationMethod").to_string(),
+            None,
+            false,
+        ),
+    };
+    Some(Registered {
+        label,
+        segment,
+        id,
+        portal,
+    })
+}
+
+/// The method label a `userPreferredMethodForSecondaryAuthentication` value points at.
+fn default_label(preference: &str, methods: &[Registered]) -> Option<&'static str> {
+    let label = match preference {
+        "push" => "microsoftAuthenticator",
+        "oath" => {
+            if methods.iter().any(|m| m.label == "softwareOath") {
+                "softwareOath"
+            } else {
+                "hardwareOath"
+            }
+        }
+        "sms" | "voiceMobile" => "mobilePhone",
+        "voiceAlternateMobile" => "alternateMobilePhone",
+        "voiceOffice" => "officePhone",
+        _ => return None,
+    };
+    methods.iter().any(|m| m.label == label).then_some(label)
+}
+
+fn join(labels: impl Iterator<Item = String>) -> String {
+    labels.collect::<Vec<_>>().join(";")
+}
+
+#[derive(Debug)]
+pub(crate) struct ResetMethods {
+    user_path: String,
+    options: MachineOptions,
+    methods: Option<Vec<Registered>>,
+    preference: Option<String>,
+    /// Indexes into `methods` still registered.
+    present: Vec<bool>,
+    waves: Vec<Vec<usize>>,
+    outstanding: usize,
+    retried_default: bool,
+    retry_next: Vec<usize>,
+    error: Option<Outcome>,
+}
+
+impl ResetMethods {
+    pub(crate) fn new(user: &str, options: MachineOptions) -> ResetMethods {
+        ResetMethods {
+            user_path: user_path(user),
+            options,
+            methods: None,
+            preference: None,
+            present: Vec::new(),
+            waves: Vec::new(),
+            outstanding: 0,
+            retried_default: false,
+            retry_next: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn list(&self) -> Call {
+        Call {
+            tag: TAG_LIST,
+            version: ApiVersion::Beta,
+            method: Method::Get,
+            url: format!("{}/authentication/methods", self.user_path),
+            body: None,
+        }
+    }
+
+    fn prefs(&self) -> Call {
+        Call {
+            tag: TAG_PREFS,
+            version: ApiVersion::Beta,
+            method: Method::Get,
+            url: format!("{}/authentication/signInPreferences", self.user_path),
+            body: None,
+        }
+    }
+
+    fn move_default(&self) -> Call {
+        Call {
+            tag: TAG_MOVE_DEFAULT,
+            version: ApiVersion::Beta,
+            method: Method::Patch,
+            url: format!("{}/authentication/signInPreferences", self.user_path),
+            body: Some(json!({ "userPreferredMethodForSecondaryAuthentication": "sms" })),
+        }
+    }
+
+    fn delete(&self, index: usize) -> Option<Call> {
+        let m = self.methods.as_ref()?.get(index)?;
+        Some(Call {
+            tag: TAG_DELETE + index as u32,
+            version: ApiVersion::Beta,
+            method: Method::Delete,
+            url: format!(
+                "{}/authentication/{}/{}",
+                self.user_path,
+                m.segment?,
+                utf8_percent_encode(&m.id, SEGMENT)
+            ),
+            body: None,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Next {
+        self.outstanding = 2;
+        Next::Send(vec![self.list(), self.prefs()])
+    }
+
+    fn in_scope(&self, m: &Registered) -> bool {
+        m.segment.is_some() && (m.portal || self.options.reset_all)
+    }
+
+    fn labels_present(&self) -> String {
+        let methods = self.methods.as_deref().unwrap_or_default();
+        join(
+            methods
+                .iter()
+                .zip(&self.present)
+                .filter(|(m, p)| **p && m.label != "password")
+                .map(|(m, _)| m.label.clone()),
+        )
+    }
+
+    fn outcome(&self, status: Status, before: &str) -> Outcome {
+        Outcome {
+            status,
+            before: before.to_string(),
+            after: self.labels_present(),
+            ..Outcome::default()
+        }
+    }
+
+    pub(crate) fn on_response(&mut self, tag: u32, r: &ItemResponse) -> Next {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        match tag {
+            TAG_LIST | TAG_PREFS => self.on_read(tag, r),
+            TAG_MOVE_DEFAULT => {
+                if !(200..300).contains(&r.status) {
+                    return self.fail_now(r, PERMISSION_WRITE);
+                }
+                self.next_wave()
+            }
+            _ => self.on_delete((tag - TAG_DELETE) as usize, r),
+        }
+    }
+
+    fn fail_now(&mut self, r: &ItemResponse, permission: &str) -> Next {
+        if r.status == 404 && self.methods.is_none() {
+            return Next::Done(not_found(r));
+        }
+        let mut out = failure(r, permission);
+        out.before = self.before_labels();
+        out.after = self.labels_present();
+        if self.outstanding > 0 {
+            self.error.get_or_insert(out);
+            return Next::Wait;
+        }
+        Next::Done(self.error.take().unwrap_or(out))
+    }
+
+    fn before_labels(&self) -> String {
+        join(
+            self.methods
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| m.label != "password")
+                .map(|m| m.label.clone()),
+        )
+    }
+
+    fn on_read(&mut self, tag: u32, r: &ItemResponse) -> Next {
+        if !(200..300).contains(&r.status) {
+            return self.fail_now(r, PERMISSION_READ);
+        }
+        if tag == TAG_LIST {
+            let Some(items) = r.body.get("value").and_then(Value::as_array) else {
+                let out = Outcome {
+                    status: Status::Failed,
+                    http_status: Some(r.status),
+                    error_code: "UnexpectedResponse".into(),
+                    message: "the methods list has no 'value' array".into(),
+                    ..Outcome::default()
+                };
+                self.error.get_or_insert(out);
+                return self.wait_or_error();
+            };
+            let methods: Vec<Registered> = items.iter().filter_map(classify).collect();
+            self.present = vec![true; methods.len()];
+            self.methods = Some(methods);
+        } else {
+            self.preference = Some(
+                r.body
+                    .get("userPreferredMethodForSecondaryAuthentication")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        if self.outstanding > 0 {
+            return Next::Wait;
+        }
+        if self.error.is_some() {
+            return self.wait_or_error();
+        }
+        self.plan()
+    }
+
+    fn wait_or_error(&mut self) -> Next {
+        if self.outstanding > 0 {
+            return Next::Wait;
+        }
+        match self.error.take() {
+            Some(e) => Next::Done(e),
+            None => self.next_wave(),
+        }
+    }
+
+    /// Both reads are in: decide what goes, in which waves.
+    fn plan(&mut self) -> Next {
+        let methods = self.methods.clone().unwrap_or_default();
+        let before = self.before_labels();
+        let doomed: Vec<usize> = (0..methods.len())
+            .filter(|&i| self.in_scope(&methods[i]))
+            .collect();
+        if doomed.is_empty() {
+            return Next::Done(Outcome {
+                status: Status::Unchanged,
+                before: before.clone(),
+                after: before,
+                ..Outcome::default()
+            });
+        }
+        let preference = self.preference.clone().unwrap_or_default();
+        let mut default = default_label(&preference, &methods);
+        let staying: Vec<String> = methods
+            .iter()
+            .filter(|m| m.label != "password" && !self.in_scope(m))
+            .map(|m| m.label.clone())
+            .collect();
+        if let Some(label) = default
+            && doomed.iter().any(|&i| methods[i].label == label)
+            && !staying.is_empty()
+        {
+            return Next::Done(Outcome {
+                status: Status::Failed,
+                before: before.clone(),
+                after: before,
+                error_code: "DefaultMethodWouldRemain".into(),
+                message: format!(
+                    "the default method ({label}) cannot be deleted while {} stay{}, and Graph cannot make those the default; nothing was removed. Use --reset-scope all, or have the user change the default method first",
+                    staying.join(", "),
+                    if staying.len() == 1 { "s" } else { "" }
+                ),
+                ..Outcome::default()
+            });
+        }
+        let after = join(staying.into_iter());
+        if self.options.dry_run {
+            let removed = join(doomed.iter().map(|&i| methods[i].label.clone()));
+            return Next::Done(Outcome {
+                status: Status::Planned,
+                before,
+                after,
+                message: format!("would remove: {removed}"),
+                ..Outcome::default()
+            });
+        }
+        let has = |label: &str| doomed.iter().any(|&i| methods[i].label == label);
+        // `alternateMobile` must go before `mobile`; when the alternate is also the default,
+        // move the default to the mobile number first so the alternate can go early.
+        let mut move_default = false;
+        if default == Some("alternateMobilePhone") && has("mobilePhone") {
+            move_default = true;
+            default = Some("mobilePhone");
+        }
+        let hold_mobile = has("alternateMobilePhone");
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        let mut last = Vec::new();
+        for &i in &doomed {
+            let label = methods[i].label.as_str();
+            if Some(label) == default {
+                last.push(i);
+            } else if label == "mobilePhone" && hold_mobile {
+                second.push(i);
+            } else {
+                first.push(i);
+            }
+        }
+        self.waves = [last, second, first]
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .collect();
+        if move_default {
+            self.outstanding = 1;
+            return Next::Send(vec![self.move_default()]);
+        }
+        self.next_wave()
+    }
+
+    /// Sends the next wave of deletes, or ends.
+    fn next_wave(&mut self) -> Next {
+        if self.outstanding > 0 {
+            return Next::Wait;
+        }
+        let Some(wave) = self.waves.pop() else {
+            let before = self.before_labels();
+            let mut out = self.outcome(Status::Applied, &before);
+            out.changed = true;
+            out.http_status = Some(204);
+            return Next::Done(out);
+        };
+        let calls: Vec<Call> = wave.iter().filter_map(|&i| self.delete(i)).collect();
+        self.outstanding = calls.len();
+        Next::Send(calls)
+    }
+
+    fn on_delete(&mut self, index: usize, r: &ItemResponse) -> Next {
+        let gone = (200..300).contains(&r.status) || r.status == 404;
+        if gone {
+            if let Some(p) = self.present.get_mut(index) {
+                *p = false;
+            }
+        } else {
+            let about_default = r.status == 400
+                && r.error().is_some_and(|e| {
+                    e.code.eq_ignore_ascii_case("badRequest")
+                        && e.message.to_ascii_lowercase().contains("default")
+                });
+            if about_default && !self.retried_default {
+                // Graph refuses the default while others remain: once the rest are gone,
+                // try it once more (graph-api.md §2, "practical order").
+                self.retried_default = true;
+                self.retry_next.push(index);
+            } else if self.error.is_none() {
+                let mut out = failure(r, PERMISSION_WRITE);
+                let label = self
+                    .methods
+                    .as_ref()
+                    .and_then(|m| m.get(index))
+                    .map(|m| m.label.clone())
+                    .unwrap_or_default();
+                out.message = format!("could not remove {label}: {}", out.message);
+                self.error = Some(out);
+            }
+        }
+        if self.outstanding > 0 {
+            return Next::Wait;
+        }
+        if let Some(mut e) = self.error.take() {
+            e.before = self.before_labels();
+            e.after = self.labels_present();
+            let removed = e.before != e.after;
+            e.changed = removed;
+            return Next::Done(e);
+        }
+        if !self.retry_next.is_empty() {
+            // The retried default goes after every other wave.
+            let retry = std::mem::take(&mut self.retry_next);
+            self.waves.insert(0, retry);
+        }
+        self.next_wave()
+    }
+
+    /// The replacement for a call that may or may not have run; it stays counted as
+    /// outstanding. A delete is sent again: if the first one ran, Graph answers 404 and the
+    /// method counts as gone.
+    pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
+        match tag {
+            TAG_LIST => self.list(),
+            TAG_PREFS => self.prefs(),
+            TAG_MOVE_DEFAULT => self.move_default(),
+            _ => self
+                .delete((tag - TAG_DELETE) as usize)
+                .unwrap_or_else(|| self.list()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "reset_methods_tests.rs"]
+mod tests;

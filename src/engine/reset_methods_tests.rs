@@ -1,0 +1,289 @@
+//! Reset-methods machine tests: a tiny model of one user's methods that applies Graph's
+//! rules (default refused while others remain, alternateMobile before mobile) to the
+//! machine's deletes, so ordering bugs show up as refusals.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
+const ALT: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+
+fn answer(status: u16, body: Value) -> ItemResponse {
+    ItemResponse {
+        id: "1".into(),
+        status,
+        retry_after: None,
+        request_id: None,
+        client_request_id: None,
+        throttle_percentage: None,
+        body,
+    }
+}
+
+struct User {
+    methods: Vec<Value>,
+    preference: String,
+    deletes: Vec<String>,
+}
+
+fn method(kind: &str, id: &str) -> Value {
+    json!({"@odata.type": format!("#microsoft.graph.{kind}AuthenticationMethod"), "id": id})
+}
+
+fn phone(kind: &str, id: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": id, "phoneType": kind})
+}
+
+impl User {
+    fn new(methods: Vec<Value>, preference: &str) -> User {
+        let mut all = vec![method("password", "28c10230-6103-485e-b985-444c60001490")];
+        all.extend(methods);
+        User {
+            methods: all,
+            preference: preference.into(),
+            deletes: vec![],
+        }
+    }
+
+    fn default_id(&self) -> Option<String> {
+        let want = match self.preference.as_str() {
+            "push" => "microsoftAuthenticator",
+            "sms" | "voiceMobile" => "mobile",
+            "voiceAlternateMobile" => "alternateMobile",
+            _ => return None,
+        };
+        self.methods.iter().find_map(|m| {
+            let t = m["@odata.type"].as_str().unwrap_or_default();
+            let hit = t.contains(want) || m["phoneType"].as_str() == Some(want);
+            hit.then(|| m["id"].as_str().unwrap_or_default().to_string())
+        })
+    }
+
+    fn answer(&mut self, call: &Call) -> ItemResponse {
+        match (call.method, call.url.rsplit('/').next().unwrap_or_default()) {
+            (Method::Get, "methods") => answer(200, json!({ "value": self.methods })),
+            (Method::Get, "signInPreferences") => answer(
+                200,
+                json!({"isSystemPreferredAuthenticationMethodEnabled": false, "userPreferredMethodForSecondaryAuthentication": self.preference}),
+            ),
+            (Method::Patch, "signInPreferences") => {
+                self.preference =
+                    call.body.as_ref().unwrap()["userPreferredMethodForSecondaryAuthentication"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                answer(204, Value::Null)
+            }
+            (Method::Delete, id) => {
+                let others = self.methods.len() - 2; // minus password and this one
+                if self.default_id().as_deref() == Some(id) && others > 0 {
+                    return answer(
+                        400,
+                        json!({"error":{"code":"badRequest","message":"Cannot delete default method with other methods configured."}}),
+                    );
+                }
+                if id == MOBILE && self.methods.iter().any(|m| m["id"] == ALT) {
+                    return answer(
+                        400,
+                        json!({"error":{"code":"badRequest","message":"alternateMobile must be removed first"}}),
+                    );
+                }
+                self.methods.retain(|m| m["id"] != id);
+                self.deletes.push(id.to_string());
+                answer(204, Value::Null)
+            }
+            _ => answer(
+                400,
+                json!({"error":{"code":"BadRequest","message":"unexpected"}}),
+            ),
+        }
+    }
+}
+
+/// Drives the machine against the model, answering every call of a wave before the next.
+fn drive(user: &mut User, reset_all: bool, dry_run: bool) -> Outcome {
+    let mut m = ResetMethods::new("a@x.com", MachineOptions { dry_run, reset_all });
+    let mut queue = match m.start() {
+        Next::Send(c) => c,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..50 {
+        let batch = std::mem::take(&mut queue);
+        let mut done = None;
+        for call in batch {
+            assert!(call.body.is_some() || call.method != Method::Patch);
+            let r = user.answer(&call);
+            match m.on_response(call.tag, &r) {
+                Next::Send(c) => queue.extend(c),
+                Next::Wait => {}
+                Next::Done(o) => done = Some(o),
+            }
+        }
+        if let Some(o) = done {
+            assert!(queue.is_empty());
+            return o;
+        }
+    }
+    panic!("machine did not finish");
+}
+
+fn kinds(user: &User) -> Vec<String> {
+    user.methods
+        .iter()
+        .map(|m| {
+            m["@odata.type"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#microsoft.graph.")
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn portal_scope_removes_phones_authenticator_and_oath_with_the_default_last() {
+    let mut u = User::new(
+        vec![
+            phone("mobile", MOBILE),
+            method("microsoftAuthenticator", "ma1"),
+            method("softwareOath", "so1"),
+        ],
+        "push",
+    );
+    let o = drive(&mut u, false, false);
+    assert_eq!(o.status, Status::Applied, "{o:?}");
+    assert_eq!(o.before, "mobilePhone;microsoftAuthenticator;softwareOath");
+    assert_eq!(o.after, "");
+    assert_eq!(u.deletes.last().map(String::as_str), Some("ma1"));
+    assert_eq!(kinds(&u), vec!["passwordAuthenticationMethod"]);
+}
+
+#[test]
+fn alternate_mobile_goes_before_mobile() {
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)],
+        "sms",
+    );
+    let o = drive(&mut u, false, false);
+    assert_eq!(o.status, Status::Applied, "{o:?}");
+    assert_eq!(u.deletes, vec![ALT.to_string(), MOBILE.to_string()]);
+}
+
+#[test]
+fn an_alternate_mobile_default_is_moved_to_the_mobile_number_first() {
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), phone("alternateMobile", ALT)],
+        "voiceAlternateMobile",
+    );
+    let o = drive(&mut u, false, false);
+    assert_eq!(o.status, Status::Applied, "{o:?}");
+    assert_eq!(u.deletes, vec![ALT.to_string(), MOBILE.to_string()]);
+}
+
+#[test]
+fn a_default_that_would_stay_beside_fido2_fails_without_removing_anything() {
+    let mut u = User::new(
+        vec![
+            method("microsoftAuthenticator", "ma1"),
+            method("fido2", "f1"),
+        ],
+        "push",
+    );
+    let o = drive(&mut u, false, false);
+    assert_eq!(o.status, Status::Failed);
+    assert!(o.message.contains("--reset-scope all"), "{}", o.message);
+    assert!(u.deletes.is_empty());
+    assert!(!o.changed);
+}
+
+#[test]
+fn scope_all_also_removes_fido2_and_email_but_never_the_password() {
+    let mut u = User::new(
+        vec![
+            method("microsoftAuthenticator", "ma1"),
+            method("fido2", "f1"),
+            method("email", "e1"),
+        ],
+        "push",
+    );
+    let o = drive(&mut u, true, false);
+    assert_eq!(o.status, Status::Applied, "{o:?}");
+    assert_eq!(kinds(&u), vec!["passwordAuthenticationMethod"]);
+}
+
+#[test]
+fn a_user_with_nothing_in_scope_is_unchanged() {
+    let mut u = User::new(vec![method("fido2", "f1")], "");
+    let o = drive(&mut u, false, false);
+    assert_eq!(o.status, Status::Unchanged);
+    assert_eq!((o.before.as_str(), o.after.as_str()), ("fido2", "fido2"));
+}
+
+#[test]
+fn dry_run_lists_what_would_be_removed_and_deletes_nothing() {
+    let mut u = User::new(vec![phone("mobile", MOBILE), method("email", "e1")], "sms");
+    let o = drive(&mut u, false, true);
+    // The mobile default would stay beside email: the plan says so instead of pretending.
+    assert_eq!(o.status, Status::Failed);
+    let mut u = User::new(
+        vec![phone("mobile", MOBILE), method("softwareOath", "s1")],
+        "sms",
+    );
+    let o = drive(&mut u, false, true);
+    assert_eq!(o.status, Status::Planned);
+    assert_eq!(o.after, "");
+    assert!(o.message.contains("mobilePhone"));
+    assert!(u.deletes.is_empty());
+}
+
+#[test]
+fn a_default_refusal_is_retried_once_after_the_others_are_gone() {
+    // The preference says sms but the model thinks the authenticator is the default: the
+    // machine deletes the authenticator early, is refused, and retries it last.
+    let mut u = User::new(
+        vec![
+            phone("mobile", MOBILE),
+            method("microsoftAuthenticator", "ma1"),
+        ],
+        "sms",
+    );
+    u.preference = "push".into();
+    let mut m = ResetMethods::new("a@x.com", MachineOptions::default());
+    let Next::Send(calls) = m.start() else {
+        panic!()
+    };
+    // Answer the reads with a preference of sms (stale), then let the model decide.
+    let mut queue = Vec::new();
+    for call in calls {
+        let r = if call.url.ends_with("signInPreferences") {
+            answer(
+                200,
+                json!({"userPreferredMethodForSecondaryAuthentication": "sms"}),
+            )
+        } else {
+            u.answer(&call)
+        };
+        if let Next::Send(c) = m.on_response(call.tag, &r) {
+            queue.extend(c);
+        }
+    }
+    let mut outcome = None;
+    for _ in 0..10 {
+        let batch = std::mem::take(&mut queue);
+        for call in batch {
+            let r = u.answer(&call);
+            match m.on_response(call.tag, &r) {
+                Next::Send(c) => queue.extend(c),
+                Next::Done(o) => outcome = Some(o),
+                Next::Wait => {}
+            }
+        }
+        if outcome.is_some() {
+            break;
+        }
+    }
+    let o = outcome.expect("finished");
+    assert_eq!(o.status, Status::Applied, "{o:?}");
+    assert_eq!(kinds(&u), vec!["passwordAuthenticationMethod"]);
+}

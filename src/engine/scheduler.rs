@@ -1,0 +1,836 @@
+//! The async scheduler: turns the machines' calls into `$batch` requests of up to
+//! `batch_size` items, keeps at most `concurrency` in flight, paces reads and writes on their
+//! own budgets, waits out throttling per item (`Retry-After`), backs off on transient
+//! failures, and hands every finished (row, action) to the sink. One task owns all state; the
+//! sends run as spawned tasks that report back over a channel.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::action::Action;
+use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse};
+use crate::journal::{ResultRecord, Status};
+
+use super::machine::{Call, Machine, MachineOptions, Next, Outcome};
+use super::pacer::Budget;
+use super::settings::EngineSettings;
+use super::transport::Transport;
+
+/// One input row's work: a user and its actions, starting at `start_at` (resume skips the
+/// actions already finished).
+#[derive(Clone, Debug)]
+pub struct WorkItem {
+    pub row: u64,
+    pub user: String,
+    pub actions: Vec<Action>,
+    pub start_at: usize,
+    pub extra: Vec<String>,
+}
+
+/// Where finished outcomes go (the journal and the progress display).
+pub trait Sink {
+    /// One (row, action) finished.
+    fn record(&mut self, record: ResultRecord) -> Result<(), String>;
+    /// A batch's outcomes have all been recorded: make them durable.
+    fn flush(&mut self) -> Result<(), String>;
+    /// Items (or whole batches) answered 429.
+    fn throttled(&mut self, _count: u64) {}
+}
+
+/// Why a run stopped before finishing every row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    Interrupted,
+    /// Sign-in or permission failures: the message says what to fix.
+    Breaker(String),
+    /// --max-changes would be exceeded.
+    MaxChanges(String),
+    /// The results file could not be written.
+    Sink(String),
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct EngineReport {
+    pub reads: u64,
+    pub writes: u64,
+    pub throttled: u64,
+    pub retries: u64,
+    pub changes: u64,
+    pub elapsed: Duration,
+    pub stop: Option<Stop>,
+    /// The pacing rates at the end (after any adaptive slow-down).
+    pub final_read_rate: Option<f64>,
+    pub final_write_rate: Option<f64>,
+}
+
+struct JobState {
+    item: WorkItem,
+    next_action: usize,
+    machine: Option<Machine>,
+    outstanding: usize,
+    attempts: u32,
+    change_reserved: bool,
+    request_id: String,
+    client_request_id: String,
+    /// Set when an action failed: the later actions of this user are skipped.
+    blocked_by: Option<String>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    job: usize,
+    /// Which of the job's actions this call belongs to: an answer that arrives after its
+    /// action finished is stale and dropped.
+    action: usize,
+    call: Call,
+    transient: u32,
+    throttled: u32,
+    auth_retries: u32,
+}
+
+struct Delayed {
+    at: Instant,
+    seq: u64,
+    pending: Pending,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+struct Sent {
+    pending: Pending,
+    id: String,
+}
+
+struct BatchDone {
+    sent: Vec<Sent>,
+    result: Result<BatchReply, BatchError>,
+}
+
+/// Runs every work item to an outcome (or until stopped) and returns what happened.
+pub async fn run<T, F>(
+    transport: Arc<T>,
+    work: Vec<WorkItem>,
+    settings: &EngineSettings,
+    sink: &mut dyn Sink,
+    shutdown: F,
+) -> EngineReport
+where
+    T: Transport,
+    F: Future<Output = ()>,
+{
+    let mut s = Scheduler::new(work, settings.clone());
+    s.run(transport, sink, shutdown).await
+}
+
+struct Scheduler {
+    settings: EngineSettings,
+    jobs: Vec<JobState>,
+    ready: VecDeque<Pending>,
+    delayed: BinaryHeap<Reverse<Delayed>>,
+    /// First writes held back while `--max-changes` waits for every read to finish.
+    parked: Vec<Pending>,
+    gate_open: bool,
+    changes_reserved: u64,
+    seq: u64,
+    in_flight: usize,
+    reads: Budget,
+    writes: Budget,
+    report: EngineReport,
+    auth_streak: usize,
+    /// Outcomes of sign-in/permission failures held back until the breaker decides: if it
+    /// trips they are not recorded, so `--resume` redoes them once the cause is fixed.
+    suspects: Vec<(usize, Outcome)>,
+    /// Finished records not yet handed to the sink.
+    out: Vec<ResultRecord>,
+    throttled_new: u64,
+    rng: u64,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn error_text(answer: &ItemResponse) -> (String, String) {
+    match answer.error() {
+        Some(e) => (e.code, e.message),
+        None => (String::new(), format!("status {}", answer.status)),
+    }
+}
+
+impl Scheduler {
+    fn new(work: Vec<WorkItem>, settings: EngineSettings) -> Scheduler {
+        let now = Instant::now();
+        let burst = settings.batch_size.clamp(1, 20) as f64;
+        let jobs = work
+            .into_iter()
+            .map(|item| JobState {
+                next_action: item.start_at,
+                item,
+                machine: None,
+                outstanding: 0,
+                attempts: 0,
+                change_reserved: false,
+                request_id: String::new(),
+                client_request_id: String::new(),
+                blocked_by: None,
+            })
+            .collect();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
+            | 1;
+        Scheduler {
+            gate_open: settings.max_changes.is_none() || settings.dry_run,
+            reads: Budget::new(settings.read_rate, burst, now),
+            writes: Budget::new(settings.write_rate, burst, now),
+            settings,
+            jobs,
+            ready: VecDeque::new(),
+            delayed: BinaryHeap::new(),
+            parked: Vec::new(),
+            changes_reserved: 0,
+            seq: 0,
+            in_flight: 0,
+            report: EngineReport::default(),
+            auth_streak: 0,
+            suspects: Vec::new(),
+            out: Vec::new(),
+            throttled_new: 0,
+            rng: seed,
+        }
+    }
+
+    fn jitter(&mut self) -> f64 {
+        // xorshift64*: jitter only needs to decorrelate retries, not be unpredictable.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Exponential backoff with jitter: base · 2^(attempt-1), capped, between half and all
+    /// of the step so retries of one failed batch spread out.
+    fn backoff(&mut self, attempt: u32) -> Duration {
+        let base = self.settings.backoff_base.as_secs_f64();
+        let step = base * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+        let capped = step.min(self.settings.max_wait.as_secs_f64().min(30.0));
+        Duration::from_secs_f64(capped * (0.5 + 0.5 * self.jitter()))
+    }
+
+    fn delay(&mut self, pending: Pending, wait: Duration) {
+        self.seq += 1;
+        self.report.retries += 1;
+        let wait = wait.min(self.settings.max_wait);
+        self.delayed.push(Reverse(Delayed {
+            at: Instant::now() + wait,
+            seq: self.seq,
+            pending,
+        }));
+    }
+
+    fn stop(&mut self, why: Stop) {
+        if self.report.stop.is_none() {
+            self.report.stop = Some(why);
+        }
+    }
+
+    /// Hands finished records to the sink and makes them durable.
+    fn flush(&mut self, sink: &mut dyn Sink) {
+        if self.throttled_new > 0 {
+            sink.throttled(self.throttled_new);
+            self.throttled_new = 0;
+        }
+        if self.out.is_empty() {
+            return;
+        }
+        for record in self.out.drain(..) {
+            if let Err(e) = sink.record(record) {
+                self.report.stop.get_or_insert(Stop::Sink(e));
+                return;
+            }
+        }
+        if let Err(e) = sink.flush() {
+            self.stop(Stop::Sink(e));
+        }
+    }
+
+    async fn run<T: Transport, F: Future<Output = ()>>(
+        &mut self,
+        transport: Arc<T>,
+        sink: &mut dyn Sink,
+        shutdown: F,
+    ) -> EngineReport {
+        let started = Instant::now();
+        let (tx, mut rx) = mpsc::unbounded_channel::<BatchDone>();
+        tokio::pin!(shutdown);
+        let mut stop_deadline: Option<Instant> = None;
+
+        for j in 0..self.jobs.len() {
+            self.advance(j);
+        }
+        self.flush(sink);
+
+        let mut staged: Option<(ApiVersion, Vec<Pending>)> = None;
+        loop {
+            let now = Instant::now();
+            while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
+                if let Some(Reverse(d)) = self.delayed.pop() {
+                    self.ready.push_back(d.pending);
+                }
+            }
+            let stopping = self.report.stop.is_some();
+            if stopping && stop_deadline.is_none() {
+                stop_deadline = Some(now + self.settings.shutdown_grace);
+            }
+
+            // Send as much as concurrency and pacing allow.
+            let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
+            while !stopping && self.in_flight < self.settings.concurrency.max(1) {
+                if staged.is_none() {
+                    staged = self.compose();
+                }
+                let Some((_, items)) = &staged else { break };
+                let w = items.iter().filter(|p| p.call.method.is_write()).count() as f64;
+                let r = items.len() as f64 - w;
+                let now = Instant::now();
+                let wait = self
+                    .reads
+                    .ready_in(r, now)
+                    .max(self.writes.ready_in(w, now));
+                if !wait.is_zero() {
+                    let at = now + wait;
+                    wake = Some(wake.map_or(at, |x| x.min(at)));
+                    break;
+                }
+                self.reads.take(r, now);
+                self.writes.take(w, now);
+                if let Some((version, items)) = staged.take() {
+                    self.send(&transport, &tx, version, items);
+                }
+            }
+
+            if stopping {
+                if self.in_flight == 0 {
+                    break;
+                }
+            } else if self.in_flight == 0
+                && self.ready.is_empty()
+                && staged.is_none()
+                && self.delayed.is_empty()
+            {
+                if self.gate_open || self.parked.is_empty() {
+                    break;
+                }
+                self.decide_gate();
+                self.flush(sink);
+                continue;
+            }
+            if let Some(deadline) = stop_deadline {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                wake = Some(wake.map_or(deadline, |x| x.min(deadline)));
+            }
+
+            let sleep_until = wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                done = rx.recv() => {
+                    if let Some(done) = done {
+                        self.in_flight -= 1;
+                        self.handle(done);
+                        while let Ok(done) = rx.try_recv() {
+                            self.in_flight -= 1;
+                            self.handle(done);
+                        }
+                        self.flush(sink);
+                    }
+                }
+                () = tokio::time::sleep_until(sleep_until.into()) => {}
+                () = &mut shutdown, if !stopping => self.stop(Stop::Interrupted),
+            }
+        }
+
+        // Sign-in/permission failures that did not trip the breaker are real outcomes.
+        if !matches!(self.report.stop, Some(Stop::Breaker(_))) {
+            for (j, outcome) in std::mem::take(&mut self.suspects) {
+                self.finish_action(j, outcome);
+            }
+        }
+        self.flush(sink);
+        self.report.elapsed = started.elapsed();
+        self.report.final_read_rate = self.reads.rate();
+        self.report.final_write_rate = self.writes.rate();
+        std::mem::take(&mut self.report)
+    }
+
+    /// Takes up to `batch_size` ready calls of one version.
+    fn compose(&mut self) -> Option<(ApiVersion, Vec<Pending>)> {
+        let version = self.ready.front()?.call.version;
+        let size = self.settings.batch_size.clamp(1, 20);
+        let mut items = Vec::with_capacity(size);
+        let mut other = Vec::new();
+        while items.len() < size {
+            let Some(p) = self.ready.pop_front() else {
+                break;
+            };
+            if p.call.version == version {
+                items.push(p);
+            } else {
+                other.push(p);
+            }
+        }
+        for p in other.into_iter().rev() {
+            self.ready.push_front(p);
+        }
+        Some((version, items))
+    }
+
+    fn send<T: Transport>(
+        &mut self,
+        transport: &Arc<T>,
+        tx: &mpsc::UnboundedSender<BatchDone>,
+        version: ApiVersion,
+        items: Vec<Pending>,
+    ) {
+        let mut sent = Vec::with_capacity(items.len());
+        let mut wire = Vec::with_capacity(items.len());
+        for (i, pending) in items.into_iter().enumerate() {
+            let id = (i + 1).to_string();
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            if pending.call.method.is_write() {
+                self.report.writes += 1;
+            } else {
+                self.report.reads += 1;
+            }
+            let job = &mut self.jobs[pending.job];
+            job.attempts += 1;
+            job.client_request_id.clone_from(&client_request_id);
+            wire.push(BatchItem {
+                id: id.clone(),
+                method: pending.call.method,
+                url: pending.call.url.clone(),
+                body: pending.call.body.clone(),
+                client_request_id,
+            });
+            sent.push(Sent { pending, id });
+        }
+        self.in_flight += 1;
+        let transport = Arc::clone(transport);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result = transport.batch(version, wire).await;
+            let _ = tx.send(BatchDone { sent, result });
+        });
+    }
+
+    fn handle(&mut self, done: BatchDone) {
+        let now = Instant::now();
+        match done.result {
+            Ok(reply) => {
+                let mut answers: HashMap<String, ItemResponse> = reply
+                    .items
+                    .into_iter()
+                    .map(|r| (r.id.to_ascii_lowercase(), r))
+                    .collect();
+                let mut throttled_any = false;
+                for sent in done.sent {
+                    match answers.remove(&sent.id.to_ascii_lowercase()) {
+                        Some(answer) => {
+                            throttled_any |= answer.status == 429;
+                            self.on_item(sent.pending, answer);
+                        }
+                        None => self.on_transient(
+                            sent.pending,
+                            None,
+                            "",
+                            "the batch response did not answer this item",
+                            None,
+                        ),
+                    }
+                }
+                if !throttled_any {
+                    self.reads.on_quiet(now);
+                    self.writes.on_quiet(now);
+                }
+            }
+            Err(BatchError::Throttled {
+                status,
+                retry_after,
+            }) => {
+                if status == 429 {
+                    self.report.throttled += 1;
+                    self.throttled_new += 1;
+                }
+                self.reads.on_throttled(now);
+                self.writes.on_throttled(now);
+                for sent in done.sent {
+                    if status == 429 {
+                        // A throttled batch was refused whole: nothing ran, resend as is.
+                        self.on_throttled_item(sent.pending, retry_after, None);
+                    } else {
+                        let message = format!("the batch was answered {status}");
+                        self.on_transient(sent.pending, Some(status), "", &message, retry_after);
+                    }
+                }
+            }
+            Err(BatchError::Transport(message)) => {
+                for sent in done.sent {
+                    self.on_transient(sent.pending, None, "", &message, None);
+                }
+            }
+            Err(BatchError::Auth(message)) => {
+                self.stop(Stop::Breaker(format!(
+                    "sign-in failed during the run: {message}"
+                )));
+                // The items stay unfinished: --resume redoes them.
+                for sent in done.sent {
+                    let j = sent.pending.job;
+                    self.jobs[j].outstanding = self.jobs[j].outstanding.saturating_sub(1);
+                }
+            }
+            Err(BatchError::Rejected { status, error }) => {
+                for sent in done.sent {
+                    let job = sent.pending.job;
+                    self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
+                    let outcome = Outcome {
+                        status: Status::Failed,
+                        http_status: Some(status),
+                        error_code: error.code.clone(),
+                        message: format!("the batch was refused: {}", error.message),
+                        ..Outcome::default()
+                    };
+                    self.finish_action(job, outcome);
+                }
+            }
+        }
+    }
+
+    fn on_throttled_item(
+        &mut self,
+        mut p: Pending,
+        retry_after: Option<Duration>,
+        answer: Option<&ItemResponse>,
+    ) {
+        p.throttled += 1;
+        if p.throttled >= self.settings.max_throttled_attempts.max(1) {
+            let (code, message) = answer.map_or_else(
+                || ("TooManyRequests".to_string(), String::new()),
+                error_text,
+            );
+            let message = format!("still throttled after {} attempts {message}", p.throttled);
+            self.give_up(p, Some(429), &code, message.trim_end());
+            return;
+        }
+        let wait = match retry_after {
+            Some(w) => w,
+            None => self.backoff(p.throttled),
+        };
+        self.delay(p, wait);
+    }
+
+    fn on_item(&mut self, pending: Pending, answer: ItemResponse) {
+        let job = pending.job;
+        if pending.action != self.jobs[job].next_action || self.jobs[job].machine.is_none() {
+            return;
+        }
+        if let Some(id) = &answer.request_id {
+            self.jobs[job].request_id.clone_from(id);
+        }
+        let now = Instant::now();
+        match answer.status {
+            429 => {
+                self.report.throttled += 1;
+                self.throttled_new += 1;
+                if pending.call.method.is_write() {
+                    self.writes.on_throttled(now);
+                } else {
+                    self.reads.on_throttled(now);
+                }
+                self.on_throttled_item(pending, answer.retry_after, Some(&answer));
+            }
+            500 | 502 | 503 | 504 => {
+                let (code, message) = error_text(&answer);
+                self.on_transient(
+                    pending,
+                    Some(answer.status),
+                    &code,
+                    &message,
+                    answer.retry_after,
+                );
+            }
+            401 if pending.auth_retries == 0 => {
+                // A token that expired between the batch and its items: resend once.
+                let mut p = pending;
+                p.auth_retries += 1;
+                self.delay(p, Duration::ZERO);
+            }
+            status => {
+                self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
+                let Some(machine) = self.jobs[job].machine.as_mut() else {
+                    return;
+                };
+                let next = machine.on_response(pending.call.tag, &answer);
+                if status == 401 || status == 403 {
+                    if let Next::Done(outcome) = next {
+                        self.on_auth_failure(job, outcome);
+                        return;
+                    }
+                } else {
+                    self.auth_streak = 0;
+                    for (j, o) in std::mem::take(&mut self.suspects) {
+                        self.finish_action(j, o);
+                    }
+                }
+                self.apply_next(job, next);
+            }
+        }
+    }
+
+    fn on_auth_failure(&mut self, job: usize, outcome: Outcome) {
+        self.auth_streak += 1;
+        let message = outcome.message.clone();
+        self.suspects.push((job, outcome));
+        if self.auth_streak >= self.settings.breaker_threshold.max(1) {
+            self.stop(Stop::Breaker(format!(
+                "stopped after {} consecutive permission or sign-in failures: {message}",
+                self.auth_streak
+            )));
+        }
+    }
+
+    /// The call failed in a way that may or may not have taken effect: back off and send what
+    /// the machine asks for instead (a read to verify a write), or give up after
+    /// `max_attempts`.
+    fn on_transient(
+        &mut self,
+        mut p: Pending,
+        status: Option<u16>,
+        code: &str,
+        message: &str,
+        retry_after: Option<Duration>,
+    ) {
+        if p.action != self.jobs[p.job].next_action || self.jobs[p.job].machine.is_none() {
+            return;
+        }
+        p.transient += 1;
+        if p.transient >= self.settings.max_attempts.max(1) {
+            let code = if code.is_empty() {
+                "TransientFailure"
+            } else {
+                code
+            };
+            self.give_up(p, status, code, message);
+            return;
+        }
+        if let Some(m) = self.jobs[p.job].machine.as_mut() {
+            p.call = m.after_ambiguous(p.call.tag);
+        }
+        let wait = match retry_after {
+            Some(w) => w.max(self.backoff(p.transient) / 4),
+            None => self.backoff(p.transient),
+        };
+        self.delay(p, wait);
+    }
+
+    /// A call kept failing: the action fails with the last error.
+    fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
+        let job = p.job;
+        self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
+        if let Some(outcome) = self.jobs[job]
+            .machine
+            .as_ref()
+            .and_then(|m| m.give_up(p.call.tag, message))
+        {
+            self.finish_action(job, outcome);
+            return;
+        }
+        let outcome = Outcome {
+            status: Status::Failed,
+            http_status: status,
+            error_code: code.to_string(),
+            message: format!(
+                "{message} (gave up after {} attempts)",
+                self.jobs[job].attempts
+            ),
+            ..Outcome::default()
+        };
+        self.finish_action(job, outcome);
+    }
+
+    /// Starts the job's next action, or records the rest as skipped after a failure.
+    fn advance(&mut self, j: usize) {
+        loop {
+            let job = &mut self.jobs[j];
+            if job.machine.is_some() || job.next_action >= job.item.actions.len() {
+                return;
+            }
+            let action = job.item.actions[job.next_action];
+            if let Some(reason) = job.blocked_by.clone() {
+                let outcome = Outcome {
+                    status: Status::Skipped,
+                    message: reason,
+                    ..Outcome::default()
+                };
+                self.push_record(j, action, &outcome);
+                self.jobs[j].next_action += 1;
+                continue;
+            }
+            let options = MachineOptions {
+                dry_run: self.settings.dry_run,
+                reset_all: self.settings.reset_all,
+            };
+            let mut machine = Machine::new(action, &job.item.user, options);
+            let next = machine.start();
+            job.machine = Some(machine);
+            self.apply_next(j, next);
+            return;
+        }
+    }
+
+    fn apply_next(&mut self, j: usize, next: Next) {
+        match next {
+            Next::Wait => {}
+            Next::Done(outcome) => self.finish_action(j, outcome),
+            Next::Send(calls) => {
+                for call in calls {
+                    let pending = Pending {
+                        job: j,
+                        action: self.jobs[j].next_action,
+                        call,
+                        transient: 0,
+                        throttled: 0,
+                        auth_retries: 0,
+                    };
+                    self.jobs[j].outstanding += 1;
+                    if pending.call.method.is_write() && !self.jobs[j].change_reserved {
+                        if !self.gate_open {
+                            self.parked.push(pending);
+                            continue;
+                        }
+                        if let Some(max) = self.settings.max_changes
+                            && self.changes_reserved >= max
+                        {
+                            self.jobs[j].outstanding -= 1;
+                            let outcome = Outcome {
+                                status: Status::Skipped,
+                                message: format!("--max-changes {max} reached"),
+                                ..Outcome::default()
+                            };
+                            self.finish_action(j, outcome);
+                            return;
+                        }
+                        self.changes_reserved += 1;
+                        self.jobs[j].change_reserved = true;
+                    }
+                    self.ready.push_back(pending);
+                }
+            }
+        }
+    }
+
+    /// Every read is done and some writes wait behind `--max-changes`: go on only if the plan
+    /// fits (counting, for each waiting user, the later actions that may change it too).
+    fn decide_gate(&mut self) {
+        let max = self.settings.max_changes.unwrap_or(u64::MAX);
+        let mut needed: u64 = 0;
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.parked {
+            if seen.insert(p.job) {
+                let job = &self.jobs[p.job];
+                needed += (job.item.actions.len() - job.next_action) as u64;
+            }
+        }
+        if needed > max {
+            self.stop(Stop::MaxChanges(format!(
+                "the plan needs up to {needed} changes, more than --max-changes {max}; no change was made"
+            )));
+            return;
+        }
+        self.gate_open = true;
+        let parked = std::mem::take(&mut self.parked);
+        for p in parked {
+            let j = p.job;
+            if !self.jobs[j].change_reserved {
+                self.jobs[j].change_reserved = true;
+                self.changes_reserved += 1;
+            }
+            self.ready.push_back(p);
+        }
+    }
+
+    fn push_record(&mut self, j: usize, action: Action, outcome: &Outcome) {
+        let job = &self.jobs[j];
+        self.out.push(ResultRecord {
+            row: job.item.row,
+            user: job.item.user.clone(),
+            action: action.as_str().to_string(),
+            status: outcome.status,
+            before: outcome.before.clone(),
+            after: outcome.after.clone(),
+            http_status: outcome.http_status,
+            error_code: outcome.error_code.clone(),
+            message: outcome.message.clone(),
+            attempts: job.attempts,
+            request_id: job.request_id.clone(),
+            client_request_id: job.client_request_id.clone(),
+            finished_at: now_rfc3339(),
+            extra: job.item.extra.clone(),
+        });
+    }
+
+    /// Records the current action's outcome and moves the job on.
+    fn finish_action(&mut self, j: usize, outcome: Outcome) {
+        let action = self.jobs[j].item.actions[self.jobs[j].next_action];
+        self.push_record(j, action, &outcome);
+        if outcome.changed {
+            self.report.changes += 1;
+        }
+        let job = &mut self.jobs[j];
+        if !outcome.status.is_good() {
+            let what = if outcome.message.is_empty() {
+                outcome.status.as_str().to_string()
+            } else {
+                outcome.message.clone()
+            };
+            job.blocked_by = Some(format!(
+                "skipped because {action} ended {}: {what}",
+                outcome.status
+            ));
+        }
+        job.machine = None;
+        job.outstanding = 0;
+        job.attempts = 0;
+        job.change_reserved = false;
+        job.request_id.clear();
+        job.client_request_id.clear();
+        job.next_action += 1;
+        self.advance(j);
+    }
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

@@ -1,0 +1,354 @@
+//! Scheduler tests against an in-memory fake of the requirements endpoint.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::graph::Method;
+
+/// A fake tenant answering GET/PATCH `/users/{upn}/authentication/requirements`, with
+/// scripted faults.
+#[derive(Default)]
+struct Fake {
+    states: Mutex<HashMap<String, String>>,
+    writes: Mutex<HashMap<String, u32>>,
+    /// Answer this many items 429 (Retry-After 0.01 s) before answering normally.
+    throttle_first: AtomicUsize,
+    /// Drop the connection on this many batches that contain a write, after applying them.
+    drop_after_write: AtomicUsize,
+    /// Answer every item 403.
+    forbid: bool,
+    batches: AtomicUsize,
+    max_batch: AtomicUsize,
+}
+
+fn user_of(url: &str) -> String {
+    url.trim_start_matches("/users/")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn item(id: &str, status: u16, body: Value) -> ItemResponse {
+    ItemResponse {
+        id: id.to_string(),
+        status,
+        retry_after: (status == 429).then(|| Duration::from_millis(10)),
+        request_id: Some(format!("req-{id}")),
+        client_request_id: None,
+        throttle_percentage: None,
+        body,
+    }
+}
+
+impl Transport for Fake {
+    async fn batch(
+        &self,
+        _version: ApiVersion,
+        items: Vec<BatchItem>,
+    ) -> Result<BatchReply, BatchError> {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        self.max_batch.fetch_max(items.len(), Ordering::SeqCst);
+        let mut answers = Vec::new();
+        let mut wrote = false;
+        for it in &items {
+            if self
+                .throttle_first
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                answers.push(item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})));
+                continue;
+            }
+            if self.forbid {
+                answers.push(item(&it.id, 403, json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})));
+                continue;
+            }
+            let user = user_of(&it.url);
+            let mut states = self.states.lock().unwrap();
+            let Some(state) = states.get_mut(&user) else {
+                answers.push(item(&it.id, 404, json!({"error":{"code":"Request_ResourceNotFound","message":"Resource does not exist"}})));
+                continue;
+            };
+            match it.method {
+                Method::Get => answers.push(item(&it.id, 200, json!({"perUserMfaState": state}))),
+                _ => {
+                    let value = it
+                        .body
+                        .as_ref()
+                        .and_then(|b| b["perUserMfaState"].as_str())
+                        .unwrap_or_default();
+                    *state = value.to_string();
+                    *self.writes.lock().unwrap().entry(user).or_default() += 1;
+                    wrote = true;
+                    answers.push(item(&it.id, 204, Value::Null));
+                }
+            }
+        }
+        if wrote
+            && self
+                .drop_after_write
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(BatchError::Transport(
+                "connection reset mid-response".into(),
+            ));
+        }
+        answers.reverse();
+        Ok(BatchReply {
+            items: answers,
+            missing: vec![],
+            unexpected: 0,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Collect {
+    records: Vec<ResultRecord>,
+    throttled: u64,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, record: ResultRecord) -> Result<(), String> {
+        self.records.push(record);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    fn throttled(&mut self, count: u64) {
+        self.throttled += count;
+    }
+}
+
+fn tenant(n: usize, state: &str) -> Fake {
+    let fake = Fake::default();
+    {
+        let mut s = fake.states.lock().unwrap();
+        for i in 0..n {
+            s.insert(format!("u{i}@x.com"), state.to_string());
+        }
+    }
+    fake
+}
+
+fn work(n: usize, action: Action) -> Vec<WorkItem> {
+    (0..n)
+        .map(|i| WorkItem {
+            row: i as u64 + 2,
+            user: format!("u{i}@x.com"),
+            actions: vec![action],
+            start_at: 0,
+            extra: vec![],
+        })
+        .collect()
+}
+
+fn fast() -> EngineSettings {
+    EngineSettings {
+        write_rate: None,
+        read_rate: None,
+        backoff_base: Duration::from_millis(1),
+        ..EngineSettings::default()
+    }
+}
+
+async fn go(
+    fake: Arc<Fake>,
+    work: Vec<WorkItem>,
+    settings: EngineSettings,
+) -> (EngineReport, Collect) {
+    let mut sink = Collect::default();
+    let report = run(fake, work, &settings, &mut sink, std::future::pending()).await;
+    (report, sink)
+}
+
+fn count(sink: &Collect, status: Status) -> usize {
+    sink.records.iter().filter(|r| r.status == status).count()
+}
+
+#[tokio::test]
+async fn every_row_gets_exactly_one_outcome_and_batches_hold_at_most_20() {
+    let fake = Arc::new(tenant(100, "disabled"));
+    fake.states
+        .lock()
+        .unwrap()
+        .insert("u0@x.com".into(), "enforced".into());
+    let mut w = work(100, Action::Enforce);
+    w.push(WorkItem {
+        row: 200,
+        user: "ghost@x.com".into(),
+        actions: vec![Action::Enforce],
+        start_at: 0,
+        extra: vec![],
+    });
+    let (report, sink) = go(fake.clone(), w, fast()).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(sink.records.len(), 101);
+    assert_eq!(count(&sink, Status::Applied), 99);
+    assert_eq!(count(&sink, Status::Unchanged), 1);
+    assert_eq!(count(&sink, Status::NotFound), 1);
+    assert!(fake.max_batch.load(Ordering::SeqCst) <= 20);
+    assert!(
+        fake.states
+            .lock()
+            .unwrap()
+            .values()
+            .all(|s| s == "enforced")
+    );
+}
+
+#[tokio::test]
+async fn throttled_items_are_resent_alone_and_end_applied() {
+    let fake = Arc::new(tenant(40, "disabled"));
+    fake.throttle_first.store(15, Ordering::SeqCst);
+    let (report, sink) = go(fake.clone(), work(40, Action::Enforce), fast()).await;
+    assert_eq!(count(&sink, Status::Applied), 40);
+    assert_eq!(report.throttled, 15);
+    assert_eq!(sink.throttled, 15);
+    assert!(fake.writes.lock().unwrap().values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn a_dropped_connection_after_a_write_is_verified_not_written_twice() {
+    let fake = Arc::new(tenant(20, "enabled"));
+    fake.drop_after_write.store(1, Ordering::SeqCst);
+    let (_, sink) = go(fake.clone(), work(20, Action::Disable), fast()).await;
+    assert_eq!(count(&sink, Status::Applied), 20);
+    assert!(
+        sink.records
+            .iter()
+            .all(|r| r.before == "enabled" && r.after == "disabled")
+    );
+    let writes = fake.writes.lock().unwrap();
+    assert_eq!(writes.len(), 20);
+    assert!(writes.values().all(|&n| n == 1), "{writes:?}");
+}
+
+#[tokio::test]
+async fn dry_run_plans_and_never_writes() {
+    let fake = Arc::new(tenant(30, "disabled"));
+    let settings = EngineSettings {
+        dry_run: true,
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(30, Action::Enable), settings).await;
+    assert_eq!(count(&sink, Status::Planned), 30);
+    assert_eq!(report.writes, 0);
+    assert!(fake.writes.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn max_changes_stops_before_the_first_write_when_the_plan_needs_more() {
+    let fake = Arc::new(tenant(30, "disabled"));
+    let settings = EngineSettings {
+        max_changes: Some(10),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
+    assert!(
+        matches!(report.stop, Some(Stop::MaxChanges(_))),
+        "{:?}",
+        report.stop
+    );
+    assert!(fake.writes.lock().unwrap().is_empty());
+    assert!(sink.records.is_empty());
+}
+
+#[tokio::test]
+async fn max_changes_lets_a_plan_that_fits_run() {
+    let fake = Arc::new(tenant(30, "disabled"));
+    for i in 0..25 {
+        fake.states
+            .lock()
+            .unwrap()
+            .insert(format!("u{i}@x.com"), "enforced".into());
+    }
+    let settings = EngineSettings {
+        max_changes: Some(5),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(count(&sink, Status::Applied), 5);
+    assert_eq!(count(&sink, Status::Unchanged), 25);
+}
+
+#[tokio::test]
+async fn consecutive_permission_failures_trip_the_breaker_and_record_nothing() {
+    let mut fake = tenant(100, "disabled");
+    fake.forbid = true;
+    let settings = EngineSettings {
+        breaker_threshold: 10,
+        concurrency: 1,
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
+    match report.stop {
+        Some(Stop::Breaker(m)) => assert!(m.contains("Policy.Read.All"), "{m}"),
+        other => panic!("expected the breaker, got {other:?}"),
+    }
+    assert!(sink.records.is_empty());
+}
+
+#[tokio::test]
+async fn later_actions_of_a_user_are_skipped_after_a_failure() {
+    let fake = Arc::new(tenant(1, "disabled"));
+    let w = vec![WorkItem {
+        row: 2,
+        user: "ghost@x.com".into(),
+        actions: vec![Action::Disable, Action::RevokeSessions],
+        start_at: 0,
+        extra: vec![],
+    }];
+    let (_, sink) = go(fake, w, fast()).await;
+    assert_eq!(sink.records.len(), 2);
+    assert_eq!(sink.records[0].status, Status::NotFound);
+    assert_eq!(sink.records[1].status, Status::Skipped);
+    assert!(sink.records[1].message.contains("disable"));
+}
+
+#[tokio::test]
+async fn interrupting_leaves_unfinished_rows_unrecorded() {
+    let fake = Arc::new(tenant(200, "disabled"));
+    let settings = EngineSettings {
+        write_rate: Some(20.0),
+        read_rate: Some(20.0),
+        ..fast()
+    };
+    let mut sink = Collect::default();
+    let report = run(
+        fake,
+        work(200, Action::Enforce),
+        &settings,
+        &mut sink,
+        tokio::time::sleep(Duration::from_millis(300)),
+    )
+    .await;
+    assert_eq!(report.stop, Some(Stop::Interrupted));
+    assert!(sink.records.len() < 200);
+    assert!(sink.records.iter().all(|r| r.status == Status::Applied));
+}
+
+#[tokio::test]
+async fn told_write_rate_is_not_exceeded() {
+    let fake = Arc::new(tenant(60, "disabled"));
+    let settings = EngineSettings {
+        write_rate: Some(100.0),
+        read_rate: None,
+        ..fast()
+    };
+    let (report, _) = go(fake, work(60, Action::Enforce), settings).await;
+    // 60 writes at 100/s, starting from an empty bucket: at least 0.6 s (minus scheduling slack).
+    assert!(
+        report.elapsed >= Duration::from_millis(550),
+        "{:?}",
+        report.elapsed
+    );
+}

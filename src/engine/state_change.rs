@@ -1,0 +1,421 @@
+//! The per-user MFA state machine: read `/beta/users/{key}/authentication/requirements`; if
+//! the state already matches, `unchanged`; otherwise `PATCH` it (or `planned` in a dry run),
+//! then read it back so `after` is what Graph holds (a PATCH to `enabled` becomes `enforced`
+//! for a user with a registered method). After an ambiguous write (5xx, dropped connection)
+//! it re-reads instead of writing again.
+
+use serde_json::json;
+
+use crate::action::MfaState;
+use crate::graph::{ApiVersion, ItemResponse, Method, user_path};
+use crate::journal::Status;
+
+use super::machine::{Call, MachineOptions, Next, Outcome, failure, not_found};
+
+const READ_PERMISSION: &str = "Policy.Read.All (or Policy.ReadWrite.AuthenticationMethod)";
+const WRITE_PERMISSION: &str = "Policy.ReadWrite.AuthenticationMethod";
+
+const TAG_READ: u32 = 0;
+const TAG_WRITE: u32 = 1;
+const TAG_VERIFY: u32 = 2;
+const TAG_CONFIRM: u32 = 3;
+
+#[derive(Debug)]
+pub(crate) struct StateChange {
+    url: String,
+    target: MfaState,
+    options: MachineOptions,
+    before: Option<MfaState>,
+}
+
+impl StateChange {
+    pub(crate) fn new(user: &str, target: MfaState, options: MachineOptions) -> StateChange {
+        StateChange {
+            url: format!("{}/authentication/requirements", user_path(user)),
+            target,
+            options,
+            before: None,
+        }
+    }
+
+    fn read(&self, tag: u32) -> Call {
+        Call {
+            tag,
+            version: ApiVersion::Beta,
+            method: Method::Get,
+            url: self.url.clone(),
+            body: None,
+        }
+    }
+
+    fn write(&self) -> Call {
+        Call {
+            tag: TAG_WRITE,
+            version: ApiVersion::Beta,
+            method: Method::Patch,
+            url: self.url.clone(),
+            body: Some(json!({ "perUserMfaState": self.target.as_str() })),
+        }
+    }
+
+    pub(crate) fn start(&mut self) -> Next {
+        Next::Send(vec![self.read(TAG_READ)])
+    }
+
+    fn before_text(&self) -> String {
+        self.before
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn on_response(&mut self, tag: u32, r: &ItemResponse) -> Next {
+        let permission = if tag == TAG_WRITE {
+            WRITE_PERMISSION
+        } else {
+            READ_PERMISSION
+        };
+        if r.status == 404 {
+            return Next::Done(not_found(r));
+        }
+        if !(200..300).contains(&r.status) {
+            let mut out = failure(r, permission);
+            out.before = self.before_text();
+            return Next::Done(out);
+        }
+        match tag {
+            TAG_READ | TAG_VERIFY => {
+                let Some(state) = r.body.get("perUserMfaState").and_then(|v| v.as_str()) else {
+                    return Next::Done(Outcome {
+                        status: Status::Failed,
+                        http_status: Some(r.status),
+                        error_code: "UnexpectedResponse".into(),
+                        message: "the response has no perUserMfaState".into(),
+                        before: self.before_text(),
+                        ..Outcome::default()
+                    });
+                };
+                let current = MfaState::parse(state);
+                if tag == TAG_VERIFY {
+                    // Our earlier write may or may not have landed. If the user now has the
+                    // target state (or `enforced` for `enabled`, Graph's documented
+                    // promotion), it landed: the first read saw something else.
+                    let landed = current == self.target
+                        || (self.target == MfaState::Enabled && current == MfaState::Enforced);
+                    if landed {
+                        return Next::Done(self.applied(r.status, current));
+                    }
+                    return Next::Send(vec![self.write()]);
+                }
+                self.before = Some(current.clone());
+                // `enforced` already satisfies `enable`: Graph itself moves enabled users to
+                // enforced once they register, and writes `enabled` to a registered user as
+                // `enforced`. Writing it would be a wasted write or a silent downgrade.
+                let already_enforced =
+                    self.target == MfaState::Enabled && current == MfaState::Enforced;
+                if current == self.target || already_enforced {
+                    return Next::Done(Outcome {
+                        status: Status::Unchanged,
+                        before: current.as_str().to_string(),
+                        after: current.as_str().to_string(),
+                        http_status: Some(r.status),
+                        message: if already_enforced {
+                            "already enforced, which includes enabled (use disable first to step down)".into()
+                        } else {
+                            String::new()
+                        },
+                        ..Outcome::default()
+                    });
+                }
+                if self.options.dry_run {
+                    return Next::Done(Outcome {
+                        status: Status::Planned,
+                        before: current.as_str().to_string(),
+                        after: self.target.as_str().to_string(),
+                        http_status: Some(r.status),
+                        ..Outcome::default()
+                    });
+                }
+                Next::Send(vec![self.write()])
+            }
+            TAG_CONFIRM => {
+                let now = r
+                    .body
+                    .get("perUserMfaState")
+                    .and_then(|v| v.as_str())
+                    .map_or_else(|| self.target.clone(), MfaState::parse);
+                let mut out = self.applied(r.status, now.clone());
+                out.http_status = Some(204);
+                let promoted = self.target == MfaState::Enabled && now == MfaState::Enforced;
+                if promoted {
+                    out.message =
+                        "Graph moved the user to enforced: they had already registered a method"
+                            .into();
+                } else if now != self.target {
+                    out.message = format!("written, but Graph now reports '{now}'");
+                }
+                Next::Done(out)
+            }
+            _ => Next::Send(vec![self.read(TAG_CONFIRM)]),
+        }
+    }
+
+    /// The scheduler gave up on a call: only a failed read-back still has an answer, since
+    /// the write itself was acknowledged.
+    pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+        (tag == TAG_CONFIRM).then(|| {
+            let mut out = self.applied(204, self.target.clone());
+            out.message = format!("written (204); reading it back failed: {message}");
+            out
+        })
+    }
+
+    fn applied(&self, status: u16, after: MfaState) -> Outcome {
+        Outcome {
+            status: Status::Applied,
+            before: self.before_text(),
+            after: after.as_str().to_string(),
+            http_status: Some(status),
+            changed: true,
+            ..Outcome::default()
+        }
+    }
+
+    pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
+        if tag == TAG_WRITE {
+            self.read(TAG_VERIFY)
+        } else {
+            self.read(tag)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn answer(status: u16, body: Value) -> ItemResponse {
+        ItemResponse {
+            id: "1".into(),
+            status,
+            retry_after: None,
+            request_id: None,
+            client_request_id: None,
+            throttle_percentage: None,
+            body,
+        }
+    }
+
+    fn machine(target: MfaState, dry_run: bool) -> StateChange {
+        StateChange::new(
+            "a@contoso.com",
+            target,
+            MachineOptions {
+                dry_run,
+                ..MachineOptions::default()
+            },
+        )
+    }
+
+    fn sent(next: Next) -> Call {
+        match next {
+            Next::Send(mut calls) if calls.len() == 1 => calls.remove(0),
+            other => panic!("expected one call, got {other:?}"),
+        }
+    }
+
+    fn done(next: Next) -> Outcome {
+        match next {
+            Next::Done(o) => o,
+            other => panic!("expected an outcome, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_first_from_the_beta_requirements_endpoint() {
+        let call = sent(machine(MfaState::Enforced, false).start());
+        assert_eq!(call.method, Method::Get);
+        assert_eq!(call.version, ApiVersion::Beta);
+        assert_eq!(call.url, "/users/a@contoso.com/authentication/requirements");
+    }
+
+    #[test]
+    fn matching_state_is_unchanged_without_a_write() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        let o = done(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(o.status, Status::Unchanged);
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("enforced", "enforced")
+        );
+    }
+
+    #[test]
+    fn different_state_is_patched_with_the_target_and_then_applied() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
+        assert_eq!(call.method, Method::Patch);
+        assert_eq!(call.body, Some(json!({"perUserMfaState":"enforced"})));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        assert_eq!(confirm.method, Method::Get);
+        let o = done(m.on_response(
+            confirm.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(o.status, Status::Applied);
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("disabled", "enforced")
+        );
+        assert_eq!(o.http_status, Some(204));
+        assert!(o.changed);
+    }
+
+    #[test]
+    fn enabling_a_registered_user_reports_the_enforced_state_graph_chose() {
+        let mut m = machine(MfaState::Enabled, false);
+        m.start();
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        let o = done(m.on_response(
+            confirm.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!((o.status, o.after.as_str()), (Status::Applied, "enforced"));
+        assert!(o.message.contains("enforced"));
+    }
+
+    #[test]
+    fn a_failed_read_back_still_reports_the_acknowledged_write_as_applied() {
+        let mut m = machine(MfaState::Disabled, false);
+        m.start();
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        let o = m.give_up(confirm.tag, "status 503").expect("an outcome");
+        assert_eq!((o.status, o.after.as_str()), (Status::Applied, "disabled"));
+        assert!(m.give_up(TAG_READ, "x").is_none());
+    }
+
+    #[test]
+    fn enabling_an_enforced_user_is_unchanged_not_a_downgrade() {
+        let mut m = machine(MfaState::Enabled, false);
+        m.start();
+        let o = done(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(o.status, Status::Unchanged);
+        assert!(o.message.contains("already enforced"));
+    }
+
+    #[test]
+    fn dry_run_plans_instead_of_writing() {
+        let mut m = machine(MfaState::Disabled, true);
+        m.start();
+        let o = done(m.on_response(TAG_READ, &answer(200, json!({"perUserMfaState":"enabled"}))));
+        assert_eq!(o.status, Status::Planned);
+        assert_eq!(
+            (o.before.as_str(), o.after.as_str()),
+            ("enabled", "disabled")
+        );
+        assert!(!o.changed);
+    }
+
+    #[test]
+    fn unknown_user_is_not_found() {
+        let mut m = machine(MfaState::Disabled, false);
+        m.start();
+        let body = json!({"error":{"code":"Request_ResourceNotFound","message":"Resource 'a' does not exist"}});
+        let o = done(m.on_response(TAG_READ, &answer(404, body)));
+        assert_eq!(o.status, Status::NotFound);
+        assert_eq!(o.error_code, "Request_ResourceNotFound");
+    }
+
+    #[test]
+    fn forbidden_write_names_the_permission() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
+        let body = json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}});
+        let o = done(m.on_response(TAG_WRITE, &answer(403, body)));
+        assert_eq!(o.status, Status::Failed);
+        assert!(o.message.contains("Policy.ReadWrite.AuthenticationMethod"));
+        assert_eq!(o.before, "disabled");
+    }
+
+    #[test]
+    fn an_ambiguous_write_is_verified_by_a_read_and_not_written_twice() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
+        let verify = m.after_ambiguous(TAG_WRITE);
+        assert_eq!(verify.method, Method::Get);
+        let o = done(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(o.status, Status::Applied);
+        assert_eq!(o.before, "disabled");
+    }
+
+    #[test]
+    fn an_ambiguous_write_that_did_not_land_is_written_again() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
+        let verify = m.after_ambiguous(TAG_WRITE);
+        let call = sent(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
+        assert_eq!(call.method, Method::Patch);
+    }
+
+    #[test]
+    fn enabling_accepts_graphs_promotion_to_enforced_on_verify() {
+        let mut m = machine(MfaState::Enabled, false);
+        m.start();
+        m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        );
+        let verify = m.after_ambiguous(TAG_WRITE);
+        let o = done(m.on_response(
+            verify.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!((o.status, o.after.as_str()), (Status::Applied, "enforced"));
+    }
+
+    #[test]
+    fn a_malformed_read_fails_the_row_without_panicking() {
+        let mut m = machine(MfaState::Enforced, false);
+        m.start();
+        let o = done(m.on_response(TAG_READ, &answer(200, json!(["nonsense"]))));
+        assert_eq!(o.status, Status::Failed);
+    }
+}

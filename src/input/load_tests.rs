@@ -1,0 +1,493 @@
+//! Tests of [`super::load`] as a whole: files as spreadsheets export them, in, jobs or one-line
+//! errors with row numbers, out. Fixtures are generated here.
+
+use std::io::Write;
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::action::Action;
+
+fn load_text(text: &str, options: &InputOptions) -> Result<LoadedInput, InputError> {
+    load_raw(text.as_bytes(), options)
+}
+
+fn load_raw(bytes: &[u8], options: &InputOptions) -> Result<LoadedInput, InputError> {
+    let sequential = load_bytes(Path::new("in.csv"), bytes.to_vec(), options, false);
+    let parallel = load_bytes(Path::new("in.csv"), bytes.to_vec(), options, true);
+    assert_eq!(
+        format!("{sequential:?}"),
+        format!("{parallel:?}"),
+        "parallel and sequential loads differ"
+    );
+    parallel
+}
+
+fn ok(text: &str) -> LoadedInput {
+    load_text(text, &InputOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The one-line message of a `Format` error (panics on anything else).
+#[track_caller]
+fn format_error(bytes: &[u8], options: &InputOptions) -> String {
+    match load_raw(bytes, options) {
+        Err(InputError::Format { message, .. }) => {
+            assert!(!message.contains('\n'), "not one line: {message}");
+            message
+        }
+        other => panic!("expected a format error, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn problems(text: &str, options: &InputOptions) -> Vec<RowProblem> {
+    match load_text(text, options) {
+        Err(InputError::Problems(p)) => p,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+fn rows_and_users(input: &LoadedInput) -> Vec<(u64, &str)> {
+    input
+        .jobs
+        .iter()
+        .map(|j| (j.row, j.user.as_str()))
+        .collect()
+}
+
+const SIMPLE: &str = "upn,action\na@x.com,enable\nb@x.com,disable\n";
+
+#[test]
+fn plain_csv_gives_jobs_with_spreadsheet_rows() {
+    let input = ok(SIMPLE);
+    assert_eq!(input.headers, ["upn", "action"]);
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com"), (3, "b@x.com")]);
+    assert_eq!(input.jobs[1].actions, [Action::Disable]);
+    assert!(input.invalid.is_empty() && input.warnings.is_empty());
+}
+
+#[test]
+fn load_reads_a_file_and_names_an_unreadable_one() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(SIMPLE.as_bytes()).unwrap();
+    let input = load(file.path(), &InputOptions::default()).unwrap();
+    assert_eq!(input.jobs.len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.csv");
+    let err = load(&missing, &InputOptions::default()).unwrap_err();
+    assert!(matches!(err, InputError::Unreadable { .. }));
+    assert!(err.to_string().contains("missing.csv"), "{err}");
+}
+
+#[test]
+fn utf8_bom_is_accepted() {
+    let input = load_raw(
+        b"\xEF\xBB\xBFuserPrincipalName,action\r\na@x.com,enable\r\n",
+        &InputOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(input.headers[0], "userPrincipalName");
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com")]);
+}
+
+#[test]
+fn semicolon_and_tab_delimiters_are_detected() {
+    let input = ok("upn;action;name\na@x.com;enable;Smith, Ann\n");
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com")]);
+    let input = ok("upn\taction\na@x.com\tenforce\n");
+    assert_eq!(input.jobs[0].actions, [Action::Enforce]);
+}
+
+#[test]
+fn excel_sep_line_sets_the_delimiter_and_is_not_a_row() {
+    let input = ok("sep=;\r\nupn;action\r\na@x.com;enable\r\n");
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com")]);
+}
+
+#[test]
+fn crlf_line_endings() {
+    let input = ok("upn,action\r\na@x.com,enable\r\nb@x.com,enable\r\n");
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com"), (3, "b@x.com")]);
+}
+
+#[test]
+fn quoted_embedded_newline_keeps_later_row_numbers_right() {
+    let input = ok(
+        "upn,action,note\na@x.com,enable,\"two\nlines\"\nb@x.com,enable,\"three\r\nline\r\nnote\"\nc@x.com,disable,\n",
+    );
+    assert_eq!(
+        rows_and_users(&input),
+        [(2, "a@x.com"), (3, "b@x.com"), (4, "c@x.com")]
+    );
+    let p = problems(
+        "upn,action,note\na@x.com,enable,\"two\nlines\"\nbad,enable,\n",
+        &InputOptions::default(),
+    );
+    assert_eq!(p[0].row, 3);
+}
+
+#[test]
+fn blank_lines_are_skipped_but_counted_as_rows() {
+    let input = ok("upn,action\n\na@x.com,enable\n\r\n,,\n   \nb@x.com,enable\n\n");
+    assert_eq!(rows_and_users(&input), [(3, "a@x.com"), (7, "b@x.com")]);
+}
+
+#[test]
+fn stray_whitespace_is_trimmed() {
+    let input = ok(" UPN , Action \n  a@x.com\t,  Enable \n\u{a0}b@x.com\u{a0}, \"disable\"\n");
+    assert_eq!(input.headers, ["UPN", "Action"]);
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com"), (3, "b@x.com")]);
+    assert_eq!(input.jobs[1].actions, [Action::Disable]);
+}
+
+#[test]
+fn every_user_alias_works_end_to_end() {
+    for alias in header::USER_ALIASES {
+        let input = ok(&format!("{alias},action\na@x.com,enable\n"));
+        assert_eq!(input.jobs.len(), 1, "{alias}");
+    }
+}
+
+#[test]
+fn user_column_action_column_and_action_flags() {
+    let options = InputOptions {
+        user_column: Some("Login".into()),
+        action_column: Some("MFA".into()),
+        ..InputOptions::default()
+    };
+    let input = load_text("login,mfa,mail\na@x.com,enforce,other@x.com\n", &options).unwrap();
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com")]);
+    assert_eq!(input.jobs[0].actions, [Action::Enforce]);
+
+    let options = InputOptions {
+        action: Some(vec![Action::Disable, Action::RevokeSessions]),
+        ..InputOptions::default()
+    };
+    let input = load_text("upn,action\na@x.com,nonsense\nb@x.com,\n", &options).unwrap();
+    assert!(
+        input
+            .jobs
+            .iter()
+            .all(|j| j.actions == [Action::Disable, Action::RevokeSessions])
+    );
+    let input = load_text("upn\na@x.com\n", &options).unwrap();
+    assert_eq!(input.jobs.len(), 1);
+}
+
+#[test]
+fn missing_user_column_lists_the_headers() {
+    let err = format_error(
+        b"Name,Login,action\nA,a@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(err.contains("'Name', 'Login', 'action'"), "{err}");
+    assert!(err.contains("--user-column NAME"), "{err}");
+}
+
+#[test]
+fn unknown_action_names_row_and_column() {
+    let p = problems(
+        "upn,Action\na@x.com,enable\nb@x.com,enabel\n",
+        &InputOptions::default(),
+    );
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].to_string()
+            .starts_with("row 3, column 'Action': unknown action 'enabel'"),
+        "{}",
+        p[0]
+    );
+}
+
+#[test]
+fn all_problems_are_collected_sorted_by_row() {
+    let text = "upn,action\nbad,enable\na@x.com,enable\n,enable\nc@x.com,\nd@x.com,delete-app-passwords\na@x.com,disable\n";
+    let p = problems(text, &InputOptions::default());
+    let rows: Vec<u64> = p.iter().map(|p| p.row).collect();
+    assert_eq!(rows, [2, 4, 5, 6, 7]);
+    assert!(p[1].message.contains("missing user"));
+    assert!(p[2].message.contains("missing action"));
+    assert!(p[3].message.contains("no API exists for app passwords"));
+    assert!(
+        p[4].message
+            .contains("row 3 says enable, row 7 says disable")
+    );
+    let shown = InputError::Problems(p).to_string();
+    assert!(shown.ends_with("5 invalid row(s); nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)"), "{shown}");
+}
+
+#[test]
+fn malformed_upns_and_guids_are_problems_and_good_ones_pass() {
+    let text = "upn,action\n\
+        x_contoso.com#EXT#@tenant.onmicrosoft.com,enable\n\
+        o'brien@x.com,enable\n\
+        $admin@x.com,enable\n\
+        8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b,enable\n\
+        a b@x.com,enable\n\
+        a@@x.com,enable\n\
+        a@x,enable\n\
+        {8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b},enable\n\
+        \"=cmd|' /C calc'!A0\",enable\n";
+    let p = problems(text, &InputOptions::default());
+    let rows: Vec<u64> = p.iter().map(|p| p.row).collect();
+    assert_eq!(rows, [6, 7, 8, 9, 10]);
+    assert!(p.iter().all(|p| p.column.as_deref() == Some("upn")));
+}
+
+#[test]
+fn duplicate_same_actions_is_a_warning_and_duplicate_of() {
+    let input = ok("upn,action\na@x.com,enable\nb@x.com,enable\nA@X.COM,enable\n");
+    assert_eq!(input.jobs[2].duplicate_of, Some(2));
+    assert_eq!(
+        input.warnings,
+        ["row 4: same user and actions as row 2; done once"]
+    );
+}
+
+#[test]
+fn conflicting_actions_are_a_problem_naming_both_rows() {
+    let p = problems(
+        "upn,action\na@x.com,enable\nb@x.com,enable\na@x.com,disable\n",
+        &InputOptions::default(),
+    );
+    assert_eq!(
+        p[0].to_string(),
+        "row 4, column 'action': conflicting actions for user a@x.com: row 2 says enable, row 4 says disable"
+    );
+}
+
+#[test]
+fn skip_invalid_moves_problems_to_invalid_and_keeps_valid_rows() {
+    let options = InputOptions {
+        skip_invalid: true,
+        ..InputOptions::default()
+    };
+    let input = load_text(
+        "upn,action\nbad,enable\na@x.com,enable\nb@x.com,nope\na@x.com,disable\n",
+        &options,
+    )
+    .unwrap();
+    assert_eq!(rows_and_users(&input), [(3, "a@x.com")]);
+    let rows: Vec<u64> = input.invalid.iter().map(|p| p.row).collect();
+    assert_eq!(rows, [2, 4, 5]);
+    assert_eq!(input.invalid[0].user, "bad");
+    assert_eq!(input.invalid[1].action, "nope");
+}
+
+#[test]
+fn empty_file_is_a_one_line_error() {
+    assert_eq!(
+        format_error(b"", &InputOptions::default()),
+        "the file is empty"
+    );
+    assert!(format_error(b"\n\n\r\n", &InputOptions::default()).starts_with("the file is empty"));
+    assert!(format_error(b",,\n,,\n", &InputOptions::default()).contains("no header row"));
+}
+
+#[test]
+fn header_only_is_no_data_rows() {
+    for text in ["upn,action", "upn,action\n", "upn,action\r\n\r\n,\n"] {
+        let err = format_error(text.as_bytes(), &InputOptions::default());
+        assert!(err.starts_with("no data rows"), "{err}");
+    }
+}
+
+#[test]
+fn hundred_thousand_blank_lines_are_no_data_rows_quickly() {
+    let mut text = String::from("upn,action\n");
+    text.push_str(&"\n".repeat(100_000));
+    let err = format_error(text.as_bytes(), &InputOptions::default());
+    assert!(err.starts_with("no data rows"), "{err}");
+    text.push_str("a@x.com,enable\n");
+    let input = ok(&text);
+    assert_eq!(input.jobs[0].row, 100_002);
+}
+
+#[test]
+fn binary_junk_is_a_one_line_error() {
+    let mut junk: Vec<u8> = (0..=255u8).cycle().take(4000).collect();
+    junk.reverse();
+    let err = format_error(&junk, &InputOptions::default());
+    assert!(
+        err.starts_with("this does not look like a CSV text file (binary data at byte"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_row_and_says_csv_utf8() {
+    let err = format_error(
+        b"upn,action,name\na@x.com,enable,\"Ren\xE9\nX\"\nb@x.com,enable,Andr\xE9\n",
+        &InputOptions::default(),
+    );
+    assert!(
+        err.starts_with("row 2: the text is not valid UTF-8 (byte 0xE9"),
+        "{err}"
+    );
+    assert!(err.contains("\"CSV UTF-8\""), "{err}");
+    let err = format_error(
+        b"upn,action\na@x.com,enable\n\nb\xFF@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(err.starts_with("row 4:"), "{err}");
+}
+
+#[test]
+fn truncated_quote_at_eof_names_row_and_column() {
+    let err = format_error(
+        b"upn,action\na@x.com,enable\nb@x.com,\"enable\nc@x.com,disable\n",
+        &InputOptions::default(),
+    );
+    assert_eq!(
+        err,
+        "row 3, column 'action': a quote opened in this cell is never closed, so the rest of the file was read as one cell; close the quote or remove it"
+    );
+    let err = format_error(b"upn,\"action\na@x.com,enable\n", &InputOptions::default());
+    assert!(err.starts_with("row 1, column 'action\\na@x.com"), "{err}");
+}
+
+#[test]
+fn bom_in_the_middle_names_the_row() {
+    let err = format_error(
+        b"upn,action\na@x.com,enable\n\xEF\xBB\xBFupn,action\nb@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(err.starts_with("row 3: a byte-order mark"), "{err}");
+}
+
+#[test]
+fn utf16_unicode_text_from_excel_is_read() {
+    let text = "userPrincipalName\taction\r\nälice@x.com\tenable\r\nbob@x.com\tdisable\r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        bytes.extend(u.to_le_bytes());
+    }
+    let input = load_raw(&bytes, &InputOptions::default()).unwrap();
+    assert_eq!(
+        rows_and_users(&input),
+        [(2, "älice@x.com"), (3, "bob@x.com")]
+    );
+
+    let mut bad = vec![0xFF, 0xFE];
+    for u in "upn\taction\r\na@x.com\tenable\r\nb"
+        .encode_utf16()
+        .chain([0xDC00])
+    {
+        bad.extend(u.to_le_bytes());
+    }
+    let err = format_error(&bad, &InputOptions::default());
+    assert!(err.starts_with("row 3: the UTF-16 text"), "{err}");
+}
+
+#[test]
+fn rows_split_across_chunks_keep_order_and_numbers() {
+    let n = validate::CHUNK_ROWS * 2 + 17;
+    let mut text = String::from("upn,action\n");
+    for i in 0..n {
+        if i % 1000 == 999 {
+            text.push('\n');
+        }
+        text.push_str(&format!("u{i}@x.com,enable\n"));
+    }
+    text.push_str("u5@x.com,disable\nbad,enable\n");
+    let options = InputOptions {
+        skip_invalid: true,
+        ..InputOptions::default()
+    };
+    let input = load_text(&text, &options).unwrap();
+    assert_eq!(input.jobs.len(), n);
+    let last = input.jobs.last().unwrap();
+    let blank = u64::try_from(n / 1000).unwrap();
+    assert_eq!(last.row, 1 + u64::try_from(n).unwrap() + blank);
+    assert!(input.jobs.windows(2).all(|w| w[0].row < w[1].row));
+    assert_eq!(input.invalid.len(), 2);
+    assert!(input.invalid[0].message.contains("conflicting"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = load_bytes(Path::new("p.csv"), bytes, &InputOptions::default(), false);
+    }
+
+    #[test]
+    fn csv_like_text_never_panics(
+        body in "[a-z@.,;\t\r\n\" '=+#${}0-9\u{feff}\u{a0}é-]{0,300}",
+        header in prop_oneof![Just("upn,action\n"), Just("upn;action\r\n"), Just("user\taction\n"), Just("")],
+        skip_invalid in any::<bool>(),
+        parallel in any::<bool>(),
+    ) {
+        let options = InputOptions { skip_invalid, ..InputOptions::default() };
+        let text = format!("{header}{body}");
+        if let Err(InputError::Format { message, .. }) =
+            load_bytes(Path::new("p.csv"), text.into_bytes(), &options, parallel)
+        {
+            prop_assert!(!message.contains('\n'), "{}", message);
+        }
+    }
+}
+
+/// One generated data line: blank, a plain valid row, or a valid row whose note cell is quoted
+/// and spans several lines.
+#[derive(Clone, Debug)]
+enum Line {
+    Blank,
+    Plain,
+    Quoted(usize),
+}
+
+fn line_strategy() -> impl Strategy<Value = Line> {
+    prop_oneof![
+        Just(Line::Blank),
+        Just(Line::Plain),
+        (1usize..4).prop_map(Line::Quoted)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Row numbers are record positions, blank records included, whatever the line ending and
+    /// however many line breaks quoted cells hold.
+    #[test]
+    fn row_numbers_match_what_a_spreadsheet_shows(
+        lines in proptest::collection::vec(line_strategy(), 1..40),
+        crlf in any::<bool>(),
+        delimiter in prop_oneof![Just(','), Just(';'), Just('\t')],
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let d = delimiter;
+        let mut text = format!("upn{d}action{d}note{eol}");
+        let mut expected = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let row = u64::try_from(i).unwrap() + 2;
+            match line {
+                Line::Blank => {}
+                Line::Plain => {
+                    expected.push(row);
+                    text.push_str(&format!("u{i}@x.com{d}enable{d}n"));
+                }
+                Line::Quoted(breaks) => {
+                    expected.push(row);
+                    let note = vec!["part"; breaks + 1].join(eol);
+                    text.push_str(&format!("u{i}@x.com{d}enable{d}\"{note}\""));
+                }
+            }
+            text.push_str(eol);
+        }
+        match load_text(&text, &InputOptions::default()) {
+            Ok(input) => {
+                let rows: Vec<u64> = input.jobs.iter().map(|j| j.row).collect();
+                prop_assert_eq!(rows, expected);
+            }
+            Err(InputError::Format { message, .. }) => {
+                prop_assert!(expected.is_empty(), "{}", message);
+                prop_assert!(message.starts_with("no data rows"), "{}", message);
+            }
+            Err(e) => prop_assert!(false, "{}", e),
+        }
+    }
+}

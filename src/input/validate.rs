@@ -1,0 +1,247 @@
+//! Per-row validation: the user cell's shape and the action cell's parse, turning each data
+//! row into a [`Job`] or a [`RowProblem`]. Rows come in chunks (their two cells copied into
+//! one arena, not one `String` per cell) so that chunks can be checked in parallel with rayon
+//! while the reader goes on; each chunk's output is in row order.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use super::cell_text::{clean, one_line, shown};
+use super::user_key::check_user;
+use super::{Job, RowProblem};
+use crate::action::{Action, ActionParseError, combo_string};
+
+/// Rows per chunk: big enough that rayon's per-task cost vanishes, small enough that both
+/// cores get work early.
+pub(crate) const CHUNK_ROWS: usize = 16 * 1024;
+
+struct RawRow {
+    row: u64,
+    user: Range<usize>,
+    action: Range<usize>,
+}
+
+/// A run of data rows, their user and action cells as bytes in one arena.
+#[derive(Default)]
+pub(crate) struct Chunk {
+    rows: Vec<RawRow>,
+    arena: Vec<u8>,
+}
+
+impl Chunk {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Chunk {
+            rows: Vec::with_capacity(rows),
+            arena: Vec::with_capacity(rows * 40),
+        }
+    }
+
+    pub(crate) fn push(&mut self, row: u64, user: &[u8], action: &[u8]) {
+        let u = self.arena.len();
+        self.arena.extend_from_slice(user);
+        let a = self.arena.len();
+        self.arena.extend_from_slice(action);
+        self.rows.push(RawRow {
+            row,
+            user: u..a,
+            action: a..self.arena.len(),
+        });
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn text(&self, range: &Range<usize>) -> Cow<'_, str> {
+        let bytes = self.arena.get(range.clone()).unwrap_or_default();
+        // The whole file was checked to be UTF-8 before rows are read; lossy only as a fallback.
+        match String::from_utf8_lossy(bytes) {
+            Cow::Borrowed(s) => Cow::Borrowed(clean(s)),
+            Cow::Owned(s) => Cow::Owned(clean(&s).to_string()),
+        }
+    }
+}
+
+/// What every row is checked against.
+pub(crate) struct Context<'a> {
+    pub(crate) user_column: String,
+    /// `None` with `--action`.
+    pub(crate) action_column: Option<String>,
+    /// The `--action` actions for every row.
+    pub(crate) fixed_actions: Option<&'a [Action]>,
+}
+
+/// The outcome of one chunk, each list in row order.
+#[derive(Default)]
+pub(crate) struct Checked {
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) problems: Vec<RowProblem>,
+}
+
+pub(crate) fn check_chunk(chunk: &Chunk, ctx: &Context<'_>) -> Checked {
+    let mut out = Checked {
+        jobs: Vec::with_capacity(chunk.len()),
+        problems: Vec::new(),
+    };
+    for raw in &chunk.rows {
+        match check_row(raw, chunk, ctx) {
+            Ok(job) => out.jobs.push(job),
+            Err(problem) => out.problems.push(problem),
+        }
+    }
+    out
+}
+
+fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowProblem> {
+    let user = chunk.text(&raw.user).into_owned();
+    let user_check = if user.is_empty() {
+        Err("missing user".to_string())
+    } else if user.eq_ignore_ascii_case(&ctx.user_column) {
+        Err(format!(
+            "'{}' is the user column's header again: a repeated header row (two files joined?); remove the row",
+            shown(&user)
+        ))
+    } else {
+        check_user(&user)
+    };
+    let (action_text, actions) = match ctx.fixed_actions {
+        // The text is only needed for a problem; spelled out then.
+        Some(fixed) => (Cow::Borrowed(""), Ok(fixed.to_vec())),
+        None => {
+            let text = chunk.text(&raw.action);
+            let parsed = if text.is_empty() {
+                Err("missing action".to_string())
+            } else {
+                Action::parse_combo(&text).map_err(|e| match e {
+                    // The cell may be long or span lines: quote it cut and escaped.
+                    ActionParseError::Unknown(t) => {
+                        ActionParseError::Unknown(shown(&t)).to_string()
+                    }
+                    other => one_line(&other.to_string()),
+                })
+            };
+            (text, parsed)
+        }
+    };
+    let (column, message) = match (user_check, actions) {
+        (Ok(()), Ok(actions)) => {
+            return Ok(Job {
+                row: raw.row,
+                user,
+                actions,
+                duplicate_of: None,
+            });
+        }
+        (Err(u), Ok(_)) => (Some(ctx.user_column.clone()), u),
+        (Ok(()), Err(a)) => (ctx.action_column.clone(), a),
+        (Err(u), Err(a)) => {
+            let action_part = match &ctx.action_column {
+                Some(c) => format!("column '{c}': {a}"),
+                None => a,
+            };
+            (Some(ctx.user_column.clone()), format!("{u}; {action_part}"))
+        }
+    };
+    Err(RowProblem {
+        row: raw.row,
+        column,
+        user,
+        action: match ctx.fixed_actions {
+            Some(fixed) => combo_string(fixed),
+            None => action_text.into_owned(),
+        },
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context<'static> {
+        Context {
+            user_column: "upn".into(),
+            action_column: Some("action".into()),
+            fixed_actions: None,
+        }
+    }
+
+    fn check(user: &str, action: &str, ctx: &Context<'_>) -> Result<Job, RowProblem> {
+        let mut chunk = Chunk::default();
+        chunk.push(5, user.as_bytes(), action.as_bytes());
+        let mut out = check_chunk(&chunk, ctx);
+        match (out.jobs.pop(), out.problems.pop()) {
+            (Some(job), None) => Ok(job),
+            (None, Some(p)) => Err(p),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_row_becomes_a_job_with_trimmed_user_and_sorted_actions() {
+        let job = check("  Alice@X.com ", " revoke-sessions+Disable ", &ctx()).unwrap();
+        assert_eq!(job.row, 5);
+        assert_eq!(job.user, "Alice@X.com");
+        assert_eq!(job.actions, [Action::Disable, Action::RevokeSessions]);
+        assert_eq!(job.duplicate_of, None);
+    }
+
+    #[test]
+    fn unknown_action_names_row_and_column() {
+        let p = check("a@x.com", "enabel", &ctx()).unwrap_err();
+        assert!(
+            p.to_string()
+                .starts_with("row 5, column 'action': unknown action 'enabel'"),
+            "{p}"
+        );
+        assert_eq!(p.user, "a@x.com");
+        assert_eq!(p.action, "enabel");
+    }
+
+    #[test]
+    fn app_passwords_get_the_explanation() {
+        let p = check("a@x.com", "delete-app-passwords", &ctx()).unwrap_err();
+        assert!(p.message.contains("no API exists for app passwords"), "{p}");
+    }
+
+    #[test]
+    fn missing_user_and_missing_action() {
+        let p = check("", "enable", &ctx()).unwrap_err();
+        assert_eq!(p.to_string(), "row 5, column 'upn': missing user");
+        let p = check("a@x.com", " ", &ctx()).unwrap_err();
+        assert_eq!(p.to_string(), "row 5, column 'action': missing action");
+        let p = check("", "", &ctx()).unwrap_err();
+        assert_eq!(
+            p.to_string(),
+            "row 5, column 'upn': missing user; column 'action': missing action"
+        );
+    }
+
+    #[test]
+    fn a_repeated_header_row_is_named_as_such() {
+        let p = check("UPN", "action", &ctx()).unwrap_err();
+        assert!(p.message.contains("repeated header row"), "{p}");
+    }
+
+    #[test]
+    fn fixed_action_ignores_the_action_cell() {
+        let fixed = [Action::Enforce];
+        let c = Context {
+            user_column: "upn".into(),
+            action_column: None,
+            fixed_actions: Some(&fixed),
+        };
+        let job = check("a@x.com", "garbage", &c).unwrap();
+        assert_eq!(job.actions, [Action::Enforce]);
+        let p = check("bad", "", &c).unwrap_err();
+        assert_eq!(p.action, "enforce");
+    }
+
+    #[test]
+    fn multi_line_action_cells_give_one_line_messages() {
+        let p = check("a@x.com", "enable\nb@x.com,disable", &ctx()).unwrap_err();
+        assert!(!p.to_string().contains('\n'), "{p}");
+        let p = check("a@x.com", &"x".repeat(10_000), &ctx()).unwrap_err();
+        assert!(p.message.len() < 300, "{p}");
+    }
+}

@@ -1,0 +1,153 @@
+//! Writing a whole results file at once, atomically: a temp file in the same directory,
+//! fsynced, then renamed over the target (`std::fs::rename` replaces on Unix and Windows), so a
+//! reader or a crash sees the old file or the new one, never half of one.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::codec::{encode_header, encode_record};
+use super::{JournalError, ResultRecord};
+
+/// Writes `records` under a header with `extra_columns` to `path`, replacing it atomically.
+/// Used for `plan --report FILE` and by the journal's final compaction.
+pub fn write_results(
+    path: &Path,
+    records: &[ResultRecord],
+    extra_columns: &[String],
+) -> Result<(), JournalError> {
+    check_directory(path)?;
+    let tmp = temp_path(path);
+    let written = write_temp(&tmp, records, extra_columns);
+    let result = written
+        .map_err(JournalError::io_with(
+            path,
+            "cannot write a temporary file for",
+        ))
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|cause| {
+                // Windows refuses to replace a file another program (Excel) holds open.
+                let cause = if cause.kind() == io::ErrorKind::PermissionDenied {
+                    io::Error::new(
+                        cause.kind(),
+                        format!("{cause} (is it open in another program?)"),
+                    )
+                } else {
+                    cause
+                };
+                JournalError::io(path, "cannot replace", cause)
+            })
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return result;
+    }
+    sync_directory(path);
+    Ok(())
+}
+
+fn write_temp(tmp: &Path, records: &[ResultRecord], extra_columns: &[String]) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)?;
+    let mut out = BufWriter::with_capacity(1 << 16, file);
+    let mut line = Vec::with_capacity(512);
+    encode_header(extra_columns, &mut line)?;
+    out.write_all(&line)?;
+    for record in records {
+        line.clear();
+        encode_record(record, extra_columns.len(), &mut line)?;
+        out.write_all(&line)?;
+    }
+    out.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()
+}
+
+/// A temp name beside `path`, unique within this process and across processes.
+fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}-{n}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// The directory a results file goes in, `.` for a bare file name.
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Fails with a clear message when the results file's directory does not exist.
+pub(crate) fn check_directory(path: &Path) -> Result<(), JournalError> {
+    let dir = parent_dir(path);
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(JournalError::io(
+            path,
+            "cannot create results file",
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("directory {} does not exist", dir.display()),
+            ),
+        ))
+    }
+}
+
+/// Makes a rename durable. Unix needs the directory entry fsynced; Windows offers no directory
+/// handle to sync and commits the rename's metadata through NTFS's own journal.
+fn sync_directory(path: &Path) {
+    #[cfg(unix)]
+    if let Ok(dir) = fs::File::open(parent_dir(path)) {
+        let _ = dir.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Status, read_results};
+
+    #[test]
+    fn write_results_replaces_the_file_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.csv");
+        fs::write(&path, "old contents\n").unwrap();
+        let records = vec![ResultRecord {
+            row: 2,
+            user: "a@contoso.com".into(),
+            action: "enforce".into(),
+            status: Status::Planned,
+            before: "disabled".into(),
+            after: "enforced".into(),
+            extra: vec!["sales".into()],
+            ..ResultRecord::default()
+        }];
+        write_results(&path, &records, &["department".into()]).unwrap();
+        assert_eq!(read_results(&path).unwrap(), records);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("plan.csv")]);
+    }
+
+    #[test]
+    fn write_results_into_a_missing_directory_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("plan.csv");
+        let err = write_results(&path, &[], &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("does not exist") && err.contains("plan.csv"),
+            "{err}"
+        );
+    }
+}

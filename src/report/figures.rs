@@ -1,0 +1,78 @@
+//! Numbers, rates and durations as people read them in a summary: `8,012`, `14.9`, `9m 12s`.
+
+use std::time::Duration;
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A per-second rate with one decimal and thousands separators: `1,234.5`.
+pub(crate) fn rate(per_second: f64) -> String {
+    let tenths = (per_second.max(0.0) * 10.0).round();
+    // Rates are far below 2^53, so the conversion is exact.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let tenths = tenths as u64;
+    format!("{}.{}", thousands(tenths / 10), tenths % 10)
+}
+
+/// `4.2s`, `9m 12s`, `2h 03m 04s`.
+pub(crate) fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!(
+            "{}h {:02}m {:02}s",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators_every_three_digits() {
+        let cases = [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (8_012, "8,012"),
+            (123_456, "123,456"),
+            (1_234_567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(thousands(n), want);
+        }
+    }
+
+    #[test]
+    fn rates_have_one_decimal_and_separators() {
+        assert_eq!(rate(19.96), "20.0");
+        assert_eq!(rate(1234.54), "1,234.5");
+        assert_eq!(rate(0.0), "0.0");
+    }
+
+    #[test]
+    fn durations_read_naturally_at_every_scale() {
+        assert_eq!(duration(Duration::from_millis(4_200)), "4.2s");
+        assert_eq!(duration(Duration::from_secs(552)), "9m 12s");
+        assert_eq!(duration(Duration::from_secs(7_384)), "2h 03m 04s");
+    }
+}

@@ -1,0 +1,173 @@
+//! `rollback RESULTS --out FILE`: an input file that undoes a run's state changes: for every
+//! `applied` enable/enforce/disable, the user and the state it had before. Method deletions
+//! and session revocations cannot be undone; they are counted and explained, never emitted.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::action::{Action, MfaState};
+use crate::cli::RollbackArgs;
+use crate::error::{Completion, Error};
+use crate::journal::{Status, neutralize, read_results};
+
+/// What a rollback found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rollback {
+    /// (user, action that restores the previous state, results row it undoes).
+    pub rows: Vec<(String, Action, u64)>,
+    pub resets: u64,
+    pub revocations: u64,
+    /// Applied state changes whose `before` is not a state that can be written back.
+    pub unknown_before: Vec<u64>,
+}
+
+fn restoring_action(before: &str) -> Option<Action> {
+    match MfaState::parse(before) {
+        MfaState::Disabled => Some(Action::Disable),
+        MfaState::Enabled => Some(Action::Enable),
+        MfaState::Enforced => Some(Action::Enforce),
+        MfaState::Unknown(_) => None,
+    }
+}
+
+pub fn build(records: &[crate::journal::ResultRecord]) -> Rollback {
+    let mut out = Rollback::default();
+    for r in records.iter().filter(|r| r.status == Status::Applied) {
+        match Action::parse_one(&r.action) {
+            Ok(Action::Enable | Action::Enforce | Action::Disable) => {
+                match restoring_action(&r.before) {
+                    Some(a) => out.rows.push((r.user.clone(), a, r.row)),
+                    None => out.unknown_before.push(r.row),
+                }
+            }
+            Ok(Action::ResetMethods) => out.resets += 1,
+            Ok(Action::RevokeSessions) => out.revocations += 1,
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp = tempfile_in(dir.unwrap_or_else(|| Path::new(".")))?;
+    {
+        let mut w = csv::Writer::from_writer(&mut tmp.1);
+        w.write_record(["user", "action", "undoes_row"])?;
+        for (user, action, row) in rows {
+            w.write_record([neutralize(user).as_ref(), action.as_str(), &row.to_string()])?;
+        }
+        w.flush()?;
+    }
+    tmp.1.sync_all()?;
+    drop(tmp.1);
+    std::fs::rename(&tmp.0, path)
+}
+
+/// A new file beside the target, for an atomic rename.
+fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    for n in 0..100u32 {
+        let p = dir.join(format!(
+            ".mfa-rollout-rollback-{}-{n}.tmp",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("cannot create a temporary file"))
+}
+
+pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
+    let records = read_results(&args.results)?;
+    if !args.overwrite && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0) {
+        return Err(Error::File {
+            path: args.out.clone(),
+            message: "already exists; pass --overwrite to replace it".into(),
+        });
+    }
+    let plan = build(&records);
+    write_file(&args.out, &plan.rows).map_err(|e| Error::File {
+        path: args.out.clone(),
+        message: format!("cannot write: {e}"),
+    })?;
+    if !args.output.quiet {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{}: {} state change(s) to undo; apply it with: mfa-rollout apply {} --results <new results file>",
+            args.out.display(),
+            plan.rows.len(),
+            args.out.display()
+        );
+        if plan.resets > 0 {
+            let _ = writeln!(
+                err,
+                "not undoable: {} method reset(s): deleted authentication methods cannot be restored; those users register again at their next sign-in",
+                plan.resets
+            );
+        }
+        if plan.revocations > 0 {
+            let _ = writeln!(
+                err,
+                "not undoable: {} session revocation(s): revoked sessions and refresh tokens cannot be restored; users sign in again",
+                plan.revocations
+            );
+        }
+        if !plan.unknown_before.is_empty() {
+            let _ = writeln!(
+                err,
+                "not undoable: {} state change(s) whose previous state is unknown (rows {:?})",
+                plan.unknown_before.len(),
+                plan.unknown_before
+            );
+        }
+    }
+    Ok(Completion::AllGood)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::ResultRecord;
+
+    fn rec(row: u64, action: &str, status: Status, before: &str) -> ResultRecord {
+        ResultRecord {
+            row,
+            user: format!("u{row}@x.com"),
+            action: action.into(),
+            status,
+            before: before.into(),
+            ..ResultRecord::default()
+        }
+    }
+
+    #[test]
+    fn only_applied_state_changes_are_undone_with_their_previous_state() {
+        let records = vec![
+            rec(2, "enforce", Status::Applied, "disabled"),
+            rec(3, "disable", Status::Applied, "enabled"),
+            rec(4, "enforce", Status::Unchanged, "enforced"),
+            rec(5, "enforce", Status::Failed, "disabled"),
+            rec(6, "reset-methods", Status::Applied, "mobilePhone"),
+            rec(7, "revoke-sessions", Status::Applied, ""),
+            rec(8, "enable", Status::Applied, "unknownFutureValue"),
+        ];
+        let r = build(&records);
+        assert_eq!(
+            r.rows,
+            vec![
+                ("u2@x.com".to_string(), Action::Disable, 2),
+                ("u3@x.com".to_string(), Action::Enable, 3)
+            ]
+        );
+        assert_eq!((r.resets, r.revocations), (1, 1));
+        assert_eq!(r.unknown_before, vec![8]);
+    }
+}

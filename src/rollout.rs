@@ -1,0 +1,367 @@
+//! The `apply` and `plan` commands: read the input, open the results journal (new or
+//! resumed), sign in, run the engine with the journal and progress as its sink, then compact
+//! the journal and print the summary. `plan` is `apply --dry-run` writing to its report file.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::action::{Action, combo_string};
+use crate::cli::{ApplyArgs, OutputArgs, PlanArgs};
+use crate::config;
+use crate::connect;
+use crate::engine::{self, Sink, Stop, WorkItem};
+use crate::error::{Completion, Error};
+use crate::input::{self, LoadedInput};
+use crate::journal::{Journal, ResultRecord, Status};
+use crate::progress::{Progress, ProgressMode};
+use crate::report::{RunStats, Summary};
+
+/// Everything `apply` and `plan` share, validated.
+struct Rollout<'a> {
+    input: &'a crate::cli::InputArgs,
+    results: PathBuf,
+    resume: bool,
+    overwrite: bool,
+    dry_run: bool,
+    max_changes: Option<u64>,
+    reset_scope: &'a str,
+    html: Option<&'a Path>,
+    connection: &'a crate::cli::ConnectionArgs,
+    pacing: &'a crate::cli::PacingArgs,
+    output: &'a OutputArgs,
+}
+
+pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
+    run(
+        Rollout {
+            input: &args.input,
+            results: args.results.clone(),
+            resume: args.resume,
+            overwrite: args.overwrite,
+            dry_run: args.dry_run,
+            max_changes: args.max_changes,
+            reset_scope: &args.reset_scope,
+            html: args.html.as_deref(),
+            connection: &args.connection,
+            pacing: &args.pacing,
+            output: &args.output,
+        },
+        argv,
+    )
+}
+
+pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
+    run(
+        Rollout {
+            input: &args.input,
+            results: args.report.clone(),
+            resume: false,
+            overwrite: args.overwrite,
+            dry_run: true,
+            max_changes: None,
+            reset_scope: &args.reset_scope,
+            html: args.html.as_deref(),
+            connection: &args.connection,
+            pacing: &args.pacing,
+            output: &args.output,
+        },
+        argv,
+    )
+}
+
+/// The journal and the progress display, fed by the engine.
+struct JournalSink {
+    journal: Journal,
+    progress: Progress,
+    buffer: Vec<ResultRecord>,
+}
+
+impl Sink for JournalSink {
+    fn record(&mut self, record: ResultRecord) -> Result<(), String> {
+        self.progress.record(record.status);
+        self.buffer.push(record);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        let result = self.journal.append(&self.buffer).map_err(|e| e.to_string());
+        self.buffer.clear();
+        result
+    }
+
+    fn throttled(&mut self, count: u64) {
+        self.progress.throttled(count);
+    }
+}
+
+/// Records written before the engine starts: rows refused by validation (`--skip-invalid`)
+/// and repeated rows.
+fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for p in &loaded.invalid {
+        out.push(ResultRecord {
+            row: p.row,
+            user: p.user.clone(),
+            action: p.action.clone(),
+            status: Status::Invalid,
+            message: p.to_string(),
+            finished_at: now.clone(),
+            ..ResultRecord::default()
+        });
+    }
+    for job in &loaded.jobs {
+        if let Some(first) = job.duplicate_of {
+            for action in &job.actions {
+                out.push(ResultRecord {
+                    row: job.row,
+                    user: job.user.clone(),
+                    action: action.as_str().to_string(),
+                    status: Status::Skipped,
+                    message: format!("same user and actions as row {first}; done once there"),
+                    finished_at: now.clone(),
+                    ..ResultRecord::default()
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Matches the records of an earlier run against the input (exit 2 when a row changed) and
+/// returns the work still to do plus the upfront records not yet written.
+fn remaining_work(
+    loaded: &LoadedInput,
+    done: &[ResultRecord],
+    results: &Path,
+) -> Result<(Vec<WorkItem>, Vec<ResultRecord>), Error> {
+    let mut jobs_by_row: HashMap<u64, &input::Job> = HashMap::new();
+    for job in &loaded.jobs {
+        jobs_by_row.insert(job.row, job);
+    }
+    let invalid_rows: BTreeSet<u64> = loaded.invalid.iter().map(|p| p.row).collect();
+    let mut finished: BTreeSet<(u64, String)> = BTreeSet::new();
+    for r in done {
+        let matches = match jobs_by_row.get(&r.row) {
+            Some(job) => {
+                job.user.eq_ignore_ascii_case(&r.user)
+                    && job.actions.iter().any(|a| a.as_str() == r.action)
+            }
+            None => r.status == Status::Invalid && invalid_rows.contains(&r.row),
+        };
+        if !matches {
+            let now = jobs_by_row.get(&r.row).map_or_else(
+                || "no such valid row".to_string(),
+                |j| format!("'{}' '{}'", j.user, combo_string(&j.actions)),
+            );
+            return Err(Error::Usage(format!(
+                "{}: row {} changed since the results were written (results: '{}' '{}'; input now: {now}); resume with the same input, or start over with --overwrite",
+                results.display(),
+                r.row,
+                r.user,
+                r.action
+            )));
+        }
+        finished.insert((r.row, r.action.clone()));
+    }
+    let upfront = upfront_records(loaded)
+        .into_iter()
+        .filter(|r| !finished.contains(&(r.row, r.action.clone())))
+        .collect();
+    let mut work = Vec::new();
+    for job in &loaded.jobs {
+        if job.duplicate_of.is_some() {
+            continue;
+        }
+        let start_at = job
+            .actions
+            .iter()
+            .take_while(|a| finished.contains(&(job.row, a.as_str().to_string())))
+            .count();
+        if start_at < job.actions.len() {
+            work.push(WorkItem {
+                row: job.row,
+                user: job.user.clone(),
+                actions: job.actions.clone(),
+                start_at,
+                extra: Vec::new(),
+            });
+        }
+    }
+    Ok((work, upfront))
+}
+
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that resumes this run: the same arguments, `--resume` instead of `--overwrite`.
+fn resume_command(argv: &[OsString]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut has_resume = false;
+    for (i, a) in argv.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if a == "--overwrite" {
+            continue;
+        }
+        has_resume |= a == "--resume";
+        parts.push(if i == 0 {
+            "mfa-rollout".to_string()
+        } else {
+            shell_quote(&a)
+        });
+    }
+    if !has_resume {
+        parts.push("--resume".into());
+    }
+    parts.join(" ")
+}
+
+fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
+    let options = config::input_options(r.input)?;
+    let settings = config::engine_settings(r.pacing, r.reset_scope, r.dry_run, r.max_changes)?;
+    let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
+    let loaded = input::load(&r.input.input, &options)?;
+    for w in &loaded.warnings {
+        if !r.output.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+
+    let (mut journal, done) = if r.resume {
+        Journal::resume(&r.results, &[])?
+    } else {
+        let j = Journal::create(&r.results, r.overwrite, &[])?;
+        (j, Vec::new())
+    };
+    let (work, upfront) = remaining_work(&loaded, &done, &r.results)?;
+    journal.append(&upfront)?;
+
+    let actions: BTreeSet<Action> = work
+        .iter()
+        .flat_map(|w| w.actions[w.start_at..].iter().copied())
+        .collect();
+    let total: u64 = work
+        .iter()
+        .map(|w| (w.actions.len() - w.start_at) as u64)
+        .sum();
+    let users: Vec<String> = loaded.jobs.iter().map(|j| j.user.clone()).collect();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let progress = Progress::new(total, ProgressMode::detect(r.output.quiet || r.output.json));
+    let mut sink = JournalSink {
+        journal,
+        progress: progress.clone(),
+        buffer: Vec::new(),
+    };
+    let report = runtime.block_on(async {
+        if work.is_empty() {
+            return Ok(engine::EngineReport::default());
+        }
+        let connected = connect::connect(connection, &users).await?;
+        connect::check_permissions(&connected.client, &actions, r.dry_run).await?;
+        let transport = std::sync::Arc::new(connected.client.clone());
+        let shutdown = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let report = engine::run(transport, work, &settings, &mut sink, shutdown).await;
+        drop(connected);
+        Ok::<_, Error>(report)
+    })?;
+    progress.finish();
+
+    let mut journal = sink.journal;
+    let resume_hint = || format!("resume with: {}", resume_command(argv));
+    match report.stop {
+        None => {}
+        Some(Stop::Interrupted) => {
+            let _ = journal.sync();
+            return Err(Error::Interrupted(format!(
+                "interrupted; the results so far are in {}. {}",
+                r.results.display(),
+                resume_hint()
+            )));
+        }
+        Some(Stop::Breaker(message)) => {
+            let _ = journal.sync();
+            return Err(Error::Auth(format!("{message}. {}", resume_hint())));
+        }
+        Some(Stop::MaxChanges(message)) => {
+            let _ = journal.sync();
+            return Err(Error::Guard(message));
+        }
+        Some(Stop::Sink(message)) => {
+            return Err(Error::Other(format!(
+                "{message}; nothing more was sent. {}",
+                resume_hint()
+            )));
+        }
+    }
+    let records = journal.finish()?;
+    let stats = RunStats {
+        elapsed: report.elapsed,
+        reads: report.reads,
+        writes: report.writes,
+        throttled: report.throttled,
+        retries: report.retries,
+    };
+    let summary = Summary::from_records(&records, Some(stats), Some(&r.results), r.dry_run);
+    if let Some(html) = r.html {
+        let title = format!(
+            "MFA {} — {}",
+            if r.dry_run { "plan" } else { "rollout" },
+            r.input.input.display()
+        );
+        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
+            path: html.to_path_buf(),
+            message: format!("cannot write the HTML report: {e}"),
+        })?;
+    }
+    if r.output.json {
+        println!("{}", summary.to_json());
+    } else if !r.output.quiet {
+        print!("{}", summary.render_text());
+    }
+    Ok(summary.completion())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_command_swaps_overwrite_for_resume_and_quotes() {
+        let argv: Vec<OsString> = [
+            "/bin/mfa-rollout",
+            "apply",
+            "my users.csv",
+            "--results",
+            "r.csv",
+            "--overwrite",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            resume_command(&argv),
+            "mfa-rollout apply 'my users.csv' --results r.csv --resume"
+        );
+    }
+}

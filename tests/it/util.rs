@@ -1,0 +1,145 @@
+//! Shared test scaffolding: an in-process emulator on 127.0.0.1:0, a scratch directory, and
+//! the real `mfa-rollout` binary pointed at both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use mfa_rollout::journal::{ResultRecord, read_results};
+use serde_json::Value;
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_mfa-rollout");
+
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) emu: EmulatorHandle,
+    // Declared last: the emulator's tasks run on it until the handle is gone.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Env {
+    pub(crate) fn start(config: EmulatorConfig) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let emu = rt
+            .block_on(Emulator::start(config))
+            .expect("emulator starts");
+        Env {
+            dir: tempfile::tempdir().expect("scratch dir"),
+            emu,
+            _rt: rt,
+        }
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).expect("write fixture");
+        p
+    }
+
+    /// The binary with credentials for the emulator in its environment and nothing else
+    /// that could sign it in elsewhere.
+    pub(crate) fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env_remove("GRAPH_ACCESS_TOKEN")
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .env("AZURE_TENANT_ID", self.emu.tenant_id())
+            .env("AZURE_CLIENT_ID", self.emu.client_id())
+            .env("AZURE_CLIENT_SECRET", self.emu.client_secret())
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// `mfa-rollout <sub> INPUT <results flag> RESULTS --graph-url … --authority-host …` plus `extra`.
+    pub(crate) fn rollout(
+        &self,
+        sub: &str,
+        input: &Path,
+        results: &Path,
+        extra: &[&str],
+    ) -> Command {
+        let mut c = self.command();
+        let flag = if sub == "plan" {
+            "--report"
+        } else {
+            "--results"
+        };
+        c.arg(sub)
+            .arg(input)
+            .arg(flag)
+            .arg(results)
+            .arg("--graph-url")
+            .arg(self.emu.base_url())
+            .arg("--authority-host")
+            .arg(self.emu.base_url())
+            .arg("--quiet")
+            .args(extra);
+        c
+    }
+
+    pub(crate) fn stats(&self) -> Value {
+        self.emu.stats()
+    }
+
+    /// upn (lowercase) → the emulator's user JSON.
+    pub(crate) fn users(&self) -> std::collections::HashMap<String, Value> {
+        let all = self.emu.users();
+        let list = all
+            .get("users")
+            .and_then(Value::as_array)
+            .or_else(|| all.as_array())
+            .cloned()
+            .unwrap_or_default();
+        list.into_iter()
+            .filter_map(|u| {
+                let upn = u
+                    .get("upn")
+                    .or_else(|| u.get("userPrincipalName"))?
+                    .as_str()?
+                    .to_ascii_lowercase();
+                Some((upn, u))
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn results(path: &Path) -> Vec<ResultRecord> {
+    read_results(path).expect("results file readable")
+}
+
+pub(crate) fn state(user: &Value) -> String {
+    user.get("perUserMfaState")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Runs a command to its end, returning (exit code, stdout, stderr).
+pub(crate) fn run(mut c: Command) -> (i32, String, String) {
+    let out = c.output().expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CSV of a rollout over the emulator's users: user i gets `actions[i % len]`.
+pub(crate) fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
+    let mut s = String::from("userPrincipalName,action\n");
+    for (i, u) in upns.iter().enumerate() {
+        s.push_str(&format!("{u},{}\n", actions[i % actions.len()]));
+    }
+    s
+}
+
+pub(crate) fn stat(stats: &Value, key: &str) -> u64 {
+    stats.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
