@@ -146,6 +146,23 @@ pub struct ConnectionArgs {
         hide_env_values = true
     )]
     pub client_id: Option<String>,
+    /// Sign in with the app's certificate: a PEM file holding the certificate and its RSA
+    /// private key (an encrypted key's password comes from AZURE_CLIENT_CERTIFICATE_PASSWORD)
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "AZURE_CLIENT_CERTIFICATE_PATH",
+        hide_env_values = true
+    )]
+    pub certificate: Option<PathBuf>,
+    /// Client assertion signature: ps256 (current Microsoft docs, x5t#S256) or rs256 (older
+    /// form with x5t, for tenants that refuse PS256)
+    #[arg(long, value_name = "ALG", default_value = "ps256")]
+    pub assertion_alg: String,
+    /// Sign in interactively as an admin (device code flow, delegated permissions): open the
+    /// URL shown and enter the code
+    #[arg(long)]
+    pub device_code: bool,
 }
 
 #[derive(Debug, Args)]

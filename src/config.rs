@@ -12,7 +12,7 @@ use crate::cli::{ConnectionArgs, InputArgs, PacingArgs};
 use crate::engine::EngineSettings;
 use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
 use crate::error::Error;
-use crate::graph::{Cloud, validate_base_url};
+use crate::graph::{AssertionAlg, Cloud, validate_base_url};
 use crate::input::InputOptions;
 
 /// How to sign in.
@@ -27,6 +27,16 @@ pub enum SignIn {
         client_id: String,
         secret: SecretString,
     },
+    /// App registration with a certificate (PEM with its private key).
+    Certificate {
+        tenant: String,
+        client_id: String,
+        path: PathBuf,
+        password: Option<SecretString>,
+        algorithm: AssertionAlg,
+    },
+    /// An admin signing in interactively (delegated).
+    DeviceCode { tenant: String, client_id: String },
 }
 
 /// Where to connect and how to sign in.
@@ -127,19 +137,55 @@ pub fn connection(
     };
     let scope = cloud.default_scope();
     let nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let app = |what: &str| -> Result<(String, String), Error> {
+        let tenant = args
+            .tenant_id
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Auth(format!(
+                    "{what} needs the tenant: pass --tenant-id or set AZURE_TENANT_ID"
+                ))
+            })?;
+        let client_id = args
+            .client_id
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Auth(format!(
+                    "{what} needs the app: pass --client-id or set AZURE_CLIENT_ID"
+                ))
+            })?;
+        Ok((tenant, client_id))
+    };
     let sign_in = if let Some(path) = &args.sandbox {
         SignIn::Sandbox {
             tenant: (!path.as_os_str().is_empty()).then(|| path.clone()),
         }
+    } else if args.device_code {
+        let (tenant, client_id) = app("--device-code")?;
+        SignIn::DeviceCode { tenant, client_id }
+    } else if let Some(path) = args
+        .certificate
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        let algorithm = args
+            .assertion_alg
+            .parse::<AssertionAlg>()
+            .map_err(|e| Error::Usage(format!("--assertion-alg: {e}")))?;
+        let (tenant, client_id) = app("--certificate (AZURE_CLIENT_CERTIFICATE_PATH)")?;
+        SignIn::Certificate {
+            tenant,
+            client_id,
+            path,
+            password: nonempty("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(SecretString::from),
+            algorithm,
+        }
     } else if let Some(token) = nonempty("GRAPH_ACCESS_TOKEN") {
         SignIn::StaticToken(SecretString::from(token.trim().to_string()))
     } else if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
-        let tenant = args.tenant_id.clone().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            Error::Auth("AZURE_CLIENT_SECRET is set but the tenant is not: pass --tenant-id or set AZURE_TENANT_ID".into())
-        })?;
-        let client_id = args.client_id.clone().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            Error::Auth("AZURE_CLIENT_SECRET is set but the app is not: pass --client-id or set AZURE_CLIENT_ID".into())
-        })?;
+        let (tenant, client_id) = app("AZURE_CLIENT_SECRET")?;
         SignIn::ClientSecret {
             tenant,
             client_id,
@@ -147,7 +193,7 @@ pub fn connection(
         }
     } else {
         return Err(Error::Auth(
-            "no credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or GRAPH_ACCESS_TOKEN, or rehearse with --sandbox".into(),
+            "no credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or --certificate PEM, or use --device-code, or GRAPH_ACCESS_TOKEN, or rehearse with --sandbox".into(),
         ));
     };
     Ok(Connection {

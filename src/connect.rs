@@ -8,7 +8,9 @@ use crate::action::Action;
 use crate::config::{Connection, SignIn};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::error::Error;
-use crate::graph::{Credential, GraphClient, TokenClaims, TokenSource};
+use crate::graph::{
+    CertificateKey, Credential, DevicePrompt, GraphClient, TokenClaims, TokenSource,
+};
 
 /// A signed-in client, and the sandbox emulator behind it when there is one (it serves for
 /// as long as this value lives).
@@ -44,6 +46,39 @@ pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result
             (credential, handle.base_url(), Some(handle))
         }
         SignIn::StaticToken(token) => (Credential::Static(token), connection.graph_url, None),
+        SignIn::Certificate {
+            tenant,
+            client_id,
+            path,
+            password,
+            algorithm,
+        } => {
+            let cert = CertificateKey::from_pem_file(&path, password.as_ref())
+                .map_err(|e| Error::Auth(e.to_string()))?;
+            (
+                Credential::Certificate {
+                    authority: connection.authority,
+                    tenant,
+                    client_id,
+                    scope: connection.scope,
+                    cert,
+                    algorithm,
+                },
+                connection.graph_url,
+                None,
+            )
+        }
+        SignIn::DeviceCode { tenant, client_id } => (
+            Credential::DeviceCode {
+                authority: connection.authority,
+                tenant,
+                client_id,
+                scopes: vec![connection.scope, "offline_access".to_string()],
+                prompt: DevicePrompt::stderr(),
+            },
+            connection.graph_url,
+            None,
+        ),
         SignIn::ClientSecret {
             tenant,
             client_id,

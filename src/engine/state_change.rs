@@ -108,22 +108,12 @@ impl StateChange {
                     return Next::Send(vec![self.write()]);
                 }
                 self.before = Some(current.clone());
-                // `enforced` already satisfies `enable`: Graph itself moves enabled users to
-                // enforced once they register, and writes `enabled` to a registered user as
-                // `enforced`. Writing it would be a wasted write or a silent downgrade.
-                let already_enforced =
-                    self.target == MfaState::Enabled && current == MfaState::Enforced;
-                if current == self.target || already_enforced {
+                if current == self.target {
                     return Next::Done(Outcome {
                         status: Status::Unchanged,
                         before: current.as_str().to_string(),
                         after: current.as_str().to_string(),
                         http_status: Some(r.status),
-                        message: if already_enforced {
-                            "already enforced, which includes enabled (use disable first to step down)".into()
-                        } else {
-                            String::new()
-                        },
                         ..Outcome::default()
                     });
                 }
@@ -147,7 +137,13 @@ impl StateChange {
                 let mut out = self.applied(r.status, now.clone());
                 out.http_status = Some(204);
                 let promoted = self.target == MfaState::Enabled && now == MfaState::Enforced;
-                if promoted {
+                if promoted && self.before.as_ref() == Some(&now) {
+                    // Graph keeps a registered user enforced when asked for enabled: the
+                    // write changed nothing, and the results must not claim it did.
+                    out.status = Status::Unchanged;
+                    out.changed = false;
+                    out.message = "Graph keeps this user enforced: they have a registered method (enabled becomes enforced)".into();
+                } else if promoted {
                     out.message =
                         "Graph moved the user to enforced: they had already registered a method"
                             .into();
@@ -312,15 +308,25 @@ mod tests {
     }
 
     #[test]
-    fn enabling_an_enforced_user_is_unchanged_not_a_downgrade() {
+    fn enabling_an_enforced_user_that_graph_keeps_enforced_is_reported_unchanged() {
         let mut m = machine(MfaState::Enabled, false);
         m.start();
-        let o = done(m.on_response(
+        let call = sent(m.on_response(
             TAG_READ,
             &answer(200, json!({"perUserMfaState":"enforced"})),
         ));
-        assert_eq!(o.status, Status::Unchanged);
-        assert!(o.message.contains("already enforced"));
+        assert_eq!(call.method, Method::Patch);
+        let confirm = sent(m.on_response(call.tag, &answer(204, Value::Null)));
+        let o = done(m.on_response(
+            confirm.tag,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(
+            (o.status, o.after.as_str()),
+            (Status::Unchanged, "enforced")
+        );
+        assert!(!o.changed);
+        assert!(o.message.contains("keeps this user enforced"));
     }
 
     #[test]

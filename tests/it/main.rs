@@ -1,6 +1,7 @@
 //! The one integration-test binary: drives the real `mfa-rollout` and the in-process emulator
 //! over loopback. One module per area.
 
+mod actions;
 mod emulator_conformance;
 mod input_cli;
 mod journal_files;
