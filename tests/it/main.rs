@@ -6,4 +6,5 @@ mod emulator_conformance;
 mod input_cli;
 mod journal_files;
 mod rollout;
+mod sign_in;
 mod util;
