@@ -167,12 +167,17 @@ pub struct ConnectionArgs {
 
 #[derive(Debug, Args)]
 pub struct PacingArgs {
-    /// Writes per second (default: just under the documented quota, 3,000 per 150 s)
+    /// Writes per second, held as told (default: start just under the documented quota,
+    /// 3,000 per 150 s, and adapt to what the tenant allows)
     #[arg(long, value_name = "N")]
     pub write_rate: Option<f64>,
     /// Reads per second (default: just under the documented quota, 8,000 resource units per 10 s)
     #[arg(long, value_name = "N")]
     pub read_rate: Option<f64>,
+    /// The tenant's documented quotas multiplied by F, for the default rates (for rehearsals
+    /// against an emulator started with --quota-scale F)
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub quota_scale: f64,
     /// Batches in flight at once
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,

@@ -62,13 +62,26 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
     })
 }
 
-fn rate(value: Option<f64>, flag: &str, default: f64) -> Result<Option<f64>, Error> {
+fn rate(value: Option<f64>, flag: &str) -> Result<Option<f64>, Error> {
     match value {
-        None => Ok(Some(default)),
+        None => Ok(None),
         Some(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
         Some(v) => Err(Error::Usage(format!(
             "{flag} must be a positive number of requests per second, got {v}"
         ))),
+    }
+}
+
+/// How far untold pacing may grow above the documented quota while Graph's own budget shows
+/// room (`x-ms-throttle-limit-percentage` absent or low): Graph grants its bucket as a burst.
+const UNTOLD_HEADROOM: f64 = 4.0;
+
+/// A told rate is held (its own ceiling); an untold one starts just under the documented quota
+/// and may grow into a burst the service allows.
+fn pace(told: Option<f64>, default: f64) -> (Option<f64>, Option<f64>) {
+    match told {
+        Some(r) => (Some(r), Some(r)),
+        None => (Some(default), Some(default * UNTOLD_HEADROOM)),
     }
 }
 
@@ -105,11 +118,27 @@ pub fn engine_settings(
             pacing.max_attempts
         )));
     }
+    if !(pacing.quota_scale.is_finite() && pacing.quota_scale > 0.0) {
+        return Err(Error::Usage(format!(
+            "--quota-scale must be a positive number, got {}",
+            pacing.quota_scale
+        )));
+    }
+    let (write_rate, write_ceiling) = pace(
+        rate(pacing.write_rate, "--write-rate")?,
+        DEFAULT_WRITE_RATE * pacing.quota_scale,
+    );
+    let (read_rate, read_ceiling) = pace(
+        rate(pacing.read_rate, "--read-rate")?,
+        DEFAULT_READ_RATE * pacing.quota_scale,
+    );
     Ok(EngineSettings {
         batch_size: pacing.batch_size,
         concurrency: pacing.concurrency,
-        write_rate: rate(pacing.write_rate, "--write-rate", DEFAULT_WRITE_RATE)?,
-        read_rate: rate(pacing.read_rate, "--read-rate", DEFAULT_READ_RATE)?,
+        write_rate,
+        read_rate,
+        write_ceiling,
+        read_ceiling,
         max_attempts: pacing.max_attempts,
         dry_run,
         reset_all,

@@ -321,6 +321,8 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         writes: report.writes,
         throttled: report.throttled,
         retries: report.retries,
+        final_write_rate: report.final_write_rate,
+        final_read_rate: report.final_read_rate,
     };
     let summary = Summary::from_records(&records, Some(stats), Some(&r.results), r.dry_run);
     if let Some(html) = r.html {

@@ -46,6 +46,14 @@ pub struct Quotas {
     pub writes_per_150s: f64,
     #[serde(default = "default_tenant_writes")]
     pub tenant_writes_per_5min: f64,
+    /// Share of every budget available when the emulator starts: 1 = full (Graph grants its
+    /// bucket as a burst), 0 = already used up (say, by other apps in the tenant).
+    #[serde(default = "default_initial_fill")]
+    pub initial_fill: f64,
+}
+
+fn default_initial_fill() -> f64 {
+    1.0
 }
 
 fn default_ru() -> f64 {
@@ -64,6 +72,7 @@ impl Default for Quotas {
             resource_units_per_10s: DEFAULT_RESOURCE_UNITS_PER_10S,
             writes_per_150s: DEFAULT_WRITES_PER_150S,
             tenant_writes_per_5min: DEFAULT_TENANT_WRITES_PER_5MIN,
+            initial_fill: 1.0,
         }
     }
 }

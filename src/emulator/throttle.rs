@@ -18,11 +18,17 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    #[cfg(test)]
     pub(crate) fn new(quota: f64, window_secs: f64, now: Instant) -> Self {
+        Self::filled(quota, window_secs, 1.0, now)
+    }
+
+    /// A bucket that starts `fill` full (0..=1).
+    pub(crate) fn filled(quota: f64, window_secs: f64, fill: f64, now: Instant) -> Self {
         Bucket {
             capacity: quota,
             per_second: quota / window_secs,
-            level: quota,
+            level: quota * fill.clamp(0.0, 1.0),
             last: now,
         }
     }
@@ -86,11 +92,17 @@ impl Throttle {
             resource_units_per_10s: quotas.resource_units_per_10s * scale,
             writes_per_150s: quotas.writes_per_150s * scale,
             tenant_writes_per_5min: quotas.tenant_writes_per_5min * scale,
+            initial_fill: quotas.initial_fill,
         };
         Throttle {
             enabled,
             tenant_id: tenant_id.to_string(),
-            tenant_writes: Bucket::new(quotas.tenant_writes_per_5min, 300.0, now),
+            tenant_writes: Bucket::filled(
+                quotas.tenant_writes_per_5min,
+                300.0,
+                quotas.initial_fill,
+                now,
+            ),
             quotas,
             apps: HashMap::new(),
         }
@@ -108,8 +120,13 @@ impl Throttle {
             .apps
             .entry(app_id.to_string())
             .or_insert_with(|| AppBuckets {
-                resource_units: Bucket::new(quotas.resource_units_per_10s, 10.0, now),
-                writes: Bucket::new(quotas.writes_per_150s, 150.0, now),
+                resource_units: Bucket::filled(
+                    quotas.resource_units_per_10s,
+                    10.0,
+                    quotas.initial_fill,
+                    now,
+                ),
+                writes: Bucket::filled(quotas.writes_per_150s, 150.0, quotas.initial_fill, now),
             });
         let mut worst: Option<(f64, &'static str, &'static str)> = None;
         let mut note = |wait: Option<f64>, scope: &'static str, info: &'static str| {
@@ -173,6 +190,7 @@ mod tests {
             resource_units_per_10s: ru,
             writes_per_150s: writes,
             tenant_writes_per_5min: tenant,
+            initial_fill: 1.0,
         }
     }
 

@@ -1,48 +1,70 @@
-//! A rate budget: a token bucket whose rate can change while the run goes on (adaptive
-//! slow-down after a 429, gradual recovery), and which the scheduler can ask "how long until
-//! `n` tokens?" without taking them. That is why it is not a `governor` limiter: a batch
-//! needs a read budget and a write budget to agree before either is spent, and governor
-//! neither refunds nor changes a quota in place.
+//! A rate budget: a token bucket whose rate adapts while the run goes on, and which the
+//! scheduler can ask "how long until `n` tokens?" without taking them. That is why it is not a
+//! `governor` limiter: a batch needs a read budget and a write budget to agree before either
+//! is spent, and governor neither refunds nor changes a quota in place.
+//!
+//! The controller (graph-api.md §6): Graph's budget is itself a token bucket that charges
+//! throttled requests too, so a 429 means "stop until Retry-After", not just "slow down" —
+//! the budget holds every send until then and cuts its rate multiplicatively. While answers
+//! pass, `x-ms-throttle-limit-percentage` (sent above 80 % use) says how close the service's
+//! bucket is to empty: above [`BACK_OFF_ABOVE`] the rate eases down before a 429 can happen,
+//! between that and [`GROW_BELOW`] it holds, and below (or without the header) it grows
+//! additively, up to the ceiling: the told rate, or a multiple of the documented quota when
+//! nothing was told, so a burst the service allows is used rather than left idle.
 
 use std::time::{Duration, Instant};
+
+/// Above this share of Graph's budget in use, ease the rate down.
+pub(crate) const BACK_OFF_ABOVE: f64 = 0.95;
+/// Below this share (or without the header), grow the rate.
+pub(crate) const GROW_BELOW: f64 = 0.88;
+/// The cut on a 429.
+const DECREASE: f64 = 0.6;
 
 /// One budget (reads or writes), in items per second.
 #[derive(Clone, Debug)]
 pub(crate) struct Budget {
-    /// The rate the run was told or defaulted to; recovery never goes above it.
+    /// The rate growth never goes above.
     ceiling: f64,
     /// The lowest rate a slow-down may reach.
     floor: f64,
     rate: f64,
+    /// Additive growth per second while the service has room, in items/s.
+    growth: f64,
     burst: f64,
     tokens: f64,
     last: Instant,
-    /// Additive recovery per second of 429-free running, as a share of the ceiling.
-    recovery_per_sec: f64,
+    /// No send before this (a 429's Retry-After).
+    hold_until: Option<Instant>,
     last_decrease: Option<Instant>,
-    last_recovery: Instant,
-    /// None = unlimited (pacing off for this budget).
+    last_adjust: Instant,
     unlimited: bool,
+    /// Whether the rate may move on the throttle-percentage signal. A told rate is held (it
+    /// only yields to 429s, and recovers to itself); an untold one looks for the limit.
+    adaptive: bool,
 }
 
 impl Budget {
-    /// A budget of `rate` items/s allowing bursts of `burst` items (at least one batch's worth,
-    /// so a full batch can ever be sent).
-    pub(crate) fn new(rate: Option<f64>, burst: f64, now: Instant) -> Budget {
+    /// A budget starting at `rate` items/s, growing up to `ceiling`, allowing bursts of
+    /// `burst` items (at least one batch's worth, so a full batch can ever be sent).
+    pub(crate) fn new(rate: Option<f64>, ceiling: Option<f64>, burst: f64, now: Instant) -> Budget {
         let unlimited = rate.is_none();
         let rate = rate.unwrap_or(f64::INFINITY);
+        let ceiling = ceiling.unwrap_or(rate).max(rate);
         Budget {
-            ceiling: rate,
-            floor: (rate / 20.0).max(0.2),
+            adaptive: ceiling > rate,
+            ceiling,
+            floor: (rate / 50.0).max(0.2),
             rate,
+            growth: rate * 0.05,
             burst: burst.max(1.0),
-            // Start with an empty bucket: a run that starts at the quota must not open with a
-            // burst on top of whatever an earlier run already spent.
+            // Start empty: a run must not open with a burst on top of what an earlier run
+            // already spent.
             tokens: 0.0,
             last: now,
-            recovery_per_sec: 0.02,
+            hold_until: None,
             last_decrease: None,
-            last_recovery: now,
+            last_adjust: now,
             unlimited,
         }
     }
@@ -58,16 +80,23 @@ impl Budget {
 
     /// How long until `n` tokens are available (zero when they are now).
     pub(crate) fn ready_in(&mut self, n: f64, now: Instant) -> Duration {
-        if self.unlimited || n <= 0.0 {
+        if n <= 0.0 {
             return Duration::ZERO;
+        }
+        let held = self
+            .hold_until
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        if self.unlimited {
+            return held;
         }
         self.refill(now);
         let need = n.min(self.burst) - self.tokens;
-        if need <= 0.0 {
+        let wait = if need <= 0.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(need / self.rate)
-        }
+        };
+        wait.max(held)
     }
 
     /// Spends `n` tokens (the caller checked `ready_in` first; the bucket may go negative for
@@ -80,39 +109,60 @@ impl Budget {
         self.tokens -= n;
     }
 
-    /// A 429 was drawn by this budget: slow down multiplicatively, at most once per second so
-    /// a burst of 429s from one batch counts as one signal.
-    pub(crate) fn on_throttled(&mut self, now: Instant) {
+    /// A 429 was drawn by this budget by a batch sent at `sent_at`: hold every send until
+    /// its Retry-After, and cut the rate — once per round: a batch sent before the last cut
+    /// was paced at the old rate and says nothing new (as TCP cuts once per window).
+    pub(crate) fn on_throttled(
+        &mut self,
+        retry_after: Option<Duration>,
+        sent_at: Instant,
+        now: Instant,
+    ) {
+        if let Some(wait) = retry_after {
+            let until = now + wait;
+            self.hold_until = Some(self.hold_until.map_or(until, |t| t.max(until)));
+        }
+        if self.unlimited || self.last_decrease.is_some_and(|t| sent_at <= t) {
+            return;
+        }
+        self.refill(now);
+        self.rate = (self.rate * DECREASE).max(self.floor);
+        self.tokens = self.tokens.min(0.0);
+        self.last_decrease = Some(now);
+        self.last_adjust = now;
+    }
+
+    /// Answers passed; `percentage` is the highest `x-ms-throttle-limit-percentage` among
+    /// them (None when Graph sent none: under 80 % in use).
+    pub(crate) fn on_passed(&mut self, percentage: Option<f64>, now: Instant) {
         if self.unlimited {
             return;
         }
-        if self
-            .last_decrease
-            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.refill(now);
-        self.rate = (self.rate * 0.7).max(self.floor);
-        self.last_decrease = Some(now);
-        self.last_recovery = now;
-    }
-
-    /// Called as the run goes on without 429s: recover additively towards the ceiling.
-    pub(crate) fn on_quiet(&mut self, now: Instant) {
-        if self.unlimited || self.rate >= self.ceiling {
-            self.last_recovery = now;
-            return;
-        }
         let dt = now
-            .saturating_duration_since(self.last_recovery)
+            .saturating_duration_since(self.last_adjust)
             .as_secs_f64();
-        if dt < 0.5 {
-            return;
+        match percentage.filter(|_| self.adaptive) {
+            Some(p) if p >= BACK_OFF_ABOVE => {
+                // Close to empty: ease down, a few percent per quarter second, faster when
+                // Graph's bucket is all but dry.
+                if dt >= 0.25 {
+                    self.refill(now);
+                    let factor = if p >= 0.99 { 0.85 } else { 0.95 };
+                    self.rate = (self.rate * factor).max(self.floor);
+                    self.last_adjust = now;
+                }
+            }
+            Some(p) if p >= GROW_BELOW => self.last_adjust = now,
+            _ => {
+                if dt >= 0.25 && self.rate < self.ceiling {
+                    self.refill(now);
+                    self.rate = (self.rate + self.growth * dt).min(self.ceiling);
+                    self.last_adjust = now;
+                } else if self.rate >= self.ceiling {
+                    self.last_adjust = now;
+                }
+            }
         }
-        self.refill(now);
-        self.rate = (self.rate + self.ceiling * self.recovery_per_sec * dt).min(self.ceiling);
-        self.last_recovery = now;
     }
 
     pub(crate) fn rate(&self) -> Option<f64> {
@@ -124,10 +174,14 @@ impl Budget {
 mod tests {
     use super::*;
 
+    fn budget(rate: f64, ceiling: f64, t0: Instant) -> Budget {
+        Budget::new(Some(rate), Some(ceiling), 20.0, t0)
+    }
+
     #[test]
     fn an_empty_bucket_makes_a_full_batch_wait_batch_over_rate() {
         let t0 = Instant::now();
-        let mut b = Budget::new(Some(20.0), 20.0, t0);
+        let mut b = budget(20.0, 20.0, t0);
         assert_eq!(b.ready_in(20.0, t0), Duration::from_secs(1));
         assert_eq!(
             b.ready_in(20.0, t0 + Duration::from_secs(1)),
@@ -138,12 +192,11 @@ mod tests {
     #[test]
     fn spending_holds_the_long_run_rate() {
         let t0 = Instant::now();
-        let mut b = Budget::new(Some(10.0), 20.0, t0);
+        let mut b = budget(10.0, 10.0, t0);
         let mut now = t0;
         let mut sent = 0.0;
         while now < t0 + Duration::from_secs(100) {
-            let wait = b.ready_in(20.0, now);
-            now += wait;
+            now += b.ready_in(20.0, now);
             b.take(20.0, now);
             sent += 20.0;
         }
@@ -152,20 +205,111 @@ mod tests {
     }
 
     #[test]
-    fn a_throttle_slows_down_once_per_second_and_recovery_returns_to_the_ceiling() {
+    fn a_throttle_holds_until_retry_after_and_cuts_the_rate_once_per_round() {
         let t0 = Instant::now();
-        let mut b = Budget::new(Some(100.0), 20.0, t0);
-        b.on_throttled(t0);
-        b.on_throttled(t0 + Duration::from_millis(10));
-        assert_eq!(b.rate(), Some(70.0));
-        b.on_quiet(t0 + Duration::from_secs(100));
+        let mut b = budget(100.0, 100.0, t0);
+        b.on_throttled(Some(Duration::from_secs(3)), t0, t0);
+        // A batch sent before that cut: it holds, but cuts nothing more.
+        b.on_throttled(
+            Some(Duration::from_secs(1)),
+            t0,
+            t0 + Duration::from_millis(10),
+        );
+        assert_eq!(b.rate(), Some(60.0));
+        // One sent after it: the rate was still too high.
+        let t = t0 + Duration::from_millis(20);
+        b.on_throttled(None, t, t + Duration::from_millis(5));
+        assert_eq!(b.rate(), Some(36.0));
+        let t1 = t0 + Duration::from_secs(2);
+        assert!(b.ready_in(1.0, t1) >= Duration::from_millis(990));
+    }
+
+    #[test]
+    fn growth_stops_at_the_told_ceiling() {
+        let t0 = Instant::now();
+        let mut b = budget(100.0, 100.0, t0);
+        b.on_throttled(None, t0, t0);
+        let mut now = t0;
+        for _ in 0..400 {
+            now += Duration::from_millis(250);
+            b.on_passed(None, now);
+        }
         assert_eq!(b.rate(), Some(100.0));
     }
 
     #[test]
-    fn unlimited_budget_never_waits() {
+    fn untold_pacing_grows_past_the_start_while_graph_has_room() {
         let t0 = Instant::now();
-        let mut b = Budget::new(None, 20.0, t0);
-        assert_eq!(b.ready_in(1e9, t0), Duration::ZERO);
+        let mut b = budget(20.0, 80.0, t0);
+        let mut now = t0;
+        for _ in 0..40 {
+            now += Duration::from_millis(250);
+            b.on_passed(None, now);
+        }
+        assert!(b.rate().unwrap() > 25.0, "{:?}", b.rate());
+    }
+
+    #[test]
+    fn a_told_rate_ignores_the_limit_percentage() {
+        let t0 = Instant::now();
+        let mut b = budget(100.0, 100.0, t0);
+        b.on_passed(Some(1.0), t0 + Duration::from_millis(300));
+        assert_eq!(b.rate(), Some(100.0));
+    }
+
+    #[test]
+    fn a_high_limit_percentage_eases_down_and_a_middling_one_holds() {
+        let t0 = Instant::now();
+        let mut b = budget(100.0, 200.0, t0);
+        b.on_passed(Some(0.97), t0 + Duration::from_millis(300));
+        assert_eq!(b.rate(), Some(95.0));
+        b.on_passed(Some(0.9), t0 + Duration::from_secs(5));
+        assert_eq!(b.rate(), Some(95.0));
+    }
+
+    #[test]
+    fn converges_near_an_unknown_bucket_limit_without_many_throttles() {
+        // Simulate Graph's bucket: capacity C, refill R (the real limit), charged even when
+        // throttled; the budget starts at 3R and is told nothing.
+        let real = 20.0;
+        let capacity = real * 150.0 / 10.0; // a tenth of a 150 s window's bucket
+        let t0 = Instant::now();
+        let mut b = budget(3.0 * real, 12.0 * real, t0);
+        let (mut level, mut now, mut sent, mut throttled) = (0.0f64, t0, 0u64, 0u64);
+        let mut last = t0;
+        let end = t0 + Duration::from_secs(600);
+        while now < end {
+            now += b.ready_in(20.0, now);
+            b.take(20.0, now);
+            level = (level + now.duration_since(last).as_secs_f64() * real).min(capacity);
+            last = now;
+            let mut percentage = None;
+            let mut retry = None;
+            for _ in 0..20 {
+                sent += 1;
+                let over = level < 1.0;
+                level = (level - 1.0).max(-capacity);
+                if over {
+                    throttled += 1;
+                    retry = Some(Duration::from_secs_f64((1.0 - level) / real));
+                } else {
+                    let used = (capacity - level) / capacity;
+                    if used > 0.8 {
+                        percentage = Some(used.max(percentage.unwrap_or(0.0)));
+                    }
+                }
+            }
+            if retry.is_some() {
+                b.on_throttled(retry, now, now);
+            } else {
+                b.on_passed(percentage, now);
+            }
+        }
+        let achieved = sent as f64 / 600.0;
+        assert!(achieved > 0.9 * real, "achieved {achieved}");
+        assert!(
+            (throttled as f64) < 0.01 * sent as f64,
+            "{throttled} of {sent} throttled"
+        );
     }
 }

@@ -122,7 +122,16 @@ struct Sent {
     id: String,
 }
 
+/// What one batch told a budget.
+#[derive(Default, Clone, Copy)]
+struct BudgetSignal {
+    throttled: bool,
+    retry_after: Option<Duration>,
+    percentage: Option<f64>,
+}
+
 struct BatchDone {
+    sent_at: Instant,
     sent: Vec<Sent>,
     result: Result<BatchReply, BatchError>,
 }
@@ -154,6 +163,10 @@ struct Scheduler {
     changes_reserved: u64,
     seq: u64,
     in_flight: usize,
+    /// Batches allowed in flight now: starts at one and grows by one per batch answered
+    /// without a 429, up to `concurrency`; halves on a 429 (slow start, as TCP does), so a
+    /// budget that turns out to be exhausted costs one batch of 429s, not `concurrency`.
+    window: usize,
     reads: Budget,
     writes: Budget,
     report: EngineReport,
@@ -204,8 +217,8 @@ impl Scheduler {
             | 1;
         Scheduler {
             gate_open: settings.max_changes.is_none() || settings.dry_run,
-            reads: Budget::new(settings.read_rate, burst, now),
-            writes: Budget::new(settings.write_rate, burst, now),
+            reads: Budget::new(settings.read_rate, settings.read_ceiling, burst, now),
+            writes: Budget::new(settings.write_rate, settings.write_ceiling, burst, now),
             settings,
             jobs,
             ready: VecDeque::new(),
@@ -214,6 +227,7 @@ impl Scheduler {
             changes_reserved: 0,
             seq: 0,
             in_flight: 0,
+            window: 1,
             report: EngineReport::default(),
             auth_streak: 0,
             suspects: Vec::new(),
@@ -308,7 +322,9 @@ impl Scheduler {
 
             // Send as much as concurrency and pacing allow.
             let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
-            while !stopping && self.in_flight < self.settings.concurrency.max(1) {
+            while !stopping
+                && self.in_flight < self.window.clamp(1, self.settings.concurrency.max(1))
+            {
                 if staged.is_none() {
                     staged = self.compose();
                 }
@@ -440,9 +456,14 @@ impl Scheduler {
         self.in_flight += 1;
         let transport = Arc::clone(transport);
         let tx = tx.clone();
+        let sent_at = Instant::now();
         tokio::spawn(async move {
             let result = transport.batch(version, wire).await;
-            let _ = tx.send(BatchDone { sent, result });
+            let _ = tx.send(BatchDone {
+                sent_at,
+                sent,
+                result,
+            });
         });
     }
 
@@ -455,11 +476,19 @@ impl Scheduler {
                     .into_iter()
                     .map(|r| (r.id.to_ascii_lowercase(), r))
                     .collect();
-                let mut throttled_any = false;
+                // What each budget learned from this batch: the longest Retry-After of its
+                // 429s, or else the highest limit percentage of its passes.
+                let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
                 for sent in done.sent {
                     match answers.remove(&sent.id.to_ascii_lowercase()) {
                         Some(answer) => {
-                            throttled_any |= answer.status == 429;
+                            let s = &mut signal[usize::from(sent.pending.call.method.is_write())];
+                            if answer.status == 429 {
+                                s.throttled = true;
+                                s.retry_after = s.retry_after.max(answer.retry_after);
+                            } else if let Some(p) = answer.throttle_percentage {
+                                s.percentage = Some(s.percentage.map_or(p, |q: f64| q.max(p)));
+                            }
                             self.on_item(sent.pending, answer);
                         }
                         None => self.on_transient(
@@ -471,9 +500,17 @@ impl Scheduler {
                         ),
                     }
                 }
-                if !throttled_any {
-                    self.reads.on_quiet(now);
-                    self.writes.on_quiet(now);
+                if signal.iter().any(|s| s.throttled) {
+                    self.window = (self.window / 2).max(1);
+                } else {
+                    self.window = (self.window + 1).min(self.settings.concurrency.max(1));
+                }
+                for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
+                    if s.throttled {
+                        budget.on_throttled(s.retry_after, done.sent_at, now);
+                    } else {
+                        budget.on_passed(s.percentage, now);
+                    }
                 }
             }
             Err(BatchError::Throttled {
@@ -484,8 +521,10 @@ impl Scheduler {
                     self.report.throttled += 1;
                     self.throttled_new += 1;
                 }
-                self.reads.on_throttled(now);
-                self.writes.on_throttled(now);
+                self.window = (self.window / 2).max(1);
+                let hold = if status == 429 { retry_after } else { None };
+                self.reads.on_throttled(hold, done.sent_at, now);
+                self.writes.on_throttled(hold, done.sent_at, now);
                 for sent in done.sent {
                     if status == 429 {
                         // A throttled batch was refused whole: nothing ran, resend as is.
@@ -559,16 +598,10 @@ impl Scheduler {
         if let Some(id) = &answer.request_id {
             self.jobs[job].request_id.clone_from(id);
         }
-        let now = Instant::now();
         match answer.status {
             429 => {
                 self.report.throttled += 1;
                 self.throttled_new += 1;
-                if pending.call.method.is_write() {
-                    self.writes.on_throttled(now);
-                } else {
-                    self.reads.on_throttled(now);
-                }
                 self.on_throttled_item(pending, answer.retry_after, Some(&answer));
             }
             500 | 502 | 503 | 504 => {

@@ -21,6 +21,11 @@ pub struct EngineSettings {
     pub write_rate: Option<f64>,
     /// Reads per second; `None` = unpaced.
     pub read_rate: Option<f64>,
+    /// How far adaptive pacing may grow the write rate while Graph has room (a told rate is
+    /// its own ceiling); `None` = the rate itself.
+    pub write_ceiling: Option<f64>,
+    /// The same for reads.
+    pub read_ceiling: Option<f64>,
     /// Attempts per call for transient failures (5xx, timeouts, dropped connections).
     pub max_attempts: u32,
     /// Attempts per call when throttled (429s are always waited out, but not forever).
@@ -48,6 +53,8 @@ impl Default for EngineSettings {
             concurrency: 8,
             write_rate: Some(DEFAULT_WRITE_RATE),
             read_rate: Some(DEFAULT_READ_RATE),
+            write_ceiling: None,
+            read_ceiling: None,
             max_attempts: 6,
             max_throttled_attempts: 50,
             dry_run: false,

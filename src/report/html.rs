@@ -754,6 +754,8 @@ mod tests {
             writes: 16_420,
             throttled: 12,
             retries: 14,
+            final_write_rate: None,
+            final_read_rate: None,
         }
     }
 

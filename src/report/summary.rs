@@ -15,7 +15,7 @@ use crate::error::Completion;
 use crate::journal::{ResultRecord, Status};
 
 /// What the engine measured during a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RunStats {
     pub elapsed: Duration,
     /// Graph items sent that read state (GET), retries included.
@@ -25,6 +25,10 @@ pub struct RunStats {
     /// 429 answers: items inside batches plus whole-batch 429s.
     pub throttled: u64,
     pub retries: u64,
+    /// The pacing rates the run ended with (items/s): after adaptive slow-down or growth,
+    /// what the tenant's budget allowed. None when unpaced.
+    pub final_write_rate: Option<f64>,
+    pub final_read_rate: Option<f64>,
 }
 
 /// How many users went from one per-user MFA state to another (or would, in a plan).
@@ -443,6 +447,11 @@ impl Summary {
             parts.push(format!("{} reads/s", rate(r)));
         }
         parts.push(format!("{} throttled (429)", thousands(s.throttled)));
+        if s.throttled > 0
+            && let Some(w) = s.final_write_rate
+        {
+            parts.push(format!("paced down to {} writes/s", rate(w)));
+        }
         if s.retries > 0 {
             parts.push(format!(
                 "{} {}",
@@ -489,6 +498,8 @@ impl Summary {
             "reads_per_second": self.stats.and_then(|s| per_second(s.reads)),
             "writes_per_second": self.stats.and_then(|s| per_second(s.writes)),
             "throttled": self.stats.map(|s| s.throttled),
+            "final_write_rate": self.stats.and_then(|s| s.final_write_rate),
+            "final_read_rate": self.stats.and_then(|s| s.final_read_rate),
             "retries": self.stats.map(|s| s.retries),
             "results": self.results_path.as_ref().map(|p| p.display().to_string()),
         })
@@ -551,6 +562,8 @@ mod tests {
             reads: 8_218,
             writes: 16_420,
             throttled: 12,
+            final_write_rate: None,
+            final_read_rate: None,
             retries: 14,
         }
     }

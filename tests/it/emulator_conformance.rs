@@ -1297,6 +1297,7 @@ fn small_quotas(ru: f64, writes: f64) -> EmulatorConfig {
         resource_units_per_10s: ru,
         writes_per_150s: writes,
         tenant_writes_per_5min: 18000.0,
+        initial_fill: 1.0,
     };
     c
 }

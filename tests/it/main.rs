@@ -5,6 +5,7 @@ mod actions;
 mod emulator_conformance;
 mod input_cli;
 mod journal_files;
+mod pacing;
 mod rollout;
 mod sign_in;
 mod util;
