@@ -76,6 +76,8 @@ struct JobState {
     outstanding: usize,
     attempts: u32,
     change_reserved: bool,
+    /// A write of the current action was sent: it may have changed the tenant.
+    write_sent: bool,
     request_id: String,
     client_request_id: String,
     /// Set when an action failed: the later actions of this user are skipped.
@@ -206,6 +208,7 @@ impl Scheduler {
                 outstanding: 0,
                 attempts: 0,
                 change_reserved: false,
+                write_sent: false,
                 request_id: String::new(),
                 client_request_id: String::new(),
                 blocked_by: None,
@@ -318,12 +321,20 @@ impl Scheduler {
             let stopping = self.report.stop.is_some();
             if stopping && stop_deadline.is_none() {
                 stop_deadline = Some(now + self.settings.shutdown_grace);
+                // Finish what already changed the tenant (a write sent, its read-back or the
+                // next deletes still to go), so the journal records every change made; drop
+                // everything else, which --resume redoes from its read.
+                if let Some((_, items)) = staged.take() {
+                    self.ready.extend(items);
+                }
+                self.drain_to_changed_jobs();
             }
+            // While stopping, only the jobs kept by the drain are still sending.
+            let sending = !stopping || self.may_drain();
 
             // Send as much as concurrency and pacing allow.
             let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
-            while !stopping
-                && self.in_flight < self.window.clamp(1, self.settings.concurrency.max(1))
+            while sending && self.in_flight < self.window.clamp(1, self.settings.concurrency.max(1))
             {
                 if staged.is_none() {
                     staged = self.compose();
@@ -349,7 +360,9 @@ impl Scheduler {
             }
 
             if stopping {
-                if self.in_flight == 0 {
+                if self.in_flight == 0
+                    && (!sending || (self.ready.is_empty() && self.delayed.is_empty()))
+                {
                     break;
                 }
             } else if self.in_flight == 0
@@ -402,6 +415,30 @@ impl Scheduler {
         std::mem::take(&mut self.report)
     }
 
+    /// Whether a stopping run may still send for jobs that already changed the tenant: on
+    /// Ctrl-C and the breaker yes (within the grace period), not when the journal failed.
+    fn may_drain(&self) -> bool {
+        matches!(self.report.stop, Some(Stop::Interrupted | Stop::Breaker(_)))
+    }
+
+    /// Keeps only the queued calls of jobs whose current action has sent a write.
+    fn drain_to_changed_jobs(&mut self) {
+        if !self.may_drain() {
+            self.ready.clear();
+            self.delayed.clear();
+            self.parked.clear();
+            return;
+        }
+        let jobs = &self.jobs;
+        self.ready.retain(|p| jobs[p.job].write_sent);
+        let delayed = std::mem::take(&mut self.delayed);
+        self.delayed = delayed
+            .into_iter()
+            .filter(|Reverse(d)| jobs[d.pending.job].write_sent)
+            .collect();
+        self.parked.clear();
+    }
+
     /// Takes up to `batch_size` ready calls of one version.
     fn compose(&mut self) -> Option<(ApiVersion, Vec<Pending>)> {
         let version = self.ready.front()?.call.version;
@@ -436,12 +473,13 @@ impl Scheduler {
         for (i, pending) in items.into_iter().enumerate() {
             let id = (i + 1).to_string();
             let client_request_id = uuid::Uuid::new_v4().to_string();
+            let job = &mut self.jobs[pending.job];
             if pending.call.method.is_write() {
                 self.report.writes += 1;
+                job.write_sent = true;
             } else {
                 self.report.reads += 1;
             }
-            let job = &mut self.jobs[pending.job];
             job.attempts += 1;
             job.client_request_id.clone_from(&client_request_id);
             wire.push(BatchItem {
@@ -715,6 +753,10 @@ impl Scheduler {
 
     /// Starts the job's next action, or records the rest as skipped after a failure.
     fn advance(&mut self, j: usize) {
+        if self.report.stop.is_some() {
+            // Stopping: no new action starts; --resume picks it up.
+            return;
+        }
         loop {
             let job = &mut self.jobs[j];
             if job.machine.is_some() || job.next_action >= job.item.actions.len() {
@@ -748,6 +790,9 @@ impl Scheduler {
             Next::Wait => {}
             Next::Done(outcome) => self.finish_action(j, outcome),
             Next::Send(calls) => {
+                if self.report.stop.is_some() && !(self.may_drain() && self.jobs[j].write_sent) {
+                    return;
+                }
                 for call in calls {
                     let pending = Pending {
                         job: j,
@@ -857,6 +902,7 @@ impl Scheduler {
         job.outstanding = 0;
         job.attempts = 0;
         job.change_reserved = false;
+        job.write_sent = false;
         job.request_id.clear();
         job.client_request_id.clear();
         job.next_action += 1;

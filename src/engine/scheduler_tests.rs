@@ -21,6 +21,8 @@ struct Fake {
     drop_after_write: AtomicUsize,
     /// Answer every item 403.
     forbid: bool,
+    /// Signalled when the first batch with a write is answered (to interrupt mid-change).
+    on_first_write: Option<Arc<tokio::sync::Notify>>,
     batches: AtomicUsize,
     max_batch: AtomicUsize,
 }
@@ -98,6 +100,9 @@ impl Transport for Fake {
             return Err(BatchError::Transport(
                 "connection reset mid-response".into(),
             ));
+        }
+        if wrote && let Some(n) = &self.on_first_write {
+            n.notify_one();
         }
         answers.reverse();
         Ok(BatchReply {
@@ -351,4 +356,44 @@ async fn told_write_rate_is_not_exceeded() {
         "{:?}",
         report.elapsed
     );
+}
+
+#[tokio::test]
+async fn interrupting_mid_change_still_records_every_change_already_made() {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let mut fake = tenant(300, "disabled");
+    fake.on_first_write = Some(notify.clone());
+    let fake = Arc::new(fake);
+    let settings = EngineSettings {
+        batch_size: 7,
+        concurrency: 3,
+        ..fast()
+    };
+    let mut sink = Collect::default();
+    let n = notify.clone();
+    let report = run(
+        fake.clone(),
+        work(300, Action::Enforce),
+        &settings,
+        &mut sink,
+        async move { n.notified().await },
+    )
+    .await;
+    assert_eq!(
+        report.stop,
+        Some(Stop::Interrupted),
+        "{} records, {} writes",
+        sink.records.len(),
+        fake.writes.lock().unwrap().len()
+    );
+    let written: Vec<String> = fake.writes.lock().unwrap().keys().cloned().collect();
+    assert!(!written.is_empty(), "the interrupt came after a write");
+    assert!(sink.records.len() < 300, "the run stopped early");
+    for user in &written {
+        let rec = sink.records.iter().find(|r| &r.user == user);
+        assert!(
+            rec.is_some_and(|r| r.status == Status::Applied),
+            "{user} was changed but not recorded applied"
+        );
+    }
 }
