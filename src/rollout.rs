@@ -70,11 +70,59 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
     )
 }
 
-/// The journal and the progress display, fed by the engine.
+/// The journal and the progress display, fed by the engine. The journal lives on its own
+/// thread, fed batch by batch over a channel, so a slow write or fsync never holds up the
+/// scheduler; a write error comes back on the next flush and stops the run.
 struct JournalSink {
-    journal: Journal,
+    tx: Option<std::sync::mpsc::Sender<Vec<ResultRecord>>>,
+    writer: Option<std::thread::JoinHandle<Journal>>,
+    error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     progress: Progress,
     buffer: Vec<ResultRecord>,
+}
+
+impl JournalSink {
+    fn new(mut journal: Journal, progress: Progress) -> JournalSink {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<ResultRecord>>();
+        let error = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let failed = std::sync::Arc::clone(&error);
+        let writer = std::thread::spawn(move || {
+            for batch in rx {
+                if let Err(e) = journal.append(&batch) {
+                    if let Ok(mut slot) = failed.lock() {
+                        *slot = Some(e.to_string());
+                    }
+                    break;
+                }
+            }
+            journal
+        });
+        JournalSink {
+            tx: Some(tx),
+            writer: Some(writer),
+            error,
+            progress,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Waits for every record sent so far to be written, and returns the journal.
+    fn close(mut self) -> Result<Journal, Error> {
+        drop(self.tx.take());
+        let journal = self
+            .writer
+            .take()
+            .and_then(|w| w.join().ok())
+            .ok_or_else(|| Error::Other("the results writer stopped unexpectedly".into()))?;
+        match self.failure() {
+            Some(e) => Err(Error::Other(e)),
+            None => Ok(journal),
+        }
+    }
 }
 
 impl Sink for JournalSink {
@@ -85,9 +133,16 @@ impl Sink for JournalSink {
     }
 
     fn flush(&mut self) -> Result<(), String> {
-        let result = self.journal.append(&self.buffer).map_err(|e| e.to_string());
-        self.buffer.clear();
-        result
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        let batch = std::mem::take(&mut self.buffer);
+        match &self.tx {
+            Some(tx) => tx
+                .send(batch)
+                .map_err(|_| "the results writer stopped".to_string()),
+            None => Err("the results writer is closed".into()),
+        }
     }
 
     fn throttled(&mut self, count: u64) {
@@ -264,11 +319,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     let progress = Progress::new(total, ProgressMode::detect(r.output.quiet || r.output.json));
-    let mut sink = JournalSink {
-        journal,
-        progress: progress.clone(),
-        buffer: Vec::new(),
-    };
+    let mut sink = JournalSink::new(journal, progress.clone());
     let report = runtime.block_on(async {
         if work.is_empty() {
             return Ok(engine::EngineReport::default());
@@ -287,7 +338,17 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     })?;
     progress.finish();
 
-    let mut journal = sink.journal;
+    let sink_failure = sink.failure();
+    let mut journal = match sink.close() {
+        Ok(j) => j,
+        Err(e) => {
+            return Err(Error::Other(format!(
+                "{e}; nothing more was sent. resume with: {}",
+                resume_command(argv)
+            )));
+        }
+    };
+    let _ = sink_failure;
     let resume_hint = || format!("resume with: {}", resume_command(argv));
     match report.stop {
         None => {}
