@@ -143,7 +143,7 @@ fn stray_whitespace_is_trimmed() {
 
 #[test]
 fn every_user_alias_works_end_to_end() {
-    for alias in header::USER_ALIASES {
+    for alias in header::user_aliases() {
         let input = ok(&format!("{alias},action\na@x.com,enable\n"));
         assert_eq!(input.jobs.len(), 1, "{alias}");
     }
