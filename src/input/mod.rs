@@ -25,6 +25,8 @@ mod workbook;
 
 #[cfg(test)]
 mod load_tests;
+#[cfg(test)]
+mod workbook_tests;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
