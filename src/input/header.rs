@@ -23,7 +23,7 @@
 //! [`HEADER_SEARCH_ROWS`] non-empty rows, the header is the first one in which every column
 //! needed is found and has a non-empty header cell. If none qualifies, the error reported is
 //! the one of the first row that names a user column (say, ambiguous or without an action
-//! column), else that of the first non-empty row.
+//! column), else that of the row with the most non-empty cells (a title has one or two).
 
 use super::InputOptions;
 use super::cell_text::shown;
@@ -112,13 +112,15 @@ pub(crate) fn column_letter(index: usize) -> String {
 }
 
 /// The header among `candidates` (the first non-empty rows, in order): its position in
-/// `candidates` and its columns. The rule is in the module doc.
+/// `candidates` and its columns; or why there is none, with the position of the row the
+/// message is about. The rule is in the module doc.
 pub(crate) fn locate(
     candidates: &[Vec<String>],
     options: &InputOptions,
-) -> Result<(usize, Columns), String> {
+) -> Result<(usize, Columns), (usize, String)> {
     let mut named_error = None;
-    let mut first_error = None;
+    // The fullest row is the likeliest header when no row names a user column.
+    let mut fullest_error: Option<(usize, usize, String)> = None;
     let mut empty_header = None;
     for (i, cells) in candidates.iter().take(HEADER_SEARCH_ROWS).enumerate() {
         match resolve_row(cells, options) {
@@ -132,21 +134,24 @@ pub(crate) fn locate(
                 }
                 empty_header.get_or_insert((i, columns));
             }
+            Err(e) if e.user_found => {
+                named_error.get_or_insert((i, e.message));
+            }
             Err(e) => {
-                if e.user_found {
-                    named_error.get_or_insert(e.message.clone());
+                let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+                if fullest_error.as_ref().is_none_or(|(n, _, _)| filled > *n) {
+                    fullest_error = Some((filled, i, e.message));
                 }
-                first_error.get_or_insert(e.message);
             }
         }
     }
-    if let Some(message) = named_error {
-        return Err(message);
+    if let Some(error) = named_error {
+        return Err(error);
     }
-    match (empty_header, first_error) {
+    match (empty_header, fullest_error) {
         (Some(found), _) => Ok(found),
-        (None, Some(message)) => Err(message),
-        (None, None) => Err("the sheet has no header row: every row is empty".into()),
+        (None, Some((_, i, message))) => Err((i, message)),
+        (None, None) => Err((0, "no header row: every row is empty".into())),
     }
 }
 
@@ -489,15 +494,22 @@ mod tests {
         assert_eq!(at, 2);
         // The error is the header-like row's, not the title's.
         let rows = [headers(&["Title"]), headers(&["upn", "note"])];
-        let err = locate(&rows, &InputOptions::default()).unwrap_err();
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 1);
         assert!(
             err.starts_with("no 'action' column; the headers are: 'upn', 'note'"),
             "{err}"
         );
-        let rows = [headers(&["Title"]), headers(&["Login", "note"])];
-        let err = locate(&rows, &InputOptions::default()).unwrap_err();
+        // No row names a user column: the fullest row's error, not the title's.
+        let rows = [
+            headers(&["Title"]),
+            headers(&["Login", "note"]),
+            headers(&["a@x.com", "n"]),
+        ];
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 1);
         assert!(
-            err.starts_with("no user column; the headers are: 'Title'"),
+            err.starts_with("no user column; the headers are: 'Login', 'note'"),
             "{err}"
         );
     }

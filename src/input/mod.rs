@@ -489,7 +489,13 @@ fn parse_workbook(
     if candidates.is_empty() {
         return Err(Failure::Format(in_sheet("the sheet is empty".into())));
     }
-    let (at, columns) = header::locate(&candidates, options).map_err(in_sheet)?;
+    let (at, columns) = header::locate(&candidates, options).map_err(|(at, message)| {
+        let row = rows.get(at).map_or(1, |(row, _)| *row);
+        format!(
+            "sheet '{}', row {row}: {message}",
+            cell_text::shown(&sheet.name)
+        )
+    })?;
     let headers = candidates.get(at).cloned().unwrap_or_default();
     let data = rows.get(at + 1..).unwrap_or_default();
     if data.is_empty() {

@@ -293,7 +293,10 @@ fn the_sheet_option_picks_a_sheet_and_an_unknown_one_lists_them() {
     ]);
     // Default: the first visible sheet.
     let err = format_error(xlsx(&bytes, &InputOptions::default()));
-    assert!(err.starts_with("sheet 'Notes': no user column"), "{err}");
+    assert!(
+        err.starts_with("sheet 'Notes', row 1: no user column; the headers are: 'Read me first'"),
+        "{err}"
+    );
 
     let options = InputOptions {
         sheet: Some("users".into()),
