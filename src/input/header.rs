@@ -18,12 +18,15 @@
 //! headers of that same class (`upn` and `userPrincipalName`, or `id` and `objectId`) are
 //! ambiguous and refused, asking for `--user-column`.
 //!
-//! # The header row (workbooks)
-//! A sheet may have title rows above its header (a report title, a date). Among the first
-//! [`HEADER_SEARCH_ROWS`] non-empty rows, the header is the first one in which every column
-//! needed is found and has a non-empty header cell. If none qualifies, the error reported is
-//! the one of the first row that names a user column (say, ambiguous or without an action
-//! column), else that of the row with the most non-empty cells (a title has one or two).
+//! # The header row
+//! A sheet may have title rows above its header (a report title, a date, blank rows). Among
+//! the first [`HEADER_SEARCH_ROWS`] non-empty rows, the header is the first one in which every
+//! column needed is found and at least one of them by its header text (an alias, or a flag's
+//! text). Column letters alone cannot tell a title from a header (nor a header from a data
+//! row), so when every column is given by letter (or the action by `--action`), the header is
+//! the first non-empty row. If no row qualifies, the error reported is that of the first row
+//! that names a user column (say, ambiguous or without an action column), else that of the
+//! row with the most non-empty cells (a title has one or two).
 
 use super::InputOptions;
 use super::cell_text::shown;
@@ -62,6 +65,8 @@ pub(crate) struct Columns {
     pub(crate) keep: Vec<usize>,
     /// Their header texts as written (trimmed), or letters for empty header cells.
     pub(crate) keep_headers: Vec<String>,
+    /// Some column was found by its header text (not only by letter): the row is a header.
+    pub(crate) by_text: bool,
 }
 
 /// Why a row is not a usable header.
@@ -118,21 +123,20 @@ pub(crate) fn locate(
     candidates: &[Vec<String>],
     options: &InputOptions,
 ) -> Result<(usize, Columns), (usize, String)> {
+    let candidates = candidates.get(..HEADER_SEARCH_ROWS).unwrap_or(candidates);
+    // Every row as wide as the widest, so a letter means the same column on each.
+    let width = candidates.iter().map(Vec::len).max().unwrap_or(0);
+    let mut letters_only = None;
     let mut named_error = None;
     // The fullest row is the likeliest header when no row names a user column.
     let mut fullest_error: Option<(usize, usize, String)> = None;
-    let mut empty_header = None;
-    for (i, cells) in candidates.iter().take(HEADER_SEARCH_ROWS).enumerate() {
-        match resolve_row(cells, options) {
+    for (i, cells) in candidates.iter().enumerate() {
+        let mut padded = cells.clone();
+        padded.resize(width, String::new());
+        match resolve_row(&padded, options) {
+            Ok(columns) if columns.by_text => return Ok((i, columns)),
             Ok(columns) => {
-                let action_named = columns
-                    .action
-                    .as_ref()
-                    .is_none_or(|(a, _)| has_text(cells, *a));
-                if has_text(cells, columns.user) && action_named {
-                    return Ok((i, columns));
-                }
-                empty_header.get_or_insert((i, columns));
+                letters_only.get_or_insert((i, columns));
             }
             Err(e) if e.user_found => {
                 named_error.get_or_insert((i, e.message));
@@ -145,21 +149,19 @@ pub(crate) fn locate(
             }
         }
     }
-    if let Some(error) = named_error {
-        return Err(error);
+    if let Some(found) = letters_only {
+        return Ok(found);
     }
-    match (empty_header, fullest_error) {
-        (Some(found), _) => Ok(found),
+    match (named_error, fullest_error) {
+        (Some(error), _) => Err(error),
         (None, Some((_, i, message))) => Err((i, message)),
         (None, None) => Err((0, "no header row: every row is empty".into())),
     }
 }
 
-fn has_text(cells: &[String], index: usize) -> bool {
-    cells.get(index).is_some_and(|c| !c.trim().is_empty())
-}
-
-/// Finds the columns in `headers`, or says in one line why they cannot be found.
+/// Finds the columns in `headers` taken as the header row, or says in one line why they
+/// cannot be found (loading goes through [`locate`]).
+#[cfg(test)]
 pub(crate) fn resolve(headers: &[String], options: &InputOptions) -> Result<Columns, String> {
     resolve_row(headers, options).map_err(|e| e.message)
 }
@@ -170,7 +172,7 @@ fn by_flag(
     keys: &[String],
     name: &str,
     flag: &str,
-) -> Result<usize, Unresolved> {
+) -> Result<(usize, bool), Unresolved> {
     let k = key(name);
     let matches: Vec<usize> = keys
         .iter()
@@ -179,9 +181,9 @@ fn by_flag(
         .map(|(i, _)| i)
         .collect();
     match matches.as_slice() {
-        [one] => Ok(*one),
+        [one] => Ok((*one, true)),
         [] => match letter_index(name) {
-            Some(i) if i < headers.len() => Ok(i),
+            Some(i) if i < headers.len() => Ok((i, false)),
             letter => {
                 let past = if letter.is_some() {
                     format!(
@@ -214,7 +216,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
             .collect()
     };
 
-    let user = match &options.user_column {
+    let (user, mut by_text) = match &options.user_column {
         Some(name) => by_flag(headers, &keys, name, "--user-column")?,
         None => {
             let class = USER_ALIAS_CLASSES
@@ -230,7 +232,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
                         user_aliases().collect::<Vec<_>>().join(", ")
                     )));
                 }
-                [one] => *one,
+                [one] => (*one, true),
                 [first, second, ..] => {
                     let header = |i: &usize| shown(headers.get(*i).map_or("", String::as_str));
                     return Err(Unresolved {
@@ -253,7 +255,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
     let action = if options.action.is_some() {
         None
     } else {
-        let index = match &options.action_column {
+        let (index, named_action) = match &options.action_column {
             Some(name) => by_flag(headers, &keys, name, "--action-column").map_err(found)?,
             None => match named(ACTION_HEADER).as_slice() {
                 [] => {
@@ -262,10 +264,11 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
                         list(headers)
                     ))));
                 }
-                [one] => *one,
+                [one] => (*one, true),
                 _ => return Err(found(Unresolved::new(repeated(ACTION_HEADER)))),
             },
         };
+        by_text |= named_action;
         if index == user {
             return Err(found(Unresolved::new(format!(
                 "the user column and the action column are the same column '{}'",
@@ -277,7 +280,9 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
 
     let mut keep = Vec::with_capacity(options.keep_columns.len());
     for name in &options.keep_columns {
-        keep.push(by_flag(headers, &keys, name, "--keep-columns").map_err(found)?);
+        let (index, named_keep) = by_flag(headers, &keys, name, "--keep-columns").map_err(found)?;
+        by_text |= named_keep;
+        keep.push(index);
     }
 
     Ok(Columns {
@@ -287,6 +292,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         action,
         keep_headers: keep.iter().map(|i| display_name(headers, *i)).collect(),
         keep,
+        by_text,
     })
 }
 
@@ -484,14 +490,20 @@ mod tests {
         ];
         let (at, cols) = locate(&rows, &o).unwrap();
         assert_eq!((at, cols.user), (2, 1));
-        // With letters, a title row whose cells under the letters are empty is no header.
+        // A column named by text finds the header; letters alone take the first row.
         let o = InputOptions {
             user_column: Some("B".into()),
-            action_column: Some("C".into()),
             ..InputOptions::default()
         };
-        let (at, _) = locate(&rows, &o).unwrap();
-        assert_eq!(at, 2);
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.user), (2, 1));
+        let o = InputOptions {
+            user_column: Some("C".into()),
+            action_column: Some("B".into()),
+            ..InputOptions::default()
+        };
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.user, cols.user_name.as_str()), (0, 2, "C"));
         // The error is the header-like row's, not the title's.
         let rows = [headers(&["Title"]), headers(&["upn", "note"])];
         let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();

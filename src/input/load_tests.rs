@@ -533,7 +533,7 @@ fn a_missing_keep_column_lists_the_headers() {
     let err = format_error(b"upn,action\na@x.com,enable\n", &options);
     assert_eq!(
         err,
-        "no column named 'Ticket' (--keep-columns); the headers are: 'upn', 'action'"
+        "row 1: no column named 'Ticket' (--keep-columns); the headers are: 'upn', 'action'"
     );
 }
 
@@ -570,7 +570,40 @@ fn an_entra_users_export_is_read_by_its_user_principal_name() {
         &InputOptions::default(),
     );
     assert!(
-        err.starts_with("columns 'upn' and 'userPrincipalName' could both be the user column"),
+        err.starts_with(
+            "row 1: columns 'upn' and 'userPrincipalName' could both be the user column"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn title_rows_above_a_csv_header_are_skipped() {
+    let text = "MFA rollout; wave 2\nPrepared;2026-11-24\n\nName;UPN;Action\nAnn;a@x.com;enable\nBob;bad;enable\n";
+    let p = problems(text, &InputOptions::default());
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].to_string().starts_with("row 6, column 'UPN':"),
+        "{}",
+        p[0]
+    );
+    let options = InputOptions {
+        skip_invalid: true,
+        ..InputOptions::default()
+    };
+    let input = load_text(text, &options).unwrap();
+    assert_eq!(input.headers, ["Name", "UPN", "Action"]);
+    assert_eq!(rows_and_users(&input), [(5, "a@x.com")]);
+    // A title that splits on a comma does not make the file comma-separated.
+    let input = ok("Users, wave 2\nupn;action\na@x.com;enable\n");
+    assert_eq!(rows_and_users(&input), [(3, "a@x.com")]);
+    // No header anywhere: the error names the header-like row, not the title.
+    let err = format_error(
+        b"Wave 2\nName,Login,action\nAnn,a@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(
+        err.starts_with("row 2: no user column; the headers are: 'Name', 'Login', 'action'"),
         "{err}"
     );
 }

@@ -286,26 +286,48 @@ fn read_records(
     options: &InputOptions,
     parallel: bool,
 ) -> Result<Parsed, Failure> {
+    // The header is looked for among the first non-blank records, under any title rows.
     let mut rows = Rows::new(text, delimiter, 1);
-    let headers = loop {
+    let mut candidates = Vec::new();
+    while candidates.len() < header::HEADER_SEARCH_ROWS {
         match rows.advance()? {
-            None => {
-                return Err(Failure::Format(
-                    "the file has no header row: every line is blank".into(),
-                ));
-            }
+            None => break,
             Some(_) if rows.is_blank() => {}
-            Some(_) => break rows.cells_lossy(),
+            Some(row) => candidates.push((row, rows.cells_lossy())),
         }
-    };
-    let columns = match header::resolve(&headers, options) {
-        Ok(c) => c,
-        Err(message) => {
+    }
+    if candidates.is_empty() {
+        return Err(Failure::Format(
+            "the file has no header row: every line is blank".into(),
+        ));
+    }
+    let cells: Vec<Vec<String>> = candidates.iter().map(|(_, c)| c.clone()).collect();
+    let (at, columns) = match header::locate(&cells, options) {
+        Ok(found) => found,
+        Err((at, message)) => {
             // A stray quote in the header swallows the file; say that rather than "no column".
-            unclosed_quote(text, &rows, delimiter, &headers)?;
-            return Err(Failure::Format(message));
+            if let Some((_, last)) = candidates.last() {
+                unclosed_quote(text, &rows, delimiter, last)?;
+            }
+            let row = candidates.get(at).map_or(1, |(row, _)| *row);
+            return Err(Failure::Format(format!("row {row}: {message}")));
         }
     };
+    let headers = cells.into_iter().nth(at).unwrap_or_default();
+    if at + 1 < candidates.len() {
+        // The search read past the header: read again up to it.
+        rows = Rows::new(text, delimiter, 1);
+        let mut seen = 0;
+        while rows.advance()?.is_some() {
+            if rows.is_blank() {
+                continue;
+            }
+            if seen == at {
+                break;
+            }
+            seen += 1;
+        }
+    }
     let ctx = context(&columns, options);
     let (data_rows, jobs, problems) = check_chunks(&ctx, parallel, |sink| {
         read_chunks(&mut rows, &columns, sink)

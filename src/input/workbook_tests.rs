@@ -175,8 +175,8 @@ fn title_rows_are_skipped_and_rows_are_numbered_as_excel_shows_them() {
         keep_columns: vec!["employee id".into(), "A".into()],
         ..skip_invalid()
     };
-    // The CSV twin: the title rows blank, so the header is on row 4 there too.
-    let csv = "\n\n\nName,userPrincipalName,Employee ID,Action\nAnn,ann@x.com,1234,enable\nBob,not a user,5678,enable\n\nCy,cy@x.com,42.5,Disable\n";
+    // The CSV twin, as Excel saves it: title rows and all.
+    let csv = "\"MFA rollout, wave 2\"\nPrepared,2026-11-24\n\nName,userPrincipalName,Employee ID,Action\nAnn,ann@x.com,1234,enable\nBob,not a user,5678,enable\n\nCy,cy@x.com,42.5,Disable\n";
     let input = same_as_csv(&bytes, csv, &options);
     assert_eq!(
         input.headers,
