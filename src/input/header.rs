@@ -24,9 +24,11 @@
 //! column needed is found and at least one of them by its header text (an alias, or a flag's
 //! text). Column letters alone cannot tell a title from a header (nor a header from a data
 //! row), so when every column is given by letter (or the action by `--action`), the header is
-//! the first non-empty row. If no row qualifies, the error reported is that of the first row
-//! that names a user column (say, ambiguous or without an action column), else that of the
-//! row with the most non-empty cells (a title has one or two).
+//! the first non-empty row. The first row that names the user column by its text is the
+//! header whatever else is wrong with it (ambiguous, no action column): the search never
+//! skips it for a row further down, which would drop the rows between. If no row names a user
+//! column, the error reported is that of the row with the most non-empty cells (a title has
+//! one or two).
 
 use super::InputOptions;
 use super::cell_text::shown;
@@ -127,7 +129,6 @@ pub(crate) fn locate(
     // Every row as wide as the widest, so a letter means the same column on each.
     let width = candidates.iter().map(Vec::len).max().unwrap_or(0);
     let mut letters_only = None;
-    let mut named_error = None;
     // The fullest row is the likeliest header when no row names a user column.
     let mut fullest_error: Option<(usize, usize, String)> = None;
     for (i, cells) in candidates.iter().enumerate() {
@@ -138,9 +139,10 @@ pub(crate) fn locate(
             Ok(columns) => {
                 letters_only.get_or_insert((i, columns));
             }
-            Err(e) if e.user_found => {
-                named_error.get_or_insert((i, e.message));
-            }
+            // The first row naming the user column is the header, usable or not: rows
+            // further down are data (or a second header, in two files joined), not a header
+            // to skip to.
+            Err(e) if e.user_found => return Err((i, e.message)),
             Err(e) => {
                 let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
                 if fullest_error.as_ref().is_none_or(|(n, _, _)| filled > *n) {
@@ -152,10 +154,9 @@ pub(crate) fn locate(
     if let Some(found) = letters_only {
         return Ok(found);
     }
-    match (named_error, fullest_error) {
-        (Some(error), _) => Err(error),
-        (None, Some((_, i, message))) => Err((i, message)),
-        (None, None) => Err((0, "no header row: every row is empty".into())),
+    match fullest_error {
+        Some((_, i, message)) => Err((i, message)),
+        None => Err((0, "no header row: every row is empty".into())),
     }
 }
 
@@ -247,8 +248,10 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
             }
         }
     };
+    // Only a user column found by its text makes this row the header for sure.
+    let user_named = by_text;
     let found = |e: Unresolved| Unresolved {
-        user_found: true,
+        user_found: user_named,
         ..e
     };
 
@@ -512,6 +515,15 @@ mod tests {
             err.starts_with("no 'action' column; the headers are: 'upn', 'note'"),
             "{err}"
         );
+        // A header with a fault is not skipped for a later, usable one (two files joined).
+        let rows = [
+            headers(&["upn", "userPrincipalName", "action"]),
+            headers(&["a@x.com", "a@x.com", "enable"]),
+            headers(&["upn", "action"]),
+        ];
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 0);
+        assert!(err.contains("could both be the user column"), "{err}");
         // No row names a user column: the fullest row's error, not the title's.
         let rows = [
             headers(&["Title"]),

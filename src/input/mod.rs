@@ -237,6 +237,8 @@ fn read(
 /// The rows checked one by one, before duplicates are looked for.
 struct Parsed {
     headers: Vec<String>,
+    /// Remarks made while reading (title rows skipped), before the duplicate pass's.
+    warnings: Vec<String>,
     keep_headers: Vec<String>,
     action_column: Option<String>,
     jobs: Vec<Job>,
@@ -313,6 +315,7 @@ fn read_records(
             return Err(Failure::Format(format!("row {row}: {message}")));
         }
     };
+    let titles = titles_skipped(candidates.iter().map(|(row, _)| *row), at);
     let headers = cells.into_iter().nth(at).unwrap_or_default();
     if at + 1 < candidates.len() {
         // The search read past the header: read again up to it.
@@ -340,11 +343,33 @@ fn read_records(
     }
     Ok(Parsed {
         headers,
+        warnings: titles,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
         jobs,
         problems,
     })
+}
+
+/// The warning that the non-empty rows above the header (the first `at` of `rows`) were
+/// skipped as titles, if there were any.
+fn titles_skipped(rows: impl Iterator<Item = u64>, at: usize) -> Vec<String> {
+    let mut rows = rows.take(at + 1).collect::<Vec<_>>();
+    let Some(header) = rows.pop() else {
+        return Vec::new();
+    };
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let list = rows
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let s = if rows.len() == 1 { "" } else { "s" };
+    vec![format!(
+        "row{s} {list}: above the header (row {header}), read as title{s} and skipped"
+    )]
 }
 
 fn context<'a>(columns: &Columns, options: &'a InputOptions) -> Context<'a> {
@@ -414,12 +439,13 @@ fn check_chunks<T: Send>(
 fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure> {
     let Parsed {
         headers,
+        warnings: remarks,
         keep_headers,
         action_column,
         jobs,
         mut problems,
     } = parsed;
-    let mut warnings = Vec::new();
+    let mut warnings = remarks;
     let jobs = duplicates::resolve(jobs, action_column.as_deref(), &mut problems, &mut warnings);
     problems.sort_by_key(|p| p.row);
     if !problems.is_empty() && !options.skip_invalid {
@@ -518,6 +544,7 @@ fn parse_workbook(
             cell_text::shown(&sheet.name)
         )
     })?;
+    let titles = titles_skipped(rows.iter().map(|(row, _)| *row), at);
     let headers = candidates.get(at).cloned().unwrap_or_default();
     let data = rows.get(at + 1..).unwrap_or_default();
     if data.is_empty() {
@@ -533,6 +560,7 @@ fn parse_workbook(
     problems.extend(error_cells);
     Ok(Parsed {
         headers,
+        warnings: titles,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
         jobs,

@@ -267,7 +267,7 @@ fn merged_cells_hold_their_value_in_the_top_left_cell_only() {
         merges,
         ..sheet("Users", rows)
     }]);
-    let csv = "\n\nupn,action,note\na@x.com,enable,n1\nb@x.com,,n2\nc@x.com,disable,\n";
+    let csv = "Wave 3 (merged title),,\n,,\nupn,action,note\na@x.com,enable,n1\nb@x.com,,n2\nc@x.com,disable,\n";
     let input = same_as_csv(&bytes, csv, &skip_invalid());
     let rows: Vec<u64> = input.jobs.iter().map(|j| j.row).collect();
     assert_eq!(rows, [4, 6]);
