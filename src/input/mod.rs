@@ -67,8 +67,9 @@ pub struct InputOptions {
 /// One valid input row: a user and the actions to run for it, in execution order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
-    /// Spreadsheet row number (header = 1, first data row = 2), as Excel shows it: a
-    /// multi-line quoted cell is one row, a blank line is a row (see `rows.rs`).
+    /// Spreadsheet row number, as Excel shows it (header normally 1, first data row 2; lower
+    /// when title rows sit above the header): in a CSV a multi-line quoted cell is one row and
+    /// a blank line is a row (see `rows.rs`); in a workbook it is the sheet's row number.
     pub row: u64,
     /// The user key as written (trimmed): a UPN or an object id (GUID).
     pub user: String,

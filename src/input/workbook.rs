@@ -22,6 +22,10 @@ use time::{Date, Duration, Month};
 
 use super::cell_text::shown;
 
+/// Excel's sheet size: 1,048,576 rows by 16,384 columns (XFD).
+const EXCEL_ROWS: u32 = 1 << 20;
+const EXCEL_COLUMNS: u32 = 1 << 14;
+
 /// What a non-empty cell shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Value {
@@ -110,6 +114,11 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
         )
     })? {
         let (row, col) = cell.get_position();
+        // Excel has no cell past XFD1048576; a damaged file claiming one is not believed (a
+        // row as wide as its column number would be allocated).
+        if row >= EXCEL_ROWS || col >= EXCEL_COLUMNS {
+            continue;
+        }
         if let Some(value) = value_of(cell.get_value(), is_1904) {
             cells.push(SheetCell { row, col, value });
         }
