@@ -59,6 +59,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         user_column: args.user_column.clone(),
         action_column: args.action_column.clone(),
         skip_invalid: args.skip_invalid,
+        ..InputOptions::default()
     })
 }
 

@@ -5,7 +5,7 @@
 
 use super::InputOptions;
 use super::header;
-use super::rows::Rows;
+use super::rows::top_rows;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How much of the start of the file the control-character share is measured on.
@@ -189,39 +189,34 @@ pub(crate) fn sep_line(text: &[u8]) -> Option<(u8, usize)> {
     Some((delimiter, 5 + term))
 }
 
-/// The delimiter, judged from the header line: every candidate that splits it into more than
-/// one cell, most cells first (ties: tab, `;`, `,` — a `;` or tab file often has commas inside
-/// names, the reverse is rare); the first one under which the user and action columns can be
-/// found wins, so `Name, First;upn;action` is read as `;`. With no candidate splitting the
-/// line (a single-column file) it is `,`.
+/// The delimiter, judged from the first non-blank lines: every candidate that splits one of
+/// them into more than one cell, ordered by how many cells it makes of the first line, most
+/// first (ties: tab, `;`, `,` — a `;` or tab file often has commas inside names, the reverse
+/// is rare); the first one under which the header row can be found (below any title rows)
+/// wins, so `Name, First;upn;action` is read as `;`. With no candidate splitting a line (a
+/// single-column file) it is `,`.
 pub(crate) fn sniff_delimiter(text: &[u8], options: &InputOptions) -> u8 {
-    let mut candidates: Vec<(usize, u8)> = [b'\t', b';', b',']
+    let mut candidates: Vec<(usize, u8, Vec<Vec<String>>)> = [b'\t', b';', b',']
         .into_iter()
         .filter_map(|d| {
-            let cells = header_cells(text, d)?;
-            (cells.len() > 1).then_some((cells.len(), d))
+            let top: Vec<Vec<String>> = top_rows(text, d, header::HEADER_SEARCH_ROWS)
+                .into_iter()
+                .map(|(_, cells)| cells)
+                .collect();
+            let first = top.first()?.len();
+            top.iter()
+                .any(|cells| cells.len() > 1)
+                .then_some((first, d, top))
         })
         .collect();
     // Stable sort: equal counts keep the tab, `;`, `,` order.
     candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-    for (_, d) in &candidates {
-        if let Some(cells) = header_cells(text, *d)
-            && header::resolve(&cells, options).is_ok()
-        {
+    for (_, d, top) in &candidates {
+        if header::locate(top, options).is_ok() {
             return *d;
         }
     }
-    candidates.first().map_or(b',', |(_, d)| *d)
-}
-
-fn header_cells(text: &[u8], delimiter: u8) -> Option<Vec<String>> {
-    let mut rows = Rows::new(text, delimiter, 1);
-    while let Ok(Some(_)) = rows.advance() {
-        if !rows.is_blank() {
-            return Some(rows.cells_lossy());
-        }
-    }
-    None
+    candidates.first().map_or(b',', |(_, d, _)| *d)
 }
 
 #[cfg(test)]

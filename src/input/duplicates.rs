@@ -63,6 +63,7 @@ pub(crate) fn resolve(
                 ),
                 action: combo,
                 user: std::mem::take(&mut job.user),
+                keep: std::mem::take(&mut job.keep),
             });
             false
         }
@@ -156,6 +157,7 @@ mod tests {
             user: user.into(),
             actions: Action::parse_combo(actions).unwrap(),
             duplicate_of: None,
+            keep: Vec::new(),
         }
     }
 

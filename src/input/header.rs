@@ -1,42 +1,212 @@
-//! The header row: which column holds the user and which the action, by alias or by the
-//! `--user-column` / `--action-column` names, matched case-insensitively after trimming.
+//! The header row: which column holds the user, which the action, and which are passed through
+//! (`--keep-columns`), by alias or by the `--user-column` / `--action-column` names, matched
+//! case-insensitively after trimming; and, for workbooks, which row is the header at all.
+//!
+//! # Naming a column
+//! A flag names a column by its header text or by its column letter (`C`, `aa`), both
+//! case-insensitive. A letter counts only when no header has that exact text, so a column
+//! headed `ID` is never mistaken for column ID.
+//!
+//! # The user column, when no flag names it
+//! The recognised headers fall into priority classes, best first:
+//! 1. `userPrincipalName`, `upn`, `user principal name`, `user`;
+//! 2. `objectId`, `id`;
+//! 3. `email`, `mail`.
+//!
+//! The best class with a match wins, so an Entra "export users" file (`id`,
+//! `userPrincipalName`, `mail` side by side) is read by its `userPrincipalName`. Only two
+//! headers of that same class (`upn` and `userPrincipalName`, or `id` and `objectId`) are
+//! ambiguous and refused, asking for `--user-column`.
+//!
+//! # The header row
+//! A sheet may have title rows above its header (a report title, a date, blank rows). Among
+//! the first [`HEADER_SEARCH_ROWS`] non-empty rows, the header is the first one in which every
+//! column needed is found and at least one of them by its header text (an alias, or a flag's
+//! text). Column letters alone cannot tell a title from a header (nor a header from a data
+//! row), so when every column is given by letter (or the action by `--action`), the header is
+//! the first non-empty row. The first row that names the user column by its text is the
+//! header whatever else is wrong with it (ambiguous, no action column): the search never
+//! skips it for a row further down, which would drop the rows between. If no row names a user
+//! column, the error reported is that of the row with the most non-empty cells (a title has
+//! one or two).
 
 use super::InputOptions;
 use super::cell_text::shown;
 
-/// Headers recognised as the user column, in the order the documentation lists them.
-pub(crate) const USER_ALIASES: [&str; 8] = [
-    "user",
-    "upn",
-    "userPrincipalName",
-    "user principal name",
-    "email",
-    "mail",
-    "id",
-    "objectId",
+/// The user column's recognised headers, by priority class (best first); see the module doc.
+pub(crate) const USER_ALIAS_CLASSES: [&[&str]; 3] = [
+    &["userPrincipalName", "upn", "user principal name", "user"],
+    &["objectId", "id"],
+    &["email", "mail"],
 ];
 
 /// The header recognised as the action column.
 pub(crate) const ACTION_HEADER: &str = "action";
 
+/// How many non-empty rows at the top of a sheet may be looked at for the header.
+pub(crate) const HEADER_SEARCH_ROWS: usize = 10;
+
 /// At most this many headers are listed in a message.
 const LISTED_HEADERS: usize = 20;
 
-/// Where the user and the action are, by column index, with the header text as written.
+/// The last column Excel has (XFD), as a count.
+const MAX_COLUMNS: usize = 16_384;
+
+/// Where the user, the action and the passthrough columns are, by column index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Columns {
     pub(crate) user: usize,
+    /// How messages name the user column: its header text, or its letter when the header
+    /// cell is empty.
     pub(crate) user_name: String,
+    /// The user column's header text (trimmed; may be empty), to spot a repeated header row.
+    pub(crate) user_header: String,
     /// `None` when `--action` gives the action for every row.
     pub(crate) action: Option<(usize, String)>,
+    /// `--keep-columns`, in the order given.
+    pub(crate) keep: Vec<usize>,
+    /// Their header texts as written (trimmed), or letters for empty header cells.
+    pub(crate) keep_headers: Vec<String>,
+    /// Some column was found by its header text (not only by letter): the row is a header.
+    pub(crate) by_text: bool,
+}
+
+/// Why a row is not a usable header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unresolved {
+    pub(crate) message: String,
+    /// The user column was named in this row (its trouble lies elsewhere): a likelier header
+    /// than a row with no user column at all.
+    user_found: bool,
+}
+
+impl Unresolved {
+    fn new(message: String) -> Self {
+        Unresolved {
+            message,
+            user_found: false,
+        }
+    }
 }
 
 fn key(header: &str) -> String {
     header.trim().to_lowercase()
 }
 
-/// Finds the columns in `headers`, or says in one line why they cannot be found.
+/// The index of a column letter (`A` = 0, `aa` = 26), up to Excel's last column, XFD.
+pub(crate) fn letter_index(text: &str) -> Option<usize> {
+    let t = text.trim();
+    if t.is_empty() || t.len() > 3 || !t.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let number = t.bytes().fold(0usize, |n, b| {
+        n * 26 + usize::from(b.to_ascii_uppercase() - b'A') + 1
+    });
+    (number <= MAX_COLUMNS).then(|| number - 1)
+}
+
+/// The letter of the column at `index` (0 = `A`).
+pub(crate) fn column_letter(index: usize) -> String {
+    let mut n = index + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        out.push(b'A' + u8::try_from(rem).unwrap_or(0));
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The header among `candidates` (the first non-empty rows, in order): its position in
+/// `candidates` and its columns; or why there is none, with the position of the row the
+/// message is about. The rule is in the module doc.
+pub(crate) fn locate(
+    candidates: &[Vec<String>],
+    options: &InputOptions,
+) -> Result<(usize, Columns), (usize, String)> {
+    let candidates = candidates.get(..HEADER_SEARCH_ROWS).unwrap_or(candidates);
+    // Every row as wide as the widest, so a letter means the same column on each.
+    let width = candidates.iter().map(Vec::len).max().unwrap_or(0);
+    let mut letters_only = None;
+    // The fullest row is the likeliest header when no row names a user column.
+    let mut fullest_error: Option<(usize, usize, String)> = None;
+    for (i, cells) in candidates.iter().enumerate() {
+        let mut padded = cells.clone();
+        padded.resize(width, String::new());
+        match resolve_row(&padded, options) {
+            Ok(columns) if columns.by_text => return Ok((i, columns)),
+            Ok(columns) => {
+                letters_only.get_or_insert((i, columns));
+            }
+            // The first row naming the user column is the header, usable or not: rows
+            // further down are data (or a second header, in two files joined), not a header
+            // to skip to.
+            Err(e) if e.user_found => return Err((i, e.message)),
+            Err(e) => {
+                let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+                if fullest_error.as_ref().is_none_or(|(n, _, _)| filled > *n) {
+                    fullest_error = Some((filled, i, e.message));
+                }
+            }
+        }
+    }
+    if let Some(found) = letters_only {
+        return Ok(found);
+    }
+    match fullest_error {
+        Some((_, i, message)) => Err((i, message)),
+        None => Err((0, "no header row: every row is empty".into())),
+    }
+}
+
+/// Finds the columns in `headers` taken as the header row, or says in one line why they
+/// cannot be found (loading goes through [`locate`]).
+#[cfg(test)]
 pub(crate) fn resolve(headers: &[String], options: &InputOptions) -> Result<Columns, String> {
+    resolve_row(headers, options).map_err(|e| e.message)
+}
+
+/// A column named by a flag: by header text, else by letter within the header's width.
+fn by_flag(
+    headers: &[String],
+    keys: &[String],
+    name: &str,
+    flag: &str,
+) -> Result<(usize, bool), Unresolved> {
+    let k = key(name);
+    let matches: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| **h == k)
+        .map(|(i, _)| i)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one, true)),
+        [] => match letter_index(name) {
+            Some(i) if i < headers.len() => Ok((i, false)),
+            letter => {
+                let past = if letter.is_some() {
+                    format!(
+                        ", and column {} is past the last column ({})",
+                        name.trim().to_uppercase(),
+                        column_letter(headers.len().saturating_sub(1))
+                    )
+                } else {
+                    String::new()
+                };
+                Err(Unresolved::new(format!(
+                    "no column named '{}' ({flag}){past}; the headers are: {}",
+                    shown(name),
+                    list(headers)
+                )))
+            }
+        },
+        _ => Err(Unresolved::new(repeated(name))),
+    }
+}
+
+fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Unresolved> {
     let keys: Vec<String> = headers.iter().map(|h| key(h)).collect();
     let named = |name: &str| -> Vec<usize> {
         let k = key(name);
@@ -47,82 +217,109 @@ pub(crate) fn resolve(headers: &[String], options: &InputOptions) -> Result<Colu
             .collect()
     };
 
-    let user = match &options.user_column {
-        Some(name) => match named(name).as_slice() {
-            [] => {
-                return Err(format!(
-                    "no column named '{}' (--user-column); the headers are: {}",
-                    shown(name),
-                    list(headers)
-                ));
-            }
-            [one] => *one,
-            _ => return Err(repeated(name)),
-        },
+    let (user, mut by_text) = match &options.user_column {
+        Some(name) => by_flag(headers, &keys, name, "--user-column")?,
         None => {
-            let found: Vec<usize> = USER_ALIASES.iter().flat_map(|a| named(a)).collect();
-            match found.as_slice() {
+            let class = USER_ALIAS_CLASSES
+                .iter()
+                .map(|class| class.iter().flat_map(|a| named(a)).collect::<Vec<_>>())
+                .find(|found| !found.is_empty())
+                .unwrap_or_default();
+            match class.as_slice() {
                 [] => {
-                    return Err(format!(
+                    return Err(Unresolved::new(format!(
                         "no user column; the headers are: {} (recognised: {}); name the column with --user-column NAME",
                         list(headers),
-                        USER_ALIASES.join(", ")
-                    ));
+                        user_aliases().collect::<Vec<_>>().join(", ")
+                    )));
                 }
-                [one] => *one,
+                [one] => (*one, true),
                 [first, second, ..] => {
                     let header = |i: &usize| shown(headers.get(*i).map_or("", String::as_str));
-                    return Err(format!(
-                        "columns '{}' and '{}' could both be the user column; say which with --user-column NAME",
-                        header(first.min(second)),
-                        header(first.max(second))
-                    ));
+                    return Err(Unresolved {
+                        message: format!(
+                            "columns '{}' and '{}' could both be the user column; say which with --user-column NAME",
+                            header(first.min(second)),
+                            header(first.max(second))
+                        ),
+                        user_found: true,
+                    });
                 }
             }
         }
+    };
+    // Only a user column found by its text makes this row the header for sure.
+    let user_named = by_text;
+    let found = |e: Unresolved| Unresolved {
+        user_found: user_named,
+        ..e
     };
 
     let action = if options.action.is_some() {
         None
     } else {
-        let name = options.action_column.as_deref().unwrap_or(ACTION_HEADER);
-        let index = match named(name).as_slice() {
-            [] if options.action_column.is_some() => {
-                return Err(format!(
-                    "no column named '{}' (--action-column); the headers are: {}",
-                    shown(name),
-                    list(headers)
-                ));
-            }
-            [] => {
-                return Err(format!(
-                    "no 'action' column; the headers are: {}; name it with --action-column NAME, or give one action for every row with --action ACTION",
-                    list(headers)
-                ));
-            }
-            [one] => *one,
-            _ => return Err(repeated(name)),
+        let (index, named_action) = match &options.action_column {
+            Some(name) => by_flag(headers, &keys, name, "--action-column").map_err(found)?,
+            None => match named(ACTION_HEADER).as_slice() {
+                [] => {
+                    return Err(found(Unresolved::new(format!(
+                        "no 'action' column; the headers are: {}; name it with --action-column NAME, or give one action for every row with --action ACTION",
+                        list(headers)
+                    ))));
+                }
+                [one] => (*one, true),
+                _ => return Err(found(Unresolved::new(repeated(ACTION_HEADER)))),
+            },
         };
+        by_text |= named_action;
         if index == user {
-            return Err(format!(
+            return Err(found(Unresolved::new(format!(
                 "the user column and the action column are the same column '{}'",
-                shown(name)
-            ));
+                display_name(headers, index)
+            ))));
         }
-        Some((index, header_text(headers, index)))
+        Some((index, display_name(headers, index)))
     };
+
+    let mut keep = Vec::with_capacity(options.keep_columns.len());
+    for name in &options.keep_columns {
+        let (index, named_keep) = by_flag(headers, &keys, name, "--keep-columns").map_err(found)?;
+        by_text |= named_keep;
+        keep.push(index);
+    }
 
     Ok(Columns {
         user,
-        user_name: header_text(headers, user),
+        user_name: display_name(headers, user),
+        user_header: header_text(headers, user),
         action,
+        keep_headers: keep.iter().map(|i| display_name(headers, *i)).collect(),
+        keep,
+        by_text,
     })
+}
+
+/// Every recognised user header, best class first.
+pub(crate) fn user_aliases() -> impl Iterator<Item = &'static str> {
+    USER_ALIAS_CLASSES
+        .iter()
+        .flat_map(|class| class.iter().copied())
 }
 
 fn header_text(headers: &[String], index: usize) -> String {
     headers
         .get(index)
         .map_or_else(String::new, |h| h.trim().to_string())
+}
+
+/// The header text, or the column letter when the header cell is empty.
+fn display_name(headers: &[String], index: usize) -> String {
+    let text = header_text(headers, index);
+    if text.is_empty() {
+        column_letter(index)
+    } else {
+        text
+    }
 }
 
 fn repeated(name: &str) -> String {
@@ -133,7 +330,7 @@ fn repeated(name: &str) -> String {
 }
 
 /// `'a', 'b', 'c'` (empty headers shown as `''`), cut after [`LISTED_HEADERS`].
-fn list(headers: &[String]) -> String {
+pub(crate) fn list(headers: &[String]) -> String {
     let mut out: Vec<String> = headers
         .iter()
         .take(LISTED_HEADERS)
@@ -144,7 +341,6 @@ fn list(headers: &[String]) -> String {
     }
     out.join(", ")
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +352,7 @@ mod tests {
 
     #[test]
     fn every_user_alias_is_recognised_whatever_its_case() {
-        for alias in USER_ALIASES {
+        for alias in user_aliases() {
             for written in [
                 alias.to_string(),
                 alias.to_uppercase(),
@@ -186,17 +382,160 @@ mod tests {
     }
 
     #[test]
-    fn two_user_aliases_are_ambiguous() {
+    fn entra_export_headers_pick_user_principal_name() {
+        let o = InputOptions::default();
+        let hs = headers(&[
+            "id",
+            "displayName",
+            "userPrincipalName",
+            "mail",
+            "objectId",
+            "action",
+        ]);
+        let cols = resolve(&hs, &o).unwrap();
+        assert_eq!(cols.user, 2);
+        // Without a UPN-class header the object id wins over the mail.
+        let cols = resolve(&headers(&["mail", "id", "action"]), &o).unwrap();
+        assert_eq!(cols.user_name, "id");
+        let cols = resolve(&headers(&["email", "mail", "UPN", "action"]), &o).unwrap();
+        assert_eq!(cols.user_name, "UPN");
+    }
+
+    #[test]
+    fn two_user_aliases_of_one_class_are_ambiguous() {
+        let o = InputOptions::default();
         let err = resolve(
-            &headers(&["mail", "userPrincipalName", "action"]),
-            &InputOptions::default(),
+            &headers(&["mail", "userPrincipalName", "upn", "action"]),
+            &o,
         )
         .unwrap_err();
         assert!(
-            err.contains("'mail' and 'userPrincipalName' could both be the user column"),
+            err.contains("'userPrincipalName' and 'upn' could both be the user column"),
             "{err}"
         );
         assert!(err.contains("--user-column"), "{err}");
+        let err = resolve(&headers(&["objectId", "id", "mail", "action"]), &o).unwrap_err();
+        assert!(err.contains("'objectId' and 'id'"), "{err}");
+        let err = resolve(&headers(&["mail", "email", "action"]), &o).unwrap_err();
+        assert!(err.contains("'mail' and 'email'"), "{err}");
+    }
+
+    #[test]
+    fn column_letters_name_columns_unless_a_header_has_that_text() {
+        assert_eq!(letter_index("A"), Some(0));
+        assert_eq!(letter_index("aa"), Some(26));
+        assert_eq!(letter_index("XFD"), Some(16_383));
+        assert_eq!(letter_index("XFE"), None);
+        assert_eq!(letter_index("A1"), None);
+        for i in [0, 25, 26, 701, 702, 16_383] {
+            assert_eq!(letter_index(&column_letter(i)), Some(i));
+        }
+        let o = InputOptions {
+            user_column: Some("c".into()),
+            action_column: Some("A".into()),
+            ..InputOptions::default()
+        };
+        let cols = resolve(&headers(&["Do", "Name", "Login"]), &o).unwrap();
+        assert_eq!((cols.user, cols.user_name.as_str()), (2, "Login"));
+        assert_eq!(cols.action, Some((0, "Do".into())));
+        // A header with the letter's text wins over the letter.
+        let cols = resolve(&headers(&["Do", "c", "Login"]), &o).unwrap();
+        assert_eq!(cols.user, 1);
+        // An empty header cell is named by its letter.
+        let cols = resolve(&headers(&["Do", "Name", ""]), &o).unwrap();
+        assert_eq!(
+            (cols.user_name.as_str(), cols.user_header.as_str()),
+            ("C", "")
+        );
+        let o = InputOptions {
+            user_column: Some("upn".into()),
+            ..InputOptions::default()
+        };
+        let err = resolve(&headers(&["Login", "action"]), &o).unwrap_err();
+        assert_eq!(
+            err,
+            "no column named 'upn' (--user-column), and column UPN is past the last column (B); the headers are: 'Login', 'action'"
+        );
+    }
+
+    #[test]
+    fn keep_columns_are_found_in_order_by_text_or_letter() {
+        let o = InputOptions {
+            keep_columns: vec!["ticket".into(), "a".into(), "employee id".into()],
+            ..InputOptions::default()
+        };
+        let cols = resolve(
+            &headers(&["Name", "upn", "Employee ID", "action", " Ticket "]),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(cols.keep, [4, 0, 2]);
+        assert_eq!(cols.keep_headers, ["Ticket", "Name", "Employee ID"]);
+        let o = InputOptions {
+            keep_columns: vec!["Cost centre".into()],
+            ..InputOptions::default()
+        };
+        let err = resolve(&headers(&["upn", "action"]), &o).unwrap_err();
+        assert_eq!(
+            err,
+            "no column named 'Cost centre' (--keep-columns); the headers are: 'upn', 'action'"
+        );
+    }
+
+    #[test]
+    fn header_row_is_found_under_title_rows() {
+        let o = InputOptions::default();
+        let rows = [
+            headers(&["MFA rollout, wave 2"]),
+            headers(&["", "2026-11-24"]),
+            headers(&["Name", "UPN", "Action"]),
+            headers(&["Ann", "a@x.com", "enable"]),
+        ];
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.user), (2, 1));
+        // A column named by text finds the header; letters alone take the first row.
+        let o = InputOptions {
+            user_column: Some("B".into()),
+            ..InputOptions::default()
+        };
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.user), (2, 1));
+        let o = InputOptions {
+            user_column: Some("C".into()),
+            action_column: Some("B".into()),
+            ..InputOptions::default()
+        };
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.user, cols.user_name.as_str()), (0, 2, "C"));
+        // The error is the header-like row's, not the title's.
+        let rows = [headers(&["Title"]), headers(&["upn", "note"])];
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 1);
+        assert!(
+            err.starts_with("no 'action' column; the headers are: 'upn', 'note'"),
+            "{err}"
+        );
+        // A header with a fault is not skipped for a later, usable one (two files joined).
+        let rows = [
+            headers(&["upn", "userPrincipalName", "action"]),
+            headers(&["a@x.com", "a@x.com", "enable"]),
+            headers(&["upn", "action"]),
+        ];
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 0);
+        assert!(err.contains("could both be the user column"), "{err}");
+        // No row names a user column: the fullest row's error, not the title's.
+        let rows = [
+            headers(&["Title"]),
+            headers(&["Login", "note"]),
+            headers(&["a@x.com", "n"]),
+        ];
+        let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
+        assert_eq!(at, 1);
+        assert!(
+            err.starts_with("no user column; the headers are: 'Login', 'note'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn stray_whitespace_is_trimmed() {
 
 #[test]
 fn every_user_alias_works_end_to_end() {
-    for alias in header::USER_ALIASES {
+    for alias in header::user_aliases() {
         let input = ok(&format!("{alias},action\na@x.com,enable\n"));
         assert_eq!(input.jobs.len(), 1, "{alias}");
     }
@@ -490,4 +490,120 @@ proptest! {
             Err(e) => prop_assert!(false, "{}", e),
         }
     }
+}
+
+#[test]
+fn keep_columns_pass_through_in_order_for_jobs_and_invalid_rows() {
+    let options = InputOptions {
+        keep_columns: vec!["Ticket".into(), "employee id".into(), "A".into()],
+        skip_invalid: true,
+        ..InputOptions::default()
+    };
+    let text = "Name,upn,Employee ID,action,Ticket\n\
+        Ann,a@x.com, 0042 ,enable,T-1\n\
+        Bob,bad,7,enable,T-2\n\
+        Ann,a@x.com,0042,disable,T-3\n";
+    let input = load_text(text, &options).unwrap();
+    assert_eq!(input.keep_headers, ["Ticket", "Employee ID", "Name"]);
+    assert_eq!(input.jobs[0].keep, ["T-1", "0042", "Ann"]);
+    // A bad cell and a conflicting row both keep their passthrough cells.
+    let kept: Vec<(u64, &[String])> = input
+        .invalid
+        .iter()
+        .map(|p| (p.row, p.keep.as_slice()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (3, &["T-2".to_string(), "7".into(), "Bob".into()][..]),
+            (4, &["T-3".to_string(), "0042".into(), "Ann".into()][..]),
+        ]
+    );
+    // Without the flag nothing is carried.
+    let input = ok(text.lines().take(2).collect::<Vec<_>>().join("\n").as_str());
+    assert!(input.keep_headers.is_empty() && input.jobs[0].keep.is_empty());
+}
+
+#[test]
+fn a_missing_keep_column_lists_the_headers() {
+    let options = InputOptions {
+        keep_columns: vec!["Ticket".into()],
+        ..InputOptions::default()
+    };
+    let err = format_error(b"upn,action\na@x.com,enable\n", &options);
+    assert_eq!(
+        err,
+        "row 1: no column named 'Ticket' (--keep-columns); the headers are: 'upn', 'action'"
+    );
+}
+
+#[test]
+fn column_letters_name_the_user_and_action_columns() {
+    let options = InputOptions {
+        user_column: Some("b".into()),
+        action_column: Some("C".into()),
+        ..InputOptions::default()
+    };
+    let input = load_text("Name,Login,Do\nAnn,a@x.com,enforce\n", &options).unwrap();
+    assert_eq!(rows_and_users(&input), [(2, "a@x.com")]);
+    assert_eq!(input.jobs[0].actions, [Action::Enforce]);
+    // A header with the letter's text wins; a user column without a header cell is named by
+    // its letter in messages.
+    let input = load_text("b,Login,C\nx@x.com,a@x.com,enable\n", &options).unwrap();
+    assert_eq!(rows_and_users(&input), [(2, "x@x.com")]);
+    let p = problems("Name,,Do\nAnn,bad,enable\n", &options);
+    assert!(
+        p[0].to_string().starts_with("row 2, column 'B':"),
+        "{}",
+        p[0]
+    );
+}
+
+#[test]
+fn an_entra_users_export_is_read_by_its_user_principal_name() {
+    let text = "id,displayName,userPrincipalName,mail,objectId,action\n\
+        8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b,Ann,ann@x.com,ann@y.com,8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b,enable\n";
+    let input = ok(text);
+    assert_eq!(rows_and_users(&input), [(2, "ann@x.com")]);
+    let err = format_error(
+        b"upn,userPrincipalName,action\na@x.com,a@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(
+        err.starts_with(
+            "row 1: columns 'upn' and 'userPrincipalName' could both be the user column"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn title_rows_above_a_csv_header_are_skipped() {
+    let text = "MFA rollout; wave 2\nPrepared;2026-11-24\n\nName;UPN;Action\nAnn;a@x.com;enable\nBob;bad;enable\n";
+    let p = problems(text, &InputOptions::default());
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].to_string().starts_with("row 6, column 'UPN':"),
+        "{}",
+        p[0]
+    );
+    let options = InputOptions {
+        skip_invalid: true,
+        ..InputOptions::default()
+    };
+    let input = load_text(text, &options).unwrap();
+    assert_eq!(input.headers, ["Name", "UPN", "Action"]);
+    assert_eq!(rows_and_users(&input), [(5, "a@x.com")]);
+    // A title that splits on a comma does not make the file comma-separated.
+    let input = ok("Users, wave 2\nupn;action\na@x.com;enable\n");
+    assert_eq!(rows_and_users(&input), [(3, "a@x.com")]);
+    // No header anywhere: the error names the header-like row, not the title.
+    let err = format_error(
+        b"Wave 2\nName,Login,action\nAnn,a@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(
+        err.starts_with("row 2: no user column; the headers are: 'Name', 'Login', 'action'"),
+        "{err}"
+    );
 }

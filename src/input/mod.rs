@@ -1,12 +1,14 @@
-//! Reading the input spreadsheet (CSV now, XLSX later) into jobs, offline, before anything is
-//! sent: dialect detection (BOM, `,`/`;`/tab, CRLF), header mapping with aliases, per-row
-//! validation with spreadsheet row numbers (header = row 1), duplicate and conflict detection.
-//! Large files are validated with rayon.
+//! Reading the input spreadsheet (CSV or an `.xlsx` workbook) into jobs, offline, before
+//! anything is sent: dialect detection (BOM, `,`/`;`/tab, CRLF), header mapping with aliases
+//! and column letters, passthrough columns, per-row validation with the row numbers the
+//! spreadsheet shows, duplicate and conflict detection. Large files are validated with rayon.
+//! A workbook's cells are turned into text and go through the same checks as CSV cells.
 //!
 //! # Layout
 //! - `dialect`: encoding (UTF-8, BOM, UTF-16), binary detection, `sep=` line, delimiter.
 //! - `rows`: records with spreadsheet row numbers (the numbering rule is documented there).
-//! - `header`: which column is the user, which the action.
+//! - `workbook`: `.xlsx` files: the sheet, cells as the text Excel shows.
+//! - `header`: which row is the header; which column is the user, the action, the kept ones.
 //! - `user_key`: the shape of a UPN or object id (public helpers for other modules).
 //! - `validate`: one row → a job or a problem, by chunks, in parallel.
 //! - `duplicates`: the same user on several rows (the rule is documented there).
@@ -19,10 +21,14 @@ mod header;
 mod rows;
 mod user_key;
 mod validate;
+mod workbook;
 
 #[cfg(test)]
 mod load_tests;
+#[cfg(test)]
+mod workbook_tests;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -34,6 +40,7 @@ pub use user_key::{is_object_id, normalized_user};
 use header::Columns;
 use rows::Rows;
 use validate::{CHUNK_ROWS, Checked, Chunk, Context};
+use workbook::{SheetCell, Value};
 
 /// What the user asked for on the command line about the input (already validated flags).
 #[derive(Clone, Debug, Default)]
@@ -41,10 +48,18 @@ pub struct InputOptions {
     /// `--action`: one action (or `+` combo) applied to every row; the action column is then
     /// not required (and ignored if present).
     pub action: Option<Vec<Action>>,
-    /// `--user-column NAME`: header text (case-insensitive) of the user column.
+    /// `--user-column NAME`: header text or column letter (`C`, `AA`), case-insensitive, of
+    /// the user column; a letter counts only when no header has that text.
     pub user_column: Option<String>,
-    /// `--action-column NAME`.
+    /// `--action-column NAME`: header text or column letter, as `user_column`.
     pub action_column: Option<String>,
+    /// `--sheet NAME`: the worksheet of an `.xlsx` workbook to read (default: the first
+    /// visible worksheet). An error for a CSV file.
+    pub sheet: Option<String>,
+    /// `--keep-columns "Employee ID,Ticket"`: columns (header text or letter, as
+    /// `user_column`) whose cells every [`Job`] and [`RowProblem`] carries along, in this
+    /// order, for the results file. Each must exist.
+    pub keep_columns: Vec<String>,
     /// `--skip-invalid`: record bad rows as `invalid` instead of stopping.
     pub skip_invalid: bool,
 }
@@ -52,8 +67,9 @@ pub struct InputOptions {
 /// One valid input row: a user and the actions to run for it, in execution order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
-    /// Spreadsheet row number (header = 1, first data row = 2), as Excel shows it: a
-    /// multi-line quoted cell is one row, a blank line is a row (see `rows.rs`).
+    /// Spreadsheet row number, as Excel shows it (header normally 1, first data row 2; lower
+    /// when title rows sit above the header): in a CSV a multi-line quoted cell is one row and
+    /// a blank line is a row (see `rows.rs`); in a workbook it is the sheet's row number.
     pub row: u64,
     /// The user key as written (trimmed): a UPN or an object id (GUID).
     pub user: String,
@@ -61,6 +77,9 @@ pub struct Job {
     /// Set when an earlier row names the same user with the same actions: this row is not run
     /// again and is recorded `skipped` with "same as row N".
     pub duplicate_of: Option<u64>,
+    /// The `--keep-columns` cells of this row (trimmed), in the order the columns were given;
+    /// empty without that flag.
+    pub keep: Vec<String>,
 }
 
 /// One problem found in the input, with where it is.
@@ -74,6 +93,8 @@ pub struct RowProblem {
     /// The action cell as written (may be empty).
     pub action: String,
     pub message: String,
+    /// The `--keep-columns` cells of this row, as [`Job::keep`].
+    pub keep: Vec<String>,
 }
 
 impl std::fmt::Display for RowProblem {
@@ -96,6 +117,9 @@ pub struct LoadedInput {
     pub warnings: Vec<String>,
     /// The header cells as found, for messages.
     pub headers: Vec<String>,
+    /// The `--keep-columns` headers as written in the file (trimmed; a column letter where
+    /// the header cell is empty), in the order given: the extra columns of the results file.
+    pub keep_headers: Vec<String>,
 }
 
 /// Why the input could not be used. Every variant's message is one line (except `Problems`,
@@ -161,7 +185,7 @@ pub fn load_bytes(
     options: &InputOptions,
     parallel: bool,
 ) -> Result<LoadedInput, InputError> {
-    read(bytes, options, parallel).map_err(|failure| match failure {
+    read(path, bytes, options, parallel).map_err(|failure| match failure {
         Failure::Format(message) => InputError::Format {
             path: path.to_path_buf(),
             message,
@@ -181,7 +205,28 @@ impl From<String> for Failure {
     }
 }
 
-fn read(bytes: Vec<u8>, options: &InputOptions, parallel: bool) -> Result<LoadedInput, Failure> {
+fn read(
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &InputOptions,
+    parallel: bool,
+) -> Result<LoadedInput, Failure> {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if workbook::is_zip(&bytes) || matches!(extension.as_str(), "xlsx" | "xlsm") {
+        let parsed = parse_workbook(bytes, options, parallel)?;
+        return finish(parsed, options);
+    }
+    if workbook::is_ole2(&bytes) || extension == "xls" {
+        return Err(Failure::Format(workbook::OLD_WORKBOOK.into()));
+    }
+    if options.sheet.is_some() {
+        return Err(Failure::Format(
+            "--sheet applies to .xlsx workbooks only, and this file is CSV text".into(),
+        ));
+    }
     let decoded = dialect::decode(bytes)?;
     let parsed = parse(&decoded, options, parallel)?;
     // The file's bytes are not needed past this point; give the memory back before the
@@ -193,6 +238,9 @@ fn read(bytes: Vec<u8>, options: &InputOptions, parallel: bool) -> Result<Loaded
 /// The rows checked one by one, before duplicates are looked for.
 struct Parsed {
     headers: Vec<String>,
+    /// Remarks made while reading (title rows skipped), before the duplicate pass's.
+    warnings: Vec<String>,
+    keep_headers: Vec<String>,
     action_column: Option<String>,
     jobs: Vec<Job>,
     problems: Vec<RowProblem>,
@@ -235,43 +283,113 @@ fn parse(
     read_records(text, delimiter, options, parallel)
 }
 
-/// Where reading the data rows ended.
-struct ReadEnd {
-    data_rows: u64,
-}
-
 fn read_records(
     text: &[u8],
     delimiter: u8,
     options: &InputOptions,
     parallel: bool,
 ) -> Result<Parsed, Failure> {
+    // The header is looked for among the first non-blank records, under any title rows.
     let mut rows = Rows::new(text, delimiter, 1);
-    let headers = loop {
+    let mut candidates = Vec::new();
+    while candidates.len() < header::HEADER_SEARCH_ROWS {
         match rows.advance()? {
-            None => {
-                return Err(Failure::Format(
-                    "the file has no header row: every line is blank".into(),
-                ));
-            }
+            None => break,
             Some(_) if rows.is_blank() => {}
-            Some(_) => break rows.cells_lossy(),
+            Some(row) => candidates.push((row, rows.cells_lossy())),
         }
-    };
-    let columns = match header::resolve(&headers, options) {
-        Ok(c) => c,
-        Err(message) => {
+    }
+    if candidates.is_empty() {
+        return Err(Failure::Format(
+            "the file has no header row: every line is blank".into(),
+        ));
+    }
+    let cells: Vec<Vec<String>> = candidates.iter().map(|(_, c)| c.clone()).collect();
+    let (at, columns) = match header::locate(&cells, options) {
+        Ok(found) => found,
+        Err((at, message)) => {
             // A stray quote in the header swallows the file; say that rather than "no column".
-            unclosed_quote(text, &rows, delimiter, &headers)?;
-            return Err(Failure::Format(message));
+            if let Some((_, last)) = candidates.last() {
+                unclosed_quote(text, &rows, delimiter, last)?;
+            }
+            let row = candidates.get(at).map_or(1, |(row, _)| *row);
+            return Err(Failure::Format(format!("row {row}: {message}")));
         }
     };
-    let ctx = Context {
+    let titles = titles_skipped(candidates.iter().map(|(row, _)| *row), at);
+    let headers = cells.into_iter().nth(at).unwrap_or_default();
+    if at + 1 < candidates.len() {
+        // The search read past the header: read again up to it.
+        rows = Rows::new(text, delimiter, 1);
+        let mut seen = 0;
+        while rows.advance()?.is_some() {
+            if rows.is_blank() {
+                continue;
+            }
+            if seen == at {
+                break;
+            }
+            seen += 1;
+        }
+    }
+    let ctx = context(&columns, options);
+    let (data_rows, jobs, problems) = check_chunks(&ctx, parallel, |sink| {
+        read_chunks(&mut rows, &columns, sink)
+    })?;
+    unclosed_quote(text, &rows, delimiter, &headers)?;
+    if data_rows == 0 {
+        return Err(Failure::Format(
+            "no data rows: nothing below the header but blank lines".into(),
+        ));
+    }
+    Ok(Parsed {
+        headers,
+        warnings: titles,
+        keep_headers: columns.keep_headers,
+        action_column: ctx.action_column,
+        jobs,
+        problems,
+    })
+}
+
+/// The warning that the non-empty rows above the header (the first `at` of `rows`) were
+/// skipped as titles, if there were any.
+fn titles_skipped(rows: impl Iterator<Item = u64>, at: usize) -> Vec<String> {
+    let mut rows = rows.take(at + 1).collect::<Vec<_>>();
+    let Some(header) = rows.pop() else {
+        return Vec::new();
+    };
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let list = rows
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let s = if rows.len() == 1 { "" } else { "s" };
+    vec![format!(
+        "row{s} {list}: above the header (row {header}), read as title{s} and skipped"
+    )]
+}
+
+fn context<'a>(columns: &Columns, options: &'a InputOptions) -> Context<'a> {
+    Context {
         user_column: columns.user_name.clone(),
+        user_header: columns.user_header.clone(),
         action_column: columns.action.as_ref().map(|(_, name)| name.clone()),
         fixed_actions: options.action.as_deref(),
-    };
+    }
+}
 
+/// Checks the chunks that `feed` hands to its sink, in order: in parallel with rayon (the
+/// feed going on meanwhile), or all on this thread. Returns what `feed` returned and the jobs
+/// and problems, each in row order.
+fn check_chunks<T: Send>(
+    ctx: &Context<'_>,
+    parallel: bool,
+    feed: impl FnOnce(&mut dyn FnMut(Chunk)) -> Result<T, String> + Send,
+) -> Result<(T, Vec<Job>, Vec<RowProblem>), String> {
     let results: Mutex<Vec<(usize, Checked)>> = Mutex::new(Vec::new());
     let store = |index: usize, checked: Checked| {
         results
@@ -279,19 +397,22 @@ fn read_records(
             .unwrap_or_else(PoisonError::into_inner)
             .push((index, checked));
     };
-    let end = if parallel {
+    let mut next_index = 0usize;
+    let fed = if parallel {
         // Chunks waiting for a thread hold a copy of their cells; when the reader is ahead by
         // more than two chunks a thread, it checks the chunk itself instead of queueing it.
         let in_flight = AtomicUsize::new(0);
         let limit = 2 * rayon::current_num_threads();
         rayon::scope(|scope| {
-            read_chunks(&mut rows, &columns, |index, chunk| {
+            feed(&mut |chunk| {
+                let index = next_index;
+                next_index += 1;
                 if in_flight.load(Ordering::Acquire) >= limit {
-                    store(index, validate::check_chunk(&chunk, &ctx));
+                    store(index, validate::check_chunk(&chunk, ctx));
                     return;
                 }
                 in_flight.fetch_add(1, Ordering::AcqRel);
-                let (ctx, store, in_flight) = (&ctx, &store, &in_flight);
+                let (store, in_flight) = (&store, &in_flight);
                 scope.spawn(move |_| {
                     store(index, validate::check_chunk(&chunk, ctx));
                     in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -299,41 +420,33 @@ fn read_records(
             })
         })
     } else {
-        read_chunks(&mut rows, &columns, |index, chunk| {
-            store(index, validate::check_chunk(&chunk, &ctx));
+        feed(&mut |chunk| {
+            store(next_index, validate::check_chunk(&chunk, ctx));
+            next_index += 1;
         })
     }?;
-    unclosed_quote(text, &rows, delimiter, &headers)?;
-    if end.data_rows == 0 {
-        return Err(Failure::Format(
-            "no data rows: nothing below the header but blank lines".into(),
-        ));
-    }
-
     let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
     results.sort_by_key(|(index, _)| *index);
-    let mut jobs = Vec::with_capacity(usize::try_from(end.data_rows).unwrap_or_default());
+    let rows: usize = results.iter().map(|(_, c)| c.jobs.len()).sum();
+    let mut jobs = Vec::with_capacity(rows);
     let mut problems = Vec::new();
     for (_, checked) in results {
         jobs.extend(checked.jobs);
         problems.extend(checked.problems);
     }
-    Ok(Parsed {
-        headers,
-        action_column: ctx.action_column,
-        jobs,
-        problems,
-    })
+    Ok((fed, jobs, problems))
 }
 
 fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure> {
     let Parsed {
         headers,
+        warnings: remarks,
+        keep_headers,
         action_column,
         jobs,
         mut problems,
     } = parsed;
-    let mut warnings = Vec::new();
+    let mut warnings = remarks;
     let jobs = duplicates::resolve(jobs, action_column.as_deref(), &mut problems, &mut warnings);
     problems.sort_by_key(|p| p.row);
     if !problems.is_empty() && !options.skip_invalid {
@@ -344,18 +457,19 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
         invalid: problems,
         warnings,
         headers,
+        keep_headers,
     })
 }
 
-/// Reads the data rows into chunks, handing each full chunk (and the last) to `sink` with its
-/// index. Blank rows are skipped (their row numbers stay used).
+/// Reads the data rows into chunks, handing each full chunk (and the last) to `sink`, and
+/// returns how many data rows there were. Blank rows are skipped (their row numbers stay
+/// used).
 fn read_chunks(
     rows: &mut Rows<'_>,
     columns: &Columns,
-    mut sink: impl FnMut(usize, Chunk),
-) -> Result<ReadEnd, String> {
+    sink: &mut dyn FnMut(Chunk),
+) -> Result<u64, String> {
     let mut chunk = Chunk::with_capacity(CHUNK_ROWS);
-    let mut index = 0;
     let mut data_rows = 0u64;
     while let Some(row) = rows.advance()? {
         if rows.is_blank() {
@@ -366,19 +480,19 @@ fn read_chunks(
             .action
             .as_ref()
             .map_or(&b""[..], |(i, _)| rows.cell(*i));
-        chunk.push(row, rows.cell(columns.user), action);
+        let keep = columns.keep.iter().map(|i| rows.cell(*i));
+        chunk.push(row, rows.cell(columns.user), action, keep);
         if chunk.len() >= CHUNK_ROWS {
-            sink(
-                index,
-                std::mem::replace(&mut chunk, Chunk::with_capacity(CHUNK_ROWS)),
-            );
-            index += 1;
+            sink(std::mem::replace(
+                &mut chunk,
+                Chunk::with_capacity(CHUNK_ROWS),
+            ));
         }
     }
     if chunk.len() > 0 {
-        sink(index, chunk);
+        sink(chunk);
     }
-    Ok(ReadEnd { data_rows })
+    Ok(data_rows)
 }
 
 /// Fails when the record last read ends inside a quoted cell: the quote was never closed and
@@ -403,4 +517,162 @@ fn unclosed_quote(
             ))
         }
     }
+}
+
+/// Reads a workbook's sheet: the header row found under any title rows, then its data rows
+/// through the same checks as CSV rows. Row numbers are the sheet's.
+fn parse_workbook(
+    bytes: Vec<u8>,
+    options: &InputOptions,
+    parallel: bool,
+) -> Result<Parsed, Failure> {
+    let sheet = workbook::read(bytes, options.sheet.as_deref())?;
+    let in_sheet =
+        |message: String| format!("sheet '{}': {message}", cell_text::shown(&sheet.name));
+    let rows = sheet_rows(&sheet.cells);
+    let candidates: Vec<Vec<String>> = rows
+        .iter()
+        .take(header::HEADER_SEARCH_ROWS)
+        .map(|(_, cells)| row_texts(sheet.cells.get(cells.clone()).unwrap_or_default()))
+        .collect();
+    if candidates.is_empty() {
+        return Err(Failure::Format(in_sheet("the sheet is empty".into())));
+    }
+    let (at, columns) = header::locate(&candidates, options).map_err(|(at, message)| {
+        let row = rows.get(at).map_or(1, |(row, _)| *row);
+        format!(
+            "sheet '{}', row {row}: {message}",
+            cell_text::shown(&sheet.name)
+        )
+    })?;
+    let titles = titles_skipped(rows.iter().map(|(row, _)| *row), at);
+    let headers = candidates.get(at).cloned().unwrap_or_default();
+    let data = rows.get(at + 1..).unwrap_or_default();
+    if data.is_empty() {
+        let header_row = rows.get(at).map_or(0, |(row, _)| *row);
+        return Err(Failure::Format(in_sheet(format!(
+            "no data rows: nothing below the header (row {header_row}) but empty rows"
+        ))));
+    }
+    let ctx = context(&columns, options);
+    let (error_cells, jobs, mut problems) = check_chunks(&ctx, parallel, |sink| {
+        Ok(sheet_chunks(&sheet.cells, data, &columns, &ctx, sink))
+    })?;
+    problems.extend(error_cells);
+    Ok(Parsed {
+        headers,
+        warnings: titles,
+        keep_headers: columns.keep_headers,
+        action_column: ctx.action_column,
+        jobs,
+        problems,
+    })
+}
+
+/// The sheet's non-blank rows: their row number (1-based, as Excel shows it) and where their
+/// cells are in `cells` (sorted by row and column).
+fn sheet_rows(cells: &[SheetCell]) -> Vec<(u64, Range<usize>)> {
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while let Some(first) = cells.get(start) {
+        let len = cells
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| c.row == first.row)
+            .count();
+        let range = start..start + len;
+        let blank = cells
+            .get(range.clone())
+            .unwrap_or_default()
+            .iter()
+            .all(|c| c.value.text().trim().is_empty());
+        if !blank {
+            rows.push((u64::from(first.row) + 1, range));
+        }
+        start += len.max(1);
+    }
+    rows
+}
+
+/// A row's cells as text from column A to its last non-empty cell (errors as `#N/A`),
+/// cleaned as CSV header cells are.
+fn row_texts(cells: &[SheetCell]) -> Vec<String> {
+    let width = cells.last().map_or(0, |c| c.col as usize + 1);
+    let mut out = vec![String::new(); width];
+    for c in cells {
+        if let Some(slot) = out.get_mut(c.col as usize) {
+            *slot = cell_text::clean(c.value.text()).to_string();
+        }
+    }
+    out
+}
+
+/// The cell of `row` (its cells, sorted by column) at column `col`.
+fn value_at(row: &[SheetCell], col: usize) -> Option<&Value> {
+    let col = u32::try_from(col).ok()?;
+    let i = row.binary_search_by_key(&col, |c| c.col).ok()?;
+    row.get(i).map(|c| &c.value)
+}
+
+/// Feeds a sheet's data rows to `sink` in chunks. A row where a column in use shows an error
+/// value (`#N/A`) is not checked further: it becomes a problem, returned.
+fn sheet_chunks(
+    cells: &[SheetCell],
+    data: &[(u64, Range<usize>)],
+    columns: &Columns,
+    ctx: &Context<'_>,
+    sink: &mut dyn FnMut(Chunk),
+) -> Vec<RowProblem> {
+    let mut problems = Vec::new();
+    let mut chunk = Chunk::with_capacity(CHUNK_ROWS.min(data.len()));
+    for (row, range) in data {
+        let cells = cells.get(range.clone()).unwrap_or_default();
+        let text = |col: usize| value_at(cells, col).map_or("", Value::text);
+        let action_col = columns.action.as_ref().map(|(i, _)| *i);
+        let used = std::iter::once((columns.user, &ctx.user_column))
+            .chain(columns.action.as_ref().map(|(i, name)| (*i, name)))
+            .chain(columns.keep.iter().copied().zip(&columns.keep_headers));
+        let error = used
+            .filter_map(|(col, name)| match value_at(cells, col) {
+                Some(Value::Error(e)) => Some((name, e)),
+                _ => None,
+            })
+            .next();
+        if let Some((name, e)) = error {
+            problems.push(RowProblem {
+                row: *row,
+                column: Some(name.clone()),
+                user: cell_text::clean(text(columns.user)).to_string(),
+                action: match ctx.fixed_actions {
+                    Some(fixed) => crate::action::combo_string(fixed),
+                    None => action_col.map_or("", text).trim().to_string(),
+                },
+                message: format!("cell shows an error ({e})"),
+                keep: columns
+                    .keep
+                    .iter()
+                    .map(|i| text(*i).trim().to_string())
+                    .collect(),
+            });
+            continue;
+        }
+        let keep = columns.keep.iter().map(|i| text(*i).as_bytes());
+        chunk.push(
+            *row,
+            text(columns.user).as_bytes(),
+            action_col.map_or("", text).as_bytes(),
+            keep,
+        );
+        if chunk.len() >= CHUNK_ROWS {
+            sink(std::mem::replace(
+                &mut chunk,
+                Chunk::with_capacity(CHUNK_ROWS),
+            ));
+        }
+    }
+    if chunk.len() > 0 {
+        sink(chunk);
+    }
+    problems
 }

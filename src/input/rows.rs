@@ -98,6 +98,21 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// The first `limit` non-blank records of `data`: their row numbers and cells (as
+/// [`Rows::cells_lossy`]). Reading stops early at the end or at a read error.
+pub(crate) fn top_rows(data: &[u8], delimiter: u8, limit: usize) -> Vec<(u64, Vec<String>)> {
+    let mut rows = Rows::new(data, delimiter, 1);
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match rows.advance() {
+            Ok(Some(_)) if rows.is_blank() => {}
+            Ok(Some(row)) => out.push((row, rows.cells_lossy())),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}
+
 fn is_blank_cell(cell: &[u8]) -> bool {
     if cell.iter().all(u8::is_ascii_whitespace) {
         return true;

@@ -19,13 +19,17 @@ struct RawRow {
     row: u64,
     user: Range<usize>,
     action: Range<usize>,
+    /// This row's passthrough cells: a range of `Chunk::keep`.
+    keep: Range<usize>,
 }
 
-/// A run of data rows, their user and action cells as bytes in one arena.
+/// A run of data rows, their user, action and passthrough cells as bytes in one arena.
 #[derive(Default)]
 pub(crate) struct Chunk {
     rows: Vec<RawRow>,
     arena: Vec<u8>,
+    /// Where each passthrough cell is in `arena` (empty without `--keep-columns`).
+    keep: Vec<Range<usize>>,
 }
 
 impl Chunk {
@@ -33,18 +37,33 @@ impl Chunk {
         Chunk {
             rows: Vec::with_capacity(rows),
             arena: Vec::with_capacity(rows * 40),
+            keep: Vec::new(),
         }
     }
 
-    pub(crate) fn push(&mut self, row: u64, user: &[u8], action: &[u8]) {
+    pub(crate) fn push<'c>(
+        &mut self,
+        row: u64,
+        user: &[u8],
+        action: &[u8],
+        keep: impl IntoIterator<Item = &'c [u8]>,
+    ) {
         let u = self.arena.len();
         self.arena.extend_from_slice(user);
         let a = self.arena.len();
         self.arena.extend_from_slice(action);
+        let end = self.arena.len();
+        let k = self.keep.len();
+        for cell in keep {
+            let start = self.arena.len();
+            self.arena.extend_from_slice(cell);
+            self.keep.push(start..self.arena.len());
+        }
         self.rows.push(RawRow {
             row,
             user: u..a,
-            action: a..self.arena.len(),
+            action: a..end,
+            keep: k..self.keep.len(),
         });
     }
 
@@ -60,11 +79,28 @@ impl Chunk {
             Cow::Owned(s) => Cow::Owned(clean(&s).to_string()),
         }
     }
+
+    /// A row's passthrough cells, trimmed (not unquoted: they are carried, not read).
+    fn keep_cells(&self, raw: &RawRow) -> Vec<String> {
+        self.keep
+            .get(raw.keep.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|range| {
+                let bytes = self.arena.get(range.clone()).unwrap_or_default();
+                String::from_utf8_lossy(bytes).trim().to_string()
+            })
+            .collect()
+    }
 }
 
 /// What every row is checked against.
 pub(crate) struct Context<'a> {
+    /// How messages name the user column.
     pub(crate) user_column: String,
+    /// The user column's header text (may be empty): a user cell equal to it is a repeated
+    /// header row.
+    pub(crate) user_header: String,
     /// `None` with `--action`.
     pub(crate) action_column: Option<String>,
     /// The `--action` actions for every row.
@@ -86,17 +122,18 @@ pub(crate) fn check_chunk(chunk: &Chunk, ctx: &Context<'_>) -> Checked {
     for raw in &chunk.rows {
         match check_row(raw, chunk, ctx) {
             Ok(job) => out.jobs.push(job),
-            Err(problem) => out.problems.push(problem),
+            Err(problem) => out.problems.push(*problem),
         }
     }
     out
 }
 
-fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowProblem> {
+/// A problem is boxed: rare, and the result of every row should stay small.
+fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, Box<RowProblem>> {
     let user = chunk.text(&raw.user).into_owned();
     let user_check = if user.is_empty() {
         Err("missing user".to_string())
-    } else if user.eq_ignore_ascii_case(&ctx.user_column) {
+    } else if !ctx.user_header.is_empty() && user.eq_ignore_ascii_case(&ctx.user_header) {
         Err(format!(
             "'{}' is the user column's header again: a repeated header row (two files joined?); remove the row",
             shown(&user)
@@ -130,6 +167,7 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
                 user,
                 actions,
                 duplicate_of: None,
+                keep: chunk.keep_cells(raw),
             });
         }
         (Err(u), Ok(_)) => (Some(ctx.user_column.clone()), u),
@@ -142,7 +180,7 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
             (Some(ctx.user_column.clone()), format!("{u}; {action_part}"))
         }
     };
-    Err(RowProblem {
+    Err(Box::new(RowProblem {
         row: raw.row,
         column,
         user,
@@ -151,7 +189,8 @@ fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, RowP
             None => action_text.into_owned(),
         },
         message,
-    })
+        keep: chunk.keep_cells(raw),
+    }))
 }
 
 #[cfg(test)]
@@ -161,18 +200,19 @@ mod tests {
     fn ctx() -> Context<'static> {
         Context {
             user_column: "upn".into(),
+            user_header: "upn".into(),
             action_column: Some("action".into()),
             fixed_actions: None,
         }
     }
 
-    fn check(user: &str, action: &str, ctx: &Context<'_>) -> Result<Job, RowProblem> {
+    fn check(user: &str, action: &str, ctx: &Context<'_>) -> Result<Job, Box<RowProblem>> {
         let mut chunk = Chunk::default();
-        chunk.push(5, user.as_bytes(), action.as_bytes());
+        chunk.push(5, user.as_bytes(), action.as_bytes(), [&b" E1 "[..], b"T"]);
         let mut out = check_chunk(&chunk, ctx);
         match (out.jobs.pop(), out.problems.pop()) {
             (Some(job), None) => Ok(job),
-            (None, Some(p)) => Err(p),
+            (None, Some(p)) => Err(Box::new(p)),
             other => panic!("{other:?}"),
         }
     }
@@ -184,6 +224,7 @@ mod tests {
         assert_eq!(job.user, "Alice@X.com");
         assert_eq!(job.actions, [Action::Disable, Action::RevokeSessions]);
         assert_eq!(job.duplicate_of, None);
+        assert_eq!(job.keep, ["E1", "T"]);
     }
 
     #[test]
@@ -196,6 +237,7 @@ mod tests {
         );
         assert_eq!(p.user, "a@x.com");
         assert_eq!(p.action, "enabel");
+        assert_eq!(p.keep, ["E1", "T"]);
     }
 
     #[test]
@@ -228,6 +270,7 @@ mod tests {
         let fixed = [Action::Enforce];
         let c = Context {
             user_column: "upn".into(),
+            user_header: "upn".into(),
             action_column: None,
             fixed_actions: Some(&fixed),
         };
