@@ -107,6 +107,13 @@ pub struct InputArgs {
     /// Record invalid rows as 'invalid' in the results and go on, instead of stopping
     #[arg(long)]
     pub skip_invalid: bool,
+    /// XLSX: the sheet to read (default: the first visible one)
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Copy these input columns (header texts or letters, comma-separated) into the results
+    /// after the fixed columns, so the results join back to the source sheet
+    #[arg(long, value_name = "COLUMNS")]
+    pub keep_columns: Option<String>,
 }
 
 #[derive(Debug, Args)]

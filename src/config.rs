@@ -54,12 +54,22 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         }
         None => None,
     };
+    let keep_columns = args
+        .keep_columns
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect();
     Ok(InputOptions {
         action,
         user_column: args.user_column.clone(),
         action_column: args.action_column.clone(),
         skip_invalid: args.skip_invalid,
-        ..InputOptions::default()
+        sheet: args.sheet.clone(),
+        keep_columns,
     })
 }
 

@@ -207,6 +207,8 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 user_column: args.user_column.clone(),
                 action_column: args.action_column.clone(),
                 skip_invalid: true,
+                sheet: None,
+                keep_columns: None,
             })?;
             let loaded = crate::input::load(path, &options)?;
             loaded

@@ -165,6 +165,7 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
             status: Status::Invalid,
             message: p.to_string(),
             finished_at: now.clone(),
+            extra: p.keep.clone(),
             ..ResultRecord::default()
         });
     }
@@ -178,6 +179,7 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
                     status: Status::Skipped,
                     message: format!("same user and actions as row {first}; done once there"),
                     finished_at: now.clone(),
+                    extra: job.keep.clone(),
                     ..ResultRecord::default()
                 });
             }
@@ -242,7 +244,7 @@ fn remaining_work(
                 user: job.user.clone(),
                 actions: job.actions.clone(),
                 start_at,
-                extra: Vec::new(),
+                extra: job.keep.clone(),
             });
         }
     }
@@ -295,9 +297,9 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     }
 
     let (mut journal, done) = if r.resume {
-        Journal::resume(&r.results, &[])?
+        Journal::resume(&r.results, &loaded.keep_headers)?
     } else {
-        let j = Journal::create(&r.results, r.overwrite, &[])?;
+        let j = Journal::create(&r.results, r.overwrite, &loaded.keep_headers)?;
         (j, Vec::new())
     };
     let (work, upfront) = remaining_work(&loaded, &done, &r.results)?;

@@ -235,7 +235,7 @@ impl<'a> Page<'a> {
         if problems > 0 {
             let _ = write!(
                 out,
-                " <a class=\"st-failed\" href=\"#problems\">{} {} failed or not found.</a>",
+                " <a class=\"st-failed\" href=\"#problems\">{} {} failed, not found or invalid.</a>",
                 thousands(problems),
                 plural(problems, "record", "records"),
             );
@@ -432,17 +432,21 @@ impl<'a> Page<'a> {
             thousands(n)
         );
         if n == 0 {
-            out.push_str("<p class=\"empty\">No failed or not-found rows.</p>\n</section>\n");
+            out.push_str(
+                "<p class=\"empty\">No failed, not-found or invalid rows.</p>\n</section>\n",
+            );
             return Ok(());
         }
         out.push_str(
-            "<p>Every failed and not-found record. Quote the request id to Microsoft support.</p>\n\
+            "<p>Every failed, not-found and invalid record. Quote the request id to Microsoft support.</p>\n\
              <div class=\"scroll\"><table class=\"problems\">\n<thead><tr><th scope=\"col\" class=\"num\">row</th><th scope=\"col\">user</th><th scope=\"col\">action</th><th scope=\"col\">status</th><th scope=\"col\" class=\"num\">HTTP</th><th scope=\"col\">error code</th><th scope=\"col\">message</th><th scope=\"col\">request id</th></tr></thead>\n<tbody>\n",
         );
-        let problems = self
-            .records
-            .iter()
-            .filter(|r| matches!(r.status, Status::Failed | Status::NotFound));
+        let problems = self.records.iter().filter(|r| {
+            matches!(
+                r.status,
+                Status::Failed | Status::NotFound | Status::Invalid
+            )
+        });
         for r in problems {
             let status = r.status.as_str();
             let _ = write!(
@@ -929,7 +933,7 @@ mod tests {
         let records = [rec(2, "enforce", Status::Applied, "disabled", "enforced")];
         let summary = Summary::from_records(&records, None, None, false);
         let html = render_html(&records, &summary, "t");
-        assert!(section(&html, "problems").contains("No failed or not-found rows."));
+        assert!(section(&html, "problems").contains("No failed, not-found or invalid rows."));
         assert!(tags_with(&html, "data-row").is_empty());
     }
 

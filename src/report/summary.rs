@@ -209,7 +209,7 @@ impl Summary {
     /// Records that failed or whose user was not found.
     #[must_use]
     pub fn problems(&self) -> u64 {
-        self.total(Status::Failed) + self.total(Status::NotFound)
+        self.total(Status::Failed) + self.total(Status::NotFound) + self.total(Status::Invalid)
     }
 
     /// Distinct input rows among the records.

@@ -8,4 +8,5 @@ mod journal_files;
 mod pacing;
 mod rollout;
 mod sign_in;
+mod spreadsheets;
 mod util;

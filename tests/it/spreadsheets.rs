@@ -1,0 +1,81 @@
+//! Integration tests for spreadsheets as they come and reports people hand on: an XLSX with
+//! title rows and numbers applied directly, passthrough columns in the results, formula-like
+//! cells neutralised, and the HTML report of the run.
+
+use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
+use mfa_rollout::journal::Status;
+
+use crate::util::{Env, results, run};
+
+fn member(upn: &str, state: &str) -> UserSpec {
+    UserSpec {
+        id: None,
+        upn: upn.into(),
+        display_name: None,
+        user_type: "Member".into(),
+        per_user_mfa_state: state.into(),
+        methods: vec![],
+        default_method: None,
+        system_preferred: false,
+    }
+}
+
+#[test]
+fn an_xlsx_with_title_rows_applies_with_kept_columns_and_an_html_report() {
+    let users = vec![
+        member("ann@contoso.onmicrosoft.com", "disabled"),
+        member("bob@contoso.onmicrosoft.com", "enforced"),
+    ];
+    let env = Env::start(
+        EmulatorConfig {
+            users,
+            ..EmulatorConfig::default()
+        }
+        .no_throttle(),
+    );
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "Q4 MFA rollout").unwrap();
+    ws.write_string(2, 0, "Employee ID").unwrap();
+    ws.write_string(2, 1, "UPN").unwrap();
+    ws.write_string(2, 2, "Action").unwrap();
+    let rows: [(f64, &str, &str); 3] = [
+        (1001.0, "ann@contoso.onmicrosoft.com", "enforce"),
+        (1002.0, "bob@contoso.onmicrosoft.com", "disable"),
+        (1003.0, "=cmd@contoso.onmicrosoft.com", "enforce"),
+    ];
+    for (i, (id, upn, action)) in rows.iter().enumerate() {
+        let r = 3 + i as u32;
+        ws.write_number(r, 0, *id).unwrap();
+        ws.write_string(r, 1, *upn).unwrap();
+        ws.write_string(r, 2, *action).unwrap();
+    }
+    let path = env.path("users.xlsx");
+    wb.save(&path).unwrap();
+    let out = env.path("r.csv");
+    let html = env.path("r.html");
+    let mut cmd = env.rollout(
+        "apply",
+        &path,
+        &out,
+        &["--keep-columns", "Employee ID", "--skip-invalid", "--html"],
+    );
+    cmd.arg(&html);
+    let (code, _, stderr) = run(cmd);
+    // The formula-looking row is invalid: exit 1, the others applied.
+    assert_eq!(code, 1, "{stderr}");
+    let records = results(&out);
+    assert_eq!(records.len(), 3);
+    assert_eq!((records[0].row, records[0].status), (4, Status::Applied));
+    assert_eq!(records[0].extra, vec!["1001".to_string()]);
+    assert_eq!((records[1].row, records[1].status), (5, Status::Applied));
+    assert_eq!((records[2].row, records[2].status), (6, Status::Invalid));
+    // On disk the formula-looking cell is neutralised for spreadsheets.
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.lines().next().unwrap().ends_with(",Employee ID"));
+    assert!(text.contains(",'=cmd@contoso.onmicrosoft.com,"), "{text}");
+    assert!(!text.contains(",=cmd"), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("data-row=\"6\""), "the invalid row is listed");
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+}
