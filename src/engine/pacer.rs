@@ -99,6 +99,18 @@ impl Budget {
         wait.max(held)
     }
 
+    /// Tokens that may be spent now (0 while a Retry-After holds the budget).
+    pub(crate) fn available(&mut self, now: Instant) -> f64 {
+        if self.hold_until.is_some_and(|t| t > now) {
+            return 0.0;
+        }
+        if self.unlimited {
+            return f64::INFINITY;
+        }
+        self.refill(now);
+        self.tokens
+    }
+
     /// Spends `n` tokens (the caller checked `ready_in` first; the bucket may go negative for
     /// a batch larger than the burst, which then delays the next one).
     pub(crate) fn take(&mut self, n: f64, now: Instant) {

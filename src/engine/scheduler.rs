@@ -124,6 +124,14 @@ struct Sent {
     id: String,
 }
 
+/// What `compose` found.
+enum Composed {
+    Batch(ApiVersion, Vec<Pending>),
+    /// Something is queued, but the budgets afford it only after this long.
+    Wait(Duration),
+    Nothing,
+}
+
 /// What one batch told a budget.
 #[derive(Default, Clone, Copy)]
 struct BudgetSignal {
@@ -157,7 +165,8 @@ where
 struct Scheduler {
     settings: EngineSettings,
     jobs: Vec<JobState>,
-    ready: VecDeque<Pending>,
+    ready_reads: VecDeque<Pending>,
+    ready_writes: VecDeque<Pending>,
     delayed: BinaryHeap<Reverse<Delayed>>,
     /// First writes held back while `--max-changes` waits for every read to finish.
     parked: Vec<Pending>,
@@ -224,7 +233,8 @@ impl Scheduler {
             writes: Budget::new(settings.write_rate, settings.write_ceiling, burst, now),
             settings,
             jobs,
-            ready: VecDeque::new(),
+            ready_reads: VecDeque::new(),
+            ready_writes: VecDeque::new(),
             delayed: BinaryHeap::new(),
             parked: Vec::new(),
             changes_reserved: 0,
@@ -310,12 +320,11 @@ impl Scheduler {
         }
         self.flush(sink);
 
-        let mut staged: Option<(ApiVersion, Vec<Pending>)> = None;
         loop {
             let now = Instant::now();
             while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
                 if let Some(Reverse(d)) = self.delayed.pop() {
-                    self.ready.push_back(d.pending);
+                    self.enqueue(d.pending);
                 }
             }
             let stopping = self.report.stop.is_some();
@@ -324,9 +333,6 @@ impl Scheduler {
                 // Finish what already changed the tenant (a write sent, its read-back or the
                 // next deletes still to go), so the journal records every change made; drop
                 // everything else, which --resume redoes from its read.
-                if let Some((_, items)) = staged.take() {
-                    self.ready.extend(items);
-                }
                 self.drain_to_changed_jobs();
             }
             // While stopping, only the jobs kept by the drain are still sending.
@@ -336,40 +342,26 @@ impl Scheduler {
             let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
             while sending && self.in_flight < self.window.clamp(1, self.settings.concurrency.max(1))
             {
-                if staged.is_none() {
-                    staged = self.compose();
-                }
-                let Some((_, items)) = &staged else { break };
-                let w = items.iter().filter(|p| p.call.method.is_write()).count() as f64;
-                let r = items.len() as f64 - w;
-                let now = Instant::now();
-                let wait = self
-                    .reads
-                    .ready_in(r, now)
-                    .max(self.writes.ready_in(w, now));
-                if !wait.is_zero() {
-                    let at = now + wait;
-                    wake = Some(wake.map_or(at, |x| x.min(at)));
-                    break;
-                }
-                self.reads.take(r, now);
-                self.writes.take(w, now);
-                if let Some((version, items)) = staged.take() {
-                    self.send(&transport, &tx, version, items);
+                match self.compose(Instant::now()) {
+                    Composed::Batch(version, items) => {
+                        self.send(&transport, &tx, version, items);
+                    }
+                    Composed::Wait(wait) => {
+                        let at = Instant::now() + wait;
+                        wake = Some(wake.map_or(at, |x| x.min(at)));
+                        break;
+                    }
+                    Composed::Nothing => break,
                 }
             }
 
             if stopping {
                 if self.in_flight == 0
-                    && (!sending || (self.ready.is_empty() && self.delayed.is_empty()))
+                    && (!sending || (self.ready_is_empty() && self.delayed.is_empty()))
                 {
                     break;
                 }
-            } else if self.in_flight == 0
-                && self.ready.is_empty()
-                && staged.is_none()
-                && self.delayed.is_empty()
-            {
+            } else if self.in_flight == 0 && self.ready_is_empty() && self.delayed.is_empty() {
                 if self.gate_open || self.parked.is_empty() {
                     break;
                 }
@@ -424,13 +416,15 @@ impl Scheduler {
     /// Keeps only the queued calls of jobs whose current action has sent a write.
     fn drain_to_changed_jobs(&mut self) {
         if !self.may_drain() {
-            self.ready.clear();
+            self.ready_reads.clear();
+            self.ready_writes.clear();
             self.delayed.clear();
             self.parked.clear();
             return;
         }
         let jobs = &self.jobs;
-        self.ready.retain(|p| jobs[p.job].write_sent);
+        self.ready_reads.retain(|p| jobs[p.job].write_sent);
+        self.ready_writes.retain(|p| jobs[p.job].write_sent);
         let delayed = std::mem::take(&mut self.delayed);
         self.delayed = delayed
             .into_iter()
@@ -439,26 +433,92 @@ impl Scheduler {
         self.parked.clear();
     }
 
-    /// Takes up to `batch_size` ready calls of one version.
-    fn compose(&mut self) -> Option<(ApiVersion, Vec<Pending>)> {
-        let version = self.ready.front()?.call.version;
+    fn ready_is_empty(&self) -> bool {
+        self.ready_reads.is_empty() && self.ready_writes.is_empty()
+    }
+
+    /// Queues a call: writes and reads apart, so a batch can be filled with what each budget
+    /// affords now (reads never wait behind writes the write budget holds back). A job that
+    /// already sent a write goes first: its read-back or next step finishes a change, and a
+    /// change is recorded only once its action ends.
+    fn enqueue(&mut self, pending: Pending) {
+        let first = self.jobs[pending.job].write_sent;
+        let queue = if pending.call.method.is_write() {
+            &mut self.ready_writes
+        } else {
+            &mut self.ready_reads
+        };
+        if first {
+            queue.push_front(pending);
+        } else {
+            queue.push_back(pending);
+        }
+    }
+
+    /// Builds the next batch from what the budgets afford now: as many queued writes as there
+    /// are write tokens, then reads, up to `batch_size`. It waits (rather than send a sliver)
+    /// until a full batch is affordable, or everything queued is when less than a batch is.
+    fn compose(&mut self, now: Instant) -> Composed {
         let size = self.settings.batch_size.clamp(1, 20);
-        let mut items = Vec::with_capacity(size);
+        let queued = self.ready_writes.len() + self.ready_reads.len();
+        if queued == 0 {
+            return Composed::Nothing;
+        }
+        let target = size.min(queued);
+        let afford = |b: &mut Budget| b.available(now).floor().max(0.0).min(size as f64) as usize;
+        let nw = afford(&mut self.writes).min(self.ready_writes.len());
+        let nr = afford(&mut self.reads).min(self.ready_reads.len()).min(size - nw);
+        if nw + nr < target {
+            let need = target - nw - nr;
+            let mut wait = Duration::MAX;
+            if self.ready_writes.len() > nw {
+                let more = need.min(self.ready_writes.len() - nw).min(size - nw);
+                wait = wait.min(self.writes.ready_in((nw + more) as f64, now));
+            }
+            if self.ready_reads.len() > nr {
+                let more = need.min(self.ready_reads.len() - nr);
+                wait = wait.min(self.reads.ready_in((nr + more) as f64, now));
+            }
+            if wait == Duration::MAX || wait.is_zero() {
+                wait = Duration::from_millis(1);
+            }
+            return Composed::Wait(wait);
+        }
+        let version = self
+            .ready_writes
+            .front()
+            .filter(|_| nw > 0)
+            .or(self.ready_reads.front())
+            .map_or(ApiVersion::Beta, |p| p.call.version);
+        let mut items = Vec::with_capacity(nw + nr);
         let mut other = Vec::new();
-        while items.len() < size {
-            let Some(p) = self.ready.pop_front() else {
-                break;
-            };
-            if p.call.version == version {
-                items.push(p);
-            } else {
-                other.push(p);
+        for (queue, n) in [(&mut self.ready_writes, nw), (&mut self.ready_reads, nr)] {
+            let mut taken = 0;
+            while taken < n {
+                let Some(p) = queue.pop_front() else { break };
+                if p.call.version == version {
+                    items.push(p);
+                    taken += 1;
+                } else {
+                    other.push(p);
+                }
             }
         }
         for p in other.into_iter().rev() {
-            self.ready.push_front(p);
+            let queue = if p.call.method.is_write() {
+                &mut self.ready_writes
+            } else {
+                &mut self.ready_reads
+            };
+            queue.push_front(p);
         }
-        Some((version, items))
+        let w = items.iter().filter(|p| p.call.method.is_write()).count() as f64;
+        self.writes.take(w, now);
+        self.reads.take(items.len() as f64 - w, now);
+        if items.is_empty() {
+            return Composed::Wait(Duration::from_millis(1));
+        }
+        Composed::Batch(version, items)
     }
 
     fn send<T: Transport>(
@@ -823,7 +883,7 @@ impl Scheduler {
                         self.changes_reserved += 1;
                         self.jobs[j].change_reserved = true;
                     }
-                    self.ready.push_back(pending);
+                    self.enqueue(pending);
                 }
             }
         }
@@ -855,7 +915,7 @@ impl Scheduler {
                 self.jobs[j].change_reserved = true;
                 self.changes_reserved += 1;
             }
-            self.ready.push_back(p);
+            self.enqueue(p);
         }
     }
 
