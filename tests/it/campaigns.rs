@@ -112,18 +112,18 @@ fn assert_one_line_per_pair(records: &[ResultRecord], pairs: &BTreeMap<(u64, Str
     assert!(extra.is_empty(), "unexpected (row, action): {extra:?}");
     assert_eq!(records.len(), pairs.len());
     assert!(
-        records
-            .windows(2)
-            .all(|w| w[0].row <= w[1].row),
+        records.windows(2).all(|w| w[0].row <= w[1].row),
         "compacted in input order"
     );
 }
 
 fn expected_exit(records: &[ResultRecord]) -> i32 {
-    if records
-        .iter()
-        .any(|r| matches!(r.status, Status::Failed | Status::NotFound | Status::Invalid))
-    {
+    if records.iter().any(|r| {
+        matches!(
+            r.status,
+            Status::Failed | Status::NotFound | Status::Invalid
+        )
+    }) {
         1
     } else {
         0
@@ -221,7 +221,10 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
         })
         .unwrap_or_default();
     let writes_of = |upn: &str| -> u64 {
-        users[upn].get("writes").and_then(Value::as_u64).unwrap_or(0)
+        users[upn]
+            .get("writes")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
     };
 
     let mut problems = Vec::new();
@@ -229,7 +232,10 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
     for r in &records {
         let upn = r.user.to_ascii_lowercase();
         let Some(now) = users.get(&upn) else {
-            problems.push(format!("row {}: user {} not in the emulator", r.row, r.user));
+            problems.push(format!(
+                "row {}: user {} not in the emulator",
+                r.row, r.user
+            ));
             continue;
         };
         if r.status == Status::Applied {
@@ -273,7 +279,10 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
         } else if a == "revoke-sessions" {
             let revoked = now.get("revoke_count").and_then(Value::as_u64).unwrap_or(0);
             if r.status == Status::Applied && revoked == 0 {
-                problems.push(format!("row {} revoke-sessions applied, never revoked", r.row));
+                problems.push(format!(
+                    "row {} revoke-sessions applied, never revoked",
+                    r.row
+                ));
             }
             if r.status != Status::Applied && revoked > 0 {
                 problems.push(format!(
@@ -287,15 +296,19 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
                     .methods
                     .iter()
                     .filter_map(|m| {
-                        method_label(&serde_json::json!({"type": m.kind, "phoneType": m.phone_type}))
+                        method_label(
+                            &serde_json::json!({"type": m.kind, "phoneType": m.phone_type}),
+                        )
                     })
                     .collect();
                 v.sort();
                 v
             };
             let remaining = labels_of(now);
-            if matches!(r.status, Status::Applied | Status::Unchanged | Status::Failed)
-                && split_labels(&r.after) != remaining
+            if matches!(
+                r.status,
+                Status::Applied | Status::Unchanged | Status::Failed
+            ) && split_labels(&r.after) != remaining
             {
                 problems.push(format!(
                     "row {} reset-methods {}: after '{}' but the emulator keeps {:?}",
@@ -484,7 +497,7 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
     targets.dedup();
     let sigint_at = targets.pop().expect("a SIGINT moment");
     // Rows journaled before any interruption: a resume must never redo them.
-    let mut journaled: BTreeMap<(u64, String), ResultRecord> = BTreeMap::new();
+    let mut journaled: BTreeMap<(u64, String), (usize, ResultRecord)> = BTreeMap::new();
     let mut first = true;
     let mut log = Vec::new();
     let spawn = |first: bool| -> Child {
@@ -497,10 +510,15 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
         c.stderr(std::process::Stdio::piped());
         c.spawn().expect("spawn")
     };
-    let remember = |journaled: &mut BTreeMap<(u64, String), ResultRecord>| {
+    // Each pair with the index of the first snapshot (taken after interruption i) holding it.
+    let mut snapshots = 0;
+    let mut remember = |journaled: &mut BTreeMap<(u64, String), (usize, ResultRecord)>| {
         for r in snapshot(&out) {
-            journaled.entry((r.row, r.action.clone())).or_insert(r);
+            journaled
+                .entry((r.row, r.action.clone()))
+                .or_insert((snapshots, r));
         }
+        snapshots += 1;
     };
 
     for t in &targets {
@@ -586,9 +604,10 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
     let got = by_pair(&records);
     let mut problems = Vec::new();
     let mut redone = 0;
+    let mut redone_by: BTreeMap<usize, usize> = BTreeMap::new();
     for (k, g) in &got {
         let w = &want[k];
-        if let Some(j) = journaled.get(k) {
+        if let Some((_, j)) = journaled.get(k) {
             // Journaled before an interruption: kept as it was.
             if (j.status, &j.before, &j.after) != (g.status, &g.before, &g.after) {
                 problems.push(format!(
@@ -606,6 +625,11 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
         // (A row journaled before a kill was checked above to keep its outcome, so a row
         // that differs here was redone by a resume.)
         redone += 1;
+        // Lost by the interruption just before the snapshot that first holds it.
+        let lost_by = journaled
+            .get(k)
+            .map_or(log.len() - 1, |(i, _)| i.wrapping_sub(1));
+        *redone_by.entry(lost_by).or_insert(0usize) += 1;
         let same_after = if k.1 == "reset-methods" {
             split_labels(&g.after) == split_labels(&w.after)
         } else {
@@ -667,7 +691,7 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
         "a compaction temp file is left beside the results"
     );
     eprintln!(
-        "crash campaign: {n} users, {} lines, {kills} SIGKILLs + SIGINT + end kill, {redone} rows redone, reference {reference_secs:.1}s, total {:.1}s: {log:?}",
+        "crash campaign: {n} users, {} lines, {kills} SIGKILLs + SIGINT + end kill, {redone} rows redone (by interruption: {redone_by:?}), reference {reference_secs:.1}s, total {:.1}s: {log:?}",
         records.len(),
         started.elapsed().as_secs_f64()
     );
@@ -722,7 +746,14 @@ fn a_results_file_in_use_by_a_running_apply_is_refused_naming_the_lock() {
         "apply",
         &input,
         &out,
-        &["--write-rate", "1", "--read-rate", "2", "--concurrency", "1"],
+        &[
+            "--write-rate",
+            "1",
+            "--read-rate",
+            "2",
+            "--concurrency",
+            "1",
+        ],
     );
     slow.stdout(std::process::Stdio::null());
     slow.stderr(std::process::Stdio::null());
@@ -745,7 +776,10 @@ fn a_results_file_in_use_by_a_running_apply_is_refused_naming_the_lock() {
     let still_running = matches!(child.try_wait(), Ok(None));
     child.kill().ok();
     let _ = child.wait();
-    assert!(still_running, "the slow run was still running during the checks");
+    assert!(
+        still_running,
+        "the slow run was still running during the checks"
+    );
     for (flag, code, stderr, kept) in outcomes {
         assert_eq!(code, 2, "{flag}: {stderr}");
         assert!(stderr.to_lowercase().contains("lock"), "{flag}: {stderr}");
