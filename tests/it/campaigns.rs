@@ -811,3 +811,86 @@ fn a_read_only_results_directory_exits_2_before_the_first_request() {
     assert_eq!(stat(&env.stats(), "requests"), 0);
     assert!(!out.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Writes the journal never heard about
+// ---------------------------------------------------------------------------------------------
+
+/// Interrupts a state-only rollout (`signal` "KILL" or "INT") once the journal holds `at`
+/// lines, resumes it to the end, and returns the state rows whose user the emulator shows
+/// written although the results call the row `unchanged`: writes made by the interrupted run
+/// whose journal line was never written (the resume re-read the user and found it done).
+fn unjournaled_writes(signal: &str, at: usize) -> (Vec<String>, usize) {
+    let config = EmulatorConfig::generated(2000, 44).seed(44).no_throttle();
+    let initial: HashMap<String, String> = config
+        .users
+        .iter()
+        .map(|u| (u.upn.to_ascii_lowercase(), u.per_user_mfa_state.clone()))
+        .collect();
+    let upns = sorted_upns(&config);
+    let env = Env::start(config);
+    let input = env.write("users.csv", &rollout_csv(&upns, &CRASH_ACTIONS));
+    let out = env.path("results.csv");
+    let pace = ["--write-rate", "250", "--read-rate", "500"];
+    let mut c = env.rollout("apply", &input, &out, &pace);
+    c.stdout(std::process::Stdio::null());
+    c.stderr(std::process::Stdio::null());
+    let mut child = c.spawn().expect("spawn");
+    assert!(matches!(
+        wait_for(&mut child, &out, at, false),
+        Wait::Reached
+    ));
+    let journaled = line_count(&out).saturating_sub(1);
+    if signal == "KILL" {
+        child.kill().ok();
+    } else {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+    let _ = child.wait();
+    let mut args = pace.to_vec();
+    args.push("--resume");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &args));
+    assert!(code == 0 || code == 1, "{stderr}");
+    // A state row `unchanged` at the target although the tenant started elsewhere: the
+    // interrupted run wrote it and never journaled it.
+    let lost = results(&out)
+        .into_iter()
+        .filter(|r| {
+            STATE_ACTIONS.contains(&r.action.as_str())
+                && r.status == Status::Unchanged
+                && initial[&r.user.to_ascii_lowercase()] != r.before
+        })
+        .map(|r| format!("row {} {} {}", r.row, r.user, r.action))
+        .collect();
+    (lost, journaled)
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "bug: 2,000-user mixed rollout (enforce/disable/enable/revoke-sessions/reset-methods/disable+revoke-sessions, --write-rate 250 --read-rate 500), Ctrl-C at 1,600 of 2,333 journal lines, then --resume: expected every user the first run wrote to end `applied`; actual ~385 state rows end `unchanged` (before == after == target, tenant started elsewhere): their PATCH succeeded but the run stopped (scheduler sends nothing once stopping) before their read-back, so no journal line; summary and `rollback` miss them"]
+fn a_graceful_sigint_journals_every_write_it_made() {
+    let (lost, journaled) = unjournaled_writes("INT", 1600);
+    assert!(
+        lost.is_empty(),
+        "{} writes made before Ctrl-C (journal at {journaled} lines) end as `unchanged`: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+}
+
+#[test]
+#[ignore = "bug: same rollout, SIGKILL at 1,600 of 2,333 journal lines, then --resume: expected at most the batches in flight (8 x 20 = 160 calls) of written-but-unjournaled users; actual ~400 state rows end `unchanged` although this tool wrote them (a written job is journaled only after its read-back, which lags far behind the writes), so `rollback` misses them"]
+fn a_sigkill_loses_at_most_the_batches_in_flight() {
+    // Default --concurrency 8 × 20 items a batch: at most 160 calls can be in flight.
+    let (lost, journaled) = unjournaled_writes("KILL", 1600);
+    assert!(
+        lost.len() <= 160,
+        "{} users written but not journaled at a SIGKILL (journal at {journaled} lines): {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+}
