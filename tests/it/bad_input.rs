@@ -193,6 +193,18 @@ fn judge(name: &str, at: At, fragment: &str, code: i32, stderr: &str) -> Option<
             if !names_row {
                 wrong.push(format!("'{tag}' not named"));
             }
+            // One line per problem: each line names its row, or is the closing count.
+            let stray: Vec<&&str> = lines
+                .iter()
+                .filter(|l| {
+                    !(l.contains("row ")
+                        || l.contains("invalid row(s); nothing was sent")
+                        || l.contains("more problems"))
+                })
+                .collect();
+            if !stray.is_empty() {
+                wrong.push(format!("lines that name no row: {stray:?}"));
+            }
         }
         At::File => {
             if lines.len() != 1 {
