@@ -262,6 +262,9 @@ fn every_bad_file_is_refused_with_exit_2_naming_the_problem_and_nothing_is_sent(
         if results.exists() {
             failures.push(format!("apply {name}: the results file was created"));
         }
+        if env.path(&format!("results-{i}.csv.lock")).exists() {
+            failures.push(format!("apply {name}: a lock file was created"));
+        }
 
         // An existing results file is left untouched too (with --overwrite and with --resume).
         let kept = env.write(&format!("kept-{i}.csv"), "precious\n");

@@ -411,6 +411,18 @@ fn line_count(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
+fn temps_beside(path: &Path) -> Vec<String> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::read_dir(path.parent().unwrap())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f.starts_with(&format!("{name}.")) && f.ends_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn temp_beside(path: &Path) -> bool {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     std::fs::read_dir(path.parent().unwrap())
@@ -449,7 +461,12 @@ fn wait_for(child: &mut Child, out: &Path, lines: usize, watch_temp: bool) -> Wa
             let _ = child.wait();
             panic!("the run never reached {lines} journal lines");
         }
-        std::thread::sleep(Duration::from_millis(3));
+        if watch_temp {
+            // Compaction takes milliseconds: look as often as the machine lets us.
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(3));
+        }
     }
 }
 
@@ -574,11 +591,28 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
     #[cfg(not(unix))]
     let _ = sigint_at;
 
+    let end_pid;
     // A kill as the run ends: when the compaction's temp file shows, or right after the last
     // journal line.
     {
         let mut child = spawn(first);
-        let w = wait_for(&mut child, &out, total_lines, true);
+        end_pid = child.id();
+        let mut w = wait_for(&mut child, &out, total_lines, true);
+        if let Wait::Reached = w {
+            // The last line is in: the compaction comes next. Aim at its temp file.
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                if temp_beside(&out) {
+                    w = Wait::Compacting;
+                    break;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    w = Wait::Exited;
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
         child.kill().ok();
         let _ = child.wait();
         log.push(format!(
@@ -696,10 +730,15 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
         problems.len(),
         problems.join("\n")
     );
+    // A kill inside the compaction may leave that run's temp file (see the ignored
+    // `a_resume_removes_the_temp_file_of_a_killed_compaction`); no other run may leave one.
+    let leftovers = temps_beside(&out);
+    let end_pid = format!(".{end_pid}-");
     assert!(
-        !temp_beside(&out),
-        "a compaction temp file is left beside the results"
+        leftovers.iter().all(|f| f.contains(&end_pid)),
+        "temp files left by a run that was not killed in its compaction: {leftovers:?}"
     );
+    log.push(format!("temp files left: {leftovers:?}"));
     eprintln!(
         "crash campaign: {n} users, {} lines, {kills} SIGKILLs + SIGINT + end kill, {redone} rows redone (by interruption: {redone_by:?}), reference {reference_secs:.1}s, total {:.1}s: {log:?}",
         records.len(),
@@ -916,4 +955,20 @@ fn a_sigkill_loses_at_most_the_batches_in_flight() {
         lost.len(),
         &lost[..lost.len().min(10)]
     );
+}
+
+#[test]
+#[ignore = "bug (minor): a SIGKILL during the final compaction leaves `results.csv.<pid>-<n>.tmp` (a partial copy of the results) beside the results file; expected the next run on that file (`--resume`) to remove temp files of runs that are no longer alive; actual it is left forever (seen in the crash campaign)"]
+fn a_resume_removes_the_temp_file_of_a_killed_compaction() {
+    let (env, input) = small_env();
+    let out = env.path("results.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    // What a compaction killed halfway leaves: a temp named after a process that is gone.
+    let stale = env.path("results.csv.4194303-0.tmp");
+    let text = std::fs::read_to_string(&out).unwrap();
+    std::fs::write(&stale, &text[..text.len() / 2]).unwrap();
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stale.exists(), "the stale temp file is still there");
 }
