@@ -185,11 +185,15 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
     let pairs = expected_pairs(&upns, &CAMPAIGN_ACTIONS);
     let input = env.write("users.csv", &csv);
     let out = env.path("results.csv");
+    // Rates scale with the size so that any size runs for several token lifetimes (3,000
+    // users: 1,500 reads/s, 1,000 writes/s).
+    let reads = (n / 2).max(30).to_string();
+    let writes = (n / 3).max(20).to_string();
     let pace = [
         "--read-rate",
-        "1500",
+        reads.as_str(),
         "--write-rate",
-        "1000",
+        writes.as_str(),
         "--max-attempts",
         "10",
     ];
@@ -364,11 +368,13 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
         "tokens expired mid-run and were renewed: {stats}"
     );
     let faults = &stats["faults"];
+    // Small runs send too few requests for every fault to be drawn.
     assert!(
-        stat(faults, "batch_429") > 0
-            && stat(faults, "batch_503") > 0
-            && stat(faults, "item_5xx") > 0
-            && stat(faults, "dropped") > 0,
+        n < 1000
+            || (stat(faults, "batch_429") > 0
+                && stat(faults, "batch_503") > 0
+                && stat(faults, "item_5xx") > 0
+                && stat(faults, "dropped") > 0),
         "every fault fired: {faults}"
     );
     let failed: BTreeSet<String> = records
