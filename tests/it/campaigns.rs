@@ -164,7 +164,7 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
             batch_429: 0.02,
             batch_503: 0.02,
             item_5xx: 0.02,
-            drop: 0.01,
+            drop: 0.03,
             drop_after_execute: true,
             retry_after_secs: Some(0.2),
             latency_ms: 4,
