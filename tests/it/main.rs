@@ -2,6 +2,8 @@
 //! over loopback. One module per area.
 
 mod actions;
+mod bad_input;
+mod campaigns;
 mod emulator_conformance;
 mod input_cli;
 mod journal_files;
