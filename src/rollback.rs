@@ -17,6 +17,8 @@ pub struct Rollback {
     pub rows: Vec<(String, Action, u64)>,
     pub resets: u64,
     pub revocations: u64,
+    /// Users the run moved from enabled to enforced: `enable` leaves them enforced.
+    pub stay_enforced: u64,
     /// Applied state changes whose `before` is not a state that can be written back.
     pub unknown_before: Vec<u64>,
 }
@@ -36,7 +38,12 @@ pub fn build(records: &[crate::journal::ResultRecord]) -> Rollback {
         match Action::parse_one(&r.action) {
             Ok(Action::Enable | Action::Enforce | Action::Disable) => {
                 match restoring_action(&r.before) {
-                    Some(a) => out.rows.push((r.user.clone(), a, r.row)),
+                    Some(a) => {
+                        if a == Action::Enable && r.after == "enforced" {
+                            out.stay_enforced += 1;
+                        }
+                        out.rows.push((r.user.clone(), a, r.row));
+                    }
                     None => out.unknown_before.push(r.row),
                 }
             }
@@ -118,6 +125,13 @@ pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
                 err,
                 "not undoable: {} session revocation(s): revoked sessions and refresh tokens cannot be restored; users sign in again",
                 plan.revocations
+            );
+        }
+        if plan.stay_enforced > 0 {
+            let _ = writeln!(
+                err,
+                "note: {} user(s) went from enabled to enforced; 'enable' leaves them enforced (the completed form of enabled). To step them down, disable them, then enable them, in two runs",
+                plan.stay_enforced
             );
         }
         if !plan.unknown_before.is_empty() {

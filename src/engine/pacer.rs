@@ -39,6 +39,12 @@ pub(crate) struct Budget {
     last_decrease: Option<Instant>,
     last_adjust: Instant,
     unlimited: bool,
+    /// Whether sends waited on this budget since the last adjustment: growth only makes sense
+    /// for a budget that is the constraint (a budget with nothing to send learns nothing).
+    limited: bool,
+    /// The throttle percentage seen at an earlier point, to read its trend: rising means
+    /// Graph's bucket drains (we send faster than it refills), falling means it fills.
+    trend_from: Option<(Instant, f64)>,
     /// Whether the rate may move on the throttle-percentage signal. A told rate is held (it
     /// only yields to 429s, and recovers to itself); an untold one looks for the limit.
     adaptive: bool,
@@ -66,6 +72,8 @@ impl Budget {
             last_decrease: None,
             last_adjust: now,
             unlimited,
+            limited: false,
+            trend_from: None,
         }
     }
 
@@ -144,8 +152,19 @@ impl Budget {
         self.last_adjust = now;
     }
 
+    /// Sends of this kind are waiting on this budget.
+    pub(crate) fn mark_limited(&mut self) {
+        self.limited = true;
+    }
+
     /// Answers passed; `percentage` is the highest `x-ms-throttle-limit-percentage` among
     /// them (None when Graph sent none: under 80 % in use).
+    ///
+    /// Without the header Graph has room: grow (while this budget is the constraint). With
+    /// it, follow its trend over half a second or more: rising means we drain Graph's bucket
+    /// (send faster than it refills) — ease down, harder when little is left; falling means
+    /// it refills — grow; steady means we run at its rate — hold. A told rate ignores the
+    /// header and only recovers towards itself after a 429 cut.
     pub(crate) fn on_passed(&mut self, percentage: Option<f64>, now: Instant) {
         if self.unlimited {
             return;
@@ -153,26 +172,40 @@ impl Budget {
         let dt = now
             .saturating_duration_since(self.last_adjust)
             .as_secs_f64();
+        let grow = |b: &mut Budget| {
+            if b.limited && b.rate < b.ceiling {
+                b.refill(now);
+                b.rate = (b.rate + b.growth * dt).min(b.ceiling);
+            }
+            b.limited = false;
+            b.last_adjust = now;
+        };
         match percentage.filter(|_| self.adaptive) {
-            Some(p) if p >= BACK_OFF_ABOVE => {
-                // Close to empty: ease down, a few percent per quarter second, faster when
-                // Graph's bucket is all but dry.
+            None => {
+                self.trend_from = None;
                 if dt >= 0.25 {
-                    self.refill(now);
-                    let factor = if p >= 0.99 { 0.85 } else { 0.95 };
-                    self.rate = (self.rate * factor).max(self.floor);
-                    self.last_adjust = now;
+                    grow(self);
                 }
             }
-            Some(p) if p >= GROW_BELOW => self.last_adjust = now,
-            _ => {
-                if dt >= 0.25 && self.rate < self.ceiling {
+            Some(p) => {
+                let (t0, p0) = *self.trend_from.get_or_insert((now, p));
+                let span = now.saturating_duration_since(t0).as_secs_f64();
+                if span < 0.5 {
+                    return;
+                }
+                let slope = (p - p0) / span;
+                if slope > 1e-5 || (p >= 0.995 && slope >= 0.0) {
                     self.refill(now);
-                    self.rate = (self.rate + self.growth * dt).min(self.ceiling);
+                    let factor = if p >= BACK_OFF_ABOVE { 0.9 } else { 0.97 };
+                    self.rate = (self.rate * factor).max(self.floor);
+                    self.limited = false;
                     self.last_adjust = now;
-                } else if self.rate >= self.ceiling {
+                } else if slope < -1e-5 && p < BACK_OFF_ABOVE.max(GROW_BELOW) + 0.04 {
+                    grow(self);
+                } else {
                     self.last_adjust = now;
                 }
+                self.trend_from = Some((now, p));
             }
         }
     }
@@ -244,6 +277,7 @@ mod tests {
         let mut now = t0;
         for _ in 0..400 {
             now += Duration::from_millis(250);
+            b.mark_limited();
             b.on_passed(None, now);
         }
         assert_eq!(b.rate(), Some(100.0));
@@ -256,9 +290,22 @@ mod tests {
         let mut now = t0;
         for _ in 0..40 {
             now += Duration::from_millis(250);
+            b.mark_limited();
             b.on_passed(None, now);
         }
         assert!(b.rate().unwrap() > 25.0, "{:?}", b.rate());
+    }
+
+    #[test]
+    fn a_budget_with_nothing_waiting_does_not_grow() {
+        let t0 = Instant::now();
+        let mut b = budget(20.0, 80.0, t0);
+        let mut now = t0;
+        for _ in 0..40 {
+            now += Duration::from_millis(250);
+            b.on_passed(None, now);
+        }
+        assert_eq!(b.rate(), Some(20.0));
     }
 
     #[test]
@@ -270,13 +317,18 @@ mod tests {
     }
 
     #[test]
-    fn a_high_limit_percentage_eases_down_and_a_middling_one_holds() {
+    fn a_rising_limit_percentage_eases_down_a_steady_one_holds_a_falling_one_grows() {
         let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
         let mut b = budget(100.0, 200.0, t0);
-        b.on_passed(Some(0.97), t0 + Duration::from_millis(300));
-        assert_eq!(b.rate(), Some(95.0));
-        b.on_passed(Some(0.9), t0 + Duration::from_secs(5));
-        assert_eq!(b.rate(), Some(95.0));
+        b.on_passed(Some(0.96), ms(100));
+        b.on_passed(Some(0.97), ms(700));
+        assert_eq!(b.rate(), Some(90.0), "draining Graph's bucket");
+        b.on_passed(Some(0.97), ms(1300));
+        assert_eq!(b.rate(), Some(90.0), "steady");
+        b.mark_limited();
+        b.on_passed(Some(0.90), ms(1900));
+        assert!(b.rate().unwrap() > 90.0, "refilling: {:?}", b.rate());
     }
 
     #[test]
@@ -311,6 +363,7 @@ mod tests {
                     }
                 }
             }
+            b.mark_limited();
             if retry.is_some() {
                 b.on_throttled(retry, now, now);
             } else {

@@ -135,6 +135,8 @@ enum Composed {
 /// What one batch told a budget.
 #[derive(Default, Clone, Copy)]
 struct BudgetSignal {
+    /// Items of this kind answered in the batch; none means the batch says nothing about it.
+    answered: usize,
     throttled: bool,
     retry_after: Option<Duration>,
     percentage: Option<f64>,
@@ -467,7 +469,15 @@ impl Scheduler {
         let target = size.min(queued);
         let afford = |b: &mut Budget| b.available(now).floor().max(0.0).min(size as f64) as usize;
         let nw = afford(&mut self.writes).min(self.ready_writes.len());
-        let nr = afford(&mut self.reads).min(self.ready_reads.len()).min(size - nw);
+        let nr = afford(&mut self.reads)
+            .min(self.ready_reads.len())
+            .min(size - nw);
+        if self.ready_writes.len() > nw {
+            self.writes.mark_limited();
+        }
+        if self.ready_reads.len() > nr && nw + nr < size {
+            self.reads.mark_limited();
+        }
         if nw + nr < target {
             let need = target - nw - nr;
             let mut wait = Duration::MAX;
@@ -581,6 +591,7 @@ impl Scheduler {
                     match answers.remove(&sent.id.to_ascii_lowercase()) {
                         Some(answer) => {
                             let s = &mut signal[usize::from(sent.pending.call.method.is_write())];
+                            s.answered += 1;
                             if answer.status == 429 {
                                 s.throttled = true;
                                 s.retry_after = s.retry_after.max(answer.retry_after);
@@ -604,6 +615,9 @@ impl Scheduler {
                     self.window = (self.window + 1).min(self.settings.concurrency.max(1));
                 }
                 for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
+                    if s.answered == 0 {
+                        continue;
+                    }
                     if s.throttled {
                         budget.on_throttled(s.retry_after, done.sent_at, now);
                     } else {

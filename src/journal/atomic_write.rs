@@ -67,6 +67,38 @@ fn write_temp(tmp: &Path, records: &[ResultRecord], extra_columns: &[String]) ->
         .sync_all()
 }
 
+/// Removes temp files of earlier runs on `path` (`<name>.<pid>-<n>.tmp`, left by a run
+/// killed during its final rewrite). Only called with the run lock held, so no live run can
+/// own them. Best effort: a file that cannot be removed is left.
+pub(crate) fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    let prefix = format!("{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let Some(middle) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let ours = middle.split_once('-').is_some_and(|(pid, n)| {
+            !pid.is_empty()
+                && !n.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+                && n.bytes().all(|b| b.is_ascii_digit())
+        });
+        if ours {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A temp name beside `path`, unique within this process and across processes.
 fn temp_path(path: &Path) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);

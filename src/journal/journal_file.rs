@@ -67,6 +67,7 @@ impl Journal {
             return Err(is_a_directory(path));
         }
         let lock = RunLock::acquire(path)?;
+        super::atomic_write::remove_stale_temps(path);
         if let Ok(meta) = path.metadata() {
             if meta.len() > 0 && !overwrite {
                 return Err(JournalError::Exists {
@@ -100,6 +101,7 @@ impl Journal {
             return Err(is_a_directory(path));
         }
         let lock = RunLock::acquire(path)?;
+        super::atomic_write::remove_stale_temps(path);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -343,10 +343,9 @@ fn rollback_of_a_completed_run_applied_restores_every_previous_state() {
     let now = by_upn(&env);
     for (upn, was) in &before {
         let is = state(&now[upn]);
-        // Graph stores `enabled` as `enforced` for users who registered a method, so an
-        // enabled user who was enforced by the run can only come back enforced.
-        let methods = now[upn]["methods"].as_array().map_or(0, Vec::len);
-        let ok = &is == was || (was == "enabled" && is == "enforced" && methods > 0);
+        // `enable` leaves an enforced user enforced (enforced is the completed form of
+        // enabled), so an enabled user the run enforced stays enforced; rollback says so.
+        let ok = &is == was || (was == "enabled" && is == "enforced");
         assert!(ok, "{upn}: was {was}, now {is}");
     }
 }

@@ -939,7 +939,6 @@ fn unjournaled_writes(signal: &str, at: usize) -> (Vec<String>, usize) {
 
 #[cfg(unix)]
 #[test]
-#[ignore = "bug: 2,000-user mixed rollout (enforce/disable/enable/revoke-sessions/reset-methods/disable+revoke-sessions, --write-rate 250 --read-rate 500), Ctrl-C at 1,600 of 2,333 journal lines, then --resume: expected every user the first run wrote to end `applied`; actual ~385 state rows end `unchanged` (before == after == target, tenant started elsewhere): their PATCH succeeded but the run stopped (scheduler sends nothing once stopping) before their read-back, so no journal line; summary and `rollback` miss them"]
 fn a_graceful_sigint_journals_every_write_it_made() {
     let (lost, journaled) = unjournaled_writes("INT", 1600);
     assert!(
@@ -951,7 +950,6 @@ fn a_graceful_sigint_journals_every_write_it_made() {
 }
 
 #[test]
-#[ignore = "bug: same rollout, SIGKILL at 1,600 of 2,333 journal lines, then --resume: expected at most the batches in flight (8 x 20 = 160 calls) of written-but-unjournaled users; actual ~400 state rows end `unchanged` although this tool wrote them (a written job is journaled only after its read-back, which lags far behind the writes), so `rollback` misses them"]
 fn a_sigkill_loses_at_most_the_batches_in_flight() {
     // Default --concurrency 8 × 20 items a batch: at most 160 calls can be in flight.
     let (lost, journaled) = unjournaled_writes("KILL", 1600);
@@ -964,7 +962,6 @@ fn a_sigkill_loses_at_most_the_batches_in_flight() {
 }
 
 #[test]
-#[ignore = "bug (minor): a SIGKILL during the final compaction leaves `results.csv.<pid>-<n>.tmp` (a partial copy of the results) beside the results file; expected the next run on that file (`--resume`) to remove temp files of runs that are no longer alive; actual it is left forever (seen in the crash campaign)"]
 fn a_resume_removes_the_temp_file_of_a_killed_compaction() {
     let (env, input) = small_env();
     let out = env.path("results.csv");
