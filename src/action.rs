@@ -8,6 +8,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     Enable,
+    /// `set-enabled`: exactly `enabled`, even for an enforced user (what `rollback` writes to
+    /// restore an enabled user; plain `enable` leaves enforced users alone).
+    SetEnabled,
     Enforce,
     Disable,
     ResetMethods,
@@ -34,8 +37,9 @@ pub enum ActionParseError {
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Enable,
+        Action::SetEnabled,
         Action::Enforce,
         Action::Disable,
         Action::ResetMethods,
@@ -47,6 +51,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Enable => "enable",
+            Action::SetEnabled => "set-enabled",
             Action::Enforce => "enforce",
             Action::Disable => "disable",
             Action::ResetMethods => "reset-methods",
@@ -63,6 +68,7 @@ impl Action {
         let lower = t.to_ascii_lowercase().replace('_', "-");
         Ok(match lower.as_str() {
             "enable" | "enabled" => Action::Enable,
+            "set-enabled" => Action::SetEnabled,
             "enforce" | "enforced" => Action::Enforce,
             "disable" | "disabled" => Action::Disable,
             "reset-methods" | "require-reregister" | "require-re-register" => Action::ResetMethods,
@@ -101,7 +107,7 @@ impl Action {
     #[must_use]
     pub fn target_state(self) -> Option<MfaState> {
         match self {
-            Action::Enable => Some(MfaState::Enabled),
+            Action::Enable | Action::SetEnabled => Some(MfaState::Enabled),
             Action::Enforce => Some(MfaState::Enforced),
             Action::Disable => Some(MfaState::Disabled),
             Action::ResetMethods | Action::RevokeSessions => None,
@@ -112,7 +118,7 @@ impl Action {
     #[must_use]
     pub fn permissions(self) -> &'static [&'static str] {
         match self {
-            Action::Enable | Action::Enforce | Action::Disable => {
+            Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable => {
                 &["Policy.ReadWrite.AuthenticationMethod"]
             }
             Action::ResetMethods => &["UserAuthenticationMethod.ReadWrite.All"],

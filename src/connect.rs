@@ -109,10 +109,10 @@ pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result
 /// Permissions that satisfy an action, any one of them enough (least privileged first).
 fn accepted(action: Action, dry_run: bool) -> &'static [&'static str] {
     match (action, dry_run) {
-        (Action::Enable | Action::Enforce | Action::Disable, false) => {
+        (Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable, false) => {
             &["Policy.ReadWrite.AuthenticationMethod"]
         }
-        (Action::Enable | Action::Enforce | Action::Disable, true) => {
+        (Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable, true) => {
             &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"]
         }
         (Action::ResetMethods, false) => &["UserAuthenticationMethod.ReadWrite.All"],

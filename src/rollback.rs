@@ -17,8 +17,6 @@ pub struct Rollback {
     pub rows: Vec<(String, Action, u64)>,
     pub resets: u64,
     pub revocations: u64,
-    /// Users the run moved from enabled to enforced: `enable` leaves them enforced.
-    pub stay_enforced: u64,
     /// Applied state changes whose `before` is not a state that can be written back.
     pub unknown_before: Vec<u64>,
 }
@@ -26,7 +24,7 @@ pub struct Rollback {
 fn restoring_action(before: &str) -> Option<Action> {
     match MfaState::parse(before) {
         MfaState::Disabled => Some(Action::Disable),
-        MfaState::Enabled => Some(Action::Enable),
+        MfaState::Enabled => Some(Action::SetEnabled),
         MfaState::Enforced => Some(Action::Enforce),
         MfaState::Unknown(_) => None,
     }
@@ -36,14 +34,9 @@ pub fn build(records: &[crate::journal::ResultRecord]) -> Rollback {
     let mut out = Rollback::default();
     for r in records.iter().filter(|r| r.status == Status::Applied) {
         match Action::parse_one(&r.action) {
-            Ok(Action::Enable | Action::Enforce | Action::Disable) => {
+            Ok(Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable) => {
                 match restoring_action(&r.before) {
-                    Some(a) => {
-                        if a == Action::Enable && r.after == "enforced" {
-                            out.stay_enforced += 1;
-                        }
-                        out.rows.push((r.user.clone(), a, r.row));
-                    }
+                    Some(a) => out.rows.push((r.user.clone(), a, r.row)),
                     None => out.unknown_before.push(r.row),
                 }
             }
@@ -127,13 +120,6 @@ pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
                 plan.revocations
             );
         }
-        if plan.stay_enforced > 0 {
-            let _ = writeln!(
-                err,
-                "note: {} user(s) went from enabled to enforced; 'enable' leaves them enforced (the completed form of enabled). To step them down, disable them, then enable them, in two runs",
-                plan.stay_enforced
-            );
-        }
         if !plan.unknown_before.is_empty() {
             let _ = writeln!(
                 err,
@@ -178,7 +164,7 @@ mod tests {
             r.rows,
             vec![
                 ("u2@x.com".to_string(), Action::Disable, 2),
-                ("u3@x.com".to_string(), Action::Enable, 3)
+                ("u3@x.com".to_string(), Action::SetEnabled, 3)
             ]
         );
         assert_eq!((r.resets, r.revocations), (1, 1));

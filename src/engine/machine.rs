@@ -65,6 +65,9 @@ pub(crate) enum Machine {
 impl Machine {
     pub(crate) fn new(action: Action, user: &str, options: MachineOptions) -> Machine {
         match (action, action.target_state()) {
+            (Action::SetEnabled, Some(target)) => {
+                Machine::State(StateChange::new(user, target, options).exact())
+            }
             (_, Some(target)) => Machine::State(StateChange::new(user, target, options)),
             (Action::ResetMethods, None) => Machine::Reset(ResetMethods::new(user, options)),
             (_, None) => Machine::Revoke(Revoke::new(user, options)),

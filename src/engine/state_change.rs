@@ -26,6 +26,8 @@ pub(crate) struct StateChange {
     target: MfaState,
     options: MachineOptions,
     before: Option<MfaState>,
+    /// `set-enabled`: write `enabled` even over `enforced`.
+    exact: bool,
 }
 
 impl StateChange {
@@ -35,7 +37,14 @@ impl StateChange {
             target,
             options,
             before: None,
+            exact: false,
         }
+    }
+
+    /// The `set-enabled` form: the exact state, even when a stronger one already holds.
+    pub(crate) fn exact(mut self) -> StateChange {
+        self.exact = true;
+        self
     }
 
     fn read(&self, tag: u32) -> Call {
@@ -112,8 +121,9 @@ impl StateChange {
                 // once they register, and stores `enabled` as `enforced` for a registered user.
                 // Writing it would spend the scarce write quota on a no-op (or silently step
                 // an unregistered user down), and a redo after a crash would write it again.
-                let already_enforced =
-                    self.target == MfaState::Enabled && current == MfaState::Enforced;
+                let already_enforced = !self.exact
+                    && self.target == MfaState::Enabled
+                    && current == MfaState::Enforced;
                 if current == self.target || already_enforced {
                     return Next::Done(Outcome {
                         status: Status::Unchanged,
@@ -333,6 +343,17 @@ mod tests {
         );
         assert!(!o.changed);
         assert!(o.message.contains("already enforced"));
+    }
+
+    #[test]
+    fn set_enabled_writes_enabled_over_enforced() {
+        let mut m = machine(MfaState::Enabled, false).exact();
+        m.start();
+        let call = sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"enforced"})),
+        ));
+        assert_eq!(call.body, Some(json!({"perUserMfaState":"enabled"})));
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub struct Summary {
     dry_run: bool,
 }
 
-const STATE_ACTIONS: [Action; 3] = [Action::Enable, Action::Enforce, Action::Disable];
+const STATE_ACTIONS: [Action; 4] = [
+    Action::Enable,
+    Action::SetEnabled,
+    Action::Enforce,
+    Action::Disable,
+];
 /// Shown when a record carries no `before` state.
 const UNKNOWN_STATE: &str = "unknown";
 

@@ -343,9 +343,10 @@ fn rollback_of_a_completed_run_applied_restores_every_previous_state() {
     let now = by_upn(&env);
     for (upn, was) in &before {
         let is = state(&now[upn]);
-        // `enable` leaves an enforced user enforced (enforced is the completed form of
-        // enabled), so an enabled user the run enforced stays enforced; rollback says so.
-        let ok = &is == was || (was == "enabled" && is == "enforced");
+        // Rollback restores enabled users with `set-enabled`; Graph itself keeps a user who
+        // registered a method enforced, so only those may come back enforced.
+        let methods = now[upn]["methods"].as_array().map_or(0, Vec::len);
+        let ok = &is == was || (was == "enabled" && is == "enforced" && methods > 0);
         assert!(ok, "{upn}: was {was}, now {is}");
     }
 }
