@@ -120,8 +120,8 @@ pub struct InputArgs {
 pub struct ConnectionArgs {
     /// Run against an in-process emulator instead of a tenant: with a tenant file, that
     /// tenant; without, a tenant in which every input user exists
-    #[arg(long, value_name = "TENANT.json", num_args = 0..=1, default_missing_value = "")]
-    pub sandbox: Option<PathBuf>,
+    #[arg(long, value_name = "TENANT.json", num_args = 0..=1)]
+    pub sandbox: Option<Option<PathBuf>>,
     /// National cloud: global, usgov, usgov-dod, china
     #[arg(long, value_name = "CLOUD", default_value = "global")]
     pub cloud: String,

@@ -198,9 +198,9 @@ pub fn connection(
             })?;
         Ok((tenant, client_id))
     };
-    let sign_in = if let Some(path) = &args.sandbox {
+    let sign_in = if let Some(file) = &args.sandbox {
         SignIn::Sandbox {
-            tenant: (!path.as_os_str().is_empty()).then(|| path.clone()),
+            tenant: file.clone(),
         }
     } else if args.device_code {
         let (tenant, client_id) = app("--device-code")?;

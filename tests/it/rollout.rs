@@ -371,3 +371,29 @@ fn the_readme_sandbox_command_runs_the_sample_rollout() {
         "the summary is printed: {stdout}"
     );
 }
+
+#[test]
+fn sandbox_without_a_tenant_file_makes_every_input_user_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("u.csv");
+    std::fs::write(
+        &input,
+        "upn,action\nnew.one@contoso.onmicrosoft.com,enforce\n8f0e1c2d-3b4a-4c5d-9e6f-708192a3b4c5,disable\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r.csv");
+    let mut cmd = std::process::Command::new(crate::util::BIN);
+    cmd.arg("apply")
+        .arg(&input)
+        .arg("--results")
+        .arg(&out)
+        .arg("--sandbox")
+        .arg("-q")
+        .env_remove("GRAPH_ACCESS_TOKEN")
+        .env_remove("AZURE_CLIENT_SECRET");
+    let (code, _, stderr) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    let records = results(&out);
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.status != Status::NotFound));
+}
