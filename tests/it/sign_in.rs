@@ -206,3 +206,40 @@ fn no_secret_or_token_appears_in_anything_a_verbose_run_writes() {
     assert!(!stdout.contains("visible-client-id-value"));
     assert!(!stdout.contains(secret));
 }
+
+#[test]
+fn an_expired_static_token_stops_the_run_with_exit_3_and_a_resume_hint() {
+    let env = Env::start(
+        EmulatorConfig::generated(200, 17)
+            .no_throttle()
+            .token_ttl(2),
+    );
+    // A token obtained outside the tool, as `az account get-access-token` would give.
+    let token: serde_json::Value = env.token_outside_the_tool();
+    let access = token["access_token"].as_str().expect("a token").to_string();
+    let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
+    let out = env.path("r.csv");
+    let mut cmd = env.rollout(
+        "apply",
+        &input,
+        &out,
+        &[
+            "--write-rate",
+            "20",
+            "--read-rate",
+            "40",
+            "--concurrency",
+            "1",
+        ],
+    );
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .env("GRAPH_ACCESS_TOKEN", &access);
+    let (code, stdout, stderr) = run(cmd);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!stderr.contains(&access) && !stdout.contains(&access));
+    // What finished before the token expired is journaled and ended well.
+    let records = results(&out);
+    assert!(records.len() < 200);
+    assert!(records.iter().all(|r| r.status != Status::Failed));
+}

@@ -84,6 +84,32 @@ impl Env {
         c
     }
 
+    /// A client-credentials token from the emulator, obtained outside the tool.
+    pub(crate) fn token_outside_the_tool(&self) -> Value {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.emu.base_url(),
+            self.emu.tenant_id()
+        );
+        let form = [
+            ("client_id", self.emu.client_id()),
+            ("client_secret", self.emu.client_secret()),
+            ("scope", "https://graph.microsoft.com/.default".to_string()),
+            ("grant_type", "client_credentials".to_string()),
+        ];
+        self._rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .expect("token request")
+                .json()
+                .await
+                .expect("token json")
+        })
+    }
+
     pub(crate) fn stats(&self) -> Value {
         self.emu.stats()
     }
