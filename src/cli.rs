@@ -230,6 +230,10 @@ pub struct PlanArgs {
     /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII
+    /// names right
+    #[arg(long)]
+    pub excel: bool,
     /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
     /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
     /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
@@ -265,6 +269,10 @@ pub struct ApplyArgs {
     /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII
+    /// names right
+    #[arg(long)]
+    pub excel: bool,
     /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
     /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
     /// Hello, email, Temporary Access Pass, platform credentials). Never the password.

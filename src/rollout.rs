@@ -27,6 +27,7 @@ struct Rollout<'a> {
     max_changes: Option<u64>,
     reset_scope: &'a str,
     html: Option<&'a Path>,
+    excel: bool,
     connection: &'a crate::cli::ConnectionArgs,
     pacing: &'a crate::cli::PacingArgs,
     output: &'a OutputArgs,
@@ -43,6 +44,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
             max_changes: args.max_changes,
             reset_scope: &args.reset_scope,
             html: args.html.as_deref(),
+            excel: args.excel,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -62,6 +64,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
             max_changes: None,
             reset_scope: &args.reset_scope,
             html: args.html.as_deref(),
+            excel: args.excel,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -378,6 +381,9 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         }
     }
     let records = journal.finish()?;
+    if r.excel {
+        crate::journal::add_excel_bom(&r.results)?;
+    }
     let stats = RunStats {
         elapsed: report.elapsed,
         reads: report.reads,

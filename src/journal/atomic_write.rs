@@ -20,13 +20,37 @@ pub fn write_results(
     check_directory(path)?;
     let tmp = temp_path(path);
     let written = write_temp(&tmp, records, extra_columns);
+    replace_with_temp(path, &tmp, written)
+}
+
+/// `--excel`: rewrites a finished results file with a UTF-8 byte-order mark in front, so
+/// Excel on Windows reads non-ASCII names right. Atomic; a file that has one is left alone.
+/// The readers (and `--resume`) skip the mark.
+pub fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let bytes = fs::read(path).map_err(JournalError::io_with(path, "cannot read results file"))?;
+    if bytes.starts_with(BOM) {
+        return Ok(());
+    }
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        io::Write::write_all(&mut f, BOM)?;
+        io::Write::write_all(&mut f, &bytes)?;
+        f.sync_all()
+    })();
+    replace_with_temp(path, &tmp, written)
+}
+
+/// Renames a fully written temp file over `path` (or removes it when writing failed).
+fn replace_with_temp(path: &Path, tmp: &Path, written: io::Result<()>) -> Result<(), JournalError> {
     let result = written
         .map_err(JournalError::io_with(
             path,
             "cannot write a temporary file for",
         ))
         .and_then(|()| {
-            fs::rename(&tmp, path).map_err(|cause| {
+            fs::rename(tmp, path).map_err(|cause| {
                 // Windows refuses to replace a file another program (Excel) holds open.
                 let cause = if cause.kind() == io::ErrorKind::PermissionDenied {
                     io::Error::new(
@@ -40,7 +64,7 @@ pub fn write_results(
             })
         });
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
         return result;
     }
     sync_directory(path);
@@ -181,5 +205,35 @@ mod tests {
             err.contains("does not exist") && err.contains("plan.csv"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod excel_tests {
+    use super::*;
+
+    #[test]
+    fn an_excel_results_file_starts_with_a_bom_and_still_reads_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let rec = ResultRecord {
+            row: 2,
+            user: "zoë@contoso.com".into(),
+            action: "enforce".into(),
+            ..ResultRecord::default()
+        };
+        write_results(&path, std::slice::from_ref(&rec), &[]).unwrap();
+        add_excel_bom(&path).unwrap();
+        add_excel_bom(&path).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBFrow,user,"));
+        assert!(!bytes[3..].starts_with(b"\xEF\xBB\xBF"), "one mark only");
+        assert_eq!(
+            crate::journal::read_results(&path).unwrap(),
+            vec![rec.clone()]
+        );
+        let (journal, records) = crate::journal::Journal::resume(&path, &[]).unwrap();
+        assert_eq!(records, vec![rec]);
+        drop(journal);
     }
 }

@@ -27,7 +27,7 @@ mod neutralize;
 mod reader;
 pub mod record;
 
-pub use atomic_write::write_results;
+pub use atomic_write::{add_excel_bom, write_results};
 pub(crate) use compact::action_rank;
 pub use error::JournalError;
 pub use journal_file::{Journal, read_results};

@@ -79,3 +79,23 @@ fn an_xlsx_with_title_rows_applies_with_kept_columns_and_an_html_report() {
     assert!(page.contains("data-row=\"6\""), "the invalid row is listed");
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
 }
+
+#[test]
+fn excel_flag_finishes_the_results_with_a_bom_and_resume_still_reads_them() {
+    let env = Env::start(
+        EmulatorConfig {
+            users: vec![member("zoë@contoso.onmicrosoft.com", "disabled")],
+            ..EmulatorConfig::default()
+        }
+        .no_throttle(),
+    );
+    let input = env.write("u.csv", "upn,action\nzoë@contoso.onmicrosoft.com,enforce\n");
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--excel"]));
+    assert_eq!(code, 0, "{stderr}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFrow,user,action,status"));
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&out)[0].status, Status::Applied);
+}
