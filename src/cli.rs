@@ -196,6 +196,23 @@ pub struct PacingArgs {
     pub max_attempts: u32,
 }
 
+/// What `plan` and `apply` share beyond input, connection and pacing.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII
+    /// names right
+    #[arg(long)]
+    pub excel: bool,
+    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
+    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
+    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
+    #[arg(long, value_name = "SCOPE", default_value = "portal")]
+    pub reset_scope: String,
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Print the summary as JSON on stdout
@@ -227,18 +244,8 @@ pub struct PlanArgs {
     /// Replace an existing report file
     #[arg(long)]
     pub overwrite: bool,
-    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII
-    /// names right
-    #[arg(long)]
-    pub excel: bool,
-    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
-    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
-    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
-    #[arg(long, value_name = "SCOPE", default_value = "portal")]
-    pub reset_scope: String,
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -266,18 +273,8 @@ pub struct ApplyArgs {
     /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
-    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII
-    /// names right
-    #[arg(long)]
-    pub excel: bool,
-    /// What reset-methods deletes: 'portal' (the admin center's set: phone numbers, Microsoft
-    /// Authenticator, software OATH; hardware OATH unassigned) or 'all' (also FIDO2, Windows
-    /// Hello, email, Temporary Access Pass, platform credentials). Never the password.
-    #[arg(long, value_name = "SCOPE", default_value = "portal")]
-    pub reset_scope: String,
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]

@@ -25,9 +25,7 @@ struct Rollout<'a> {
     overwrite: bool,
     dry_run: bool,
     max_changes: Option<u64>,
-    reset_scope: &'a str,
-    html: Option<&'a Path>,
-    excel: bool,
+    run: &'a crate::cli::RunArgs,
     connection: &'a crate::cli::ConnectionArgs,
     pacing: &'a crate::cli::PacingArgs,
     output: &'a OutputArgs,
@@ -42,9 +40,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: args.dry_run,
             max_changes: args.max_changes,
-            reset_scope: &args.reset_scope,
-            html: args.html.as_deref(),
-            excel: args.excel,
+            run: &args.run,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -62,9 +58,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: true,
             max_changes: None,
-            reset_scope: &args.reset_scope,
-            html: args.html.as_deref(),
-            excel: args.excel,
+            run: &args.run,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -290,7 +284,7 @@ fn resume_command(argv: &[OsString]) -> String {
 
 fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let options = config::input_options(r.input)?;
-    let settings = config::engine_settings(r.pacing, r.reset_scope, r.dry_run, r.max_changes)?;
+    let settings = config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
     let loaded = input::load(&r.input.input, &options)?;
     for w in &loaded.warnings {
@@ -381,7 +375,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         }
     }
     let records = journal.finish()?;
-    if r.excel {
+    if r.run.excel {
         crate::journal::add_excel_bom(&r.results)?;
     }
     let stats = RunStats {
@@ -394,7 +388,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         final_read_rate: report.final_read_rate,
     };
     let summary = Summary::from_records(&records, Some(stats), Some(&r.results), r.dry_run);
-    if let Some(html) = r.html {
+    if let Some(html) = &r.run.html {
         let title = format!(
             "MFA {} — {}",
             if r.dry_run { "plan" } else { "rollout" },

@@ -150,3 +150,17 @@ pub(crate) fn not_found(response: &ItemResponse) -> Outcome {
         ..Outcome::default()
     }
 }
+
+/// A batch item's answer, for the machines' unit tests.
+#[cfg(test)]
+pub(crate) fn answer(status: u16, body: Value) -> ItemResponse {
+    ItemResponse {
+        id: "1".into(),
+        status,
+        retry_after: None,
+        request_id: None,
+        client_request_id: None,
+        throttle_percentage: None,
+        body,
+    }
+}

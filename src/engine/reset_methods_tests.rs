@@ -5,21 +5,10 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::engine::machine::answer;
 
 const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
 const ALT: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
-
-fn answer(status: u16, body: Value) -> ItemResponse {
-    ItemResponse {
-        id: "1".into(),
-        status,
-        retry_after: None,
-        request_id: None,
-        client_request_id: None,
-        throttle_percentage: None,
-        body,
-    }
-}
 
 struct User {
     methods: Vec<Value>,

@@ -136,19 +136,8 @@ impl Revoke {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
-
-    fn answer(status: u16, body: Value) -> ItemResponse {
-        ItemResponse {
-            id: "1".into(),
-            status,
-            retry_after: None,
-            request_id: None,
-            client_request_id: None,
-            throttle_percentage: None,
-            body,
-        }
-    }
+    use crate::engine::machine::answer;
+    use serde_json::json;
 
     fn only_call(next: Next) -> Call {
         match next {

@@ -211,19 +211,8 @@ impl StateChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::machine::answer;
     use serde_json::{Value, json};
-
-    fn answer(status: u16, body: Value) -> ItemResponse {
-        ItemResponse {
-            id: "1".into(),
-            status,
-            retry_after: None,
-            request_id: None,
-            client_request_id: None,
-            throttle_percentage: None,
-            body,
-        }
-    }
 
     fn machine(target: MfaState, dry_run: bool) -> StateChange {
         StateChange::new(
