@@ -138,6 +138,17 @@ fn unknown_tenant(tenant: &str) -> LoginReply {
     )
 }
 
+/// Checks that the form's `client_id` names the app this tenant knows; else the error reply.
+fn known_client(shared: &Shared, form: &HashMap<String, String>) -> Result<(), LoginReply> {
+    let Some(client_id) = form.get("client_id") else {
+        return Err(missing("client_id"));
+    };
+    if !client_id.eq_ignore_ascii_case(&shared.config.client_id) {
+        return Err(unknown_client(shared, client_id));
+    }
+    Ok(())
+}
+
 fn unknown_client(shared: &Shared, client_id: &str) -> LoginReply {
     aad_error(
         400,
@@ -431,11 +442,8 @@ pub(crate) fn device_code(shared: &Shared, tenant: &str, body: &[u8]) -> LoginRe
         return unknown_tenant(tenant);
     }
     let form = parse_form(body);
-    let Some(client_id) = form.get("client_id") else {
-        return missing("client_id");
-    };
-    if !client_id.eq_ignore_ascii_case(&shared.config.client_id) {
-        return unknown_client(shared, client_id);
+    if let Err(reply) = known_client(shared, &form) {
+        return reply;
     }
     let Some(scope) = form.get("scope") else {
         return missing("scope");
@@ -485,11 +493,8 @@ pub(crate) fn device_code(shared: &Shared, tenant: &str, body: &[u8]) -> LoginRe
 }
 
 fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply {
-    let Some(client_id) = form.get("client_id") else {
-        return missing("client_id");
-    };
-    if !client_id.eq_ignore_ascii_case(&shared.config.client_id) {
-        return unknown_client(shared, client_id);
+    if let Err(reply) = known_client(shared, form) {
+        return reply;
     }
     let Some(code) = form.get("device_code") else {
         return missing("device_code");
@@ -566,11 +571,8 @@ fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginRe
 }
 
 fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply {
-    let Some(client_id) = form.get("client_id") else {
-        return missing("client_id");
-    };
-    if !client_id.eq_ignore_ascii_case(&shared.config.client_id) {
-        return unknown_client(shared, client_id);
+    if let Err(reply) = known_client(shared, form) {
+        return reply;
     }
     let Some(token) = form.get("refresh_token") else {
         return missing("refresh_token");
