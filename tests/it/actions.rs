@@ -334,9 +334,7 @@ fn rollback_of_a_completed_run_applied_restores_every_previous_state() {
     let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
     assert_eq!(code, 0, "{stderr}");
     let undo = env.path("undo.csv");
-    let mut rb = env.command();
-    rb.arg("rollback").arg(&out).arg("--out").arg(&undo);
-    let (code, _, stderr) = run(rb);
+    let (code, _, stderr) = run(env.rollback(&out, &undo));
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = run(env.rollout("apply", &undo, &env.path("undo-run.csv"), &[]));
     assert_eq!(code, 0, "{stderr}");
@@ -376,9 +374,7 @@ fn rollback_explains_what_cannot_be_undone_and_emits_no_rows_for_it() {
     let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
     assert_eq!(code, 0, "{stderr}");
     let undo = env.path("undo.csv");
-    let mut rb = env.command();
-    rb.arg("rollback").arg(&out).arg("--out").arg(&undo);
-    let (code, _, stderr) = run(rb);
+    let (code, _, stderr) = run(env.rollback(&out, &undo));
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("1 method reset"), "{stderr}");
     assert!(stderr.contains("1 session revocation"), "{stderr}");
@@ -391,13 +387,7 @@ fn rollback_explains_what_cannot_be_undone_and_emits_no_rows_for_it() {
 fn check_reports_a_withheld_permission_and_exits_3() {
     let env =
         Env::start(EmulatorConfig::generated(3, 1).withhold_permission("User.RevokeSessions.All"));
-    let mut c = env.command();
-    c.arg("check")
-        .arg("--graph-url")
-        .arg(env.emu.base_url())
-        .arg("--authority-host")
-        .arg(env.emu.base_url());
-    let (code, stdout, stderr) = run(c);
+    let (code, stdout, stderr) = run(env.check(None));
     assert_eq!(code, 3, "{stdout}{stderr}");
     assert!(
         stdout.contains("revoke-sessions") && stdout.contains("MISSING"),
@@ -407,14 +397,7 @@ fn check_reports_a_withheld_permission_and_exits_3() {
 
     // With an input that needs only state changes, the same token is enough.
     let input = env.write("u.csv", &format!("upn,action\nuser0001@{DOMAIN},enforce\n"));
-    let mut c = env.command();
-    c.arg("check")
-        .arg(&input)
-        .arg("--graph-url")
-        .arg(env.emu.base_url())
-        .arg("--authority-host")
-        .arg(env.emu.base_url());
-    let (code, stdout, stderr) = run(c);
+    let (code, stdout, stderr) = run(env.check(Some(&input)));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }

@@ -71,16 +71,32 @@ impl Env {
         } else {
             "--results"
         };
-        c.arg(sub)
-            .arg(input)
-            .arg(flag)
-            .arg(results)
-            .arg("--graph-url")
+        c.arg(sub).arg(input).arg(flag).arg(results);
+        self.point_at_emulator(&mut c);
+        c.arg("--quiet").args(extra);
+        c
+    }
+
+    /// Adds the flags that send the tool's Graph and login calls to this emulator.
+    pub(crate) fn point_at_emulator(&self, c: &mut Command) {
+        c.arg("--graph-url")
             .arg(self.emu.base_url())
             .arg("--authority-host")
-            .arg(self.emu.base_url())
-            .arg("--quiet")
-            .args(extra);
+            .arg(self.emu.base_url());
+    }
+
+    /// `mfa-rollout check [INPUT]` against this emulator.
+    pub(crate) fn check(&self, input: Option<&Path>) -> Command {
+        let mut c = self.command();
+        c.arg("check").args(input);
+        self.point_at_emulator(&mut c);
+        c
+    }
+
+    /// `mfa-rollout rollback RESULTS --out UNDO`.
+    pub(crate) fn rollback(&self, results: &Path, undo: &Path) -> Command {
+        let mut c = self.command();
+        c.arg("rollback").arg(results).arg("--out").arg(undo);
         c
     }
 
