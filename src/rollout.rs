@@ -15,7 +15,7 @@ use crate::error::{Completion, Error};
 use crate::input::{self, LoadedInput};
 use crate::journal::{Journal, ResultRecord, Status};
 use crate::progress::{Progress, ProgressMode};
-use crate::report::{RunStats, Summary};
+use crate::report::{RunStats, Tally};
 
 /// Everything `apply` and `plan` share, validated.
 struct Rollout<'a> {
@@ -188,14 +188,15 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
 /// Matches the records of an earlier run against the input (exit 2 when a row changed) and
 /// returns the work still to do plus the upfront records not yet written.
 fn remaining_work(
-    loaded: &LoadedInput,
+    loaded: LoadedInput,
     done: &[ResultRecord],
     results: &Path,
 ) -> Result<(Vec<WorkItem>, Vec<ResultRecord>), Error> {
-    let mut jobs_by_row: HashMap<u64, &input::Job> = HashMap::new();
-    for job in &loaded.jobs {
-        jobs_by_row.insert(job.row, job);
-    }
+    let jobs_by_row: HashMap<u64, &input::Job> = if done.is_empty() {
+        HashMap::new()
+    } else {
+        loaded.jobs.iter().map(|job| (job.row, job)).collect()
+    };
     let invalid_rows: BTreeSet<u64> = loaded.invalid.iter().map(|p| p.row).collect();
     let mut finished: BTreeSet<(u64, String)> = BTreeSet::new();
     for r in done {
@@ -221,12 +222,13 @@ fn remaining_work(
         }
         finished.insert((r.row, r.action.clone()));
     }
-    let upfront = upfront_records(loaded)
+    let upfront = upfront_records(&loaded)
         .into_iter()
         .filter(|r| !finished.contains(&(r.row, r.action.clone())))
         .collect();
-    let mut work = Vec::new();
-    for job in &loaded.jobs {
+    drop(jobs_by_row);
+    let mut work = Vec::with_capacity(loaded.jobs.len());
+    for job in loaded.jobs {
         if job.duplicate_of.is_some() {
             continue;
         }
@@ -238,10 +240,10 @@ fn remaining_work(
         if start_at < job.actions.len() {
             work.push(WorkItem {
                 row: job.row,
-                user: job.user.clone(),
-                actions: job.actions.clone(),
+                user: job.user,
+                actions: job.actions,
                 start_at,
-                extra: job.keep.clone(),
+                extra: job.keep,
             });
         }
     }
@@ -299,7 +301,14 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         let j = Journal::create(&r.results, r.overwrite, &loaded.keep_headers)?;
         (j, Vec::new())
     };
-    let (work, upfront) = remaining_work(&loaded, &done, &r.results)?;
+    // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
+    let sandbox_users: Vec<String> = match &connection.sign_in {
+        config::SignIn::Sandbox { tenant: None } => {
+            loaded.jobs.iter().map(|j| j.user.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let (work, upfront) = remaining_work(loaded, &done, &r.results)?;
     journal.append(&upfront)?;
 
     let actions: BTreeSet<Action> = work
@@ -310,7 +319,6 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         .iter()
         .map(|w| (w.actions.len() - w.start_at) as u64)
         .sum();
-    let users: Vec<String> = loaded.jobs.iter().map(|j| j.user.clone()).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -323,7 +331,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         if work.is_empty() {
             return Ok(engine::EngineReport::default());
         }
-        let connected = connect::connect(connection, &users).await?;
+        let connected = connect::connect(connection, &sandbox_users).await?;
         connect::check_permissions(&connected.client, &actions, r.dry_run).await?;
         let transport = std::sync::Arc::new(connected.client.clone());
         let shutdown = async {
@@ -374,7 +382,16 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             )));
         }
     }
-    let records = journal.finish()?;
+    // The summary counts records as the compaction writes them; only an HTML report, which
+    // lists them, keeps them.
+    let mut tally = Tally::new();
+    let mut listed = Vec::new();
+    journal.finish(|record| {
+        tally.add(record);
+        if r.run.html.is_some() {
+            listed.push(record.clone());
+        }
+    })?;
     if r.run.excel {
         crate::journal::add_excel_bom(&r.results)?;
     }
@@ -387,14 +404,14 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         final_write_rate: report.final_write_rate,
         final_read_rate: report.final_read_rate,
     };
-    let summary = Summary::from_records(&records, Some(stats), Some(&r.results), r.dry_run);
+    let summary = tally.summary(Some(stats), Some(&r.results), r.dry_run);
     if let Some(html) = &r.run.html {
         let title = format!(
             "MFA {} — {}",
             if r.dry_run { "plan" } else { "rollout" },
             r.input.input.display()
         );
-        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
+        crate::report::write_html(html, &listed, &summary, &title).map_err(|e| Error::File {
             path: html.to_path_buf(),
             message: format!("cannot write the HTML report: {e}"),
         })?;

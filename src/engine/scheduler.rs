@@ -69,19 +69,28 @@ pub struct EngineReport {
     pub final_write_rate: Option<f64>,
 }
 
+/// One input row. Small on purpose: a run holds one per row for its whole length, while the
+/// state of an action under way (`Current`) exists only for the jobs started and not finished.
 struct JobState {
     item: WorkItem,
     next_action: usize,
-    machine: Option<Machine>,
-    outstanding: usize,
-    attempts: u32,
-    change_reserved: bool,
-    /// A write of the current action was sent: it may have changed the tenant.
-    write_sent: bool,
-    request_id: String,
-    client_request_id: String,
     /// Set when an action failed: the later actions of this user are skipped.
     blocked_by: Option<String>,
+    /// The action under way; `None` before the job starts, between actions and after the last.
+    current: Option<Box<Current>>,
+}
+
+/// The action a job is running.
+struct Current {
+    machine: Machine,
+    attempts: u32,
+    change_reserved: bool,
+    /// A write of this action was sent: it may have changed the tenant.
+    write_sent: bool,
+    /// Its first write waits behind `--max-changes` (it does not count as running meanwhile).
+    parked: bool,
+    request_id: String,
+    client_request_id: String,
 }
 
 #[derive(Debug)]
@@ -164,9 +173,22 @@ where
     s.run(transport, sink, shutdown).await
 }
 
+/// How many jobs run at once (started and not finished, not counting those parked behind
+/// `--max-changes`): enough to keep every batch in flight full and the budgets' queues deep
+/// while the pacing holds writes back, and few enough that a run's memory does not grow with
+/// its number of rows. Jobs start in input order as others finish.
+fn running_limit(settings: &EngineSettings) -> usize {
+    (settings.concurrency.max(1) * settings.batch_size.clamp(1, 20) * 8).max(512)
+}
+
 struct Scheduler {
     settings: EngineSettings,
     jobs: Vec<JobState>,
+    /// The next job to start: the ones before it have started.
+    next_start: usize,
+    /// Jobs with an action under way, less those parked behind `--max-changes`.
+    running: usize,
+    running_limit: usize,
     ready_reads: VecDeque<Pending>,
     ready_writes: VecDeque<Pending>,
     delayed: BinaryHeap<Reverse<Delayed>>,
@@ -215,14 +237,8 @@ impl Scheduler {
             .map(|item| JobState {
                 next_action: item.start_at,
                 item,
-                machine: None,
-                outstanding: 0,
-                attempts: 0,
-                change_reserved: false,
-                write_sent: false,
-                request_id: String::new(),
-                client_request_id: String::new(),
                 blocked_by: None,
+                current: None,
             })
             .collect();
         let seed = std::time::SystemTime::now()
@@ -233,8 +249,11 @@ impl Scheduler {
             gate_open: settings.max_changes.is_none() || settings.dry_run,
             reads: Budget::new(settings.read_rate, settings.read_ceiling, burst, now),
             writes: Budget::new(settings.write_rate, settings.write_ceiling, burst, now),
+            running_limit: running_limit(&settings),
             settings,
             jobs,
+            next_start: 0,
+            running: 0,
             ready_reads: VecDeque::new(),
             ready_writes: VecDeque::new(),
             delayed: BinaryHeap::new(),
@@ -317,12 +336,8 @@ impl Scheduler {
         tokio::pin!(shutdown);
         let mut stop_deadline: Option<Instant> = None;
 
-        for j in 0..self.jobs.len() {
-            self.advance(j);
-        }
-        self.flush(sink);
-
         loop {
+            self.start_jobs();
             let now = Instant::now();
             while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
                 if let Some(Reverse(d)) = self.delayed.pop() {
@@ -364,6 +379,15 @@ impl Scheduler {
                     break;
                 }
             } else if self.in_flight == 0 && self.ready_is_empty() && self.delayed.is_empty() {
+                if self.next_start < self.jobs.len() {
+                    // Nothing is under way but jobs are left: the running ones all wait on
+                    // something else (the breaker's verdict on their permission failures).
+                    self.flush(sink);
+                    let j = self.next_start;
+                    self.next_start += 1;
+                    self.advance(j);
+                    continue;
+                }
                 if self.gate_open || self.parked.is_empty() {
                     break;
                 }
@@ -409,6 +433,31 @@ impl Scheduler {
         std::mem::take(&mut self.report)
     }
 
+    /// Starts jobs, in input order, up to the running limit (none once stopping: `--resume`
+    /// picks them up).
+    fn start_jobs(&mut self) {
+        while self.report.stop.is_none()
+            && self.running < self.running_limit
+            && self.next_start < self.jobs.len()
+        {
+            let j = self.next_start;
+            self.next_start += 1;
+            self.advance(j);
+        }
+    }
+
+    /// Whether the job's current action has sent a write (so it may have changed the tenant).
+    fn write_sent(&self, j: usize) -> bool {
+        self.jobs[j].current.as_ref().is_some_and(|c| c.write_sent)
+    }
+
+    /// Whether an answer or retry for action `action` of job `j` still matters: the action is
+    /// the one under way.
+    fn is_current(&self, j: usize, action: usize) -> bool {
+        let job = &self.jobs[j];
+        job.next_action == action && job.current.is_some()
+    }
+
     /// Whether a stopping run may still send for jobs that already changed the tenant: on
     /// Ctrl-C and the breaker yes (within the grace period), not when the journal failed.
     fn may_drain(&self) -> bool {
@@ -424,14 +473,24 @@ impl Scheduler {
             self.parked.clear();
             return;
         }
-        let jobs = &self.jobs;
-        self.ready_reads.retain(|p| jobs[p.job].write_sent);
-        self.ready_writes.retain(|p| jobs[p.job].write_sent);
+        let sent = |p: &Pending| {
+            self.jobs[p.job]
+                .current
+                .as_ref()
+                .is_some_and(|c| c.write_sent)
+        };
+        let reads = std::mem::take(&mut self.ready_reads);
+        let writes = std::mem::take(&mut self.ready_writes);
         let delayed = std::mem::take(&mut self.delayed);
-        self.delayed = delayed
+        let reads = reads.into_iter().filter(|p| sent(p)).collect();
+        let writes = writes.into_iter().filter(|p| sent(p)).collect();
+        let delayed = delayed
             .into_iter()
-            .filter(|Reverse(d)| jobs[d.pending.job].write_sent)
+            .filter(|Reverse(d)| sent(&d.pending))
             .collect();
+        self.ready_reads = reads;
+        self.ready_writes = writes;
+        self.delayed = delayed;
         self.parked.clear();
     }
 
@@ -444,7 +503,7 @@ impl Scheduler {
     /// already sent a write goes first: its read-back or next step finishes a change, and a
     /// change is recorded only once its action ends.
     fn enqueue(&mut self, pending: Pending) {
-        let first = self.jobs[pending.job].write_sent;
+        let first = self.write_sent(pending.job);
         let queue = if pending.call.method.is_write() {
             &mut self.ready_writes
         } else {
@@ -543,15 +602,17 @@ impl Scheduler {
         for (i, pending) in items.into_iter().enumerate() {
             let id = (i + 1).to_string();
             let client_request_id = uuid::Uuid::new_v4().to_string();
-            let job = &mut self.jobs[pending.job];
-            if pending.call.method.is_write() {
+            let write = pending.call.method.is_write();
+            if write {
                 self.report.writes += 1;
-                job.write_sent = true;
             } else {
                 self.report.reads += 1;
             }
-            job.attempts += 1;
-            job.client_request_id.clone_from(&client_request_id);
+            if let Some(current) = self.jobs[pending.job].current.as_mut() {
+                current.write_sent |= write;
+                current.attempts += 1;
+                current.client_request_id.clone_from(&client_request_id);
+            }
             wire.push(BatchItem {
                 id: id.clone(),
                 method: pending.call.method,
@@ -657,15 +718,13 @@ impl Scheduler {
                     "sign-in failed during the run: {message}"
                 )));
                 // The items stay unfinished: --resume redoes them.
-                for sent in done.sent {
-                    let j = sent.pending.job;
-                    self.jobs[j].outstanding = self.jobs[j].outstanding.saturating_sub(1);
-                }
             }
             Err(BatchError::Rejected { status, error }) => {
                 for sent in done.sent {
                     let job = sent.pending.job;
-                    self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
+                    if !self.is_current(job, sent.pending.action) {
+                        continue;
+                    }
                     let outcome = Outcome {
                         status: Status::Failed,
                         http_status: Some(status),
@@ -704,11 +763,11 @@ impl Scheduler {
 
     fn on_item(&mut self, pending: Pending, answer: ItemResponse) {
         let job = pending.job;
-        if pending.action != self.jobs[job].next_action || self.jobs[job].machine.is_none() {
+        if !self.is_current(job, pending.action) {
             return;
         }
-        if let Some(id) = &answer.request_id {
-            self.jobs[job].request_id.clone_from(id);
+        if let (Some(id), Some(current)) = (&answer.request_id, self.jobs[job].current.as_mut()) {
+            current.request_id.clone_from(id);
         }
         match answer.status {
             429 => {
@@ -733,11 +792,10 @@ impl Scheduler {
                 self.delay(p, Duration::ZERO);
             }
             status => {
-                self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
-                let Some(machine) = self.jobs[job].machine.as_mut() else {
+                let Some(current) = self.jobs[job].current.as_mut() else {
                     return;
                 };
-                let next = machine.on_response(pending.call.tag, &answer);
+                let next = current.machine.on_response(pending.call.tag, &answer);
                 if status == 401 || status == 403 {
                     if let Next::Done(outcome) = next {
                         self.on_auth_failure(job, outcome);
@@ -777,7 +835,7 @@ impl Scheduler {
         message: &str,
         retry_after: Option<Duration>,
     ) {
-        if p.action != self.jobs[p.job].next_action || self.jobs[p.job].machine.is_none() {
+        if !self.is_current(p.job, p.action) {
             return;
         }
         p.transient += 1;
@@ -790,8 +848,8 @@ impl Scheduler {
             self.give_up(p, status, code, message);
             return;
         }
-        if let Some(m) = self.jobs[p.job].machine.as_mut() {
-            p.call = m.after_ambiguous(p.call.tag);
+        if let Some(current) = self.jobs[p.job].current.as_mut() {
+            p.call = current.machine.after_ambiguous(p.call.tag);
         }
         let wait = match retry_after {
             Some(w) => w.max(self.backoff(p.transient) / 4),
@@ -803,12 +861,10 @@ impl Scheduler {
     /// A call kept failing: the action fails with the last error.
     fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
         let job = p.job;
-        self.jobs[job].outstanding = self.jobs[job].outstanding.saturating_sub(1);
-        if let Some(outcome) = self.jobs[job]
-            .machine
-            .as_ref()
-            .and_then(|m| m.give_up(p.call.tag, message))
-        {
+        let Some(current) = self.jobs[job].current.as_ref() else {
+            return;
+        };
+        if let Some(outcome) = current.machine.give_up(p.call.tag, message) {
             self.finish_action(job, outcome);
             return;
         }
@@ -816,10 +872,7 @@ impl Scheduler {
             status: Status::Failed,
             http_status: status,
             error_code: code.to_string(),
-            message: format!(
-                "{message} (gave up after {} attempts)",
-                self.jobs[job].attempts
-            ),
+            message: format!("{message} (gave up after {} attempts)", current.attempts),
             ..Outcome::default()
         };
         self.finish_action(job, outcome);
@@ -833,7 +886,7 @@ impl Scheduler {
         }
         loop {
             let job = &mut self.jobs[j];
-            if job.machine.is_some() || job.next_action >= job.item.actions.len() {
+            if job.current.is_some() || job.next_action >= job.item.actions.len() {
                 return;
             }
             let action = job.item.actions[job.next_action];
@@ -853,7 +906,16 @@ impl Scheduler {
             };
             let mut machine = Machine::new(action, &job.item.user, options);
             let next = machine.start();
-            job.machine = Some(machine);
+            job.current = Some(Box::new(Current {
+                machine,
+                attempts: 0,
+                change_reserved: false,
+                write_sent: false,
+                parked: false,
+                request_id: String::new(),
+                client_request_id: String::new(),
+            }));
+            self.running += 1;
             self.apply_next(j, next);
             return;
         }
@@ -864,7 +926,7 @@ impl Scheduler {
             Next::Wait => {}
             Next::Done(outcome) => self.finish_action(j, outcome),
             Next::Send(calls) => {
-                if self.report.stop.is_some() && !(self.may_drain() && self.jobs[j].write_sent) {
+                if self.report.stop.is_some() && !(self.may_drain() && self.write_sent(j)) {
                     return;
                 }
                 for call in calls {
@@ -876,16 +938,21 @@ impl Scheduler {
                         throttled: 0,
                         auth_retries: 0,
                     };
-                    self.jobs[j].outstanding += 1;
-                    if pending.call.method.is_write() && !self.jobs[j].change_reserved {
+                    let Some(current) = self.jobs[j].current.as_mut() else {
+                        return;
+                    };
+                    if pending.call.method.is_write() && !current.change_reserved {
                         if !self.gate_open {
+                            if !current.parked {
+                                current.parked = true;
+                                self.running -= 1;
+                            }
                             self.parked.push(pending);
                             continue;
                         }
                         if let Some(max) = self.settings.max_changes
                             && self.changes_reserved >= max
                         {
-                            self.jobs[j].outstanding -= 1;
                             let outcome = Outcome {
                                 status: Status::Skipped,
                                 message: format!("--max-changes {max} reached"),
@@ -895,7 +962,7 @@ impl Scheduler {
                             return;
                         }
                         self.changes_reserved += 1;
-                        self.jobs[j].change_reserved = true;
+                        current.change_reserved = true;
                     }
                     self.enqueue(pending);
                 }
@@ -924,10 +991,15 @@ impl Scheduler {
         self.gate_open = true;
         let parked = std::mem::take(&mut self.parked);
         for p in parked {
-            let j = p.job;
-            if !self.jobs[j].change_reserved {
-                self.jobs[j].change_reserved = true;
-                self.changes_reserved += 1;
+            if let Some(current) = self.jobs[p.job].current.as_mut() {
+                if current.parked {
+                    current.parked = false;
+                    self.running += 1;
+                }
+                if !current.change_reserved {
+                    current.change_reserved = true;
+                    self.changes_reserved += 1;
+                }
             }
             self.enqueue(p);
         }
@@ -935,6 +1007,14 @@ impl Scheduler {
 
     fn push_record(&mut self, j: usize, action: Action, outcome: &Outcome) {
         let job = &self.jobs[j];
+        let (attempts, request_id, client_request_id) =
+            job.current.as_ref().map_or((0, "", ""), |c| {
+                (
+                    c.attempts,
+                    c.request_id.as_str(),
+                    c.client_request_id.as_str(),
+                )
+            });
         self.out.push(ResultRecord {
             row: job.item.row,
             user: job.item.user.clone(),
@@ -945,9 +1025,9 @@ impl Scheduler {
             http_status: outcome.http_status,
             error_code: outcome.error_code.clone(),
             message: outcome.message.clone(),
-            attempts: job.attempts,
-            request_id: job.request_id.clone(),
-            client_request_id: job.client_request_id.clone(),
+            attempts,
+            request_id: request_id.to_string(),
+            client_request_id: client_request_id.to_string(),
             finished_at: now_rfc3339(),
             extra: job.item.extra.clone(),
         });
@@ -972,13 +1052,9 @@ impl Scheduler {
                 outcome.status
             ));
         }
-        job.machine = None;
-        job.outstanding = 0;
-        job.attempts = 0;
-        job.change_reserved = false;
-        job.write_sent = false;
-        job.request_id.clear();
-        job.client_request_id.clear();
+        if job.current.take().is_some_and(|c| !c.parked) {
+            self.running -= 1;
+        }
         job.next_action += 1;
         self.advance(j);
     }

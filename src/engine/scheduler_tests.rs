@@ -25,6 +25,8 @@ struct Fake {
     on_first_write: Option<Arc<tokio::sync::Notify>>,
     batches: AtomicUsize,
     max_batch: AtomicUsize,
+    /// Users in the order of their first read.
+    first_reads: Mutex<Vec<String>>,
 }
 
 fn user_of(url: &str) -> String {
@@ -77,7 +79,13 @@ impl Transport for Fake {
                 continue;
             };
             match it.method {
-                Method::Get => answers.push(item(&it.id, 200, json!({"perUserMfaState": state}))),
+                Method::Get => {
+                    let mut first = self.first_reads.lock().unwrap();
+                    if !first.contains(&user) {
+                        first.push(user.clone());
+                    }
+                    answers.push(item(&it.id, 200, json!({"perUserMfaState": state})));
+                }
                 _ => {
                     let value = it
                         .body
@@ -283,6 +291,92 @@ async fn max_changes_lets_a_plan_that_fits_run() {
     assert_eq!(report.stop, None);
     assert_eq!(count(&sink, Status::Applied), 5);
     assert_eq!(count(&sink, Status::Unchanged), 25);
+}
+
+#[test]
+fn jobs_start_in_input_order_up_to_the_running_limit() {
+    let settings = EngineSettings {
+        concurrency: 1,
+        ..fast()
+    };
+    let limit = running_limit(&settings);
+    let mut s = Scheduler::new(work(2_000, Action::Enforce), settings);
+    s.start_jobs();
+    assert_eq!((s.running, s.next_start), (limit, limit));
+    let queued: Vec<usize> = s.ready_reads.iter().map(|p| p.job).collect();
+    assert_eq!(
+        queued,
+        (0..limit).collect::<Vec<_>>(),
+        "one read per started job"
+    );
+    assert!(s.jobs[limit..].iter().all(|j| j.current.is_none()));
+    // A job that finishes makes room for exactly one more.
+    let first = s.ready_reads.pop_front().unwrap();
+    s.finish_action(first.job, Outcome::default());
+    s.start_jobs();
+    assert_eq!((s.running, s.next_start), (limit, limit + 1));
+}
+
+#[tokio::test]
+async fn a_run_longer_than_the_running_limit_reads_users_in_input_order_and_finishes_all() {
+    let n = 2_000;
+    let settings = EngineSettings {
+        concurrency: 1,
+        ..fast()
+    };
+    assert!(
+        running_limit(&settings) < n,
+        "the test needs more rows than the limit"
+    );
+    let fake = Arc::new(tenant(n, "disabled"));
+    let (report, sink) = go(fake.clone(), work(n, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(count(&sink, Status::Applied), n);
+    let first = fake.first_reads.lock().unwrap().clone();
+    let want: Vec<String> = (0..n).map(|i| format!("u{i}@x.com")).collect();
+    assert_eq!(first, want, "users are first read in input order");
+}
+
+#[tokio::test]
+async fn max_changes_reads_every_row_first_even_beyond_the_running_limit() {
+    let n = 1_500;
+    let settings = EngineSettings {
+        max_changes: Some(1_000),
+        concurrency: 1,
+        ..fast()
+    };
+    assert!(running_limit(&settings) < n);
+    let fake = Arc::new(tenant(n, "disabled"));
+    let (report, sink) = go(fake.clone(), work(n, Action::Enforce), settings.clone()).await;
+    assert!(
+        matches!(&report.stop, Some(Stop::MaxChanges(m)) if m.contains("1500")),
+        "{:?}",
+        report.stop
+    );
+    assert!(fake.writes.lock().unwrap().is_empty());
+    assert!(sink.records.is_empty());
+    assert_eq!(
+        fake.first_reads.lock().unwrap().len(),
+        n,
+        "every row was read"
+    );
+
+    // The same size of run whose plan fits: it goes on to make exactly its changes.
+    let fake = Arc::new(tenant(n, "enforced"));
+    for i in [3, 700, 1_499] {
+        fake.states
+            .lock()
+            .unwrap()
+            .insert(format!("u{i}@x.com"), "disabled".into());
+    }
+    let settings = EngineSettings {
+        max_changes: Some(3),
+        ..settings
+    };
+    let (report, sink) = go(fake.clone(), work(n, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(count(&sink, Status::Applied), 3);
+    assert_eq!(count(&sink, Status::Unchanged), n - 3);
 }
 
 #[tokio::test]

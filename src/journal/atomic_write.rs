@@ -2,6 +2,7 @@
 //! fsynced, then renamed over the target (`std::fs::rename` replaces on Unix and Windows), so a
 //! reader or a crash sees the old file or the new one, never half of one.
 
+use std::borrow::Borrow;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,17 @@ pub fn write_results(
     records: &[ResultRecord],
     extra_columns: &[String],
 ) -> Result<(), JournalError> {
+    write_results_from(path, records.iter().map(Ok), extra_columns)
+}
+
+/// [`write_results`] from records produced one at a time (read back from a journal, say), so
+/// the whole list never sits in memory. An error from `records` stops the write and leaves
+/// `path` as it was.
+pub(crate) fn write_results_from<R: Borrow<ResultRecord>>(
+    path: &Path,
+    records: impl IntoIterator<Item = io::Result<R>>,
+    extra_columns: &[String],
+) -> Result<(), JournalError> {
     check_directory(path)?;
     let tmp = temp_path(path);
     let written = write_temp(&tmp, records, extra_columns);
@@ -28,15 +40,20 @@ pub fn write_results(
 /// The readers (and `--resume`) skip the mark.
 pub fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
-    let bytes = fs::read(path).map_err(JournalError::io_with(path, "cannot read results file"))?;
-    if bytes.starts_with(BOM) {
+    let mut from =
+        fs::File::open(path).map_err(JournalError::io_with(path, "cannot read results file"))?;
+    let mut start = Vec::with_capacity(BOM.len());
+    io::Read::read_to_end(&mut io::Read::take(&mut from, BOM.len() as u64), &mut start)
+        .map_err(JournalError::io_with(path, "cannot read results file"))?;
+    if start == BOM {
         return Ok(());
     }
     let tmp = temp_path(path);
     let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         io::Write::write_all(&mut f, BOM)?;
-        io::Write::write_all(&mut f, &bytes)?;
+        io::Write::write_all(&mut f, &start)?;
+        io::copy(&mut from, &mut f)?;
         f.sync_all()
     })();
     replace_with_temp(path, &tmp, written)
@@ -71,7 +88,11 @@ fn replace_with_temp(path: &Path, tmp: &Path, written: io::Result<()>) -> Result
     Ok(())
 }
 
-fn write_temp(tmp: &Path, records: &[ResultRecord], extra_columns: &[String]) -> io::Result<()> {
+fn write_temp<R: Borrow<ResultRecord>>(
+    tmp: &Path,
+    records: impl IntoIterator<Item = io::Result<R>>,
+    extra_columns: &[String],
+) -> io::Result<()> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -83,7 +104,7 @@ fn write_temp(tmp: &Path, records: &[ResultRecord], extra_columns: &[String]) ->
     out.write_all(&line)?;
     for record in records {
         line.clear();
-        encode_record(record, extra_columns.len(), &mut line)?;
+        encode_record(record?.borrow(), extra_columns.len(), &mut line)?;
         out.write_all(&line)?;
     }
     out.into_inner()

@@ -10,11 +10,11 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::atomic_write::{check_directory, write_results};
+use super::atomic_write::{check_directory, write_results_from};
 use super::codec::{encode_header, encode_record, header};
 use super::compact::compact;
 use super::lock::RunLock;
-use super::reader::{self, ResultsFile};
+use super::reader::{self, RecordsAt, ResultsFile};
 use super::{JournalError, ResultRecord};
 
 /// How long appended records may sit in the OS cache before an fsync.
@@ -208,10 +208,12 @@ impl Journal {
     /// Final compaction. Reads every record back from the file (so records from earlier,
     /// resumed sessions count too), keeps the last one per (row, action), sorts them into
     /// input order, writes them to a temp file beside the results file, fsyncs it, renames it
-    /// over the results file, then releases the lock. Returns the compacted records.
+    /// over the results file, then releases the lock. Each compacted record is handed to
+    /// `each`, in order, as it is written: the records are read back one at a time from where
+    /// an index of the file says they are, so a run of any size compacts in little memory.
     ///
     /// On error the results file is left as it was: a valid journal for `--resume`.
-    pub fn finish(self) -> Result<Vec<ResultRecord>, JournalError> {
+    pub fn finish(self, mut each: impl FnMut(&ResultRecord)) -> Result<(), JournalError> {
         let Journal {
             path,
             extra_columns,
@@ -229,13 +231,19 @@ impl Journal {
         drop(out.into_parts());
         let file =
             File::open(&path).map_err(JournalError::io_with(&path, "cannot read results file"))?;
-        let found = reader::read_file(&file, &path)?;
-        drop(file);
+        let (found, index) = reader::index_file(&file, &path)?;
         found.expect_header(&path, &extra_columns)?;
-        let records = compact(found.records);
-        write_results(&path, &records, &extra_columns)?;
+        let width = header(&extra_columns).len();
+        let mut at = RecordsAt::new(file, width)
+            .map_err(JournalError::io_with(&path, "cannot read results file"))?;
+        let records = compact(index).into_iter().map(|entry| {
+            let record = at.read(&entry)?;
+            each(&record);
+            Ok(record)
+        });
+        write_results_from(&path, records, &extra_columns)?;
         drop(lock);
-        Ok(records)
+        Ok(())
     }
 
     /// The results file.
@@ -318,6 +326,13 @@ mod tests {
 
     use super::*;
     use crate::journal::{HEADER, Status};
+
+    /// Finishes `journal`, collecting the compacted records it hands out.
+    fn finish_all(journal: Journal) -> Result<Vec<ResultRecord>, JournalError> {
+        let mut all = Vec::new();
+        journal.finish(|r| all.push(r.clone()))?;
+        Ok(all)
+    }
 
     fn rec(row: u64, user: &str, action: &str, status: Status) -> ResultRecord {
         ResultRecord {
@@ -594,8 +609,49 @@ mod tests {
             header_line(&[]),
             "untouched"
         );
-        first.finish().unwrap();
+        finish_all(first).unwrap();
         drop(Journal::resume(&path, &[]).unwrap());
+    }
+
+    #[test]
+    fn finish_reads_back_awkward_records_appended_out_of_order_exactly() {
+        let (_dir, path) = scratch();
+        let extra = vec!["dept".to_string(), "site".to_string()];
+        let mut journal = Journal::create(&path, false, &extra).unwrap();
+        let mut retried = awkward(4);
+        retried.status = Status::Applied;
+        retried.message = "second try,\n\"ok\"".into();
+        journal
+            .append(&[
+                awkward(9),
+                awkward(4),
+                awkward(2),
+                retried.clone(),
+                awkward(7),
+            ])
+            .unwrap();
+        let got = finish_all(journal).unwrap();
+        let want = vec![awkward(2), retried, awkward(7), awkward(9)];
+        assert_eq!(got, want);
+        assert_eq!(read_results(&path).unwrap(), want, "the file holds them");
+    }
+
+    #[test]
+    fn finish_after_resuming_an_excel_file_keeps_every_record() {
+        let (_dir, path) = scratch();
+        let mut journal = Journal::create(&path, false, &[]).unwrap();
+        journal
+            .append(&[rec(3, "c@x", "enforce", Status::Applied)])
+            .unwrap();
+        finish_all(journal).unwrap();
+        crate::journal::add_excel_bom(&path).unwrap();
+        let (mut journal, done) = Journal::resume(&path, &[]).unwrap();
+        assert_eq!(done.len(), 1);
+        journal
+            .append(&[rec(2, "b@x", "disable", Status::Applied)])
+            .unwrap();
+        let got: Vec<u64> = finish_all(journal).unwrap().iter().map(|r| r.row).collect();
+        assert_eq!(got, vec![2, 3]);
     }
 
     #[test]
@@ -618,7 +674,7 @@ mod tests {
                 rec(2, "b@x", "enforce", Status::Unchanged),
             ])
             .unwrap();
-        let compacted = journal.finish().unwrap();
+        let compacted = finish_all(journal).unwrap();
         let got: Vec<(u64, String, Status)> = compacted
             .iter()
             .map(|r| (r.row, r.action.clone(), r.status))
@@ -695,7 +751,7 @@ mod tests {
             JournalError::Broken { .. }
         ));
         // finish still compacts what reached the real file (here: only the header).
-        assert_eq!(journal.finish().unwrap(), vec![]);
+        assert_eq!(finish_all(journal).unwrap(), vec![]);
     }
 
     /// Counts fsyncs; writes always succeed.

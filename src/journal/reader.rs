@@ -7,6 +7,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::codec::{decode_header, decode_record, header};
+use super::compact::Entry;
 use super::{HEADER, JournalError, ResultRecord};
 
 /// What a results file holds.
@@ -42,6 +43,31 @@ impl ResultsFile {
 
 /// Reads the whole of `file` from its start.
 pub(crate) fn read_file(file: &File, path: &Path) -> Result<ResultsFile, JournalError> {
+    let mut records = Vec::new();
+    let mut found = scan_file(file, path, |record, _, _| records.push(record))?;
+    found.records = records;
+    Ok(found)
+}
+
+/// Reads the whole of `file` from its start into an index of where each record sits (for
+/// compaction), without keeping the records. The returned `ResultsFile` has no records.
+pub(crate) fn index_file(
+    file: &File,
+    path: &Path,
+) -> Result<(ResultsFile, Vec<Entry>), JournalError> {
+    let mut entries = Vec::new();
+    let found = scan_file(file, path, |record, start, end| {
+        entries.push(Entry::new(record.row, &record.action, start, end));
+    })?;
+    Ok((found, entries))
+}
+
+/// Hands every good record of `file`, with its byte span, to `each`.
+fn scan_file(
+    file: &File,
+    path: &Path,
+    each: impl FnMut(ResultRecord, u64, u64),
+) -> Result<ResultsFile, JournalError> {
     let what = "cannot read results file";
     let mut f = file;
     let file_len = f
@@ -52,10 +78,56 @@ pub(crate) fn read_file(file: &File, path: &Path) -> Result<ResultsFile, Journal
     let complete = complete_len(BufReader::new(f)).map_err(JournalError::io_with(path, what))?;
     f.seek(SeekFrom::Start(0))
         .map_err(JournalError::io_with(path, what))?;
-    let (mut parsed, bad_start) = parse(BufReader::new(f.take(complete)), path)?;
-    parsed.good_len = bad_start.unwrap_or(complete);
-    parsed.file_len = file_len;
-    Ok(parsed)
+    let (header, bad_start) = scan(BufReader::new(f.take(complete)), path, each)?;
+    Ok(ResultsFile {
+        header,
+        records: Vec::new(),
+        good_len: bad_start.unwrap_or(complete),
+        file_len,
+    })
+}
+
+/// Reads single records back from where an index says they are. One CSV reader serves every
+/// read: it seeks only when the next record is not the one after the last, which in a journal
+/// (appended nearly in input order) is the exception.
+pub(crate) struct RecordsAt {
+    rdr: csv::Reader<File>,
+    width: usize,
+    cells: csv::StringRecord,
+}
+
+impl RecordsAt {
+    /// Reads from `file`, whose header has `width` cells.
+    pub(crate) fn new(mut file: File, width: usize) -> io::Result<RecordsAt> {
+        file.seek(SeekFrom::Start(0))?;
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(file);
+        Ok(RecordsAt {
+            rdr,
+            width,
+            cells: csv::StringRecord::new(),
+        })
+    }
+
+    /// The record at `entry` (one that [`index_file`] found good).
+    pub(crate) fn read(&mut self, entry: &Entry) -> io::Result<ResultRecord> {
+        let mut at = csv::Position::new();
+        at.set_byte(entry.start);
+        self.rdr.seek(at).map_err(io::Error::other)?;
+        let found = self
+            .rdr
+            .read_record(&mut self.cells)
+            .map_err(io::Error::other)?;
+        if !found || self.rdr.position().byte() != entry.end {
+            return Err(io::Error::other(format!(
+                "the record at byte {} changed while the file was compacted",
+                entry.start
+            )));
+        }
+        decode_record(&self.cells, self.width).map_err(io::Error::other)
+    }
 }
 
 /// The length of the prefix made of complete lines: up to and including the last `\n` that is
@@ -82,15 +154,20 @@ pub(crate) fn complete_len(mut r: impl BufRead) -> io::Result<u64> {
     }
 }
 
-/// Parses complete lines. A last line that does not parse is left out, and its start offset
-/// returned (a crash can leave anything there); a bad line followed by others is
+/// Parses complete lines, handing each good record and its byte span (`start..end` in `r`)
+/// to `each`, and returns the header. A last line that does not parse is left out, and its
+/// start offset returned (a crash can leave anything there); a bad line followed by others is
 /// [`JournalError::Corrupt`].
-pub(crate) fn parse(r: impl Read, path: &Path) -> Result<(ResultsFile, Option<u64>), JournalError> {
+fn scan(
+    r: impl Read,
+    path: &Path,
+    mut each: impl FnMut(ResultRecord, u64, u64),
+) -> Result<(Option<Vec<String>>, Option<u64>), JournalError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(r);
-    let mut out = ResultsFile::default();
+    let mut header: Option<Vec<String>> = None;
     let mut cells = csv::StringRecord::new();
     // A bad line waits here until we know whether it is the last one.
     let mut bad: Option<(u64, u64, String)> = None;
@@ -113,21 +190,21 @@ pub(crate) fn parse(r: impl Read, path: &Path) -> Result<(ResultsFile, Option<u6
         };
         let decoded = match result {
             Err(e) => Err(e.to_string()),
-            Ok(_) => match &out.header {
+            Ok(_) => match &header {
                 None => {
-                    out.header = Some(decode_header(&cells));
+                    header = Some(decode_header(&cells));
                     Ok(None)
                 }
                 Some(h) => decode_record(&cells, h.len()).map(Some),
             },
         };
         match decoded {
-            Ok(Some(record)) => out.records.push(record),
+            Ok(Some(record)) => each(record, start.byte(), rdr.position().byte()),
             Ok(None) => {}
             Err(message) => bad = Some((start.byte(), line, message)),
         }
     }
-    if let Some(h) = &out.header {
+    if let Some(h) = &header {
         if h.get(..HEADER.len()).is_none_or(|fixed| fixed != HEADER) {
             return Err(JournalError::Header {
                 path: path.to_path_buf(),
@@ -136,5 +213,5 @@ pub(crate) fn parse(r: impl Read, path: &Path) -> Result<(ResultsFile, Option<u6
             });
         }
     }
-    Ok((out, bad.map(|(start, _, _)| start)))
+    Ok((header, bad.map(|(start, _, _)| start)))
 }

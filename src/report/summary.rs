@@ -98,55 +98,83 @@ fn state_rank(state: &str) -> (usize, &str) {
     (rank, state)
 }
 
-impl Summary {
-    /// Summarises `records` (one per (row, action), as [`crate::journal::Journal::finish`]
-    /// returns them). `dry_run` marks a plan: changes are `planned`, not applied.
+/// Counts records one at a time, so a summary of a large run needs no list of its records.
+/// [`Summary::from_records`] is this over a slice.
+#[derive(Debug, Default)]
+pub struct Tally {
+    per_action: HashMap<String, [u64; 7]>,
+    totals: [u64; 7],
+    transitions: HashMap<(String, String), u64>,
+    states: HashMap<String, (u64, u64)>,
+    rows: HashSet<u64>,
+    records: u64,
+}
+
+impl Tally {
     #[must_use]
-    pub fn from_records(
-        records: &[ResultRecord],
+    pub fn new() -> Tally {
+        Tally::default()
+    }
+
+    /// Counts one record (one per (row, action), as the finished results file holds them).
+    pub fn add(&mut self, r: &ResultRecord) {
+        self.records += 1;
+        self.rows.insert(r.row);
+        let i = status_index(r.status);
+        match self.per_action.get_mut(r.action.as_str()) {
+            Some(c) => c[i] += 1,
+            None => {
+                let mut c = [0; 7];
+                c[i] = 1;
+                self.per_action.insert(r.action.clone(), c);
+            }
+        }
+        self.totals[i] += 1;
+        let Some(target) = target_state(&r.action) else {
+            return;
+        };
+        let changed = matches!(r.status, Status::Applied | Status::Planned);
+        if !changed && r.status != Status::Unchanged {
+            return;
+        }
+        let before = match (r.before.as_str(), r.status) {
+            ("", Status::Unchanged) => target,
+            ("", _) => UNKNOWN_STATE,
+            (b, _) => b,
+        };
+        let after = match (r.after.as_str(), changed) {
+            ("", true) => target,
+            ("", false) => before,
+            (a, _) => a,
+        };
+        bump(&mut self.states, before).0 += 1;
+        bump(&mut self.states, after).1 += 1;
+        if changed {
+            *self
+                .transitions
+                .entry((before.to_string(), after.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    /// The summary of everything added. `dry_run` marks a plan: changes are `planned`, not
+    /// applied.
+    #[must_use]
+    pub fn summary(
+        self,
         stats: Option<RunStats>,
         results_path: Option<&Path>,
         dry_run: bool,
     ) -> Summary {
-        let mut per_action: HashMap<&str, [u64; 7]> = HashMap::new();
-        let mut totals = [0u64; 7];
-        let mut transitions: HashMap<(String, String), u64> = HashMap::new();
-        let mut states: HashMap<String, (u64, u64)> = HashMap::new();
-        let mut rows = HashSet::new();
-        for r in records {
-            rows.insert(r.row);
-            let i = status_index(r.status);
-            per_action.entry(r.action.as_str()).or_insert([0; 7])[i] += 1;
-            totals[i] += 1;
-            let Some(target) = target_state(&r.action) else {
-                continue;
-            };
-            let changed = matches!(r.status, Status::Applied | Status::Planned);
-            if !changed && r.status != Status::Unchanged {
-                continue;
-            }
-            let before = match (r.before.as_str(), r.status) {
-                ("", Status::Unchanged) => target,
-                ("", _) => UNKNOWN_STATE,
-                (b, _) => b,
-            };
-            let after = match (r.after.as_str(), changed) {
-                ("", true) => target,
-                ("", false) => before,
-                (a, _) => a,
-            };
-            states.entry(before.to_string()).or_default().0 += 1;
-            states.entry(after.to_string()).or_default().1 += 1;
-            if changed {
-                *transitions
-                    .entry((before.to_string(), after.to_string()))
-                    .or_default() += 1;
-            }
-        }
-        let mut counts: Vec<(String, [u64; 7])> = per_action
-            .into_iter()
-            .map(|(a, c)| (a.to_string(), c))
-            .collect();
+        let Tally {
+            per_action,
+            totals,
+            transitions,
+            states,
+            rows,
+            records,
+        } = self;
+        let mut counts: Vec<(String, [u64; 7])> = per_action.into_iter().collect();
         counts.sort_by(|(a, _), (b, _)| {
             crate::journal::action_rank(a)
                 .cmp(&crate::journal::action_rank(b))
@@ -173,7 +201,7 @@ impl Summary {
         states.sort_by(|a, b| state_rank(&a.state).cmp(&state_rank(&b.state)));
         Summary {
             rows: rows.len() as u64,
-            records: records.len() as u64,
+            records,
             counts,
             totals,
             transitions,
@@ -182,6 +210,32 @@ impl Summary {
             results_path: results_path.map(Path::to_path_buf),
             dry_run,
         }
+    }
+}
+
+/// The entry for `state`, made on first use (without allocating when it exists).
+fn bump<'a>(states: &'a mut HashMap<String, (u64, u64)>, state: &str) -> &'a mut (u64, u64) {
+    if !states.contains_key(state) {
+        states.insert(state.to_string(), (0, 0));
+    }
+    states.get_mut(state).expect("inserted above")
+}
+
+impl Summary {
+    /// Summarises `records` (one per (row, action), as the finished results file holds them).
+    /// `dry_run` marks a plan: changes are `planned`, not applied.
+    #[must_use]
+    pub fn from_records(
+        records: &[ResultRecord],
+        stats: Option<RunStats>,
+        results_path: Option<&Path>,
+        dry_run: bool,
+    ) -> Summary {
+        let mut tally = Tally::new();
+        for r in records {
+            tally.add(r);
+        }
+        tally.summary(stats, results_path, dry_run)
     }
 
     /// How many records ended with `status`.

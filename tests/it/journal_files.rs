@@ -125,7 +125,8 @@ fn a_process_killed_mid_append_leaves_a_journal_that_resumes_to_a_clean_prefix()
     }
     let next = records.len() as u64 + 2;
     journal.append(&[record(next)]).unwrap();
-    let all = journal.finish().unwrap();
+    let mut all = Vec::new();
+    journal.finish(|r| all.push(r.clone())).unwrap();
     assert_eq!(all.len(), records.len() + 1);
     assert_eq!(all.last(), Some(&record(next)));
 }
