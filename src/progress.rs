@@ -56,8 +56,11 @@ struct Counts {
     applied: AtomicU64,
     planned: AtomicU64,
     unchanged: AtomicU64,
-    /// `failed`, `not_found` and `invalid`.
     failed: AtomicU64,
+    /// Users the tenant does not have: an outcome of the input, not a failure of the run
+    /// (common when offboarding from an HR export).
+    not_found: AtomicU64,
+    invalid: AtomicU64,
     skipped: AtomicU64,
     throttled: AtomicU64,
 }
@@ -79,6 +82,8 @@ impl Counts {
         let _ = write!(out, " · unchanged {}", thousands(get(&self.unchanged)));
         let _ = write!(out, " · failed {}", thousands(get(&self.failed)));
         for (label, n) in [
+            ("not found", get(&self.not_found)),
+            ("invalid", get(&self.invalid)),
             ("skipped", get(&self.skipped)),
             ("429s", get(&self.throttled)),
         ] {
@@ -144,7 +149,9 @@ impl Progress {
             Status::Applied => &c.applied,
             Status::Planned => &c.planned,
             Status::Unchanged => &c.unchanged,
-            Status::Failed | Status::NotFound | Status::Invalid => &c.failed,
+            Status::Failed => &c.failed,
+            Status::NotFound => &c.not_found,
+            Status::Invalid => &c.invalid,
             Status::Skipped => &c.skipped,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -366,6 +373,12 @@ mod tests {
         assert_eq!(
             c.describe(),
             "applied 1,234 · unchanged 56 · failed 0 · skipped 1 · 429s 7"
+        );
+        c.not_found.store(3, Ordering::Relaxed);
+        c.invalid.store(2, Ordering::Relaxed);
+        assert_eq!(
+            c.describe(),
+            "applied 1,234 · unchanged 56 · failed 0 · not found 3 · invalid 2 · skipped 1 · 429s 7"
         );
         c.planned.store(10, Ordering::Relaxed);
         assert!(c.describe().starts_with("planned 10 · applied 1,234"));

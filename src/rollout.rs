@@ -150,9 +150,7 @@ impl Sink for JournalSink {
 /// Records written before the engine starts: rows refused by validation (`--skip-invalid`)
 /// and repeated rows.
 fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let now = crate::journal::timestamp_now();
     let mut out = Vec::new();
     for p in &loaded.invalid {
         out.push(ResultRecord {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::action::Action;
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse};
-use crate::journal::{ResultRecord, Status};
+use crate::journal::{ResultRecord, Status, timestamp_now};
 
 use super::machine::{Call, Machine, MachineOptions, Next, Outcome};
 use super::pacer::Budget;
@@ -213,12 +213,6 @@ struct Scheduler {
     out: Vec<ResultRecord>,
     throttled_new: u64,
     rng: u64,
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn error_text(answer: &ItemResponse) -> (String, String) {
@@ -1028,7 +1022,7 @@ impl Scheduler {
             attempts,
             request_id: request_id.to_string(),
             client_request_id: client_request_id.to_string(),
-            finished_at: now_rfc3339(),
+            finished_at: timestamp_now(),
             extra: job.item.extra.clone(),
         });
     }

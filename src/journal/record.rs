@@ -96,3 +96,44 @@ pub struct ResultRecord {
     pub finished_at: String,
     pub extra: Vec<String>,
 }
+
+/// Now as a `finished_at` value: RFC 3339 in UTC to the millisecond, always the same width
+/// (`2026-11-24T21:00:00.939Z`), so the column sorts as text and reads well in a spreadsheet.
+#[must_use]
+pub fn timestamp_now() -> String {
+    timestamp(time::OffsetDateTime::now_utc())
+}
+
+fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_to_the_millisecond_at_a_fixed_width() {
+        let t = time::macros::datetime!(2026-03-05 07:08:09.000_456_789 +02:00);
+        assert_eq!(timestamp(t), "2026-03-05T05:08:09.000Z");
+        let t = time::macros::datetime!(2026-11-24 21:00:00.939_116_457 UTC);
+        assert_eq!(timestamp(t), "2026-11-24T21:00:00.939Z");
+        let now = timestamp_now();
+        assert_eq!(now.len(), "2026-11-24T21:00:00.939Z".len(), "{now}");
+        assert!(
+            time::OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+            "{now} is RFC 3339"
+        );
+    }
+}
