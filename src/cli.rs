@@ -90,7 +90,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// The input file: CSV (UTF-8, with or without BOM; ',' ';' or tab separated)
+    /// The input file: CSV (UTF-8 or UTF-16, with or without BOM; ',' ';' or tab separated)
+    /// or an Excel workbook (.xlsx)
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// One action for every row (enable, enforce, disable, reset-methods, revoke-sessions, or a
@@ -110,6 +111,12 @@ pub struct InputArgs {
     /// XLSX: the sheet to read (default: the first visible one)
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// XLSX: what to do with data rows the sheet hides (filtered out, or hidden by hand):
+    /// 'include' reads them like the others (as a CSV export would), 'skip' leaves them out.
+    /// Without it a sheet with hidden data rows is refused, naming them. (A CSV file hides
+    /// no rows.)
+    #[arg(long, value_name = "include|skip")]
+    pub hidden_rows: Option<String>,
     /// Copy these input columns (header texts or letters, comma-separated) into the results
     /// after the fixed columns, so the results join back to the source sheet
     #[arg(long, value_name = "COLUMNS")]

@@ -13,7 +13,7 @@ use crate::engine::EngineSettings;
 use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, validate_base_url};
-use crate::input::InputOptions;
+use crate::input::{HiddenRows, InputOptions};
 
 /// How to sign in.
 pub enum SignIn {
@@ -63,6 +63,16 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         .filter(|c| !c.is_empty())
         .map(String::from)
         .collect();
+    let hidden_rows = match args.hidden_rows.as_deref().map(str::to_ascii_lowercase) {
+        None => HiddenRows::Refuse,
+        Some(v) if v == "include" => HiddenRows::Include,
+        Some(v) if v == "skip" => HiddenRows::Skip,
+        Some(v) => {
+            return Err(Error::Usage(format!(
+                "--hidden-rows must be 'include' or 'skip', got '{v}'"
+            )));
+        }
+    };
     Ok(InputOptions {
         action,
         user_column: args.user_column.clone(),
@@ -70,6 +80,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         skip_invalid: args.skip_invalid,
         sheet: args.sheet.clone(),
         keep_columns,
+        hidden_rows,
     })
 }
 

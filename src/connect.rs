@@ -208,6 +208,8 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 action_column: args.action_column.clone(),
                 skip_invalid: true,
                 sheet: None,
+                // Permissions for every action the file names, hidden rows or not.
+                hidden_rows: Some("include".into()),
                 keep_columns: None,
             })?;
             let loaded = crate::input::load(path, &options)?;

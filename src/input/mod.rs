@@ -18,6 +18,7 @@ mod cell_text;
 mod dialect;
 mod duplicates;
 mod header;
+mod hidden_rows;
 mod rows;
 mod user_key;
 mod validate;
@@ -62,6 +63,22 @@ pub struct InputOptions {
     pub keep_columns: Vec<String>,
     /// `--skip-invalid`: record bad rows as `invalid` instead of stopping.
     pub skip_invalid: bool,
+    /// `--hidden-rows`: what to do with the data rows a workbook's sheet hides.
+    pub hidden_rows: HiddenRows,
+}
+
+/// What to do with data rows a workbook's sheet hides (a filter left them out, or they were
+/// hidden by hand). Whoever filtered the sheet may have meant "only these users", or not: the
+/// tool does not guess, and by default refuses such a sheet until told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HiddenRows {
+    /// Stop and name the hidden rows (exit 2).
+    #[default]
+    Refuse,
+    /// Read them like the visible ones, as a CSV export of the sheet would.
+    Include,
+    /// Leave them out; a warning says how many.
+    Skip,
 }
 
 /// One valid input row: a user and the actions to run for it, in execution order.
@@ -227,6 +244,7 @@ fn read(
             "--sheet applies to .xlsx workbooks only, and this file is CSV text".into(),
         ));
     }
+
     let decoded = dialect::decode(bytes)?;
     let parsed = parse(&decoded, options, parallel)?;
     // The file's bytes are not needed past this point; give the memory back before the
@@ -545,9 +563,12 @@ fn parse_workbook(
             cell_text::shown(&sheet.name)
         )
     })?;
-    let titles = titles_skipped(rows.iter().map(|(row, _)| *row), at);
+    let mut warnings = titles_skipped(rows.iter().map(|(row, _)| *row), at);
     let headers = candidates.get(at).cloned().unwrap_or_default();
-    let data = rows.get(at + 1..).unwrap_or_default();
+    let mut data = rows.get(at + 1..).unwrap_or_default().to_vec();
+    if let Some(warning) = hidden_data_rows(&sheet, &mut data, options.hidden_rows)? {
+        warnings.push(warning);
+    }
     if data.is_empty() {
         let header_row = rows.get(at).map_or(0, |(row, _)| *row);
         return Err(Failure::Format(in_sheet(format!(
@@ -556,17 +577,64 @@ fn parse_workbook(
     }
     let ctx = context(&columns, options);
     let (error_cells, jobs, mut problems) = check_chunks(&ctx, parallel, |sink| {
-        Ok(sheet_chunks(&sheet.cells, data, &columns, &ctx, sink))
+        Ok(sheet_chunks(&sheet.cells, &data, &columns, &ctx, sink))
     })?;
     problems.extend(error_cells);
     Ok(Parsed {
         headers,
-        warnings: titles,
+        warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
         jobs,
         problems,
     })
+}
+
+/// Applies `--hidden-rows` to the data rows (`data`, by 1-based row number): refuses hidden
+/// ones, keeps them, or drops them (returning a warning that says so).
+fn hidden_data_rows(
+    sheet: &workbook::SheetCells,
+    data: &mut Vec<(u64, Range<usize>)>,
+    what: HiddenRows,
+) -> Result<Option<String>, Failure> {
+    let hidden: Vec<u64> = data
+        .iter()
+        .map(|(row, _)| *row)
+        .filter(|row| {
+            u32::try_from(row - 1).is_ok_and(|r| sheet.hidden_rows.binary_search(&r).is_ok())
+        })
+        .collect();
+    if hidden.is_empty() || what == HiddenRows::Include {
+        return Ok(None);
+    }
+    let name = cell_text::shown(&sheet.name);
+    let count = if hidden.len() == 1 {
+        "1 data row is hidden".to_string()
+    } else {
+        format!("{} data rows are hidden", hidden.len())
+    };
+    let listed = row_list(&hidden);
+    if what == HiddenRows::Refuse {
+        return Err(Failure::Format(format!(
+            "sheet '{name}': {count} ({listed}), by a filter or by hand; say whether they count: --hidden-rows include reads them like the others (as a CSV export would), --hidden-rows skip leaves them out"
+        )));
+    }
+    data.retain(|(row, _)| hidden.binary_search(row).is_err());
+    Ok(Some(format!(
+        "sheet '{name}': {count} and left out (--hidden-rows skip): {listed}"
+    )))
+}
+
+/// `rows 3, 5, 9` or `rows 3, 5, 9, 12, 15 and 40 more`.
+fn row_list(rows: &[u64]) -> String {
+    const SHOWN: usize = 5;
+    let first: Vec<String> = rows.iter().take(SHOWN).map(u64::to_string).collect();
+    let word = if rows.len() == 1 { "row" } else { "rows" };
+    let mut out = format!("{word} {}", first.join(", "));
+    if rows.len() > SHOWN {
+        out.push_str(&format!(" and {} more", rows.len() - SHOWN));
+    }
+    out
 }
 
 /// The sheet's non-blank rows: their row number (1-based, as Excel shows it) and where their

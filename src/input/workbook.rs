@@ -57,6 +57,8 @@ pub(crate) struct SheetCells {
     /// The sheet's name, for messages.
     pub(crate) name: String,
     pub(crate) cells: Vec<SheetCell>,
+    /// The 0-based numbers of the rows Excel hides (a filter, or hidden by hand), sorted.
+    pub(crate) hidden_rows: Vec<u32>,
 }
 
 /// True when `bytes` begin like a zip archive (as every `.xlsx` does).
@@ -90,7 +92,7 @@ pub(crate) fn read(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, St
 }
 
 fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String> {
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&bytes)).map_err(|e| {
         format!(
             "cannot read the workbook ({}); open it in Excel and save it again as .xlsx or as \"CSV UTF-8\"",
             shown(&e.to_string())
@@ -98,21 +100,43 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
     })?;
     let name = choose_sheet(book.sheets_metadata(), sheet)?;
     let is_1904 = book.has_1904_epoch();
-    let mut reader = book.worksheet_cells_reader(&name).map_err(|e| {
+    // Which rows are hidden is read from the sheet's XML on a second thread, while calamine
+    // reads the cells on this one.
+    let (cells, hidden_rows) = std::thread::scope(|scope| {
+        let hidden = scope.spawn(|| super::hidden_rows::hidden_rows(&bytes, &name));
+        let cells = sheet_cells(&mut book, &name, is_1904);
+        let hidden = hidden
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (cells, hidden)
+    });
+    let cells = cells?;
+    let mut hidden_rows = hidden_rows?;
+    hidden_rows.sort_unstable();
+    hidden_rows.dedup();
+    Ok(SheetCells {
+        name,
+        cells,
+        hidden_rows,
+    })
+}
+
+/// The non-empty cells of the sheet `name`, sorted by row then column.
+fn sheet_cells(
+    book: &mut Xlsx<Cursor<&Vec<u8>>>,
+    name: &str,
+    is_1904: bool,
+) -> Result<Vec<SheetCell>, String> {
+    let cannot = |e: &dyn std::fmt::Display| {
         format!(
             "sheet '{}': cannot read it ({})",
-            shown(&name),
+            shown(name),
             shown(&e.to_string())
         )
-    })?;
+    };
+    let mut reader = book.worksheet_cells_reader(name).map_err(|e| cannot(&e))?;
     let mut cells = Vec::new();
-    while let Some(cell) = reader.next_cell().map_err(|e| {
-        format!(
-            "sheet '{}': cannot read it ({})",
-            shown(&name),
-            shown(&e.to_string())
-        )
-    })? {
+    while let Some(cell) = reader.next_cell().map_err(|e| cannot(&e))? {
         let (row, col) = cell.get_position();
         // Excel has no cell past XFD1048576; a damaged file claiming one is not believed (a
         // row as wide as its column number would be allocated).
@@ -125,7 +149,7 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
     }
     // Excel writes cells in order; other writers might not.
     cells.sort_by_key(|c| (c.row, c.col));
-    Ok(SheetCells { name, cells })
+    Ok(cells)
 }
 
 /// The sheet to read: the one named (exact name first, then ignoring case, as Excel does), or

@@ -473,3 +473,120 @@ proptest! {
         }
     }
 }
+
+/// Users u2..u7 on Excel rows 2..7 under a `user,action` header, with `hide` (Excel row
+/// numbers) hidden by hand.
+fn book_with_hidden_rows(hide: &[u32]) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Users").unwrap();
+    ws.write_string(0, 0, "user").unwrap();
+    ws.write_string(0, 1, "action").unwrap();
+    for r in 1..7u32 {
+        ws.write_string(r, 0, format!("u{}@contoso.com", r + 1))
+            .unwrap();
+        ws.write_string(r, 1, "enforce").unwrap();
+    }
+    for row in hide {
+        ws.set_row_hidden(row - 1).unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+fn with_hidden(what: HiddenRows) -> InputOptions {
+    InputOptions {
+        hidden_rows: what,
+        ..InputOptions::default()
+    }
+}
+
+fn rows_of(loaded: &LoadedInput) -> Vec<u64> {
+    loaded.jobs.iter().map(|j| j.row).collect()
+}
+
+#[test]
+fn hidden_data_rows_are_refused_by_default_naming_them_and_the_flag() {
+    let bytes = book_with_hidden_rows(&[3, 5]);
+    let message = format_error(xlsx(&bytes, &InputOptions::default()));
+    assert_eq!(
+        message,
+        "sheet 'Users': 2 data rows are hidden (rows 3, 5), by a filter or by hand; say whether they count: --hidden-rows include reads them like the others (as a CSV export would), --hidden-rows skip leaves them out"
+    );
+}
+
+#[test]
+fn hidden_rows_include_reads_every_row_and_skip_leaves_them_out_with_a_warning() {
+    let bytes = book_with_hidden_rows(&[3, 5]);
+    let all = xlsx(&bytes, &with_hidden(HiddenRows::Include)).unwrap();
+    assert_eq!(rows_of(&all), vec![2, 3, 4, 5, 6, 7]);
+    assert!(all.warnings.is_empty(), "{:?}", all.warnings);
+    let visible = xlsx(&bytes, &with_hidden(HiddenRows::Skip)).unwrap();
+    assert_eq!(rows_of(&visible), vec![2, 4, 6, 7]);
+    assert_eq!(
+        visible.warnings,
+        vec!["sheet 'Users': 2 data rows are hidden and left out (--hidden-rows skip): rows 3, 5"]
+    );
+}
+
+#[test]
+fn rows_a_filter_hides_count_as_hidden() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "user").unwrap();
+    ws.write_string(0, 1, "action").unwrap();
+    for (r, action) in [
+        (1u32, "enforce"),
+        (2, "disable"),
+        (3, "enforce"),
+        (4, "disable"),
+    ] {
+        ws.write_string(r, 0, format!("u{r}@contoso.com")).unwrap();
+        ws.write_string(r, 1, action).unwrap();
+    }
+    ws.autofilter(0, 0, 4, 1).unwrap();
+    ws.filter_column(
+        1,
+        &rust_xlsxwriter::FilterCondition::new().add_list_filter("enforce"),
+    )
+    .unwrap();
+    let bytes = wb.save_to_buffer().unwrap();
+    let message = format_error(xlsx(&bytes, &InputOptions::default()));
+    assert!(
+        message.contains("2 data rows are hidden (rows 3, 5)"),
+        "{message}"
+    );
+    let visible = xlsx(&bytes, &with_hidden(HiddenRows::Skip)).unwrap();
+    let users: Vec<&str> = visible.jobs.iter().map(|j| j.user.as_str()).collect();
+    assert_eq!(users, vec!["u1@contoso.com", "u3@contoso.com"]);
+}
+
+#[test]
+fn hidden_title_rows_and_hidden_empty_rows_are_not_data() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "MFA rollout, wave 2").unwrap();
+    ws.write_string(2, 0, "user").unwrap();
+    ws.write_string(2, 1, "action").unwrap();
+    ws.write_string(3, 0, "a@contoso.com").unwrap();
+    ws.write_string(3, 1, "enforce").unwrap();
+    ws.write_string(5, 0, "b@contoso.com").unwrap();
+    ws.write_string(5, 1, "enforce").unwrap();
+    for row in [0, 1, 4, 9] {
+        ws.set_row_hidden(row).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    let loaded = xlsx(&bytes, &InputOptions::default()).unwrap();
+    assert_eq!(rows_of(&loaded), vec![4, 6]);
+}
+
+#[test]
+fn more_than_five_hidden_rows_are_counted_not_all_listed() {
+    let bytes = book_with_hidden_rows(&[2, 3, 4, 5, 6, 7]);
+    let message = format_error(xlsx(&bytes, &InputOptions::default()));
+    assert!(
+        message.contains("6 data rows are hidden (rows 2, 3, 4, 5, 6 and 1 more)"),
+        "{message}"
+    );
+    let err = format_error(xlsx(&bytes, &with_hidden(HiddenRows::Skip)));
+    assert!(err.contains("no data rows"), "{err}");
+}

@@ -99,3 +99,62 @@ fn excel_flag_finishes_the_results_with_a_bom_and_resume_still_reads_them() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(results(&out)[0].status, Status::Applied);
 }
+
+#[test]
+fn a_filtered_sheet_is_refused_until_told_and_skip_applies_only_the_visible_rows() {
+    let env = Env::start(
+        EmulatorConfig {
+            users: vec![
+                member("ann@contoso.onmicrosoft.com", "disabled"),
+                member("bob@contoso.onmicrosoft.com", "disabled"),
+            ],
+            ..EmulatorConfig::default()
+        }
+        .no_throttle(),
+    );
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Sales").unwrap();
+    for (r, (upn, dept)) in [
+        ("upn", "department"),
+        ("ann@contoso.onmicrosoft.com", "sales"),
+        ("bob@contoso.onmicrosoft.com", "legal"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ws.write_string(r as u32, 0, upn).unwrap();
+        ws.write_string(r as u32, 1, dept).unwrap();
+    }
+    ws.autofilter(0, 0, 2, 1).unwrap();
+    ws.filter_column(
+        1,
+        &rust_xlsxwriter::FilterCondition::new().add_list_filter("sales"),
+    )
+    .unwrap();
+    let path = env.path("filtered.xlsx");
+    wb.save(&path).unwrap();
+    let out = env.path("r.csv");
+
+    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &["--action", "enforce"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("sheet 'Sales': 1 data row is hidden (row 3)")
+            && stderr.contains("--hidden-rows include"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing was written");
+    assert_eq!(env.stats()["writes"], 0, "nothing was sent");
+
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &path,
+        &out,
+        &["--action", "enforce", "--hidden-rows", "skip"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let records = results(&out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].user, "ann@contoso.onmicrosoft.com");
+    assert_eq!(records[0].status, Status::Applied);
+}
