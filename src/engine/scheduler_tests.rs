@@ -379,6 +379,68 @@ async fn max_changes_reads_every_row_first_even_beyond_the_running_limit() {
     assert_eq!(count(&sink, Status::Unchanged), n - 3);
 }
 
+/// Refuses every batch whole, as Graph does a malformed one (400).
+struct RefuseAll;
+
+impl Transport for RefuseAll {
+    async fn batch(
+        &self,
+        _version: ApiVersion,
+        _items: Vec<BatchItem>,
+    ) -> Result<BatchReply, BatchError> {
+        Err(BatchError::Rejected {
+            status: 400,
+            error: crate::graph::GraphError {
+                code: "BadRequest".into(),
+                message: "Invalid batch payload.".into(),
+                request_id: None,
+                client_request_id: None,
+            },
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_refused_batch_fails_each_action_once_even_with_several_of_its_calls_in_it() {
+    // reset-methods starts with two reads (methods and sign-in preferences), which share a
+    // batch: the refusal must end the action once, not once per call.
+    let mut w = work(3, Action::ResetMethods);
+    w[1].actions.push(Action::RevokeSessions);
+    let mut sink = Collect::default();
+    let report = run(
+        Arc::new(RefuseAll),
+        w,
+        &fast(),
+        &mut sink,
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(report.stop, None);
+    let mut got: Vec<(u64, &str, Status)> = sink
+        .records
+        .iter()
+        .map(|r| (r.row, r.action.as_str(), r.status))
+        .collect();
+    got.sort_by_key(|(row, action, _)| (*row, *action));
+    assert_eq!(
+        got,
+        vec![
+            (2, "reset-methods", Status::Failed),
+            (3, "reset-methods", Status::Failed),
+            (3, "revoke-sessions", Status::Skipped),
+            (4, "reset-methods", Status::Failed),
+        ]
+    );
+    assert!(
+        sink.records
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .all(|r| r.message.contains("Invalid batch payload.")),
+        "{:?}",
+        sink.records
+    );
+}
+
 #[tokio::test]
 async fn consecutive_permission_failures_trip_the_breaker_and_record_nothing() {
     let mut fake = tenant(100, "disabled");
