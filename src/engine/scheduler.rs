@@ -105,6 +105,14 @@ struct Pending {
     auth_retries: u32,
 }
 
+/// Whether a call for (job, action) still matters: that action is the job's one under way.
+/// A call whose action ended (its outcome recorded) is never sent: a write sent then would
+/// change the tenant without a record of it.
+fn still_current(jobs: &[JobState], j: usize, action: usize) -> bool {
+    jobs.get(j)
+        .is_some_and(|job| job.next_action == action && job.current.is_some())
+}
+
 struct Delayed {
     at: Instant,
     seq: u64,
@@ -333,11 +341,7 @@ impl Scheduler {
         loop {
             self.start_jobs();
             let now = Instant::now();
-            while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
-                if let Some(Reverse(d)) = self.delayed.pop() {
-                    self.enqueue(d.pending);
-                }
-            }
+            self.release_due(now);
             let stopping = self.report.stop.is_some();
             if stopping && stop_deadline.is_none() {
                 stop_deadline = Some(now + self.settings.shutdown_grace);
@@ -440,6 +444,17 @@ impl Scheduler {
         }
     }
 
+    /// Queues the delayed calls whose wait is over (dropping those whose action ended).
+    fn release_due(&mut self, now: Instant) {
+        while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
+            if let Some(Reverse(d)) = self.delayed.pop()
+                && self.is_current(d.pending.job, d.pending.action)
+            {
+                self.enqueue(d.pending);
+            }
+        }
+    }
+
     /// Whether the job's current action has sent a write (so it may have changed the tenant).
     fn write_sent(&self, j: usize) -> bool {
         self.jobs[j].current.as_ref().is_some_and(|c| c.write_sent)
@@ -448,8 +463,7 @@ impl Scheduler {
     /// Whether an answer or retry for action `action` of job `j` still matters: the action is
     /// the one under way.
     fn is_current(&self, j: usize, action: usize) -> bool {
-        let job = &self.jobs[j];
-        job.next_action == action && job.current.is_some()
+        still_current(&self.jobs, j, action)
     }
 
     /// Whether a stopping run may still send for jobs that already changed the tenant: on
@@ -555,10 +569,14 @@ impl Scheduler {
             .map_or(ApiVersion::Beta, |p| p.call.version);
         let mut items = Vec::with_capacity(nw + nr);
         let mut other = Vec::new();
+        let jobs = &self.jobs;
         for (queue, n) in [(&mut self.ready_writes, nw), (&mut self.ready_reads, nr)] {
             let mut taken = 0;
             while taken < n {
                 let Some(p) = queue.pop_front() else { break };
+                if !still_current(jobs, p.job, p.action) {
+                    continue;
+                }
                 if p.call.version == version {
                     items.push(p);
                     taken += 1;
@@ -738,6 +756,9 @@ impl Scheduler {
         retry_after: Option<Duration>,
         answer: Option<&ItemResponse>,
     ) {
+        if !self.is_current(p.job, p.action) {
+            return;
+        }
         p.throttled += 1;
         if p.throttled >= self.settings.max_throttled_attempts.max(1) {
             let (code, message) = answer.map_or_else(
@@ -855,6 +876,9 @@ impl Scheduler {
     /// A call kept failing: the action fails with the last error.
     fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
         let job = p.job;
+        if !self.is_current(job, p.action) {
+            return;
+        }
         let Some(current) = self.jobs[job].current.as_ref() else {
             return;
         };

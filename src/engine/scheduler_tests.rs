@@ -317,6 +317,30 @@ fn jobs_start_in_input_order_up_to_the_running_limit() {
     assert_eq!((s.running, s.next_start), (limit, limit + 1));
 }
 
+#[test]
+fn a_call_whose_action_already_ended_is_never_sent() {
+    let mut s = Scheduler::new(work(3, Action::Enforce), fast());
+    s.start_jobs();
+    let first = s.ready_reads.pop_front().unwrap();
+    let second = s.ready_reads.pop_front().unwrap();
+    assert_eq!((first.job, second.job), (0, 1));
+    // Both actions end (say, another of their calls gave up) while these calls wait: one as
+    // a write in the ready queue, one in the delay queue.
+    s.finish_action(0, Outcome::default());
+    s.finish_action(1, Outcome::default());
+    let mut write = first;
+    write.call.method = Method::Patch;
+    s.enqueue(write);
+    s.delay(second, Duration::ZERO);
+    s.release_due(Instant::now() + Duration::from_millis(1));
+    let Composed::Batch(_, items) = s.compose(Instant::now()) else {
+        panic!("job 2's read is still to send");
+    };
+    let jobs: Vec<usize> = items.iter().map(|p| p.job).collect();
+    assert_eq!(jobs, vec![2], "only the live job's call goes out");
+    assert!(s.ready_is_empty() && s.delayed.is_empty());
+}
+
 #[tokio::test]
 async fn a_run_longer_than_the_running_limit_reads_users_in_input_order_and_finishes_all() {
     let n = 2_000;
