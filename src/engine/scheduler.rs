@@ -3,7 +3,7 @@
 //! own budgets, waits out throttling per item (`Retry-After`), backs off on transient
 //! failures, and hands every finished (row, action) to the sink. One task owns all state; the
 //! sends run as spawned tasks that report back over a channel. Rows start in input order, a
-//! bounded number at a time ([`running_limit`]), so memory does not grow with what is under
+//! bounded number at a time (`running_limit`), so memory does not grow with what is under
 //! way.
 
 use std::cmp::Reverse;

@@ -26,7 +26,7 @@ const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 const MAX_TRANSIENT_FAILURES: u32 = 5;
 
 /// Shows the device-code sign-in instructions (Microsoft's `message`, e.g. "To sign in, use
-/// a web browser to open the page https://microsoft.com/devicelogin and enter the code …").
+/// a web browser to open the page <https://microsoft.com/devicelogin> and enter the code …").
 #[derive(Clone)]
 pub struct DevicePrompt(Arc<dyn Fn(&str) + Send + Sync>);
 
