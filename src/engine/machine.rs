@@ -91,18 +91,21 @@ impl Machine {
         }
     }
 
-    /// The call tagged `tag` may or may not have taken effect (5xx, dropped connection):
-    /// the call to send instead of a blind resend (a write re-reads first, so a user is never
-    /// written twice).
-    /// The scheduler gave up on the call tagged `tag` (too many transient failures): the
-    /// outcome the machine can still vouch for, if any (otherwise the action fails).
-    pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+    /// The scheduler gave up on the call tagged `tag` (too many transient failures; its last
+    /// error said `message`): what happens next. The action fails with `failure`, unless the
+    /// machine can still vouch for more (a write acknowledged before its read-back failed),
+    /// and not before its other calls in flight are answered (deletes of a reset wave).
+    pub(crate) fn give_up(&mut self, tag: u32, message: &str, failure: Outcome) -> Next {
         match self {
-            Machine::State(m) => m.give_up(tag, message),
-            Machine::Reset(_) | Machine::Revoke(_) => None,
+            Machine::State(m) => Next::Done(m.give_up(tag, message).unwrap_or(failure)),
+            Machine::Reset(m) => m.give_up(tag, failure),
+            Machine::Revoke(_) => Next::Done(failure),
         }
     }
 
+    /// The call tagged `tag` may or may not have taken effect (5xx, dropped connection):
+    /// the call to send instead of a blind resend (a write re-reads first, so a user is never
+    /// written twice).
     pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
         match self {
             Machine::State(m) => m.after_ambiguous(tag),

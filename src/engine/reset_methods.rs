@@ -239,6 +239,31 @@ impl ResetMethods {
         }
     }
 
+    /// The scheduler gave up on the call tagged `tag` (too many transient failures; `failure`
+    /// says why): the action fails, as with an error answer, once the calls still out are
+    /// answered, so `after` counts the deletes that did go through.
+    pub(crate) fn give_up(&mut self, tag: u32, mut failure: Outcome) -> Next {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        if let Some(index) = tag.checked_sub(TAG_DELETE) {
+            let label = self
+                .methods
+                .as_ref()
+                .and_then(|m| m.get(index as usize))
+                .map(|m| m.label.clone())
+                .unwrap_or_default();
+            failure.message = format!("could not remove {label}: {}", failure.message);
+        }
+        self.error.get_or_insert(failure);
+        if self.outstanding > 0 {
+            return Next::Wait;
+        }
+        let mut e = self.error.take().unwrap_or_default();
+        e.before = self.before_labels();
+        e.after = self.labels_present();
+        e.changed = e.before != e.after;
+        Next::Done(e)
+    }
+
     fn fail_now(&mut self, r: &ItemResponse, permission: &str) -> Next {
         if r.status == 404 && self.methods.is_none() {
             return Next::Done(not_found(r));

@@ -276,3 +276,58 @@ fn a_default_refusal_is_retried_once_after_the_others_are_gone() {
     assert_eq!(o.status, Status::Applied, "{o:?}");
     assert_eq!(kinds(&u), vec!["passwordAuthenticationMethod"]);
 }
+
+#[test]
+fn giving_up_on_one_delete_waits_for_the_rest_of_its_wave_and_reports_what_went() {
+    let mut u = User::new(
+        vec![
+            phone("mobile", MOBILE),
+            method("softwareOath", "so1"),
+            method("microsoftAuthenticator", "ma1"),
+        ],
+        "push",
+    );
+    let mut m = ResetMethods::new("a@x.com", MachineOptions::default());
+    let Next::Send(reads) = m.start() else {
+        panic!("the machine starts with its reads")
+    };
+    let mut wave = Vec::new();
+    for call in reads {
+        if let Next::Send(c) = m.on_response(call.tag, &u.answer(&call)) {
+            wave.extend(c);
+        }
+    }
+    // The first wave: the phone and the OATH token (the default authenticator goes last).
+    assert_eq!(wave.len(), 2, "{wave:?}");
+    let (given_up, answered) = (&wave[0], &wave[1]);
+    let failure = Outcome {
+        status: Status::Failed,
+        http_status: Some(503),
+        error_code: "serviceUnavailable".into(),
+        message: "Service unavailable (gave up after 6 attempts)".into(),
+        ..Outcome::default()
+    };
+    assert!(
+        matches!(m.give_up(given_up.tag, failure), Next::Wait),
+        "the other delete of the wave is still out"
+    );
+    let Next::Done(o) = m.on_response(answered.tag, &u.answer(answered)) else {
+        panic!("the wave is over: the action ends")
+    };
+    assert_eq!(o.status, Status::Failed);
+    assert_eq!(o.http_status, Some(503));
+    assert!(o.message.starts_with("could not remove "), "{}", o.message);
+    assert!(
+        o.message.ends_with("(gave up after 6 attempts)"),
+        "{}",
+        o.message
+    );
+    assert_eq!(o.before, "mobilePhone;softwareOath;microsoftAuthenticator");
+    assert_eq!(u.deletes.len(), 1, "one delete went through");
+    assert_ne!(
+        o.after, o.before,
+        "after shows the delete that went through"
+    );
+    assert!(o.changed, "a method was removed: the tenant changed");
+    assert!(o.after.contains("microsoftAuthenticator"), "{}", o.after);
+}

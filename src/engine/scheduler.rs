@@ -875,27 +875,25 @@ impl Scheduler {
         self.delay(p, wait);
     }
 
-    /// A call kept failing: the action fails with the last error.
+    /// A call kept failing: the action fails with the last error (once the machine's other
+    /// calls in flight are answered).
     fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
         let job = p.job;
         if !self.is_current(job, p.action) {
             return;
         }
-        let Some(current) = self.jobs[job].current.as_ref() else {
+        let Some(current) = self.jobs[job].current.as_mut() else {
             return;
         };
-        if let Some(outcome) = current.machine.give_up(p.call.tag, message) {
-            self.finish_action(job, outcome);
-            return;
-        }
-        let outcome = Outcome {
+        let failure = Outcome {
             status: Status::Failed,
             http_status: status,
             error_code: code.to_string(),
             message: format!("{message} (gave up after {} attempts)", current.attempts),
             ..Outcome::default()
         };
-        self.finish_action(job, outcome);
+        let next = current.machine.give_up(p.call.tag, message, failure);
+        self.apply_next(job, next);
     }
 
     /// Starts the job's next action, or records the rest as skipped after a failure.
