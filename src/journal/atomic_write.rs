@@ -56,6 +56,8 @@ pub fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
         io::copy(&mut from, &mut f)?;
         f.sync_all()
     })();
+    // Closed before the rename: Windows refuses to replace an open file.
+    drop(from);
     replace_with_temp(path, &tmp, written)
 }
 
@@ -88,6 +90,8 @@ fn replace_with_temp(path: &Path, tmp: &Path, written: io::Result<()>) -> Result
     Ok(())
 }
 
+/// Writes the temp file, consuming `records` (so whatever they read from is closed when this
+/// returns).
 fn write_temp<R: Borrow<ResultRecord>>(
     tmp: &Path,
     records: impl IntoIterator<Item = io::Result<R>>,

@@ -236,7 +236,10 @@ impl Journal {
         let width = header(&extra_columns).len();
         let mut at = RecordsAt::new(file, width)
             .map_err(JournalError::io_with(&path, "cannot read results file"))?;
-        let records = compact(index).into_iter().map(|entry| {
+        // The iterator owns the reader, so the results file is closed once the last record
+        // is read and before the temp file replaces it: Windows refuses to replace an open
+        // file.
+        let records = compact(index).into_iter().map(move |entry| {
             let record = at.read(&entry)?;
             each(&record);
             Ok(record)
