@@ -25,13 +25,19 @@ struct Measured {
     stdout: String,
 }
 
+/// Sends the command's stdout to a file (returned) and drops its stderr.
+fn quiet_to_file(cmd: &mut Command) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("bench-{}.out", std::process::id()));
+    let out = std::fs::File::create(&path).expect("stdout file");
+    cmd.stdout(out).stderr(std::process::Stdio::null());
+    path
+}
+
 /// Runs the binary and waits for it with wait4(2), which reports that child's own CPU time
 /// and peak RSS.
 #[cfg(unix)]
 fn measure(mut cmd: Command) -> Measured {
-    let stdout_path = std::env::temp_dir().join(format!("bench-{}.out", std::process::id()));
-    let out = std::fs::File::create(&stdout_path).expect("stdout file");
-    cmd.stdout(out).stderr(std::process::Stdio::null());
+    let stdout_path = quiet_to_file(&mut cmd);
     let start = Instant::now();
     let child = cmd.spawn().expect("spawn mfa-rollout");
     let pid = child.id() as libc::pid_t;
@@ -78,9 +84,7 @@ fn measure(mut cmd: Command) -> Measured {
 /// Elsewhere only the wall time: these figures are taken on Linux.
 #[cfg(not(unix))]
 fn measure(mut cmd: Command) -> Measured {
-    let stdout_path = std::env::temp_dir().join(format!("bench-{}.out", std::process::id()));
-    let out = std::fs::File::create(&stdout_path).expect("stdout file");
-    cmd.stdout(out).stderr(std::process::Stdio::null());
+    let stdout_path = quiet_to_file(&mut cmd);
     let start = Instant::now();
     let status = cmd.status().expect("run mfa-rollout");
     Measured {
