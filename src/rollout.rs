@@ -224,7 +224,6 @@ fn remaining_work(
         .into_iter()
         .filter(|r| !finished.contains(&(r.row, r.action.clone())))
         .collect();
-    drop(jobs_by_row);
     let mut work = Vec::with_capacity(loaded.jobs.len());
     for job in loaded.jobs {
         if job.duplicate_of.is_some() {

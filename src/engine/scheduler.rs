@@ -383,9 +383,7 @@ impl Scheduler {
                     // Nothing is under way but jobs are left: the running ones all wait on
                     // something else (the breaker's verdict on their permission failures).
                     self.flush(sink);
-                    let j = self.next_start;
-                    self.next_start += 1;
-                    self.advance(j);
+                    self.start_next();
                     continue;
                 }
                 if self.gate_open || self.parked.is_empty() {
@@ -440,10 +438,15 @@ impl Scheduler {
             && self.running < self.running_limit
             && self.next_start < self.jobs.len()
         {
-            let j = self.next_start;
-            self.next_start += 1;
-            self.advance(j);
+            self.start_next();
         }
+    }
+
+    /// Starts the first job not yet started.
+    fn start_next(&mut self) {
+        let j = self.next_start;
+        self.next_start += 1;
+        self.advance(j);
     }
 
     /// Queues the delayed calls whose wait is over (dropping those whose action ended).
@@ -483,24 +486,21 @@ impl Scheduler {
             self.parked.clear();
             return;
         }
-        let sent = |p: &Pending| {
-            self.jobs[p.job]
-                .current
-                .as_ref()
-                .is_some_and(|c| c.write_sent)
-        };
         let reads = std::mem::take(&mut self.ready_reads);
         let writes = std::mem::take(&mut self.ready_writes);
         let delayed = std::mem::take(&mut self.delayed);
-        let reads = reads.into_iter().filter(|p| sent(p)).collect();
-        let writes = writes.into_iter().filter(|p| sent(p)).collect();
-        let delayed = delayed
+        self.ready_reads = reads
             .into_iter()
-            .filter(|Reverse(d)| sent(&d.pending))
+            .filter(|p| self.write_sent(p.job))
             .collect();
-        self.ready_reads = reads;
-        self.ready_writes = writes;
-        self.delayed = delayed;
+        self.ready_writes = writes
+            .into_iter()
+            .filter(|p| self.write_sent(p.job))
+            .collect();
+        self.delayed = delayed
+            .into_iter()
+            .filter(|Reverse(d)| self.write_sent(d.pending.job))
+            .collect();
         self.parked.clear();
     }
 

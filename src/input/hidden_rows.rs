@@ -13,7 +13,7 @@ use zip::ZipArchive;
 
 use super::cell_text::shown;
 
-/// The 0-based numbers of the hidden rows of the sheet named `sheet`, in sheet order.
+/// The 0-based numbers of the hidden rows of the sheet named `sheet`, sorted, each once.
 pub(crate) fn hidden_rows(bytes: &[u8], sheet: &str) -> Result<Vec<u32>, String> {
     let cannot = |what: &str| {
         format!(
@@ -26,7 +26,11 @@ pub(crate) fn hidden_rows(bytes: &[u8], sheet: &str) -> Result<Vec<u32>, String>
     let path = sheet_path(&mut zip, sheet, &rels).map_err(|e| cannot(&e))?;
     let entry = entry_named(&zip, &path).ok_or_else(|| cannot(&format!("no part {path}")))?;
     let file = zip.by_index(entry).map_err(|e| cannot(&e.to_string()))?;
-    hidden_in(BufReader::new(file)).map_err(|e| cannot(&e))
+    let mut hidden = hidden_in(BufReader::new(file)).map_err(|e| cannot(&e))?;
+    // Excel writes rows in order; other writers might not.
+    hidden.sort_unstable();
+    hidden.dedup();
+    Ok(hidden)
 }
 
 /// The hidden rows of one worksheet's XML.

@@ -244,7 +244,6 @@ fn read(
             "--sheet applies to .xlsx workbooks only, and this file is CSV text".into(),
         ));
     }
-
     let decoded = dialect::decode(bytes)?;
     let parsed = parse(&decoded, options, parallel)?;
     // The file's bytes are not needed past this point; give the memory back before the

@@ -110,14 +110,10 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (cells, hidden)
     });
-    let cells = cells?;
-    let mut hidden_rows = hidden_rows?;
-    hidden_rows.sort_unstable();
-    hidden_rows.dedup();
     Ok(SheetCells {
         name,
-        cells,
-        hidden_rows,
+        cells: cells?,
+        hidden_rows: hidden_rows?,
     })
 }
 

@@ -121,14 +121,7 @@ impl Tally {
         self.records += 1;
         self.rows.insert(r.row);
         let i = status_index(r.status);
-        match self.per_action.get_mut(r.action.as_str()) {
-            Some(c) => c[i] += 1,
-            None => {
-                let mut c = [0; 7];
-                c[i] = 1;
-                self.per_action.insert(r.action.clone(), c);
-            }
-        }
+        entry_mut(&mut self.per_action, &r.action)[i] += 1;
         self.totals[i] += 1;
         let Some(target) = target_state(&r.action) else {
             return;
@@ -147,8 +140,8 @@ impl Tally {
             ("", false) => before,
             (a, _) => a,
         };
-        bump(&mut self.states, before).0 += 1;
-        bump(&mut self.states, after).1 += 1;
+        entry_mut(&mut self.states, before).0 += 1;
+        entry_mut(&mut self.states, after).1 += 1;
         if changed {
             *self
                 .transitions
@@ -213,12 +206,12 @@ impl Tally {
     }
 }
 
-/// The entry for `state`, made on first use (without allocating when it exists).
-fn bump<'a>(states: &'a mut HashMap<String, (u64, u64)>, state: &str) -> &'a mut (u64, u64) {
-    if !states.contains_key(state) {
-        states.insert(state.to_string(), (0, 0));
+/// The entry for `key`, made on first use (without allocating a key when it exists).
+fn entry_mut<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
     }
-    states.get_mut(state).expect("inserted above")
+    map.get_mut(key).expect("inserted above")
 }
 
 impl Summary {
