@@ -106,29 +106,42 @@ pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result
     })
 }
 
-/// Permissions that satisfy an action, any one of them enough (least privileged first).
-fn accepted(action: Action, dry_run: bool) -> &'static [&'static str] {
+/// Reading a user's `userType` (docs/graph.md §9.1); User.ReadBasic.All does not cover it.
+const USER_READ: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// What an action needs: each entry is one requirement, any permission in it enough (least
+/// privileged first).
+fn accepted(action: Action, dry_run: bool) -> &'static [&'static [&'static str]] {
     match (action, dry_run) {
         (Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable, false) => {
-            &["Policy.ReadWrite.AuthenticationMethod"]
+            &[&["Policy.ReadWrite.AuthenticationMethod"]]
         }
         (Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable, true) => {
-            &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"]
+            &[&["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"]]
         }
-        (Action::ResetMethods, false) => &["UserAuthenticationMethod.ReadWrite.All"],
-        (Action::ResetMethods, true) => &[
+        (Action::ResetMethods, false) => &[&["UserAuthenticationMethod.ReadWrite.All"]],
+        (Action::ResetMethods, true) => &[&[
             "UserAuthenticationMethod.Read.All",
             "UserAuthenticationMethod.ReadWrite.All",
-        ],
+        ]],
+        // The guest check reads userType before any revocation (docs/graph.md §3, §9.1).
         (Action::RevokeSessions, _) => &[
-            "User.RevokeSessions.All",
-            "User.ReadWrite.All",
-            "Directory.ReadWrite.All",
+            &[
+                "User.RevokeSessions.All",
+                "User.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
+            USER_READ,
         ],
     }
 }
 
-/// One action's permission need against a token.
+/// One permission need of an action against a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
     pub action: Action,
@@ -139,26 +152,27 @@ pub struct Need {
 }
 
 /// What each action needs against what the claims grant (`roles` for application tokens,
-/// `scp` for delegated ones).
+/// `scp` for delegated ones); an action with several requirements gives several needs.
 #[must_use]
 pub fn needs(claims: &TokenClaims, actions: &BTreeSet<Action>, dry_run: bool) -> Vec<Need> {
     actions
         .iter()
-        .map(|&action| {
-            let accepted = accepted(action, dry_run);
-            let granted = accepted.iter().find_map(|p| {
-                claims
-                    .roles
-                    .iter()
-                    .chain(&claims.scopes)
-                    .find(|have| have.eq_ignore_ascii_case(p))
-                    .cloned()
-            });
-            Need {
-                action,
-                accepted,
-                granted,
-            }
+        .flat_map(|&action| {
+            accepted(action, dry_run).iter().map(move |&accepted| {
+                let granted = accepted.iter().find_map(|p| {
+                    claims
+                        .roles
+                        .iter()
+                        .chain(&claims.scopes)
+                        .find(|have| have.eq_ignore_ascii_case(p))
+                        .cloned()
+                });
+                Need {
+                    action,
+                    accepted,
+                    granted,
+                }
+            })
         })
         .collect()
 }

@@ -27,12 +27,14 @@ pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
 pub const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
 /// Writes per 5 minutes for a tenant across all apps (graph-api.md §6).
 pub const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
-/// Application permissions granted to the app unless the tenant file withholds some.
-pub const DEFAULT_PERMISSIONS: [&str; 4] = [
+/// Application permissions granted to the app unless the tenant file withholds some: what
+/// README's permissions table asks an admin to grant (User.Read.All tells guests apart).
+pub const DEFAULT_PERMISSIONS: [&str; 5] = [
     "Policy.ReadWrite.AuthenticationMethod",
     "Policy.Read.All",
     "UserAuthenticationMethod.ReadWrite.All",
     "User.RevokeSessions.All",
+    "User.Read.All",
 ];
 
 /// Throttling budgets per application + tenant pair (and the tenant-wide write budget), before
@@ -153,8 +155,51 @@ pub struct UserSpec {
     pub default_method: Option<String>,
     #[serde(default, rename = "isSystemPreferredAuthenticationMethodEnabled")]
     pub system_preferred: bool,
+    /// The primary SMTP address (`mail`); absent: the user has none (Graph then answers null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
+    /// `proxyAddresses`, each `SMTP:` (primary) / `smtp:` (secondary) or another `type:`
+    /// prefix; unique across the tenant, as Graph keeps them.
+    #[serde(
+        default,
+        rename = "proxyAddresses",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub proxy_addresses: Vec<String>,
+    /// `accountEnabled` (default true).
+    #[serde(
+        default = "enabled",
+        rename = "accountEnabled",
+        skip_serializing_if = "is_true"
+    )]
+    pub account_enabled: bool,
 }
 
+impl Default for UserSpec {
+    /// A member with no methods, no mail and an empty UPN (callers set `upn`).
+    fn default() -> Self {
+        UserSpec {
+            id: None,
+            upn: String::new(),
+            display_name: None,
+            user_type: member(),
+            per_user_mfa_state: disabled(),
+            methods: Vec::new(),
+            default_method: None,
+            system_preferred: false,
+            mail: None,
+            proxy_addresses: Vec::new(),
+            account_enabled: true,
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
 fn member() -> String {
     "Member".to_string()
 }
@@ -594,6 +639,7 @@ fn random_user(rng: &mut ChaCha8Rng, id: Option<String>, upn: String, user_type:
         methods,
         default_method: default_method.map(str::to_string),
         system_preferred: false,
+        ..UserSpec::default()
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `tenant`: users, methods, MFA state and the rules Graph enforces on changes.
 //! - `keys`: how Graph reads a user key out of a URL.
 //! - `routes`: one Graph request: path → permission → throttle → tenant.
+//! - `user_properties`: what reading a user returns (default set, `$select`) and needs.
 //! - `batch`: `$batch` validation, dependsOn, shuffled answers.
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
 //! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
@@ -27,6 +28,7 @@ mod stats;
 mod tenant;
 mod throttle;
 mod token;
+mod user_properties;
 
 use std::io::Write;
 use std::sync::Arc;

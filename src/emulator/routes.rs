@@ -13,6 +13,7 @@ use super::stats::Stats;
 use super::tenant::MethodKind;
 use super::throttle::{Verdict, format_retry_after};
 use super::token::TokenInfo;
+use super::user_properties::{Selection, USER_READ_ALL};
 
 /// One Graph request, from a plain HTTP request or a batch item.
 pub(crate) struct Call<'a> {
@@ -52,25 +53,10 @@ const REVOKE: &[&str] = &[
     "Directory.ReadWrite.All",
     "User.ReadWrite.All",
 ];
-/// Reading a user's id, UPN and type: the user-read permissions, or any permission this tool's
-/// app holds (so it can resolve UPNs to ids without an extra grant). A documented choice.
-const USER_READ: &[&str] = &[
-    "User.Read.All",
-    "User.ReadBasic.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-    "UserAuthenticationMethod.Read.All",
-    "UserAuthenticationMethod.ReadWrite.All",
-    "Policy.Read.All",
-    "Policy.ReadWrite.AuthenticationMethod",
-    "User.RevokeSessions.All",
-];
-
 impl Op {
     fn permissions(&self) -> &'static [&'static str] {
         match self {
-            Op::GetUser => USER_READ,
+            Op::GetUser => USER_READ_ALL,
             Op::GetRequirements => POLICY_READ,
             Op::PatchRequirements => POLICY_WRITE,
             Op::GetSignInPreferences | Op::ListMethods(_) | Op::GetMethod(..) => METHODS_READ,
@@ -172,7 +158,19 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     let path = path.strip_prefix('/').unwrap_or(path);
     let target = parse_user_path(path)?;
     let op = resolve(&target.rest, call.method, call.beta)?;
-    if !call.token.has_any(op.permissions()) {
+    // Reading a user answers only what `$select` names, and which permission suffices
+    // depends on what it names (docs/graph.md §9.1).
+    let selection = match op {
+        Op::GetUser => Some(Selection::from_query(
+            call.url.split_once('?').map(|(_, q)| q),
+        )?),
+        _ => None,
+    };
+    let permitted = match &selection {
+        Some(s) => s.permitted(call.token),
+        None => call.token.has_any(op.permissions()),
+    };
+    if !permitted {
         return Err(GraphError::forbidden());
     }
     let is_write = call.method != "GET";
@@ -209,7 +207,10 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
             .find(&target.key)
             .ok_or_else(|| GraphError::user_not_found(&target.key))?;
         match op {
-            Op::GetUser => Reply::new(200, Some(tenant.user_json(i, version))),
+            Op::GetUser => {
+                let selection = selection.unwrap_or_default();
+                Reply::new(200, Some(selection.user_json(&tenant.users[i], version)))
+            }
             Op::GetRequirements => Reply::new(200, Some(tenant.requirements_json(i))),
             Op::PatchRequirements => {
                 tenant.set_requirements(i, body()?)?;

@@ -193,6 +193,9 @@ pub(crate) struct User {
     pub(crate) upn: String,
     pub(crate) display_name: String,
     pub(crate) user_type: String,
+    pub(crate) mail: Option<String>,
+    pub(crate) proxy_addresses: Vec<String>,
+    pub(crate) account_enabled: bool,
     pub(crate) mfa_state: String,
     /// Registered methods other than the password (which every user has and nobody deletes).
     pub(crate) methods: Vec<Method>,
@@ -243,6 +246,7 @@ impl Tenant {
     pub(crate) fn build(specs: &[UserSpec], seed: u64) -> Result<Tenant, String> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d65_7468_6f64_7321);
         let mut tenant = Tenant::default();
+        let mut proxies: HashMap<String, usize> = HashMap::new();
         for (n, spec) in specs.iter().enumerate() {
             let at = |msg: String| format!("user {} ({}): {msg}", n + 1, spec.upn);
             let id = match &spec.id {
@@ -325,6 +329,28 @@ impl Tenant {
                     return Err(at(format!("defaultMethod '{p}' has no matching method")));
                 }
             }
+            if let Some(mail) = &spec.mail
+                && (mail.is_empty() || !mail.contains('@'))
+            {
+                return Err(at(format!("mail '{mail}' must look like name@domain")));
+            }
+            for p in &spec.proxy_addresses {
+                let well_formed = p
+                    .split_once(':')
+                    .is_some_and(|(kind, address)| !kind.is_empty() && !address.is_empty());
+                if !well_formed {
+                    return Err(at(format!(
+                        "proxyAddresses entry '{p}' must be TYPE:ADDRESS, e.g. SMTP:name@domain"
+                    )));
+                }
+                // Graph keeps proxy addresses unique across the directory.
+                if let Some(other) = proxies.insert(p.to_lowercase(), n) {
+                    return Err(at(format!(
+                        "proxyAddresses entry '{p}' is also user {}'s",
+                        other + 1
+                    )));
+                }
+            }
             let user = User {
                 id: id.clone(),
                 upn: spec.upn.clone(),
@@ -333,6 +359,9 @@ impl Tenant {
                     .clone()
                     .unwrap_or_else(|| spec.upn.split('@').next().unwrap_or("").to_string()),
                 user_type: spec.user_type.clone(),
+                mail: spec.mail.clone(),
+                proxy_addresses: spec.proxy_addresses.clone(),
+                account_enabled: spec.account_enabled,
                 mfa_state: spec.per_user_mfa_state.clone(),
                 methods,
                 preferred: spec.default_method.clone(),
@@ -366,17 +395,6 @@ impl Tenant {
         } else {
             self.by_upn.get(&key.to_lowercase()).copied()
         }
-    }
-
-    pub(crate) fn user_json(&self, i: usize, version: &str) -> Value {
-        let u = &self.users[i];
-        json!({
-            "@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users/$entity"),
-            "id": u.id,
-            "userPrincipalName": u.upn,
-            "userType": u.user_type,
-            "displayName": u.display_name,
-        })
     }
 
     pub(crate) fn requirements_json(&self, i: usize) -> Value {
@@ -627,6 +645,9 @@ impl Tenant {
                     "upn": u.upn,
                     "displayName": u.display_name,
                     "userType": u.user_type,
+                    "mail": u.mail,
+                    "proxyAddresses": u.proxy_addresses,
+                    "accountEnabled": u.account_enabled,
                     "perUserMfaState": u.mfa_state,
                     "methods": u.methods.iter().map(Method::to_state_json).collect::<Vec<_>>(),
                     "defaultMethod": u.preferred,
@@ -706,6 +727,7 @@ mod tests {
                 .collect(),
             default_method: default.map(str::to_string),
             system_preferred: false,
+            ..UserSpec::default()
         }
     }
 
@@ -748,6 +770,28 @@ mod tests {
             t.set_requirements(0, &json!({"perUserMfaState": "Enabled"}))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn mail_must_be_an_address_and_proxy_addresses_unique_across_users() {
+        let mut a = spec(&[], None);
+        a.mail = Some("not-an-address".into());
+        assert!(Tenant::build(&[a], 1).unwrap_err().contains("mail"));
+        let mut a = spec(&[], None);
+        a.proxy_addresses = vec!["SMTP:a@contoso.com".into()];
+        let mut b = spec(&[], None);
+        b.upn = "b@contoso.onmicrosoft.com".into();
+        b.proxy_addresses = vec!["smtp:A@contoso.com".into()];
+        assert!(
+            Tenant::build(&[a.clone(), b], 1)
+                .unwrap_err()
+                .contains("proxyAddresses")
+        );
+        let mut bare = spec(&[], None);
+        bare.proxy_addresses = vec!["a@contoso.com".into()];
+        assert!(Tenant::build(&[bare], 1).is_err());
+        let t = Tenant::build(&[a], 1).unwrap();
+        assert!(t.users[0].account_enabled);
     }
 
     #[test]

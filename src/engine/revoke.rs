@@ -1,7 +1,11 @@
-//! The session-revocation machine: look the user up (Graph does not revoke sessions of
-//! external users, and says `{"value": true}` anyway, so a guest must be told apart first),
-//! then `POST /users/{key}/revokeSignInSessions` with an empty JSON body (inside `$batch`,
-//! a write without body and Content-Type fails the whole batch).
+//! The session-revocation machine. Graph does not revoke sessions of external users and says
+//! `{"value": true}` anyway (docs/graph.md §3), so a guest must be told apart first: a UPN
+//! carrying `#EXT#` is an external user as it stands; anyone else is read with
+//! `$select=id,userPrincipalName,userType`, because `userType` is "Returned only on `$select`"
+//! (docs/graph.md §9.1). Only a user Graph calls `Member` is revoked, with
+//! `POST /users/{key}/revokeSignInSessions` and an empty JSON body (inside `$batch`, a write
+//! without body and Content-Type fails the whole batch); a missing or unknown `userType`
+//! is never taken for a member.
 
 use serde_json::json;
 
@@ -13,15 +17,17 @@ use super::machine::{Call, MachineOptions, Next, Outcome, failure, not_found};
 const TAG_LOOKUP: u32 = 0;
 const TAG_REVOKE: u32 = 1;
 
+/// The properties the guest check reads, and nothing else (docs/graph.md §9.1).
+const LOOKUP_SELECT: &str = "$select=id,userPrincipalName,userType";
+
 const GUEST_MESSAGE: &str = "guest (external) user: Microsoft Graph does not revoke sign-in sessions of external users; revoke them in the user's home tenant";
 
 #[derive(Debug)]
 pub(crate) struct Revoke {
     user_path: String,
     options: MachineOptions,
-    /// Set when the lookup was refused (no User.Read.All): the revocation still goes ahead,
-    /// and the result says the guest check could not be made.
-    unchecked: bool,
+    /// The key is a UPN with `#EXT#`: an external user, known without a lookup.
+    external_upn: bool,
 }
 
 impl Revoke {
@@ -29,11 +35,18 @@ impl Revoke {
         Revoke {
             user_path: user_path(user),
             options,
-            unchecked: false,
+            external_upn: user.to_ascii_uppercase().contains("#EXT#"),
         }
     }
 
     pub(crate) fn start(&mut self) -> Next {
+        if self.external_upn {
+            return Next::Done(Outcome {
+                status: Status::Skipped,
+                message: GUEST_MESSAGE.into(),
+                ..Outcome::default()
+            });
+        }
         Next::Send(vec![self.lookup()])
     }
 
@@ -42,7 +55,7 @@ impl Revoke {
             tag: TAG_LOOKUP,
             version: ApiVersion::Beta,
             method: Method::Get,
-            url: self.user_path.clone(),
+            url: format!("{}?{LOOKUP_SELECT}", self.user_path),
             body: None,
         }
     }
@@ -57,24 +70,15 @@ impl Revoke {
         }
     }
 
-    fn after_lookup(&mut self) -> Next {
+    fn after_member_lookup(&mut self) -> Next {
         if self.options.dry_run {
             return Next::Done(Outcome {
                 status: Status::Planned,
                 after: "sessions revoked".into(),
-                message: self.note(),
                 ..Outcome::default()
             });
         }
         Next::Send(vec![self.revoke()])
-    }
-
-    fn note(&self) -> String {
-        if self.unchecked {
-            "could not check whether the user is a guest (the app lacks User.Read.All); Graph does not revoke guests' sessions".into()
-        } else {
-            String::new()
-        }
     }
 
     pub(crate) fn on_response(&mut self, tag: u32, r: &ItemResponse) -> Next {
@@ -83,27 +87,37 @@ impl Revoke {
         }
         match tag {
             TAG_LOOKUP => {
-                if r.status == 403 {
-                    self.unchecked = true;
-                    return self.after_lookup();
-                }
                 if !(200..300).contains(&r.status) {
-                    return Next::Done(failure(r, "User.Read.All"));
+                    let mut out = failure(r, "User.Read.All");
+                    out.message = format!(
+                        "could not read the user's type, so sessions were not revoked (Graph does not revoke guests' sessions): {}",
+                        out.message
+                    );
+                    return Next::Done(out);
                 }
-                let guest = r
-                    .body
-                    .get("userType")
-                    .and_then(|v| v.as_str())
-                    .is_some_and(|t| t.eq_ignore_ascii_case("guest"));
-                if guest {
-                    return Next::Done(Outcome {
+                match r.body.get("userType").and_then(|v| v.as_str()) {
+                    Some(t) if t.eq_ignore_ascii_case("member") => self.after_member_lookup(),
+                    Some(t) if t.eq_ignore_ascii_case("guest") => Next::Done(Outcome {
                         status: Status::Skipped,
                         http_status: Some(r.status),
                         message: GUEST_MESSAGE.into(),
                         ..Outcome::default()
-                    });
+                    }),
+                    other => {
+                        let seen = match other {
+                            Some(t) => format!("userType '{t}'"),
+                            None => "no userType".to_string(),
+                        };
+                        Next::Done(Outcome {
+                            status: Status::Failed,
+                            http_status: Some(r.status),
+                            message: format!(
+                                "Graph returned {seen} for this user, so it cannot be told from a guest (whose sessions Graph does not revoke); sessions were not revoked"
+                            ),
+                            ..Outcome::default()
+                        })
+                    }
                 }
-                self.after_lookup()
             }
             _ => {
                 if !(200..300).contains(&r.status) {
@@ -114,7 +128,6 @@ impl Revoke {
                     status: Status::Applied,
                     after: "sessions revoked".into(),
                     http_status: Some(r.status),
-                    message: self.note(),
                     changed: true,
                     ..Outcome::default()
                 })
@@ -165,8 +178,70 @@ mod tests {
     }
 
     #[test]
+    fn the_lookup_selects_the_user_type() {
+        let mut m = Revoke::new("a@x.com", MachineOptions::default());
+        let call = only_call(m.start());
+        assert_eq!(
+            call.url,
+            "/users/a@x.com?$select=id,userPrincipalName,userType"
+        );
+    }
+
+    #[test]
+    fn an_ext_upn_is_skipped_without_any_request() {
+        let mut m = Revoke::new("g_x.com#ext#@t.onmicrosoft.com", MachineOptions::default());
+        match m.start() {
+            Next::Done(o) => {
+                assert_eq!(o.status, Status::Skipped);
+                assert!(o.message.contains("does not revoke"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_unknown_user_type_fails_without_revoking() {
+        for body in [
+            json!({"id": "x"}),
+            json!({"userType": null}),
+            json!({"userType": "Alien"}),
+        ] {
+            let mut m = Revoke::new("a@x.com", MachineOptions::default());
+            m.start();
+            match m.on_response(TAG_LOOKUP, &answer(200, body.clone())) {
+                Next::Done(o) => {
+                    assert_eq!(o.status, Status::Failed, "{body}");
+                    assert!(o.message.contains("not revoked"), "{}", o.message);
+                    assert!(!o.changed);
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_lookup_fails_naming_user_read_all_without_revoking() {
+        let mut m = Revoke::new("a@x.com", MachineOptions::default());
+        m.start();
+        let refused = answer(
+            403,
+            json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}}),
+        );
+        match m.on_response(TAG_LOOKUP, &refused) {
+            Next::Done(o) => {
+                assert_eq!(o.status, Status::Failed);
+                assert!(o.message.contains("User.Read.All"), "{}", o.message);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_guest_is_skipped_with_the_reason_and_nothing_is_posted() {
-        let mut m = Revoke::new("g_x.com#EXT#@t.onmicrosoft.com", MachineOptions::default());
+        let mut m = Revoke::new(
+            "0f7e1b5c-6f31-4c1e-9d0e-3b1d7c2a9e10",
+            MachineOptions::default(),
+        );
         m.start();
         match m.on_response(TAG_LOOKUP, &answer(200, json!({"userType":"Guest"}))) {
             Next::Done(o) => {

@@ -43,6 +43,7 @@ fn user(
         methods,
         default_method: default.map(Into::into),
         system_preferred: false,
+        ..UserSpec::default()
     }
 }
 

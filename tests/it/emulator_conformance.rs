@@ -37,6 +37,7 @@ fn user(upn: &str, user_type: &str, methods: Vec<MethodSpec>, default: Option<&s
         methods,
         default_method: default.map(str::to_string),
         system_preferred: false,
+        ..UserSpec::default()
     }
 }
 
@@ -1197,7 +1198,9 @@ async fn raw_hash_in_upn_truncates_the_url_so_the_guest_is_not_found() {
         )
         .await;
     assert_eq!(item["status"], 200);
-    let r = env.get(&format!("/v1.0/users/{encoded}")).await;
+    let r = env
+        .get(&format!("/v1.0/users/{encoded}?$select=userType"))
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["userType"], "Guest");
@@ -1274,7 +1277,7 @@ async fn users_are_found_by_id_or_case_insensitive_upn() {
         .await;
     assert_eq!(item["status"], 200);
     let id = item["body"]["id"].as_str().unwrap().to_string();
-    for f in ["id", "userPrincipalName", "userType", "displayName"] {
+    for f in ["id", "userPrincipalName", "displayName"] {
         assert!(item["body"][f].is_string(), "{f}");
     }
     let item = env
@@ -1287,6 +1290,186 @@ async fn users_are_found_by_id_or_case_insensitive_upn() {
         )
         .await;
     assert_eq!(item["status"], 200);
+}
+
+// ---------------------------------------------------------------- reading users
+
+/// Graph's v1.0 default user properties (graph-api.md §9.1).
+const DEFAULT_USER_SET: [&str; 11] = [
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+];
+
+fn property_names(body: &Value) -> Vec<String> {
+    let mut names: Vec<String> = body
+        .as_object()
+        .map(|o| o.keys().filter(|k| !k.starts_with('@')).cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn tenant_with_mail() -> EmulatorConfig {
+    let mut c = tenant();
+    c.users[0].mail = Some("alice.smith@contoso.com".into());
+    c.users[0].proxy_addresses = vec![
+        "SMTP:alice.smith@contoso.com".into(),
+        "smtp:alice@contoso.onmicrosoft.com".into(),
+    ];
+    c.users[3].mail = Some("x@contoso.com".into());
+    c
+}
+
+#[tokio::test]
+async fn reading_a_user_without_select_returns_the_default_set_and_no_user_type() {
+    let env = Env::start(tenant_with_mail()).await;
+    let mut want: Vec<String> = DEFAULT_USER_SET.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    for version in ["v1.0", "beta"] {
+        let r = env.get(&format!("/{version}/users/alice@{DOMAIN}")).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let plain: Value = r.json().await.unwrap();
+        let item = env
+            .one(version, get_item("1", &format!("/users/alice@{DOMAIN}")))
+            .await;
+        assert_eq!(item["status"], 200);
+        for body in [&plain, &item["body"]] {
+            assert_eq!(property_names(body), want, "{version}: {body}");
+            assert_eq!(body["mail"], "alice.smith@contoso.com");
+            assert_eq!(body["userPrincipalName"], format!("alice@{DOMAIN}"));
+            assert!(body.get("userType").is_none(), "{version}: {body}");
+        }
+    }
+    // A user without mail answers null, as Graph does.
+    let item = env
+        .one("v1.0", get_item("1", &format!("/users/bob@{DOMAIN}")))
+        .await;
+    assert_eq!(item["body"]["mail"], Value::Null);
+}
+
+#[tokio::test]
+async fn select_returns_exactly_the_properties_it_names() {
+    let env = Env::start(tenant_with_mail()).await;
+    let guest = GUEST.replace('#', "%23");
+    for version in ["v1.0", "beta"] {
+        let item = env
+            .one(
+                version,
+                get_item(
+                    "1",
+                    &format!("/users/{guest}?$select=id,userPrincipalName,userType"),
+                ),
+            )
+            .await;
+        assert_eq!(item["status"], 200, "{item}");
+        assert_eq!(
+            property_names(&item["body"]),
+            ["id", "userPrincipalName", "userType"]
+        );
+        assert_eq!(item["body"]["userType"], "Guest");
+        assert_eq!(item["body"]["userPrincipalName"], GUEST);
+    }
+    let r = env
+        .get(&format!(
+            "/v1.0/users/alice@{DOMAIN}?$select=mail,proxyAddresses,accountEnabled"
+        ))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        property_names(&v),
+        ["accountEnabled", "mail", "proxyAddresses"]
+    );
+    assert_eq!(v["accountEnabled"], true);
+    assert_eq!(v["proxyAddresses"][0], "SMTP:alice.smith@contoso.com");
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#users(mail,proxyAddresses,accountEnabled)/$entity")
+    );
+}
+
+#[tokio::test]
+async fn selecting_an_unknown_user_property_gets_400() {
+    let env = Env::start(tenant()).await;
+    for version in ["v1.0", "beta"] {
+        let item = env
+            .one(
+                version,
+                get_item("1", &format!("/users/bob@{DOMAIN}?$select=id,shoeSize")),
+            )
+            .await;
+        assert_eq!(item["status"], 400, "{item}");
+        assert_eq!(item["body"]["error"]["code"], "BadRequest");
+        assert!(
+            item["body"]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("'shoeSize'")
+        );
+    }
+    let r = env
+        .get(&format!("/v1.0/users/bob@{DOMAIN}?$select=userType,"))
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+async fn read_user_status(config: EmulatorConfig, query: &str) -> u16 {
+    let env = Env::start(config).await;
+    let item = env
+        .one(
+            "v1.0",
+            get_item("1", &format!("/users/bob@{DOMAIN}{query}")),
+        )
+        .await;
+    item["status"].as_u64().unwrap() as u16
+}
+
+#[tokio::test]
+async fn reading_users_needs_a_user_read_permission_not_just_any() {
+    // The tool's other permissions do not read users.
+    let without = || tenant().withhold_permission("User.Read.All");
+    assert_eq!(read_user_status(without(), "").await, 403);
+    assert_eq!(read_user_status(without(), "?$select=id").await, 403);
+    for p in [
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ] {
+        let mut c = without();
+        c.extra_permissions.push(p.into());
+        assert_eq!(
+            read_user_status(c, "?$select=id,userType").await,
+            200,
+            "{p}"
+        );
+    }
+    // User.ReadBasic.All reads the basic profile only: not the default set, not userType.
+    let basic = || {
+        let mut c = without();
+        c.extra_permissions.push("User.ReadBasic.All".into());
+        c
+    };
+    assert_eq!(
+        read_user_status(
+            basic(),
+            "?$select=id,displayName,givenName,surname,mail,userPrincipalName"
+        )
+        .await,
+        200
+    );
+    assert_eq!(read_user_status(basic(), "").await, 403);
+    assert_eq!(read_user_status(basic(), "?$select=id,userType").await, 403);
 }
 
 // ---------------------------------------------------------------- throttling

@@ -17,6 +17,7 @@ fn member(upn: &str, state: &str) -> UserSpec {
         methods: vec![],
         default_method: None,
         system_preferred: false,
+        ..UserSpec::default()
     }
 }
 
