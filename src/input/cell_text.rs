@@ -1,6 +1,8 @@
 //! Cell text: how a cell is cleaned before it is checked (stray whitespace, a stray pair of
-//! quotes) and how user-supplied text is shown inside a one-line message (control characters
-//! escaped, long cells cut).
+//! quotes) and how user-supplied text is shown inside a one-line message (control and
+//! invisible characters escaped, long cells cut).
+
+use super::char_name::is_invisible;
 
 /// Longest cell excerpt quoted in a message, in characters.
 const SHOWN_CHARS: usize = 60;
@@ -17,8 +19,10 @@ pub(crate) fn clean(cell: &str) -> &str {
     }
 }
 
-/// `text` made safe for a one-line message: control characters escaped (`\n`, `\u{7}`), cut to
-/// [`SHOWN_CHARS`] characters with `…`.
+/// `text` made safe for a one-line message: control characters and the characters nobody can
+/// see (zero-width and bidirectional marks, U+FEFF, spaces other than U+0020) escaped (`\n`,
+/// `\u{7}`, `\u{200b}`), so that a message shows what it talks about; cut to [`SHOWN_CHARS`]
+/// characters with `…`.
 pub(crate) fn shown(text: &str) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
@@ -26,7 +30,7 @@ pub(crate) fn shown(text: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' {
+        if is_invisible(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -35,11 +39,11 @@ pub(crate) fn shown(text: &str) -> String {
     out
 }
 
-/// A message made one line whatever it quotes (for texts built elsewhere, such as action
-/// parse errors that carry the cell verbatim).
+/// A message made one line whatever it quotes, invisible characters escaped (for texts built
+/// elsewhere, such as action parse errors that carry the cell verbatim).
 pub(crate) fn one_line(message: &str) -> String {
     message.chars().fold(String::new(), |mut out, c| {
-        if c.is_control() {
+        if is_invisible(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -64,6 +68,9 @@ mod tests {
     #[test]
     fn shown_escapes_control_characters_and_cuts_long_text() {
         assert_eq!(shown("a\nb\u{7}"), "a\\nb\\u{7}");
+        assert_eq!(shown("\u{200b}upn"), "\\u{200b}upn");
+        assert_eq!(shown("a\u{a0}b\u{feff}"), "a\\u{a0}b\\u{feff}");
+        assert_eq!(shown("o\u{2019}brien ü"), "o\u{2019}brien ü");
         let long = "x".repeat(100);
         assert_eq!(shown(&long).chars().count(), SHOWN_CHARS + 1);
     }

@@ -38,6 +38,10 @@ pub(crate) fn decode(bytes: Vec<u8>) -> Result<Decoded, String> {
             "the file is UTF-32 text, which is not supported; save it as \"CSV UTF-8\"".into(),
         );
     }
+    let mut bytes = bytes;
+    if let Some(end) = eof_marker_end(&bytes) {
+        bytes.truncate(end);
+    }
     let decoded = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         decode_utf16(rest, u16::from_le_bytes)?
     } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
@@ -61,6 +65,27 @@ pub(crate) fn decode(bytes: Vec<u8>) -> Result<Decoded, String> {
         return Err("the file is empty (nothing but blank lines or a byte-order mark)".into());
     }
     Ok(decoded)
+}
+
+/// Where the text ends when it finishes with a Ctrl-Z (0x1A, the end-of-file mark of old DOS
+/// and Windows tools), possibly with line breaks around it: the length without that tail.
+/// The mark is not data, and counting it as a row or as binary data would refuse the file.
+fn eof_marker_end(bytes: &[u8]) -> Option<usize> {
+    let tail = bytes
+        .iter()
+        .rev()
+        .take_while(|b| matches!(b, 0x1A | b'\r' | b'\n'))
+        .count();
+    let end = bytes.len() - tail;
+    let marked = bytes.get(end..).is_some_and(|t| t.contains(&0x1A));
+    // Keep the line break that ended the last record.
+    let keep = bytes
+        .get(end..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    marked.then_some(end + keep)
 }
 
 /// Why `text` (starting at byte `base` of the file) is not CSV text, if it is not: a NUL byte
@@ -275,6 +300,17 @@ mod tests {
         assert!(err.contains(".xlsx"), "{err}");
         let err = decode(b"u\0p\0n\0\n\0".to_vec()).unwrap_err();
         assert!(err.contains("UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn a_ctrl_z_at_the_end_is_not_data() {
+        let d = decode(b"upn\r\na@x.com\r\n\x1a".to_vec()).unwrap();
+        assert_eq!(d.text(), b"upn\r\na@x.com\r\n");
+        let d = decode(b"upn\na@x.com\x1a".to_vec()).unwrap();
+        assert_eq!(d.text(), b"upn\na@x.com");
+        // Anywhere else it stays, to be judged like any other control character.
+        let text = b"userPrincipalName,action\nann\x1a@contoso.com,enable\n";
+        assert_eq!(decode(text.to_vec()).unwrap().text(), text);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - `cell_text`: cleaning cells and quoting them in one-line messages.
 
 mod cell_text;
+mod char_name;
 mod dialect;
 mod duplicates;
 mod header;
@@ -282,7 +283,7 @@ fn parse(
             row_at(at.saturating_sub(skipped))
         )));
     }
-    let checked = std::str::from_utf8(text).map_err(|e| {
+    std::str::from_utf8(text).map_err(|e| {
         let at = e.valid_up_to();
         let byte = text.get(at).copied().unwrap_or_default();
         format!(
@@ -291,12 +292,8 @@ fn parse(
             decoded.start + skipped + at
         )
     })?;
-    if let Some(at) = checked.find('\u{feff}') {
-        return Err(Failure::Format(format!(
-            "row {}: a byte-order mark (U+FEFF) in the middle of the file, usually left by joining two CSV files; remove it (and any repeated header row)",
-            row_at(at)
-        )));
-    }
+    // A U+FEFF past the start (two files joined, a cell pasted from elsewhere) is not the
+    // whole file's fault: the cell holding it is checked like any other (see user_key).
     read_records(text, delimiter, options, parallel)
 }
 
@@ -350,9 +347,11 @@ fn read_records(
         }
     }
     let ctx = context(&columns, options);
-    let (data_rows, jobs, problems) = check_chunks(&ctx, parallel, |sink| {
+    let (data_rows, checked) = check_chunks(&ctx, parallel, |sink| {
         read_chunks(&mut rows, &columns, sink)
     })?;
+    let mut warnings = titles;
+    warnings.extend(trimmed_warning(&checked.trimmed));
     unclosed_quote(text, &rows, delimiter, &headers)?;
     if data_rows == 0 {
         return Err(Failure::Format(
@@ -361,11 +360,11 @@ fn read_records(
     }
     Ok(Parsed {
         headers,
-        warnings: titles,
+        warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
-        jobs,
-        problems,
+        jobs: checked.jobs,
+        problems: checked.problems,
     })
 }
 
@@ -400,13 +399,13 @@ fn context<'a>(columns: &Columns, options: &'a InputOptions) -> Context<'a> {
 }
 
 /// Checks the chunks that `feed` hands to its sink, in order: in parallel with rayon (the
-/// feed going on meanwhile), or all on this thread. Returns what `feed` returned and the jobs
-/// and problems, each in row order.
+/// feed going on meanwhile), or all on this thread. Returns what `feed` returned and the
+/// outcome (jobs, problems, trimmed rows), each in row order.
 fn check_chunks<T: Send>(
     ctx: &Context<'_>,
     parallel: bool,
     feed: impl FnOnce(&mut dyn FnMut(Chunk)) -> Result<T, String> + Send,
-) -> Result<(T, Vec<Job>, Vec<RowProblem>), String> {
+) -> Result<(T, Checked), String> {
     let results: Mutex<Vec<(usize, Checked)>> = Mutex::new(Vec::new());
     let store = |index: usize, checked: Checked| {
         results
@@ -445,13 +444,27 @@ fn check_chunks<T: Send>(
     let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
     results.sort_by_key(|(index, _)| *index);
     let rows: usize = results.iter().map(|(_, c)| c.jobs.len()).sum();
-    let mut jobs = Vec::with_capacity(rows);
-    let mut problems = Vec::new();
+    let mut all = Checked {
+        jobs: Vec::with_capacity(rows),
+        ..Checked::default()
+    };
     for (_, checked) in results {
-        jobs.extend(checked.jobs);
-        problems.extend(checked.problems);
+        all.jobs.extend(checked.jobs);
+        all.problems.extend(checked.problems);
+        all.trimmed.extend(checked.trimmed);
     }
-    Ok((fed, jobs, problems))
+    Ok((fed, all))
+}
+
+/// The warning that user cells lost invisible characters at their ends, naming the rows.
+fn trimmed_warning(trimmed: &[(u64, char)]) -> Option<String> {
+    let (_, first) = trimmed.first()?;
+    let rows: Vec<u64> = trimmed.iter().map(|(row, _)| *row).collect();
+    Some(format!(
+        "{}: invisible characters (such as {}) at the start or end of the user cell were removed",
+        row_list(&rows),
+        char_name::describe(*first)
+    ))
 }
 
 fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure> {
@@ -575,16 +588,18 @@ fn parse_workbook(
         ))));
     }
     let ctx = context(&columns, options);
-    let (error_cells, jobs, mut problems) = check_chunks(&ctx, parallel, |sink| {
+    let (error_cells, checked) = check_chunks(&ctx, parallel, |sink| {
         Ok(sheet_chunks(&sheet.cells, &data, &columns, &ctx, sink))
     })?;
+    warnings.extend(trimmed_warning(&checked.trimmed));
+    let mut problems = checked.problems;
     problems.extend(error_cells);
     Ok(Parsed {
         headers,
         warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
-        jobs,
+        jobs: checked.jobs,
         problems,
     })
 }

@@ -2,12 +2,24 @@
 //! (`local@domain`) or an object id (GUID, `8-4-4-4-12` hex). Offline checks only: a key of the
 //! right shape may still not exist in the tenant (the engine reports that as `not_found`).
 //!
-//! The rules are deliberately those that catch spreadsheet mistakes (spaces, a missing or
-//! doubled `@`, `Name <address>` pasted from Outlook, formulas, braces around a GUID) without
-//! refusing keys Entra ID accepts: guest UPNs (`x_contoso.com#EXT#@tenant.onmicrosoft.com`),
-//! apostrophes (`o'brien@x.com`) and `$` (`$admin@x.com`) pass.
+//! # The characters of a UPN
+//! Entra ID allows only `A–Z a–z 0–9 ' . - _ ! # ^ ~` in a user principal name, besides the
+//! one `@`; letters with diacritics are not allowed, nor a period just before the `@`
+//! (Microsoft Entra docs, "Password policies and account restrictions in Microsoft Entra ID",
+//! Username policies; the Graph `user` resource says the same of `userPrincipalName`; see
+//! `docs/input-rules.md`). A key with any other character cannot name a user, so it is refused
+//! here, the character named by code point and name (`U+2019 RIGHT SINGLE QUOTATION MARK`) with
+//! the fix when it is obvious (`’` → `'`), instead of being sent and answered `not_found`.
+//! One exception: `$`, which Microsoft's own `GET /users` documentation shows at the start of
+//! UPNs (docs/graph.md §5), is accepted. Guest UPNs
+//! (`x_contoso.com#EXT#@tenant.onmicrosoft.com`) fit the rule. The domain takes ASCII letters,
+//! digits, `-` and `.`.
+//!
+//! Invisible characters at either end of a cell are removed before the check (with a
+//! warning, by the caller); anywhere else they are an error like any other character.
 
 use super::cell_text::shown;
+use super::char_name::{describe, is_invisible, plain_for};
 
 /// Longest part before the `@` that Entra ID accepts (guest UPNs are long).
 const MAX_LOCAL_CHARS: usize = 113;
@@ -41,6 +53,22 @@ pub fn normalized_user(s: &str) -> String {
     }
 }
 
+/// `s` without the invisible characters at its start and end (format characters and spaces
+/// other than U+0020; control characters stay, to be refused), and the first one removed.
+pub(crate) fn trim_invisible(s: &str) -> (&str, Option<char>) {
+    // The common case, a plain ASCII key, has nothing to remove.
+    if s.is_ascii() {
+        return (s, None);
+    }
+    let edge = |c: &char| (is_invisible(*c) && !c.is_control()) || c.is_whitespace();
+    let removed = s
+        .chars()
+        .take_while(edge)
+        .chain(s.chars().rev().take_while(edge))
+        .find(|c| !c.is_whitespace());
+    (s.trim_matches(|c: char| edge(&c)), removed)
+}
+
 /// Checks a non-empty, trimmed user cell. The error is a one-line reason for the user.
 pub(crate) fn check_user(s: &str) -> Result<(), String> {
     if let Some(c) = s.chars().next()
@@ -58,6 +86,45 @@ pub(crate) fn check_user(s: &str) -> Result<(), String> {
     }
 }
 
+/// True for the characters Entra ID allows before the `@` (see the module doc).
+fn allowed_in_local(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '\'' | '.' | '-' | '_' | '!' | '#' | '^' | '~' | '$')
+}
+
+fn allowed_in_domain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.')
+}
+
+/// "it contains X at character N, which Entra ID does not allow …; the fix", for the first
+/// character of `s` (at char position `at`) that `allowed` refuses, counting the others.
+fn refused_char(s: &str, part: &str, allowed: fn(char) -> bool) -> Option<String> {
+    let mut bad = s
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| *c != '@' && !allowed(*c));
+    let (at, c) = bad.next()?;
+    let more = bad.count();
+    let others = match more {
+        0 => String::new(),
+        1 => " (and 1 more such character)".into(),
+        n => format!(" (and {n} more such characters)"),
+    };
+    let fix = if let Some(plain) = plain_for(c) {
+        format!("; write '{plain}' instead")
+    } else if is_invisible(c) {
+        "; it does not show in a spreadsheet: retype the key or delete the character".into()
+    } else if c.is_alphabetic() && !c.is_ascii() {
+        "; Entra allows only A-Z, a-z, 0-9 and ' . - _ ! # ^ ~ in a user principal name: use the UPN exactly as the tenant has it".into()
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{part}contains {} at character {}{others}, which Entra ID does not allow in a user principal name{fix}",
+        describe(c),
+        at + 1
+    ))
+}
+
 fn check_upn(s: &str) -> Result<(), String> {
     let bad = |why: &str| {
         Err(format!(
@@ -68,21 +135,32 @@ fn check_upn(s: &str) -> Result<(), String> {
     if s.chars().count() > MAX_TOTAL_CHARS {
         return bad(&format!("it is longer than {MAX_TOTAL_CHARS} characters"));
     }
-    if s.chars().any(char::is_control) {
-        return bad("it contains a control character");
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return bad(&format!(
+            "it contains a control character ({})",
+            describe(c)
+        ));
     }
     if s.contains('<') && s.contains('>') {
         return bad("it looks like 'Name <address>'; keep only the address");
     }
-    if s.chars().any(char::is_whitespace) {
-        return bad("it contains a space");
+    if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
+        let which = if c == ' ' {
+            String::new()
+        } else {
+            format!(" ({})", describe(c))
+        };
+        return bad(&format!("it contains a space{which}"));
     }
+    // Separators and brackets anywhere say more than "the domain contains": a row whose
+    // delimiter differs from the header's lands whole in the user cell.
     if let Some(c) = s.chars().find(|c| FORBIDDEN.contains(c)) {
-        return bad(&format!("it contains '{c}'"));
+        return bad(&format!("it contains {}", describe(c)));
     }
-    let Some((local, domain)) = s.split_once('@') else {
-        return bad("it has no '@'");
-    };
+    let (local, domain) = s.split_once('@').unwrap_or((s, ""));
+    if let Some(why) = refused_char(local, "it ", allowed_in_local) {
+        return bad(&why);
+    }
     if domain.contains('@') {
         return bad("it has more than one '@'");
     }
@@ -97,17 +175,21 @@ fn check_upn(s: &str) -> Result<(), String> {
             "the part before the '@' is longer than {MAX_LOCAL_CHARS} characters"
         ));
     }
+    if local.ends_with('.') {
+        return bad("it has a '.' just before the '@', which Entra ID does not allow");
+    }
+    if let Some(why) = refused_char(
+        domain,
+        &format!("the domain '{}' ", shown(domain)),
+        allowed_in_domain,
+    ) {
+        return bad(&why);
+    }
     if !domain.contains('.') {
         return bad(&format!("the domain '{}' has no dot", shown(domain)));
     }
     if domain.split('.').any(str::is_empty) {
         return bad(&format!("the domain '{}' has an empty part", shown(domain)));
-    }
-    if let Some(c) = domain
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '.')))
-    {
-        return bad(&format!("the domain '{}' contains '{c}'", shown(domain)));
     }
     Ok(())
 }
@@ -124,6 +206,16 @@ fn check_object_id(s: &str) -> Result<(), String> {
         return Err(format!(
             "'{}' is an object id in braces; write it without the braces",
             shown(s)
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| is_invisible(*c) || (!c.is_ascii() && !c.is_alphabetic()))
+    {
+        return Err(format!(
+            "'{}' contains {}, which neither a user principal name nor an object id can have; delete the character",
+            shown(s),
+            describe(c)
         ));
     }
     let guid_like = s.len() >= 8
@@ -154,11 +246,65 @@ mod tests {
             "x_contoso.com#EXT#@tenant.onmicrosoft.com",
             "o'brien@x.com",
             "$admin@x.com",
-            "first+tag@x.com",
-            "ümlaut@bücher.de",
+            "a.b-c_d!e#f^g~h@sub-1.x.com",
         ] {
             assert_eq!(check_user(ok), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn characters_entra_does_not_allow_are_named_with_the_fix() {
+        let err = check_user("o\u{2019}brien@x.com").unwrap_err();
+        assert_eq!(
+            err,
+            "'o\u{2019}brien@x.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write ''' instead"
+        );
+        let err = check_user("ann\u{200b}@x.com").unwrap_err();
+        assert!(
+            err.starts_with("'ann\\u{200b}@x.com' is not a valid user principal name: it contains U+200B ZERO WIDTH SPACE at character 4"),
+            "{err}"
+        );
+        assert!(err.contains("does not show in a spreadsheet"), "{err}");
+        for (key, named) in [
+            ("first+tag@x.com", "U+002B PLUS SIGN"),
+            ("ümlaut@x.com", "U+00FC LATIN SMALL LETTER U WITH DIAERESIS"),
+            ("soft\u{ad}hyphen@x.com", "U+00AD SOFT HYPHEN"),
+            ("rtl\u{200f}@x.com", "U+200F RIGHT-TO-LEFT MARK"),
+            ("wj\u{2060}@x.com", "U+2060 WORD JOINER"),
+            ("bom\u{feff}in@x.com", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+            ("a@bücher.de", "U+00FC"),
+            ("a%b@x.com", "U+0025 PERCENT SIGN"),
+        ] {
+            refused(key, named);
+        }
+        refused("a\u{2013}b@x.com", "write '-' instead");
+        refused("a\u{2019}b\u{2019}c@x.com", "(and 1 more such character)");
+        refused("ann.@x.com", "'.' just before the '@'");
+        refused(
+            "8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b\u{200b}",
+            "U+200B ZERO WIDTH SPACE",
+        );
+    }
+
+    #[test]
+    fn invisible_characters_at_the_ends_are_trimmed_and_reported() {
+        assert_eq!(trim_invisible("a@x.com"), ("a@x.com", None));
+        assert_eq!(
+            trim_invisible("\u{feff}a@x.com\u{200b}"),
+            ("a@x.com", Some('\u{feff}'))
+        );
+        assert_eq!(
+            trim_invisible("a@x.com\u{200e} \u{a0}"),
+            ("a@x.com", Some('\u{200e}'))
+        );
+        assert_eq!(
+            trim_invisible("a\u{200b}b@x.com"),
+            ("a\u{200b}b@x.com", None)
+        );
+        assert_eq!(
+            trim_invisible("\u{7}a@x.com\u{200b}"),
+            ("\u{7}a@x.com", Some('\u{200b}'))
+        );
     }
 
     #[test]
@@ -184,7 +330,7 @@ mod tests {
         refused("alice@localhost", "has no dot");
         refused("alice@x..com", "empty part");
         refused("alice@x.com.", "empty part");
-        refused("alice@x_y.com", "contains '_'");
+        refused("alice@x_y.com", "the domain 'x_y.com' contains '_'");
         refused("al\u{7}ice@x.com", "control character");
         refused("Alice Smith <alice@x.com>", "keep only the address");
         refused("alice;bob@x.com", "contains ';'");

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::cell_text::{clean, one_line, shown};
-use super::user_key::check_user;
+use super::user_key::{check_user, trim_invisible};
 use super::{Job, RowProblem};
 use crate::action::{Action, ActionParseError, combo_string};
 
@@ -112,15 +112,19 @@ pub(crate) struct Context<'a> {
 pub(crate) struct Checked {
     pub(crate) jobs: Vec<Job>,
     pub(crate) problems: Vec<RowProblem>,
+    /// Rows whose user cell had invisible characters at its start or end, removed: the row
+    /// and the first character removed, for the warning.
+    pub(crate) trimmed: Vec<(u64, char)>,
 }
 
 pub(crate) fn check_chunk(chunk: &Chunk, ctx: &Context<'_>) -> Checked {
     let mut out = Checked {
         jobs: Vec::with_capacity(chunk.len()),
         problems: Vec::new(),
+        trimmed: Vec::new(),
     };
     for raw in &chunk.rows {
-        match check_row(raw, chunk, ctx) {
+        match check_row(raw, chunk, ctx, &mut out.trimmed) {
             Ok(job) => out.jobs.push(job),
             Err(problem) => out.problems.push(*problem),
         }
@@ -129,8 +133,20 @@ pub(crate) fn check_chunk(chunk: &Chunk, ctx: &Context<'_>) -> Checked {
 }
 
 /// A problem is boxed: rare, and the result of every row should stay small.
-fn check_row(raw: &RawRow, chunk: &Chunk, ctx: &Context<'_>) -> Result<Job, Box<RowProblem>> {
-    let user = chunk.text(&raw.user).into_owned();
+fn check_row(
+    raw: &RawRow,
+    chunk: &Chunk,
+    ctx: &Context<'_>,
+    trimmed: &mut Vec<(u64, char)>,
+) -> Result<Job, Box<RowProblem>> {
+    let written = chunk.text(&raw.user);
+    // Invisible characters at the ends (a U+FEFF left by joining files, a U+200B pasted from a
+    // chat) would make Graph answer not_found; they go, and the caller warns.
+    let (user, removed) = trim_invisible(&written);
+    if let Some(c) = removed {
+        trimmed.push((raw.row, c));
+    }
+    let user = user.to_string();
     let user_check = if user.is_empty() {
         Err("missing user".to_string())
     } else if !ctx.user_header.is_empty() && user.eq_ignore_ascii_case(&ctx.user_header) {
@@ -263,6 +279,23 @@ mod tests {
     fn a_repeated_header_row_is_named_as_such() {
         let p = check("UPN", "action", &ctx()).unwrap_err();
         assert!(p.message.contains("repeated header row"), "{p}");
+    }
+
+    #[test]
+    fn invisible_characters_at_the_ends_of_the_user_are_removed_and_noted() {
+        let mut chunk = Chunk::default();
+        chunk.push(3, "\u{feff}a@x.com\u{200b}".as_bytes(), b"enable", []);
+        chunk.push(4, "b\u{200b}@x.com".as_bytes(), b"enable", []);
+        let out = check_chunk(&chunk, &ctx());
+        assert_eq!(out.jobs.len(), 1);
+        assert_eq!(out.jobs[0].user, "a@x.com");
+        assert_eq!(out.trimmed, [(3, '\u{feff}')]);
+        assert_eq!(out.problems[0].row, 4);
+        assert!(
+            out.problems[0].message.contains("U+200B ZERO WIDTH SPACE"),
+            "{}",
+            out.problems[0]
+        );
     }
 
     #[test]

@@ -109,7 +109,11 @@ const TABLE: &[(&str, At, &str)] = &[
     ("bom_then_blank_lines.csv", At::File, "the file is empty"),
     ("delimiter_mix.csv", At::Row(2), "it contains ','"),
     ("truncated_quote.csv", At::Row(3), "quote"),
-    ("bom_in_the_middle.csv", At::Row(3), "byte-order mark"),
+    (
+        "bom_in_the_middle.csv",
+        At::Row(3),
+        "U+FEFF ZERO WIDTH NO-BREAK SPACE",
+    ),
     ("utf32le.csv", At::File, "UTF-32"),
     ("utf32be.csv", At::File, "UTF-32"),
     ("utf16_no_bom.csv", At::File, "UTF-16"),
@@ -125,6 +129,29 @@ const TABLE: &[(&str, At, &str)] = &[
     ("many_invalid_rows.csv", At::Row(2), "more problems"),
     ("sep_line_wrong.csv", At::File, "no user column"),
     ("html_instead_of_csv.csv", At::File, "user column"),
+    (
+        "upn_zero_width_space.csv",
+        At::Row(3),
+        "U+200B ZERO WIDTH SPACE at character 3",
+    ),
+    (
+        "upn_typographic_apostrophe.csv",
+        At::Row(2),
+        "U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write ''' instead",
+    ),
+    ("upn_soft_hyphen.csv", At::Row(2), "U+00AD SOFT HYPHEN"),
+    ("upn_bidi_mark.csv", At::Row(2), "U+200F RIGHT-TO-LEFT MARK"),
+    (
+        "upn_accented_letter.csv",
+        At::Row(4),
+        "U+00E9 LATIN SMALL LETTER E WITH ACUTE",
+    ),
+    ("upn_plus_sign.csv", At::Row(2), "'+' (U+002B PLUS SIGN)"),
+    (
+        "header_zero_width_space.csv",
+        At::File,
+        "the headers are: '\\u{200b}upn', 'action'",
+    ),
 ];
 
 /// Files made at test time because they are too big to commit.

@@ -99,3 +99,207 @@ fn validate_reads_an_xlsx_and_stops_on_its_bad_row() {
         "{stderr}"
     );
 }
+
+// ---- Issue 13: spreadsheets as real programs write them. Every file is generated here; each
+// test asserts the rows read, the row-numbered message, the exit code and, where the input is
+// refused, that nothing reached the tenant.
+
+use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
+use mfa_rollout::journal::Status;
+
+use crate::util::{BIN, Env, results, run, stat};
+
+fn member(upn: &str) -> UserSpec {
+    UserSpec {
+        id: None,
+        upn: upn.into(),
+        display_name: None,
+        user_type: "Member".into(),
+        per_user_mfa_state: "disabled".into(),
+        methods: vec![],
+        default_method: None,
+        system_preferred: false,
+    }
+}
+
+/// A tenant holding these users, unthrottled.
+fn tenant(upns: &[&str]) -> Env {
+    Env::start(
+        EmulatorConfig {
+            users: upns.iter().map(|u| member(u)).collect(),
+            ..EmulatorConfig::default()
+        }
+        .no_throttle(),
+    )
+}
+
+/// `mfa-rollout validate FILE ARGS` (not quiet): (exit code, stdout, stderr).
+fn validate(path: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(BIN);
+    c.arg("validate").arg(path).args(args);
+    run(c)
+}
+
+/// The stderr lines that are not blank.
+fn lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// `validate`, `plan` and `apply` all refuse `path` with exit 2 and exactly `expected` on
+/// stderr; no request reaches the tenant and no results or report file is made.
+#[track_caller]
+fn refused_everywhere(env: &Env, path: &Path, args: &[&str], expected: &[&str]) {
+    let (code, _, stderr) = validate(path, args);
+    assert_eq!(code, 2, "validate: {stderr}");
+    assert_eq!(lines(&stderr), expected, "validate");
+    for sub in ["plan", "apply"] {
+        let out = env.path(&format!("{sub}-out.csv"));
+        let (code, _, stderr) = run(env.rollout(sub, path, &out, args));
+        assert_eq!(code, 2, "{sub}: {stderr}");
+        assert_eq!(lines(&stderr), expected, "{sub}");
+        assert!(!out.exists(), "{sub} made {}", out.display());
+    }
+    assert_eq!(stat(&env.stats(), "requests"), 0, "nothing was sent");
+}
+
+const INVALID_TAIL: &str = "invalid row(s); nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)";
+
+#[test]
+fn invisible_and_typographic_characters_in_upns_are_refused_by_name_and_nothing_is_sent() {
+    let env = tenant(&["ann@contoso.com", "obrien@contoso.com"]);
+    let path = env.write(
+        "users.csv",
+        "upn,action\n\
+         ann@contoso.com,enforce\n\
+         o\u{2019}brien@contoso.com,enforce\n\
+         bo\u{200b}b@contoso.com,enforce\n\
+         ca\u{ad}rl@contoso.com,enforce\n\
+         dan\u{200f}@contoso.com,enforce\n\
+         eve\u{2060}x@contoso.com,enforce\n\
+         jos\u{e9}@contoso.com,enforce\n\
+         fr\u{feff}ed@contoso.com,enforce\n",
+    );
+    let rule = "which Entra ID does not allow in a user principal name";
+    let gone = "it does not show in a spreadsheet: retype the key or delete the character";
+    let letters = "Entra allows only A-Z, a-z, 0-9 and ' . - _ ! # ^ ~ in a user principal name: use the UPN exactly as the tenant has it";
+    let expected = [
+        format!(
+            "error: row 3, column 'upn': 'o\u{2019}brien@contoso.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, {rule}; write ''' instead"
+        ),
+        format!(
+            "row 4, column 'upn': 'bo\\u{{200b}}b@contoso.com' is not a valid user principal name: it contains U+200B ZERO WIDTH SPACE at character 3, {rule}; {gone}"
+        ),
+        format!(
+            "row 5, column 'upn': 'ca\\u{{ad}}rl@contoso.com' is not a valid user principal name: it contains U+00AD SOFT HYPHEN at character 3, {rule}; {gone}"
+        ),
+        format!(
+            "row 6, column 'upn': 'dan\\u{{200f}}@contoso.com' is not a valid user principal name: it contains U+200F RIGHT-TO-LEFT MARK at character 4, {rule}; {gone}"
+        ),
+        format!(
+            "row 7, column 'upn': 'eve\\u{{2060}}x@contoso.com' is not a valid user principal name: it contains U+2060 WORD JOINER at character 4, {rule}; {gone}"
+        ),
+        format!(
+            "row 8, column 'upn': 'jos\u{e9}@contoso.com' is not a valid user principal name: it contains '\u{e9}' (U+00E9 LATIN SMALL LETTER E WITH ACUTE) at character 4, {rule}; {letters}"
+        ),
+        format!(
+            "row 9, column 'upn': 'fr\\u{{feff}}ed@contoso.com' is not a valid user principal name: it contains U+FEFF ZERO WIDTH NO-BREAK SPACE at character 3, {rule}; {gone}"
+        ),
+        format!("7 {INVALID_TAIL}"),
+    ];
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    refused_everywhere(&env, &path, &[], &expected);
+}
+
+#[test]
+fn invisible_characters_at_the_ends_of_a_user_cell_are_removed_with_a_warning_naming_the_rows() {
+    let env = tenant(&["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"]);
+    let path = env.write(
+        "users.csv",
+        "upn,action\n\
+         \u{feff}ann@contoso.com,enforce\n\
+         bob@contoso.com,enforce\n\
+         cy@contoso.com\u{200b}\u{200e},enforce\n",
+    );
+    let (code, stdout, stderr) = validate(&path, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        lines(&stderr),
+        [
+            "warning: rows 2, 4: invisible characters (such as U+FEFF ZERO WIDTH NO-BREAK SPACE) at the start or end of the user cell were removed"
+        ]
+    );
+    assert!(stdout.contains("3 users to process"), "{stdout}");
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    let records = results(&out);
+    let got: Vec<(u64, &str, Status)> = records
+        .iter()
+        .map(|r| (r.row, r.user.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "ann@contoso.com", Status::Applied),
+            (3, "bob@contoso.com", Status::Applied),
+            (4, "cy@contoso.com", Status::Applied),
+        ]
+    );
+}
+
+#[test]
+fn a_header_with_an_invisible_character_is_shown_escaped_in_the_message() {
+    let env = tenant(&[]);
+    let path = env.write("users.csv", "\u{200b}upn,action\nann@contoso.com,enforce\n");
+    let expected = format!(
+        "error: {}: row 1: no user column; the headers are: '\\u{{200b}}upn', 'action' (recognised: userPrincipalName, upn, user principal name, user, objectId, id, email, mail); name the column with --user-column NAME",
+        path.display()
+    );
+    refused_everywhere(&env, &path, &[], &[&expected]);
+}
+
+#[test]
+fn a_ctrl_z_end_of_file_byte_is_ignored() {
+    let env = tenant(&["ann@contoso.com", "bob@contoso.com"]);
+    let path = env.path("dos.csv");
+    std::fs::write(
+        &path,
+        b"upn,action\r\nann@contoso.com,enforce\r\nbob@contoso.com,disable\r\n\x1a",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = validate(&path, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(lines(&stderr).is_empty(), "{stderr}");
+    assert!(stdout.contains("2 users to process"), "{stdout}");
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&out).len(), 2);
+}
+
+#[test]
+fn a_bom_inside_one_cell_is_that_row_s_error_not_the_whole_file_s() {
+    let env = tenant(&["ann@contoso.com"]);
+    let path = env.write(
+        "users.csv",
+        "upn,action\nann@contoso.com,enforce\nbo\u{feff}b@contoso.com,enforce\n",
+    );
+    let expected = [
+        "error: row 3, column 'upn': 'bo\\u{feff}b@contoso.com' is not a valid user principal name: it contains U+FEFF ZERO WIDTH NO-BREAK SPACE at character 3, which Entra ID does not allow in a user principal name; it does not show in a spreadsheet: retype the key or delete the character".to_string(),
+        format!("1 {INVALID_TAIL}"),
+    ];
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    refused_everywhere(&env, &path, &[], &expected);
+    // With --skip-invalid the other row is applied and this one recorded, not lost.
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &["--skip-invalid"]));
+    assert_eq!(code, 1, "{stderr}");
+    let records = results(&out);
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| (r.row, r.status))
+            .collect::<Vec<_>>(),
+        [(2, Status::Applied), (3, Status::Invalid)]
+    );
+}

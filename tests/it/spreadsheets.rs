@@ -85,18 +85,33 @@ fn an_xlsx_with_title_rows_applies_with_kept_columns_and_an_html_report() {
 fn excel_flag_finishes_the_results_with_a_bom_and_resume_still_reads_them() {
     let env = Env::start(
         EmulatorConfig {
-            users: vec![member("zoë@contoso.onmicrosoft.com", "disabled")],
+            users: vec![member("zoe@contoso.onmicrosoft.com", "disabled")],
             ..EmulatorConfig::default()
         }
         .no_throttle(),
     );
-    let input = env.write("u.csv", "upn,action\nzoë@contoso.onmicrosoft.com,enforce\n");
+    // An accented name rides along in a kept column (a UPN cannot have one).
+    let input = env.write(
+        "u.csv",
+        "upn,action,name\nzoe@contoso.onmicrosoft.com,enforce,Zoë\n",
+    );
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--excel"]));
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &input,
+        &out,
+        &["--excel", "--keep-columns", "name"],
+    ));
     assert_eq!(code, 0, "{stderr}");
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBFrow,user,action,status"));
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
+    assert!(String::from_utf8_lossy(&bytes).contains(",Zoë"));
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &input,
+        &out,
+        &["--resume", "--keep-columns", "name"],
+    ));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(results(&out)[0].status, Status::Applied);
 }
