@@ -119,6 +119,7 @@ fn member(upn: &str) -> UserSpec {
         methods: vec![],
         default_method: None,
         system_preferred: false,
+        ..UserSpec::default()
     }
 }
 
