@@ -64,6 +64,9 @@ pub struct ReportArgs {
     /// Write a self-contained HTML report to FILE
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Replace an existing HTML report
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -206,7 +209,8 @@ pub struct PacingArgs {
 /// What `plan` and `apply` share beyond input, connection and pacing.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Also write a self-contained HTML report (summary, transitions, problems, all rows)
+    /// Also write a self-contained HTML report (summary, transitions, problems, all rows); an
+    /// existing file is replaced only with --overwrite (or --resume)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Finish the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII

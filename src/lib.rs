@@ -15,6 +15,7 @@
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
 //! - [`rollout`]: the `apply`/`plan` flow (journal, sign-in, engine, summary); [`connect`]:
 //!   sign-in and the permission check.
+//! - `output_path`: output paths checked against the input and each other.
 //! - [`rollback`]: the undo file of a finished run.
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
@@ -28,6 +29,7 @@ pub mod error;
 pub mod graph;
 pub mod input;
 pub mod journal;
+mod output_path;
 pub mod progress;
 pub mod report;
 pub mod rollback;

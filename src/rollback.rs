@@ -85,6 +85,16 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
 }
 
 pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
+    crate::output_path::check_distinct(
+        &[crate::output_path::NamedPath {
+            flag: "RESULTS",
+            path: &args.results,
+        }],
+        &[Some(crate::output_path::NamedPath {
+            flag: "--out",
+            path: &args.out,
+        })],
+    )?;
     let records = read_results(&args.results)?;
     if !args.overwrite && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0) {
         return Err(Error::File {

@@ -14,6 +14,7 @@ use crate::engine::{self, Sink, Stop, WorkItem};
 use crate::error::{Completion, Error};
 use crate::input::{self, LoadedInput};
 use crate::journal::{Journal, ResultRecord, Status};
+use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{RunStats, Tally};
 
@@ -21,6 +22,8 @@ use crate::report::{RunStats, Tally};
 struct Rollout<'a> {
     input: &'a crate::cli::InputArgs,
     results: PathBuf,
+    /// The flag that names `results` (`--results`, or `--report` for `plan`).
+    results_flag: &'static str,
     resume: bool,
     overwrite: bool,
     dry_run: bool,
@@ -36,6 +39,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
         Rollout {
             input: &args.input,
             results: args.results.clone(),
+            results_flag: "--results",
             resume: args.resume,
             overwrite: args.overwrite,
             dry_run: args.dry_run,
@@ -54,6 +58,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
         Rollout {
             input: &args.input,
             results: args.report.clone(),
+            results_flag: "--report",
             resume: false,
             overwrite: args.overwrite,
             dry_run: true,
@@ -281,7 +286,25 @@ fn resume_command(argv: &[OsString]) -> String {
     parts.join(" ")
 }
 
+/// Refuses outputs that are the input or each other, and an existing HTML report without
+/// `--overwrite` (a resumed run's report replaces the one its earlier part may have left).
+fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
+    let named = |flag, path| NamedPath { flag, path };
+    output_path::check_distinct(
+        &[named("INPUT", r.input.input.as_path())],
+        &[
+            Some(named(r.results_flag, r.results.as_path())),
+            r.run.html.as_deref().map(|p| named("--html", p)),
+        ],
+    )?;
+    if let Some(html) = &r.run.html {
+        output_path::check_overwrite("--html", html, r.overwrite || r.resume)?;
+    }
+    Ok(())
+}
+
 fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
+    check_output_paths(&r)?;
     let options = config::input_options(r.input)?;
     let settings = config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;

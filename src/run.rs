@@ -131,6 +131,14 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
 
 /// `report RESULTS [--html FILE] [--json]`: the summary of an existing results file.
 fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
+    if let Some(html) = &args.html {
+        let named = |flag, path| crate::output_path::NamedPath { flag, path };
+        crate::output_path::check_distinct(
+            &[named("RESULTS", args.results.as_path())],
+            &[Some(named("--html", html.as_path()))],
+        )?;
+        crate::output_path::check_overwrite("--html", html, args.overwrite)?;
+    }
     let records = crate::journal::read_results(&args.results)?;
     let dry_run = !records.is_empty()
         && records

@@ -5,6 +5,7 @@ mod actions;
 mod bad_input;
 mod campaigns;
 mod emulator_conformance;
+mod first_hour;
 mod guests;
 mod input_cli;
 mod journal_files;

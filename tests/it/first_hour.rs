@@ -1,0 +1,144 @@
+//! Integration tests for the mistakes a new admin makes in the first hour (issue 14): each is
+//! refused with its exit code and one line naming the flag, and leaves every file as it was
+//! and the tenant untouched.
+
+use std::path::Path;
+
+use mfa_rollout::emulator::EmulatorConfig;
+
+use crate::util::{Env, rollout_csv, run, stat};
+
+fn upns(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = env.users().keys().cloned().collect();
+    v.sort();
+    v
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}
+
+/// Nothing reached the emulator: no sign-in, no request.
+fn assert_untouched(env: &Env) {
+    let stats = env.stats();
+    assert_eq!(stat(&stats, "requests"), 0, "{stats}");
+    assert_eq!(stat(&stats, "token_grants"), 0, "{stats}");
+}
+
+#[test]
+fn an_output_path_that_is_the_input_is_refused_and_the_input_survives() {
+    let env = Env::start(EmulatorConfig::generated(5, 1).no_throttle());
+    let csv = rollout_csv(&upns(&env), &["enforce"]);
+    let input = env.write("in.csv", &csv);
+    std::fs::create_dir(env.path("sub")).unwrap();
+    let roundabout = Path::new("sub/../in.csv");
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "apply",
+            vec!["--results", "in.csv", "--overwrite"],
+            "--results in.csv is the INPUT file",
+        ),
+        (
+            "apply",
+            vec!["--results", "./in.csv"],
+            "--results ./in.csv is the INPUT file",
+        ),
+        (
+            "apply",
+            vec!["--results", roundabout.to_str().unwrap(), "--overwrite"],
+            "is the INPUT file",
+        ),
+        (
+            "plan",
+            vec!["--report", "p.csv", "--html", "in.csv"],
+            "--html in.csv is the INPUT file",
+        ),
+        (
+            "plan",
+            vec!["--report", "p.csv", "--html", "./p.csv"],
+            "--html ./p.csv is the same file as --report p.csv",
+        ),
+    ];
+    for (sub, flags, expected) in cases {
+        let mut c = env.command();
+        c.arg(sub).arg("in.csv").args(&flags);
+        env.point_at_emulator(&mut c);
+        let (code, stdout, stderr) = run(c);
+        assert_eq!(code, 2, "{sub} {flags:?}: {stderr}{stdout}");
+        assert!(stderr.contains(expected), "{sub} {flags:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert_eq!(read(&input), csv.as_bytes(), "{sub} {flags:?}: input kept");
+        assert!(!env.path("p.csv").exists(), "no report made");
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&input, env.path("link.csv")).unwrap();
+        let mut c = env.command();
+        c.args(["apply", "in.csv", "--results", "link.csv", "--overwrite"]);
+        env.point_at_emulator(&mut c);
+        let (code, _, stderr) = run(c);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("--results link.csv is the INPUT file"),
+            "{stderr}"
+        );
+        assert_eq!(read(&input), csv.as_bytes());
+    }
+    assert_untouched(&env);
+}
+
+#[test]
+fn an_existing_html_report_is_kept_without_overwrite() {
+    let env = Env::start(EmulatorConfig::generated(5, 1).no_throttle());
+    let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce"]));
+    let page = env.write("r.html", "<p>last week's report</p>");
+    let report = env.path("p.csv");
+    let (code, _, stderr) = run(env.rollout("plan", &input, &report, &["--html", "r.html"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--html r.html already exists and is not empty: pass --overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(read(&page), b"<p>last week's report</p>");
+    assert!(!report.exists());
+    assert_untouched(&env);
+
+    let (code, _, stderr) = run(env.rollout(
+        "plan",
+        &input,
+        &report,
+        &["--html", "r.html", "--overwrite"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(String::from_utf8(read(&page)).unwrap().contains("<html"));
+}
+
+#[test]
+fn rollback_and_report_refuse_to_write_over_the_results_they_read() {
+    let env = Env::start(EmulatorConfig::generated(5, 1).no_throttle());
+    let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce"]));
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    let before = read(&out);
+
+    let mut c = env.rollback(&out, Path::new("./r.csv"));
+    c.arg("--overwrite");
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--out ./r.csv is the RESULTS file"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out), before);
+
+    let mut c = env.command();
+    c.args(["report", "r.csv", "--html", "r.csv", "--overwrite"]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--html r.csv is the RESULTS file"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out), before);
+}
