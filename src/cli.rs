@@ -98,8 +98,8 @@ pub struct InputArgs {
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// One action for every row (enable, enforce, disable, reset-methods, revoke-sessions, or a
-    /// '+' combination); the action column is then not needed
-    #[arg(long, value_name = "ACTION")]
+    /// '+' combination), for a file without an action column (a file with one is refused)
+    #[arg(long, value_name = "ACTION", conflicts_with = "action_column")]
     pub action: Option<String>,
     /// Header of the column holding the user (UPN or object id); default: user, upn,
     /// userPrincipalName, user principal name, email, mail, id, objectId

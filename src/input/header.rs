@@ -255,7 +255,18 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         ..e
     };
 
-    let action = if options.action.is_some() {
+    let action = if let Some(fixed) = &options.action {
+        // `--action` over a file that names its own actions would silently replace them all:
+        // refused, so the file's wishes are never overridden by a flag left in a command.
+        if let Some(&column) = named(ACTION_HEADER).first() {
+            return Err(found(Unresolved::new(format!(
+                "--action {} would override the file's own action column '{}' (column {}): drop --action to use the column, or remove the column to give every row {}",
+                crate::action::combo_string(fixed),
+                display_name(headers, column),
+                column_letter(column),
+                crate::action::combo_string(fixed)
+            ))));
+        }
         None
     } else {
         let (index, named_action) = match &options.action_column {
@@ -546,6 +557,21 @@ mod tests {
         };
         let cols = resolve(&headers(&["mail", "userPrincipalName", "action"]), &o).unwrap();
         assert_eq!(cols.user, 1);
+    }
+
+    #[test]
+    fn action_flag_over_an_action_column_is_refused_naming_the_column() {
+        let o = InputOptions {
+            action: Some(vec![Action::Enforce]),
+            ..InputOptions::default()
+        };
+        let err = resolve(&headers(&["upn", "Name", "Action"]), &o).unwrap_err();
+        assert_eq!(
+            err,
+            "--action enforce would override the file's own action column 'Action' (column C): drop --action to use the column, or remove the column to give every row enforce"
+        );
+        let cols = resolve(&headers(&["upn", "Name"]), &o).unwrap();
+        assert_eq!(cols.action, None);
     }
 
     #[test]

@@ -142,3 +142,26 @@ fn rollback_and_report_refuse_to_write_over_the_results_they_read() {
     );
     assert_eq!(read(&out), before);
 }
+
+#[test]
+fn action_flag_over_a_file_with_an_action_column_is_refused_before_anything_is_read() {
+    let env = Env::start(EmulatorConfig::generated(6, 2).no_throttle());
+    let csv = rollout_csv(&upns(&env), &["enable", "disable", "enforce"]);
+    let input = env.write("in.csv", &csv);
+    let expected = "--action enforce would override the file's own action column 'action' (column B): drop --action to use the column";
+    let mut c = env.command();
+    c.args(["validate", "in.csv", "--action", "enforce"]);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}{stdout}");
+    assert!(stderr.contains(expected), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+
+    let report = env.path("p.csv");
+    let (code, _, stderr) = run(env.rollout("plan", &input, &report, &["--action", "enforce"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!report.exists(), "no report made");
+    assert_eq!(read(&input), csv.as_bytes());
+    assert_untouched(&env);
+}
