@@ -234,7 +234,9 @@ pub fn connection(
             algorithm,
         }
     } else if let Some(token) = nonempty("GRAPH_ACCESS_TOKEN") {
-        SignIn::StaticToken(SecretString::from(token.trim().to_string()))
+        let token = SecretString::from(token.trim().to_string());
+        crate::graph::check_static_token(&token).map_err(|e| Error::Auth(e.to_string()))?;
+        SignIn::StaticToken(token)
     } else if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
         let (tenant, client_id) = app("AZURE_CLIENT_SECRET")?;
         SignIn::ClientSecret {

@@ -33,6 +33,7 @@ pub use certificate::{AssertionAlg, CertificateError, CertificateKey};
 pub use client::GraphClient;
 pub use cloud::{Cloud, validate_base_url};
 pub use device_code::DevicePrompt;
+pub(crate) use token::check_static_token;
 pub use token::{Credential, TokenClaims, TokenError, TokenSource, renewal_margin};
 pub use user_key::user_path;
 

@@ -107,6 +107,11 @@ pub enum TokenError {
     /// The token's claims cannot be read (e.g. it is not a JWT).
     #[error("cannot read the access token's claims: {0}")]
     Claims(String),
+    /// `GRAPH_ACCESS_TOKEN` holds something that is not an access token (a JWT).
+    #[error(
+        "GRAPH_ACCESS_TOKEN is not a Microsoft Graph access token ({0}); get one with: az account get-access-token --resource-type ms-graph --query accessToken -o tsv"
+    )]
+    NotAToken(String),
     /// The certificate cannot sign (e.g. it expired during the run).
     #[error("{0}")]
     Certificate(#[from] CertificateError),
@@ -588,6 +593,17 @@ fn static_token(token: &SecretString) -> Result<SecretString, TokenError> {
     Ok(token.clone())
 }
 
+/// Refuses a `GRAPH_ACCESS_TOKEN` that is not a JWT before anything is sent: Entra's access
+/// tokens for Graph are JWTs; a pasted error page, a refresh token or a truncated copy is not,
+/// and sending it would only draw 401s. The message never shows the token.
+pub(crate) fn check_static_token(token: &SecretString) -> Result<(), TokenError> {
+    match decode_claims(token.expose_secret()) {
+        Ok(_) => Ok(()),
+        Err(TokenError::Claims(why)) => Err(TokenError::NotAToken(why)),
+        Err(e) => Err(e),
+    }
+}
+
 /// The unverified claims in a JWT's payload.
 fn decode_claims(token: &str) -> Result<TokenClaims, TokenError> {
     let payload = token
@@ -696,7 +712,7 @@ mod tests {
     use super::super::test_support::{
         SECRET, TokenMode, TokenServer, fake_jwt, test_http, valid_pem,
     };
-    use super::{Credential, TokenError, TokenSource, renewal_margin};
+    use super::{Credential, TokenError, TokenSource, check_static_token, renewal_margin};
 
     const HOUR: TokenMode = TokenMode::Grant { expires_in: 3600 };
 
@@ -931,6 +947,26 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains(&jwt));
+    }
+
+    #[test]
+    fn a_static_token_that_is_not_a_jwt_is_refused_without_showing_it() {
+        for garbage in [
+            "hunter2-not-a-token",
+            "a.b",
+            "x.!!!.y",
+            "eyJhbGciOiJub25lIn0.bm90IGpzb24.sig",
+        ] {
+            let err = check_static_token(&SecretString::from(garbage)).unwrap_err();
+            let shown = err.to_string();
+            assert!(
+                shown.starts_with("GRAPH_ACCESS_TOKEN is not a Microsoft Graph access token ("),
+                "{shown}"
+            );
+            assert!(!shown.contains(garbage), "{shown}");
+        }
+        let jwt = fake_jwt(&json!({"roles": []}));
+        check_static_token(&SecretString::from(jwt)).unwrap();
     }
 
     #[tokio::test]

@@ -165,3 +165,33 @@ fn action_flag_over_a_file_with_an_action_column_is_refused_before_anything_is_r
     assert_eq!(read(&input), csv.as_bytes());
     assert_untouched(&env);
 }
+
+#[test]
+fn a_garbage_graph_access_token_is_refused_before_the_first_request() {
+    let env = Env::start(EmulatorConfig::generated(4, 3).no_throttle());
+    let csv = rollout_csv(&upns(&env), &["enforce"]);
+    let input = env.write("in.csv", &csv);
+    let garbage = "Bearer-pasted-from-the-wrong-window";
+    let expected =
+        "GRAPH_ACCESS_TOKEN is not a Microsoft Graph access token (the token is not a JWT)";
+    for sub in ["apply", "plan"] {
+        let out = env.path("out.csv");
+        let mut c = env.rollout(sub, &input, &out, &[]);
+        c.env_remove("AZURE_CLIENT_SECRET")
+            .env("GRAPH_ACCESS_TOKEN", garbage);
+        let (code, stdout, stderr) = run(c);
+        assert_eq!(code, 3, "{sub}: {stderr}");
+        assert!(stderr.contains(expected), "{sub}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{sub}: {stderr}");
+        assert!(!stderr.contains(garbage) && !stdout.contains(garbage));
+        assert!(!out.exists(), "{sub}: no results file made");
+        assert_eq!(read(&input), csv.as_bytes());
+    }
+    let mut c = env.check(None);
+    c.env_remove("AZURE_CLIENT_SECRET")
+        .env("GRAPH_ACCESS_TOKEN", garbage);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains(expected), "check says the same: {stderr}");
+    assert_untouched(&env);
+}
