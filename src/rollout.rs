@@ -286,6 +286,19 @@ fn resume_command(argv: &[OsString]) -> String {
     parts.join(" ")
 }
 
+/// `plan` takes no `--resume`: its "file exists" error says only `--overwrite`.
+fn exists_for(r: &Rollout<'_>, e: crate::journal::JournalError) -> Error {
+    match e {
+        crate::journal::JournalError::Exists { path } if r.results_flag == "--report" => {
+            Error::Usage(format!(
+                "{} already exists and is not empty: pass --overwrite to replace it",
+                path.display()
+            ))
+        }
+        e => Error::Journal(e),
+    }
+}
+
 /// Refuses outputs that are the input or each other, and an existing HTML report without
 /// `--overwrite` (a resumed run's report replaces the one its earlier part may have left).
 fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
@@ -309,17 +322,21 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let settings = config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
     let loaded = input::load(&r.input.input, &options)?;
+    let loaded_keep_headers = loaded.keep_headers.clone();
     for w in &loaded.warnings {
         if !r.output.quiet {
             eprintln!("warning: {w}");
         }
     }
 
-    let (mut journal, done) = if r.resume {
-        Journal::resume(&r.results, &loaded.keep_headers)?
+    // A new run's results file is made only once signed in, so a failed sign-in leaves no
+    // file behind; what would refuse it is checked first, before any sign-in prompt.
+    let (resumed, done) = if r.resume {
+        let (j, done) = Journal::resume(&r.results, &loaded.keep_headers)?;
+        (Some(j), done)
     } else {
-        let j = Journal::create(&r.results, r.overwrite, &loaded.keep_headers)?;
-        (j, Vec::new())
+        Journal::check_new(&r.results, r.overwrite).map_err(|e| exists_for(&r, e))?;
+        (None, Vec::new())
     };
     // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
     let sandbox_users: Vec<String> = match &connection.sign_in {
@@ -329,7 +346,6 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         _ => Vec::new(),
     };
     let (work, upfront) = remaining_work(loaded, &done, &r.results)?;
-    journal.append(&upfront)?;
 
     let actions: BTreeSet<Action> = work
         .iter()
@@ -345,14 +361,28 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let connected = if work.is_empty() {
+        None
+    } else {
+        Some(runtime.block_on(async {
+            let connected = connect::connect(connection, &sandbox_users).await?;
+            connect::check_permissions(&connected.client, &actions, r.dry_run).await?;
+            Ok::<_, Error>(connected)
+        })?)
+    };
+    let mut journal = match resumed {
+        Some(j) => j,
+        None => Journal::create(&r.results, r.overwrite, &loaded_keep_headers)
+            .map_err(|e| exists_for(&r, e))?,
+    };
+    journal.append(&upfront)?;
+
     let progress = Progress::new(total, ProgressMode::detect(r.output.quiet || r.output.json));
     let mut sink = JournalSink::new(journal, progress.clone());
     let report = runtime.block_on(async {
-        if work.is_empty() {
-            return Ok(engine::EngineReport::default());
-        }
-        let connected = connect::connect(connection, &sandbox_users).await?;
-        connect::check_permissions(&connected.client, &actions, r.dry_run).await?;
+        let Some(connected) = connected else {
+            return engine::EngineReport::default();
+        };
         let transport = std::sync::Arc::new(connected.client.clone());
         let shutdown = async {
             if tokio::signal::ctrl_c().await.is_err() {
@@ -361,8 +391,8 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         };
         let report = engine::run(transport, work, &settings, &mut sink, shutdown).await;
         drop(connected);
-        Ok::<_, Error>(report)
-    })?;
+        report
+    });
     progress.finish();
 
     let sink_failure = sink.failure();

@@ -15,7 +15,7 @@ use super::codec::{encode_header, encode_record, header};
 use super::compact::compact;
 use super::lock::RunLock;
 use super::reader::{self, RecordsAt, ResultsFile};
-use super::{JournalError, ResultRecord};
+use super::{HEADER, JournalError, ResultRecord};
 
 /// How long appended records may sit in the OS cache before an fsync.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -55,8 +55,20 @@ impl fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Starts a new run's results file. Takes the lock first; refuses an existing non-empty
-    /// file unless `overwrite`; writes and fsyncs the header (HEADER + `extra_columns`).
+    /// Checks, without taking the lock or changing anything, what [`Journal::create`] checks
+    /// about `path`: so a run can refuse before it signs in, and create the file only after.
+    pub fn check_new(path: &Path, overwrite: bool) -> Result<(), JournalError> {
+        check_directory(path)?;
+        if path.is_dir() {
+            return Err(is_a_directory(path));
+        }
+        refuse_existing(path, overwrite)
+    }
+
+    /// Starts a new run's results file. Takes the lock first; refuses an existing file that
+    /// holds records unless `overwrite` (a results file with only its header, left by a run
+    /// that stopped before its first record, holds nothing to lose); writes and fsyncs the
+    /// header (HEADER + `extra_columns`).
     pub fn create(
         path: &Path,
         overwrite: bool,
@@ -68,13 +80,7 @@ impl Journal {
         }
         let lock = RunLock::acquire(path)?;
         super::atomic_write::remove_stale_temps(path);
-        if let Ok(meta) = path.metadata() {
-            if meta.len() > 0 && !overwrite {
-                return Err(JournalError::Exists {
-                    path: path.to_path_buf(),
-                });
-            }
-        }
+        refuse_existing(path, overwrite)?;
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -266,6 +272,43 @@ impl Journal {
 pub fn read_results(path: &Path) -> Result<Vec<ResultRecord>, JournalError> {
     let file = File::open(path).map_err(JournalError::io_with(path, "cannot read results file"))?;
     Ok(reader::read_file(&file, path)?.records)
+}
+
+/// Refuses an existing file with something in it, unless `overwrite`. A results file with a
+/// header and no record (any extra columns) counts as empty: it is what a run that stopped
+/// before its first record leaves, and refusing it would block the identical rerun.
+fn refuse_existing(path: &Path, overwrite: bool) -> Result<(), JournalError> {
+    let Ok(meta) = path.metadata() else {
+        return Ok(());
+    };
+    if meta.len() == 0 || overwrite || holds_only_a_header(path, meta.len()) {
+        return Ok(());
+    }
+    Err(JournalError::Exists {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Whether `path` is a results file with its header line and nothing after it.
+fn holds_only_a_header(path: &Path, len: u64) -> bool {
+    // A header line is well under this; anything longer holds more than a header.
+    const LONGEST_HEADER: u64 = 64 * 1024;
+    if len > LONGEST_HEADER {
+        return false;
+    }
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    match reader::read_file(&file, path) {
+        Ok(found) => {
+            found.records.is_empty()
+                && found.good_len == found.file_len
+                && found.header.is_some_and(|h| {
+                    h.len() >= HEADER.len() && h.iter().zip(HEADER).all(|(a, b)| a == b)
+                })
+        }
+        Err(_) => false,
+    }
 }
 
 fn is_a_directory(path: &Path) -> JournalError {
@@ -557,6 +600,42 @@ mod tests {
     }
 
     #[test]
+    fn create_accepts_a_file_with_only_a_header_and_refuses_one_with_a_record() {
+        let (_dir, path) = scratch();
+        for extra in [&[][..], &["Employee ID".to_string()][..]] {
+            fs::write(
+                &path,
+                header_line(&extra.iter().map(String::as_str).collect::<Vec<_>>()),
+            )
+            .unwrap();
+            Journal::check_new(&path, false).unwrap();
+            drop(Journal::create(&path, false, &[]).unwrap());
+            assert_eq!(fs::read_to_string(&path).unwrap(), header_line(&[]));
+        }
+        let mut j = Journal::create(&path, true, &[]).unwrap();
+        j.append(&[ResultRecord {
+            row: 2,
+            user: "a@b.c".into(),
+            action: "enforce".into(),
+            status: Status::Applied,
+            ..ResultRecord::default()
+        }])
+        .unwrap();
+        drop(j);
+        let kept = fs::read(&path).unwrap();
+        let err = Journal::check_new(&path, false).unwrap_err();
+        assert!(matches!(err, JournalError::Exists { .. }), "{err}");
+        let err = Journal::create(&path, false, &[]).unwrap_err();
+        assert!(matches!(err, JournalError::Exists { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), kept);
+        // A header line and a torn record: something was there.
+        let mut torn = header_line(&[]).into_bytes();
+        torn.extend_from_slice(b"2,a@b.c,enforce,appl");
+        fs::write(&path, &torn).unwrap();
+        assert!(Journal::check_new(&path, false).is_err());
+    }
+
+    #[test]
     fn create_accepts_an_existing_empty_file() {
         let (_dir, path) = scratch();
         fs::write(&path, "").unwrap();
@@ -699,11 +778,12 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(
-            names,
-            ["results.csv", "results.csv.lock"],
-            "no temp file left"
-        );
+        let mut expected = vec!["results.csv"];
+        if cfg!(not(unix)) {
+            // Kept on Windows (see the lock module's docs).
+            expected.push("results.csv.lock");
+        }
+        assert_eq!(names, expected, "no temp file or lock file left");
     }
 
     /// A disk that takes `room` bytes and then reports it is full.

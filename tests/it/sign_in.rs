@@ -243,3 +243,39 @@ fn an_expired_static_token_stops_the_run_with_exit_3_and_a_resume_hint() {
     assert!(records.len() < 200);
     assert!(records.iter().all(|r| r.status != Status::Failed));
 }
+
+#[test]
+fn after_a_failed_sign_in_the_identical_rerun_works_and_no_file_is_left() {
+    let env = Env::start(EmulatorConfig::generated(8, 6).no_throttle());
+    let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce"]));
+    let out = env.path("r.csv");
+    let lock = env.path("r.csv.lock");
+    let mut cmd = env.rollout("apply", &input, &out, &[]);
+    cmd.env("AZURE_CLIENT_SECRET", "a-secret-the-app-does-not-have");
+    let (code, _, stderr) = run(cmd);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!out.exists(), "no results file before a sign-in succeeds");
+    assert!(!lock.exists(), "no lock file left");
+    assert_eq!(stat(&env.stats(), "batches"), 0);
+
+    // The same command with the right secret.
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&out).len(), 8);
+    #[cfg(unix)]
+    assert!(!lock.exists(), "a finished run leaves no lock file");
+
+    // A header-only results file (what older versions left after a failed sign-in) holds
+    // nothing to lose: a new run takes it without --overwrite.
+    let header = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let again = env.write("again.csv", &format!("{header}\n"));
+    let (code, _, stderr) = run(env.rollout("plan", &input, &again, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&again).len(), 8);
+}
