@@ -164,15 +164,22 @@ fn user_column_action_column_and_action_flags() {
         action: Some(vec![Action::Disable, Action::RevokeSessions]),
         ..InputOptions::default()
     };
-    let input = load_text("upn,action\na@x.com,nonsense\nb@x.com,\n", &options).unwrap();
+    // A file with its own action column is refused, not overridden (issue 14 item 2).
+    let err = format_error(b"upn,action\na@x.com,enable\nb@x.com,\n", &options);
+    assert!(
+        err.contains(
+            "--action disable+revoke-sessions would override the file's own action column 'action'"
+        ),
+        "{err}"
+    );
+    let input = load_text("upn,name\na@x.com,A\nb@x.com,B\n", &options).unwrap();
     assert!(
         input
             .jobs
             .iter()
             .all(|j| j.actions == [Action::Disable, Action::RevokeSessions])
     );
-    let input = load_text("upn\na@x.com\n", &options).unwrap();
-    assert_eq!(input.jobs.len(), 1);
+    assert_eq!(input.jobs.len(), 2);
 }
 
 #[test]
