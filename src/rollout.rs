@@ -286,6 +286,12 @@ fn resume_command(argv: &[OsString]) -> String {
     parts.join(" ")
 }
 
+/// The results file before the run: resumed (open), or new (locked, not yet made).
+enum Opened {
+    Resumed(Journal),
+    Reserved(crate::journal::Reserved),
+}
+
 /// `plan` takes no `--resume`: its "file exists" error says only `--overwrite`.
 fn exists_for(r: &Rollout<'_>, e: crate::journal::JournalError) -> Error {
     match e {
@@ -329,14 +335,15 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         }
     }
 
-    // A new run's results file is made only once signed in, so a failed sign-in leaves no
-    // file behind; what would refuse it is checked first, before any sign-in prompt.
-    let (resumed, done) = if r.resume {
+    // A new run's results file is locked and checked before sign-in (so nothing is asked of
+    // the tenant for a run that would be refused) but made only once signed in, so a failed
+    // sign-in leaves no file behind.
+    let (opened, done) = if r.resume {
         let (j, done) = Journal::resume(&r.results, &loaded.keep_headers)?;
-        (Some(j), done)
+        (Opened::Resumed(j), done)
     } else {
-        Journal::check_new(&r.results, r.overwrite).map_err(|e| exists_for(&r, e))?;
-        (None, Vec::new())
+        let reserved = Journal::reserve(&r.results, r.overwrite).map_err(|e| exists_for(&r, e))?;
+        (Opened::Reserved(reserved), Vec::new())
     };
     // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
     let sandbox_users: Vec<String> = match &connection.sign_in {
@@ -370,10 +377,9 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             Ok::<_, Error>(connected)
         })?)
     };
-    let mut journal = match resumed {
-        Some(j) => j,
-        None => Journal::create(&r.results, r.overwrite, &loaded_keep_headers)
-            .map_err(|e| exists_for(&r, e))?,
+    let mut journal = match opened {
+        Opened::Resumed(j) => j,
+        Opened::Reserved(reserved) => reserved.create(&loaded_keep_headers)?,
     };
     journal.append(&upfront)?;
 

@@ -32,6 +32,31 @@ impl Sink for File {
     }
 }
 
+/// A new run's results file, locked and checked but not yet made ([`Journal::reserve`]).
+/// Dropping it releases the lock and leaves no file.
+#[derive(Debug)]
+pub struct Reserved {
+    path: PathBuf,
+    lock: RunLock,
+}
+
+impl Reserved {
+    /// Makes the file (replacing what [`Journal::reserve`] allowed to replace) and writes
+    /// and fsyncs its header (HEADER + `extra_columns`).
+    pub fn create(self, extra_columns: &[String]) -> Result<Journal, JournalError> {
+        let Reserved { path, lock } = self;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(JournalError::io_with(&path, "cannot create results file"))?;
+        let mut journal = Journal::open(&path, extra_columns, file, lock);
+        journal.write_header()?;
+        Ok(journal)
+    }
+}
+
 /// The open results file of a live run, and its lock. See the module docs.
 pub struct Journal {
     path: PathBuf,
@@ -55,14 +80,21 @@ impl fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Checks, without taking the lock or changing anything, what [`Journal::create`] checks
-    /// about `path`: so a run can refuse before it signs in, and create the file only after.
-    pub fn check_new(path: &Path, overwrite: bool) -> Result<(), JournalError> {
+    /// Takes the lock for a new run's results file and checks what [`Journal::create`]
+    /// checks, without making the file: so a run can refuse before it signs in, hold the
+    /// file through the sign-in, and make it only after ([`Reserved::create`]).
+    pub fn reserve(path: &Path, overwrite: bool) -> Result<Reserved, JournalError> {
         check_directory(path)?;
         if path.is_dir() {
             return Err(is_a_directory(path));
         }
-        refuse_existing(path, overwrite)
+        let lock = RunLock::acquire(path)?;
+        super::atomic_write::remove_stale_temps(path);
+        refuse_existing(path, overwrite)?;
+        Ok(Reserved {
+            path: path.to_path_buf(),
+            lock,
+        })
     }
 
     /// Starts a new run's results file. Takes the lock first; refuses an existing file that
@@ -74,22 +106,7 @@ impl Journal {
         overwrite: bool,
         extra_columns: &[String],
     ) -> Result<Journal, JournalError> {
-        check_directory(path)?;
-        if path.is_dir() {
-            return Err(is_a_directory(path));
-        }
-        let lock = RunLock::acquire(path)?;
-        super::atomic_write::remove_stale_temps(path);
-        refuse_existing(path, overwrite)?;
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(JournalError::io_with(path, "cannot create results file"))?;
-        let mut journal = Journal::open(path, extra_columns, file, lock);
-        journal.write_header()?;
-        Ok(journal)
+        Journal::reserve(path, overwrite)?.create(extra_columns)
     }
 
     /// Continues a run (`--resume`). Takes the lock, reads back every complete record, drops a
@@ -608,7 +625,7 @@ mod tests {
                 header_line(&extra.iter().map(String::as_str).collect::<Vec<_>>()),
             )
             .unwrap();
-            Journal::check_new(&path, false).unwrap();
+            Journal::reserve(&path, false).map(drop).unwrap();
             drop(Journal::create(&path, false, &[]).unwrap());
             assert_eq!(fs::read_to_string(&path).unwrap(), header_line(&[]));
         }
@@ -623,7 +640,7 @@ mod tests {
         .unwrap();
         drop(j);
         let kept = fs::read(&path).unwrap();
-        let err = Journal::check_new(&path, false).unwrap_err();
+        let err = Journal::reserve(&path, false).map(drop).unwrap_err();
         assert!(matches!(err, JournalError::Exists { .. }), "{err}");
         let err = Journal::create(&path, false, &[]).unwrap_err();
         assert!(matches!(err, JournalError::Exists { .. }), "{err}");
@@ -632,7 +649,7 @@ mod tests {
         let mut torn = header_line(&[]).into_bytes();
         torn.extend_from_slice(b"2,a@b.c,enforce,appl");
         fs::write(&path, &torn).unwrap();
-        assert!(Journal::check_new(&path, false).is_err());
+        assert!(Journal::reserve(&path, false).map(drop).is_err());
     }
 
     #[test]
