@@ -42,6 +42,8 @@ pub enum SignIn {
 /// Where to connect and how to sign in.
 pub struct Connection {
     pub sign_in: SignIn,
+    /// The national cloud `--cloud` named (the hosts may be overridden).
+    pub cloud: Cloud,
     pub graph_url: String,
     pub authority: String,
     pub scope: String,
@@ -251,6 +253,7 @@ pub fn connection(
     };
     Ok(Connection {
         sign_in,
+        cloud,
         graph_url,
         authority,
         scope,

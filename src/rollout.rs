@@ -325,8 +325,10 @@ fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
 fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     check_output_paths(&r)?;
     let options = config::input_options(r.input)?;
-    let settings = config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
+    let mut settings =
+        config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
+    settings.global_cloud = connection.cloud == crate::graph::Cloud::Global;
     let loaded = input::load(&r.input.input, &options)?;
     let loaded_keep_headers = loaded.keep_headers.clone();
     for w in &loaded.warnings {

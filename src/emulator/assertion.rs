@@ -1,7 +1,7 @@
-//! Client assertions (certificate credentials, graph-api.md §7): the JWT's shape and claims,
-//! and — when the tenant registers certificates — the thumbprint and RSA signature
-//! (PS256 or RS256) against that certificate. With no certificate registered only the shape
-//! and claims are checked (a documented limitation, so a sandbox works without one).
+//! Client assertions (certificate credentials, docs/graph.md §7): the JWT's shape and claims,
+//! then the thumbprint and RSA signature (PS256 or RS256) against a certificate registered
+//! on the app. With no certificate registered every assertion is refused, as Entra refuses
+//! an assertion whose key the app does not know (AADSTS700027).
 
 use aws_lc_rs::{digest, signature};
 use base64::Engine;
@@ -147,9 +147,8 @@ pub(crate) fn check(
     if exp - nbf > MAX_LIFETIME_SECS {
         return Err("AADSTS700024: Client assertion contains an invalid lifetime: exp must be at most 10 minutes after nbf.".into());
     }
-    if certificates.is_empty() {
-        return Ok(());
-    }
+    // An app with no registered certificate has no key to verify against: Entra refuses
+    // the assertion as signed by an unknown key (docs/tenant-format.md).
     let cert = certificates
         .iter()
         .find(|c| x5t256 == Some(c.sha256.as_str()) || x5t == Some(c.sha1.as_str()))

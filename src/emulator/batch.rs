@@ -1,7 +1,9 @@
 //! JSON batching (graph-api.md §5): validate the whole payload first (≤ 20 items, unique ids,
 //! relative URLs, no nested batch, writes with a body and a Content-Type, known dependsOn
-//! targets) so a bad batch runs nothing; then run the items one by one through the same routes
-//! as plain requests, fail dependents of failed items with 424, and answer in shuffled order.
+//! targets) so a bad batch runs nothing; then run the items one by one, independent ones in a
+//! seeded random order, through the same routes as plain requests (an item whose body is not
+//! `application/json` gets 415), fail dependents of failed items with 424, and answer in
+//! shuffled order.
 
 use std::collections::HashMap;
 
@@ -136,7 +138,8 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
             None | Some(Value::Null) => None,
             Some(b) => Some(item_body(b)),
         };
-        if matches!(method.as_str(), "POST" | "PATCH" | "PUT")
+        let writes = matches!(method.as_str(), "POST" | "PATCH" | "PUT");
+        if (writes || body.is_some())
             && (body.is_none() || header(&headers, "content-type").is_none())
         {
             return Err(invalid(format!(
@@ -218,17 +221,41 @@ fn check_dependency_shape(items: &[Item]) -> Result<(), GraphError> {
     }
 }
 
-/// Kahn's order over dependsOn; a cycle fails the batch.
-fn order(items: &[Item]) -> Result<Vec<usize>, GraphError> {
+/// `Some(415)` unless `content_type` is `application/json` (parameters such as `charset`
+/// allowed): the routes read JSON only (docs/graph.md §5).
+pub(crate) fn unsupported_media_type(content_type: Option<&str>) -> Option<GraphError> {
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if media.eq_ignore_ascii_case("application/json") {
+        return None;
+    }
+    Some(GraphError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "The request body's Content-Type '{}' is not supported; send application/json.",
+            content_type.unwrap_or("")
+        ),
+    ))
+}
+
+/// An execution order: Kahn's order over dependsOn, choosing among the items that are ready
+/// at random, since Graph runs independent items in no guaranteed order (docs/graph.md §5).
+/// A cycle fails the batch.
+fn order(items: &[Item], rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<usize>, GraphError> {
     let mut done = vec![false; items.len()];
     let mut out = Vec::with_capacity(items.len());
     while out.len() < items.len() {
         let before = out.len();
-        for (i, item) in items.iter().enumerate() {
-            if !done[i] && item.depends_on.iter().all(|d| done[*d]) {
-                done[i] = true;
-                out.push(i);
-            }
+        let mut ready: Vec<usize> = (0..items.len())
+            .filter(|&i| !done[i] && items[i].depends_on.iter().all(|d| done[*d]))
+            .collect();
+        ready.shuffle(rng);
+        for i in ready {
+            done[i] = true;
+            out.push(i);
         }
         if out.len() == before {
             return Err(invalid(
@@ -247,7 +274,7 @@ pub(crate) fn run(
     token: &TokenInfo,
 ) -> Result<Value, GraphError> {
     let items = parse(body)?;
-    let order = order(&items)?;
+    let order = order(&items, &mut shared.rng())?;
     shared.stats.batch(items.len());
     let mut replies: Vec<Option<Reply>> = vec![None; items.len()];
     for i in order {
@@ -269,6 +296,15 @@ pub(crate) fn run(
                 &rid,
                 client_request_id,
             );
+            r.headers.push(("request-id", rid));
+            r
+        } else if let Some(err) = item
+            .body
+            .as_ref()
+            .and_then(|_| unsupported_media_type(header(&item.headers, "content-type")))
+        {
+            let rid = shared.next_request_id();
+            let mut r = Reply::error(&err, &rid, client_request_id);
             r.headers.push(("request-id", rid));
             r
         } else if let Some(status) = faults::item_fault(&shared.config.faults, &mut shared.rng()) {

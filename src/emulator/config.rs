@@ -21,6 +21,9 @@ pub const DEFAULT_TOKEN_TTL: u64 = 3600;
 pub const DEFAULT_DEVICE_CODE_INTERVAL: u64 = 5;
 /// Device code flow: lifetime of a device code, seconds (the platform's 15 minutes).
 pub const DEFAULT_DEVICE_CODE_TTL: u64 = 900;
+/// Entries per page of a user's methods list (docs/tenant-format.md: Microsoft does not say
+/// when that list pages, so the emulator pages it small enough for real method sets to page).
+pub const DEFAULT_METHODS_PAGE_SIZE: usize = 4;
 /// Resource units per 10 s for one app in one large tenant (graph-api.md §6).
 pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
 /// Writes per 150 s for one app in one tenant (graph-api.md §6).
@@ -241,6 +244,10 @@ struct TenantFile {
     certificates: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     faults: Option<Faults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    methods_page_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    allow_public_client_flows: bool,
     #[serde(default)]
     users: Vec<UserSpec>,
 }
@@ -271,6 +278,11 @@ pub struct EmulatorConfig {
     pub extra_permissions: Vec<String>,
     /// PEM certificates registered on the app, for client assertions.
     pub certificates: Vec<String>,
+    /// Entries per page of a user's methods list (at least 1).
+    pub methods_page_size: usize,
+    /// The app registration's "Allow public client flows": the device code flow works only
+    /// when it is on (default off, as for a new registration).
+    pub allow_public_client_flows: bool,
     pub users: Vec<UserSpec>,
 }
 
@@ -292,6 +304,8 @@ impl Default for EmulatorConfig {
             withheld_permissions: Vec::new(),
             extra_permissions: Vec::new(),
             certificates: Vec::new(),
+            methods_page_size: DEFAULT_METHODS_PAGE_SIZE,
+            allow_public_client_flows: false,
             users: Vec::new(),
         }
     }
@@ -392,6 +406,8 @@ impl EmulatorConfig {
             withheld_permissions: file.withheld_permissions,
             extra_permissions: file.extra_permissions,
             certificates: file.certificates,
+            methods_page_size: file.methods_page_size.unwrap_or(d.methods_page_size),
+            allow_public_client_flows: file.allow_public_client_flows,
             users: file.users,
         };
         config.validate()?;
@@ -416,6 +432,8 @@ impl EmulatorConfig {
             extra_permissions: self.extra_permissions.clone(),
             certificates: self.certificates.clone(),
             faults: (self.faults != Faults::default()).then(|| self.faults.clone()),
+            methods_page_size: Some(self.methods_page_size),
+            allow_public_client_flows: self.allow_public_client_flows,
             users: with_method_ids(self.users.clone(), self.seed),
         };
         serde_json::to_value(file).unwrap_or(serde_json::Value::Null)
@@ -436,6 +454,9 @@ impl EmulatorConfig {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("{name} must be a positive number, got {v}"));
             }
+        }
+        if self.methods_page_size == 0 {
+            return Err("methods_page_size must be at least 1".into());
         }
         crate::emulator::tenant::Tenant::build(&self.users, self.seed).map(|_| ())
     }
@@ -524,6 +545,12 @@ impl EmulatorConfig {
     /// Withholds one application permission from issued tokens.
     pub fn withhold_permission(mut self, permission: &str) -> Self {
         self.withheld_permissions.push(permission.to_string());
+        self
+    }
+
+    /// Turns on "Allow public client flows" (the device code flow).
+    pub fn allow_public_client_flows(mut self) -> Self {
+        self.allow_public_client_flows = true;
         self
     }
 

@@ -492,9 +492,24 @@ pub(crate) fn device_code(shared: &Shared, tenant: &str, body: &[u8]) -> LoginRe
     )
 }
 
+/// A token request with no client credential from an app that is not a public client:
+/// Entra wants a secret or an assertion (AADSTS7000218), which is what an admin sees when
+/// "Allow public client flows" is off.
+fn public_client_refused() -> LoginReply {
+    aad_error(
+        401,
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
+}
+
 fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply {
     if let Err(reply) = known_client(shared, form) {
         return reply;
+    }
+    if !shared.config.allow_public_client_flows {
+        return public_client_refused();
     }
     let Some(code) = form.get("device_code") else {
         return missing("device_code");
@@ -573,6 +588,9 @@ fn device_code_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginRe
 fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> LoginReply {
     if let Err(reply) = known_client(shared, form) {
         return reply;
+    }
+    if !shared.config.allow_public_client_flows {
+        return public_client_refused();
     }
     let Some(token) = form.get("refresh_token") else {
         return missing("refresh_token");

@@ -8,6 +8,7 @@
 //! - `tenant`: users, methods, MFA state and the rules Graph enforces on changes.
 //! - `keys`: how Graph reads a user key out of a URL.
 //! - `routes`: one Graph request: path → permission → throttle → tenant.
+//! - `methods_page`: paging of the methods list (`@odata.nextLink`, `$skiptoken`).
 //! - `user_properties`: what reading a user returns (default set, `$select`) and needs.
 //! - `batch`: `$batch` validation, dependsOn, shuffled answers.
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
@@ -22,6 +23,7 @@ mod graph_error;
 mod json_out;
 mod keys;
 mod login;
+mod methods_page;
 mod routes;
 mod server;
 mod stats;
@@ -35,9 +37,10 @@ use std::sync::Arc;
 
 pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_DEVICE_CODE_INTERVAL,
-    DEFAULT_DEVICE_CODE_TTL, DEFAULT_DOMAIN, DEFAULT_PERMISSIONS, DEFAULT_RESOURCE_UNITS_PER_10S,
-    DEFAULT_TENANT_ID, DEFAULT_TENANT_WRITES_PER_5MIN, DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S,
-    EmulatorConfig, Faults, MethodSpec, Quotas, UserSpec,
+    DEFAULT_DEVICE_CODE_TTL, DEFAULT_DOMAIN, DEFAULT_METHODS_PAGE_SIZE, DEFAULT_PERMISSIONS,
+    DEFAULT_RESOURCE_UNITS_PER_10S, DEFAULT_TENANT_ID, DEFAULT_TENANT_WRITES_PER_5MIN,
+    DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S, EmulatorConfig, Faults, MethodSpec, Quotas,
+    UserSpec,
 };
 
 use server::Shared;

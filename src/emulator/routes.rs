@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 
 use super::graph_error::{GraphError, Reply, now_graph_date};
 use super::keys::{parse_user_path, strip_query};
+use super::methods_page;
 use super::server::Shared;
 use super::stats::Stats;
-use super::tenant::MethodKind;
+use super::tenant::{MethodKind, is_guid};
 use super::throttle::{Verdict, format_retry_after};
 use super::token::TokenInfo;
 use super::user_properties::{Selection, USER_READ_ALL};
@@ -107,9 +108,7 @@ fn resolve(rest: &[String], method: &str, beta: bool) -> Result<Op, GraphError> 
             }
             match m {
                 "GET" => Ok(Op::GetMethod(Some(kind), rest[2].clone())),
-                "DELETE" if kind != MethodKind::Password => {
-                    Ok(Op::DeleteMethod(kind, rest[2].clone()))
-                }
+                "DELETE" if kind.deletable() => Ok(Op::DeleteMethod(kind, rest[2].clone())),
                 _ => Err(GraphError::method_not_allowed()),
             }
         }
@@ -158,12 +157,11 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     let path = path.strip_prefix('/').unwrap_or(path);
     let target = parse_user_path(path)?;
     let op = resolve(&target.rest, call.method, call.beta)?;
+    let query = call.url.split_once('?').map(|(_, q)| q);
     // Reading a user answers only what `$select` names, and which permission suffices
     // depends on what it names (docs/graph.md §9.1).
     let selection = match op {
-        Op::GetUser => Some(Selection::from_query(
-            call.url.split_once('?').map(|(_, q)| q),
-        )?),
+        Op::GetUser => Some(Selection::from_query(query)?),
         _ => None,
     };
     let permitted = match &selection {
@@ -221,11 +219,37 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
                 tenant.set_sign_in_preferences(i, body()?)?;
                 Reply::new(204, None)
             }
-            Op::ListMethods(kind) => Reply::new(200, Some(tenant.methods_json(i, call.beta, kind))),
+            Op::ListMethods(kind) => {
+                let user_id = tenant.users[i].id.clone();
+                let items = tenant.methods_json(i, call.beta, kind);
+                let offset = methods_page::offset_from_query(query, &user_id)?;
+                let link_base = format!(
+                    "{}/{version}/users/{user_id}/authentication/{}",
+                    shared.base_url,
+                    kind.map_or("methods".to_string(), |k| format!("{}Methods", k.name()))
+                );
+                let page = methods_page::page(
+                    items,
+                    offset,
+                    shared.config.methods_page_size,
+                    &user_id,
+                    &link_base,
+                );
+                Reply::new(200, Some(page))
+            }
             Op::GetMethod(kind, id) => {
                 Reply::new(200, Some(tenant.method_json(i, kind, &id, call.beta)?))
             }
             Op::DeleteMethod(kind, id) => {
+                // Unassigning a hardware token is documented for /users/{id} only
+                // (docs/graph.md §2): a UPN key is refused (docs/tenant-format.md).
+                if kind == MethodKind::HardwareOath && !is_guid(&target.key) {
+                    return Err(GraphError::new(
+                        400,
+                        "badRequest",
+                        "Unassigning a hardware OATH token needs the user's object id as the key, not a userPrincipalName.",
+                    ));
+                }
                 tenant.delete_method(i, kind, &id)?;
                 Reply::new(204, None)
             }

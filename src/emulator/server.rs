@@ -342,6 +342,12 @@ async fn graph(
             return truncated(br#"{"responses":[{"id":"1","status":200,"headers":{"request-id":"00000000-0000-0000-0000-000000000000"},"body":{"value":[]}}]}"#);
         }
     }
+    let has_body = !bytes.iter().all(u8::is_ascii_whitespace);
+    if has_body
+        && let Some(err) = batch::unsupported_media_type(header_str(headers, "content-type"))
+    {
+        return graph_error(shared, &err, crid);
+    }
     let response = if is_batch {
         batch_request(shared, beta, method, &bytes, &token, crid)
     } else {

@@ -41,9 +41,15 @@ pub(crate) enum MethodKind {
     WindowsHelloForBusiness,
     TemporaryAccessPass,
     PlatformCredential,
+    /// An external authentication method (a third-party MFA provider); beta.
+    ExternalAuthentication,
+    /// QR code + PIN sign-in (frontline workers); beta.
+    QrCodePin,
+    /// The deprecated passwordless Microsoft Authenticator type, still in beta.
+    PasswordlessMicrosoftAuthenticator,
 }
 
-const ALL_KINDS: [MethodKind; 10] = [
+const ALL_KINDS: [MethodKind; 13] = [
     MethodKind::Password,
     MethodKind::Phone,
     MethodKind::MicrosoftAuthenticator,
@@ -54,6 +60,9 @@ const ALL_KINDS: [MethodKind; 10] = [
     MethodKind::WindowsHelloForBusiness,
     MethodKind::TemporaryAccessPass,
     MethodKind::PlatformCredential,
+    MethodKind::ExternalAuthentication,
+    MethodKind::QrCodePin,
+    MethodKind::PasswordlessMicrosoftAuthenticator,
 ];
 
 impl MethodKind {
@@ -70,16 +79,44 @@ impl MethodKind {
             MethodKind::WindowsHelloForBusiness => "windowsHelloForBusiness",
             MethodKind::TemporaryAccessPass => "temporaryAccessPass",
             MethodKind::PlatformCredential => "platformCredential",
+            MethodKind::ExternalAuthentication => "externalAuthentication",
+            MethodKind::QrCodePin => "qrCodePin",
+            MethodKind::PasswordlessMicrosoftAuthenticator => "passwordlessMicrosoftAuthenticator",
         }
     }
 
     pub(crate) fn odata_type(self) -> String {
-        format!("#microsoft.graph.{}AuthenticationMethod", self.name())
+        match self {
+            // Graph names this one without "Authentication" twice.
+            MethodKind::ExternalAuthentication => {
+                "#microsoft.graph.externalAuthenticationMethod".to_string()
+            }
+            _ => format!("#microsoft.graph.{}AuthenticationMethod", self.name()),
+        }
     }
 
     /// Beta-only types are hidden from the v1.0 list and unreachable through v1.0.
     pub(crate) fn beta_only(self) -> bool {
-        self == MethodKind::HardwareOath
+        matches!(
+            self,
+            MethodKind::HardwareOath
+                | MethodKind::ExternalAuthentication
+                | MethodKind::QrCodePin
+                | MethodKind::PasswordlessMicrosoftAuthenticator
+        )
+    }
+
+    /// Types this emulator deletes through their own endpoint (docs/graph.md §2). The
+    /// password has none; the others are listed and read but their deletes are not modelled,
+    /// so a DELETE gets `405` (docs/tenant-format.md).
+    pub(crate) fn deletable(self) -> bool {
+        !matches!(
+            self,
+            MethodKind::Password
+                | MethodKind::ExternalAuthentication
+                | MethodKind::QrCodePin
+                | MethodKind::PasswordlessMicrosoftAuthenticator
+        )
     }
 
     pub(crate) fn from_name(name: &str) -> Option<MethodKind> {
@@ -456,7 +493,13 @@ impl Tenant {
     }
 
     /// The method list; v1.0 hides beta-only types.
-    pub(crate) fn methods_json(&self, i: usize, beta: bool, only: Option<MethodKind>) -> Value {
+    /// Every listed method, in order (paging is the route's business).
+    pub(crate) fn methods_json(
+        &self,
+        i: usize,
+        beta: bool,
+        only: Option<MethodKind>,
+    ) -> Vec<Value> {
         let u = &self.users[i];
         let password = Method {
             kind: MethodKind::Password,
@@ -470,7 +513,7 @@ impl Tenant {
             .filter(|m| only.is_none_or(|k| k == m.kind))
             .map(Method::to_graph_json)
             .collect();
-        json!({ "value": value })
+        value
     }
 
     /// One method by id (any type when `kind` is None).

@@ -52,13 +52,15 @@ pub(crate) struct MachineOptions {
     /// `--reset-scope all`: reset-methods also deletes FIDO2, Windows Hello, email, TAP and
     /// platform credentials.
     pub(crate) reset_all: bool,
+    /// Signed in to the global cloud, where unassigning hardware OATH tokens is documented.
+    pub(crate) global_cloud: bool,
 }
 
 /// A machine for one action on one user.
 #[derive(Debug)]
 pub(crate) enum Machine {
     State(StateChange),
-    Reset(ResetMethods),
+    Reset(Box<ResetMethods>),
     Revoke(Revoke),
 }
 
@@ -69,7 +71,9 @@ impl Machine {
                 Machine::State(StateChange::new(user, target, options).exact())
             }
             (_, Some(target)) => Machine::State(StateChange::new(user, target, options)),
-            (Action::ResetMethods, None) => Machine::Reset(ResetMethods::new(user, options)),
+            (Action::ResetMethods, None) => {
+                Machine::Reset(Box::new(ResetMethods::new(user, options)))
+            }
             (_, None) => Machine::Revoke(Revoke::new(user, options)),
         }
     }

@@ -1,8 +1,11 @@
 //! The re-registration machine ("require users to register MFA again"): list the user's
-//! methods (beta, so hardware OATH shows), read the default from `signInPreferences`, and
-//! delete what the scope covers through each type's own endpoint, in an order Graph accepts:
-//! the others first (together), `alternateMobile` before `mobile`, the default last, each
-//! wave only after the previous one answered. graph-api.md §2.
+//! methods (beta, so hardware OATH shows; every page, following `@odata.nextLink`), read the
+//! default from `signInPreferences`, and delete what the scope covers through each type's own
+//! endpoint, in an order Graph accepts: the others first (together), `alternateMobile` before
+//! `mobile`, the default last, each wave only after the previous one answered
+//! (docs/graph.md §2). Methods it does not delete — types without a documented delete here,
+//! types it does not know, a hardware OATH token where unassigning is not documented — stay,
+//! and the row's message names them.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -27,6 +30,14 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Pages of the methods list followed before the row fails (a list that never ends is a
+/// broken answer, not a user's methods).
+const MAX_LIST_PAGES: u32 = 100;
+
+/// Why a listed method stays whatever the scope.
+const NOT_DELETED_TYPE: &str = "the tool does not delete this type";
+const HARDWARE_OATH_NOT_DOCUMENTED: &str = "Graph documents unassigning hardware OATH tokens only for a user addressed by object id in the global cloud";
+
 /// One registered method, as the list showed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Registered {
@@ -37,12 +48,38 @@ struct Registered {
     id: String,
     /// In the admin center's "require re-register" set.
     portal: bool,
+    /// Why it is never deleted, for the row's message (None for the password, which every
+    /// user has).
+    kept_because: Option<&'static str>,
 }
 
-/// Maps a listed method to its label, delete collection and scope.
-fn classify(item: &Value) -> Option<Registered> {
-    let odata = item.get("@odata.type")?.as_str()?;
-    let id = item.get("id")?.as_str()?.to_string();
+/// `text` safe for a one-line message: control characters escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}');
+            let shown: Vec<char> = if escape {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect()
+}
+
+/// Maps a listed method to its label, delete collection and scope. An entry without a
+/// string `@odata.type` is an unknown type; without an id it cannot be addressed either way.
+fn classify(item: &Value) -> Registered {
+    let odata = item
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let id = item
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let kind = odata.trim_start_matches("#microsoft.graph.");
     let (label, segment, portal): (String, Option<&'static str>, bool) = match kind {
         "passwordAuthenticationMethod" => ("password".into(), None, false),
@@ -82,18 +119,26 @@ fn classify(item: &Value) -> Option<Registered> {
             Some("platformCredentialMethods"),
             false,
         ),
+        "externalAuthenticationMethod" => ("externalAuthentication".into(), None, false),
+        "qrCodePinAuthenticationMethod" => ("qrCodePin".into(), None, false),
+        "passwordlessMicrosoftAuthenticatorAuthenticationMethod" => {
+            ("passwordlessMicrosoftAuthenticator".into(), None, false)
+        }
+        "" => ("unknown method type".into(), None, false),
         other => (
-            other.trim_end_matches("AuthenticationMethod").to_string(),
+            printable(other.trim_end_matches("AuthenticationMethod")),
             None,
             false,
         ),
     };
-    Some(Registered {
+    let kept_because = (segment.is_none() && label != "password").then_some(NOT_DELETED_TYPE);
+    Registered {
         label,
-        segment,
+        segment: segment.filter(|_| !id.is_empty()),
         id,
         portal,
-    })
+        kept_because,
+    }
 }
 
 /// The method label a `userPreferredMethodForSecondaryAuthentication` value points at.
@@ -123,6 +168,14 @@ fn join(labels: impl Iterator<Item = String>) -> String {
 pub(crate) struct ResetMethods {
     user_path: String,
     options: MachineOptions,
+    /// Hardware OATH tokens are unassigned only where documented: the global cloud, and
+    /// the user addressed by object id (docs/graph.md §2).
+    unassign_hardware: bool,
+    /// The page of the methods list to ask for next (relative to the version).
+    list_url: String,
+    list_pages: u32,
+    /// Methods from the pages read so far.
+    listed: Vec<Registered>,
     methods: Option<Vec<Registered>>,
     preference: Option<String>,
     /// Indexes into `methods` still registered.
@@ -136,9 +189,14 @@ pub(crate) struct ResetMethods {
 
 impl ResetMethods {
     pub(crate) fn new(user: &str, options: MachineOptions) -> ResetMethods {
+        let user_path = user_path(user);
         ResetMethods {
-            user_path: user_path(user),
+            list_url: format!("{user_path}/authentication/methods"),
+            user_path,
             options,
+            unassign_hardware: options.global_cloud && uuid::Uuid::parse_str(user.trim()).is_ok(),
+            list_pages: 0,
+            listed: Vec::new(),
             methods: None,
             preference: None,
             present: Vec::new(),
@@ -155,7 +213,7 @@ impl ResetMethods {
             tag: TAG_LIST,
             version: ApiVersion::Beta,
             method: Method::Get,
-            url: format!("{}/authentication/methods", self.user_path),
+            url: self.list_url.clone(),
             body: None,
         }
     }
@@ -221,7 +279,36 @@ impl ResetMethods {
             status,
             before: before.to_string(),
             after: self.labels_present(),
+            message: self.kept_note(),
             ..Outcome::default()
+        }
+    }
+
+    /// Names the methods that stay whatever the scope, with the reason, or "".
+    fn kept_note(&self) -> String {
+        let mut by_reason: Vec<(&'static str, Vec<String>)> = Vec::new();
+        for m in self.methods.as_deref().unwrap_or_default() {
+            let Some(reason) = m.kept_because else {
+                continue;
+            };
+            match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, labels)) => labels.push(m.label.clone()),
+                None => by_reason.push((reason, vec![m.label.clone()])),
+            }
+        }
+        by_reason
+            .into_iter()
+            .map(|(reason, labels)| format!("left in place: {} ({reason})", labels.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// `message` with the kept-methods note after it.
+    fn with_note(&self, message: String) -> String {
+        match (message.is_empty(), self.kept_note()) {
+            (_, note) if note.is_empty() => message,
+            (true, note) => note,
+            (false, note) => format!("{message}; {note}"),
         }
     }
 
@@ -305,7 +392,38 @@ impl ResetMethods {
                 self.error.get_or_insert(out);
                 return self.wait_or_error();
             };
-            let methods: Vec<Registered> = items.iter().filter_map(classify).collect();
+            let unassign_hardware = self.unassign_hardware;
+            self.listed.extend(items.iter().map(classify).map(|mut m| {
+                if m.label == "hardwareOath" && !unassign_hardware {
+                    m.segment = None;
+                    m.kept_because = Some(HARDWARE_OATH_NOT_DOCUMENTED);
+                }
+                m
+            }));
+            self.list_pages += 1;
+            // A list may come in pages: follow the whole next link (docs/graph.md §9.2).
+            if let Some(link) = r.body.get("@odata.nextLink") {
+                let next = link.as_str().and_then(relative_beta_url);
+                let Some(next) = next.filter(|_| self.list_pages < MAX_LIST_PAGES) else {
+                    let out = Outcome {
+                        status: Status::Failed,
+                        http_status: Some(r.status),
+                        error_code: "UnexpectedResponse".into(),
+                        message: format!(
+                            "the methods list could not be read to its end (page {} links to {}); nothing was removed",
+                            self.list_pages,
+                            printable(&link.to_string())
+                        ),
+                        ..Outcome::default()
+                    };
+                    self.error.get_or_insert(out);
+                    return self.wait_or_error();
+                };
+                self.list_url = next;
+                self.outstanding += 1;
+                return Next::Send(vec![self.list()]);
+            }
+            let methods = std::mem::take(&mut self.listed);
             self.present = vec![true; methods.len()];
             self.methods = Some(methods);
         } else {
@@ -348,6 +466,7 @@ impl ResetMethods {
                 status: Status::Unchanged,
                 before: before.clone(),
                 after: before,
+                message: self.kept_note(),
                 ..Outcome::default()
             });
         }
@@ -362,16 +481,28 @@ impl ResetMethods {
             && doomed.iter().any(|&i| methods[i].label == label)
             && !staying.is_empty()
         {
+            // Graph refuses to delete the default while other methods remain (docs/graph.md
+            // §2); --reset-scope all helps only when every one that stays is out of scope.
+            let scope_would_help = self.options.reset_all
+                || methods
+                    .iter()
+                    .filter(|m| m.label != "password" && !self.in_scope(m))
+                    .all(|m| m.kept_because.is_none());
+            let advice = if scope_would_help && !self.options.reset_all {
+                "Use --reset-scope all, or have the user change the default method first"
+            } else {
+                "Have the user change the default method first"
+            };
             return Next::Done(Outcome {
                 status: Status::Failed,
                 before: before.clone(),
                 after: before,
                 error_code: "DefaultMethodWouldRemain".into(),
-                message: format!(
-                    "the default method ({label}) cannot be deleted while {} stay{}, and Graph cannot make those the default; nothing was removed. Use --reset-scope all, or have the user change the default method first",
+                message: self.with_note(format!(
+                    "the default method ({label}) cannot be deleted while {} stay{}, and Graph cannot make those the default; nothing was removed. {advice}",
                     staying.join(", "),
                     if staying.len() == 1 { "s" } else { "" }
-                ),
+                )),
                 ..Outcome::default()
             });
         }
@@ -382,7 +513,7 @@ impl ResetMethods {
                 status: Status::Planned,
                 before,
                 after,
-                message: format!("would remove: {removed}"),
+                message: self.with_note(format!("would remove: {removed}")),
                 ..Outcome::default()
             });
         }
@@ -473,6 +604,7 @@ impl ResetMethods {
             e.after = self.labels_present();
             let removed = e.before != e.after;
             e.changed = removed;
+            e.message = self.with_note(e.message);
             return Next::Done(e);
         }
         if !self.retry_next.is_empty() {
@@ -496,6 +628,20 @@ impl ResetMethods {
                 .unwrap_or_else(|| self.list()),
         }
     }
+}
+
+/// The part of an `@odata.nextLink` to send inside a beta `$batch`: the path after its
+/// `/beta` segment, with the query, whole (docs/graph.md §9.2: never rebuild the skip token).
+/// None for a link that is not an absolute beta URL.
+fn relative_beta_url(link: &str) -> Option<String> {
+    let url = reqwest::Url::parse(link).ok()?;
+    let path = url.path();
+    let at = path.find("/beta/")?;
+    let rest = &path[at + "/beta".len()..];
+    Some(match url.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -921,6 +921,7 @@ impl Scheduler {
             let options = MachineOptions {
                 dry_run: self.settings.dry_run,
                 reset_all: self.settings.reset_all,
+                global_cloud: self.settings.global_cloud,
             };
             let mut machine = Machine::new(action, &job.item.user, options);
             let next = machine.start();

@@ -34,6 +34,8 @@ pub struct EngineSettings {
     pub dry_run: bool,
     /// `--reset-scope all`.
     pub reset_all: bool,
+    /// Signed in to the global cloud (hardware OATH unassigning is documented only there).
+    pub global_cloud: bool,
     /// Never make more than this many changes.
     pub max_changes: Option<u64>,
     /// Consecutive sign-in/permission failures that stop the run.
@@ -59,6 +61,7 @@ impl Default for EngineSettings {
             max_throttled_attempts: 50,
             dry_run: false,
             reset_all: false,
+            global_cloud: true,
             max_changes: None,
             breaker_threshold: 25,
             backoff_base: Duration::from_millis(500),

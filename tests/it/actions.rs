@@ -117,14 +117,16 @@ fn cases() -> Vec<Case> {
         ),
         c(
             user(
+                // Addressed by UPN, so the hardware token stays assigned (unassigning is
+                // documented by object id only); the software token goes.
                 "hardware.oath",
                 "disabled",
                 "Member",
                 vec![m("hardwareOath"), m("softwareOath")],
-                Some("oath"),
+                None,
             ),
             "reset-methods",
-            0,
+            1,
             "disabled",
         ),
         c(

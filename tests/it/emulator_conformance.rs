@@ -464,9 +464,20 @@ async fn client_assertion_living_longer_than_ten_minutes_is_refused() {
     assert_eq!(s, 401);
     let (s, _) = assertion_login(&emu, "not.a.jwt").await;
     assert_eq!(s, 401);
-    // Without a registered certificate the shape and claims are all that is checked.
-    let (s, v) = assertion_login(&emu, &assertion(&aud, &emu.client_id(), 300, false)).await;
-    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
+async fn client_assertion_for_an_app_without_a_registered_certificate_is_refused() {
+    // Well-formed, correctly signed, right claims: still no key on the app to check it with.
+    let emu = Emulator::start(tenant()).await.unwrap();
+    let aud = format!("{}/{}/oauth2/v2.0/token", emu.base_url(), emu.tenant_id());
+    let (s, v) = assertion_login(&emu, &assertion(&aud, &emu.client_id(), 300, true)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{v}"
+    );
+    assert_eq!(v["error_codes"][0], 700027, "{v}");
 }
 
 // ---------------------------------------------------------------- device code
@@ -505,7 +516,9 @@ async fn device_start(emu: &EmulatorHandle, scope: &str) -> Value {
 
 #[tokio::test]
 async fn device_code_goes_pending_then_slow_down_then_approved_with_refresh() {
-    let emu = Emulator::start(tenant()).await.unwrap();
+    let emu = Emulator::start(tenant().allow_public_client_flows())
+        .await
+        .unwrap();
     let start = device_start(
         &emu,
         "https://graph.microsoft.com/Policy.ReadWrite.AuthenticationMethod offline_access",
@@ -564,7 +577,7 @@ async fn device_code_goes_pending_then_slow_down_then_approved_with_refresh() {
 
 #[tokio::test]
 async fn device_code_declined_expired_and_bad_codes() {
-    let mut config = tenant();
+    let mut config = tenant().allow_public_client_flows();
     config.device_code_interval = 0;
     let emu = Emulator::start(config).await.unwrap();
     let start = device_start(&emu, "https://graph.microsoft.com/.default").await;
@@ -582,12 +595,28 @@ async fn device_code_declined_expired_and_bad_codes() {
     let (_, v) = device_poll(&emu, "no-such-code").await;
     assert_eq!(v["error"], "bad_verification_code");
 
-    let mut config = tenant();
+    let mut config = tenant().allow_public_client_flows();
     config.device_code_ttl = 0;
     let emu = Emulator::start(config).await.unwrap();
     let start = device_start(&emu, "https://graph.microsoft.com/.default").await;
     let (_, v) = device_poll(&emu, start["device_code"].as_str().unwrap()).await;
     assert_eq!(v["error"], "expired_token");
+}
+
+#[tokio::test]
+async fn device_code_needs_an_app_that_allows_public_client_flows() {
+    let mut config = tenant();
+    config.device_code_interval = 0;
+    let emu = Emulator::start(config).await.unwrap();
+    let start = device_start(&emu, "https://graph.microsoft.com/.default").await;
+    assert!(emu.approve_device_code(start["user_code"].as_str().unwrap()));
+    let (s, v) = device_poll(&emu, start["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{v}"
+    );
+    assert_eq!(v["error_codes"][0], 7000218, "{v}");
 }
 
 // ---------------------------------------------------------------- bearer check
@@ -1799,6 +1828,7 @@ async fn emulator_keeps_serving_after_garbage() {
             "/beta/users/bob@{DOMAIN}/authentication/requirements"
         )))
         .bearer_auth(&env.token)
+        .header("Content-Type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -2227,4 +2257,244 @@ async fn plain_requests_get_item_faults_and_latency_too() {
         "disabled"
     );
     assert_eq!(env.emu.stats()["faults"]["item_5xx"], 1);
+}
+
+// ---------------------------------------------------------------- issue 12: real tenants
+
+fn many_methods() -> EmulatorConfig {
+    let mut c = tenant();
+    c.users.push(user(
+        &format!("many@{DOMAIN}"),
+        "Member",
+        vec![
+            method("fido2", None, None),
+            method("email", None, None),
+            method("windowsHelloForBusiness", None, None),
+            method("temporaryAccessPass", None, None),
+            method("phone", None, Some("mobile")),
+            method("externalAuthentication", None, None),
+            method("qrCodePin", None, None),
+            method("passwordlessMicrosoftAuthenticator", None, None),
+        ],
+        None,
+    ));
+    c
+}
+
+#[tokio::test]
+async fn methods_list_pages_with_a_next_link_that_must_be_followed_whole() {
+    let env = Env::start(many_methods()).await;
+    let mut url = format!("/users/many@{DOMAIN}/authentication/methods");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let item = env.one("beta", get_item("1", &url)).await;
+        assert_eq!(item["status"], 200, "{item}");
+        let value = item["body"]["value"].as_array().unwrap();
+        assert!(value.len() <= 4, "page size");
+        seen.extend(value.iter().map(|m| m["@odata.type"].clone()));
+        pages += 1;
+        let Some(link) = item["body"]["@odata.nextLink"].as_str() else {
+            break;
+        };
+        let prefix = format!("{}/beta", env.emu.base_url());
+        assert!(link.starts_with(&prefix), "{link}");
+        // The whole link works as a plain request too.
+        let r = env.get(&link[env.emu.base_url().len()..]).await;
+        assert_eq!(r.status().as_u16(), 200);
+        url = link[prefix.len()..].to_string();
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 9, "password + 8");
+    // The list takes no query options, and a skip token is bound to its list.
+    for query in ["$select=id", "$top=50", "$skiptoken=M000002"] {
+        let item = env
+            .one(
+                "beta",
+                get_item(
+                    "1",
+                    &format!("/users/many@{DOMAIN}/authentication/methods?{query}"),
+                ),
+            )
+            .await;
+        assert_eq!(item["status"], 400, "{query}: {item}");
+    }
+}
+
+#[tokio::test]
+async fn methods_the_tool_does_not_delete_are_listed_in_beta_and_their_deletes_refused() {
+    let env = Env::start(many_methods()).await;
+    let mut config = many_methods();
+    config.methods_page_size = 50;
+    let env_big = Env::start(config).await;
+    let list = |version: &'static str| {
+        let env = &env_big;
+        async move {
+            let item = env
+                .one(
+                    version,
+                    get_item("1", &format!("/users/many@{DOMAIN}/authentication/methods")),
+                )
+                .await;
+            item["body"]["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["@odata.type"].as_str().unwrap().to_string(),
+                        m["id"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let beta = list("beta").await;
+    let v1 = list("v1.0").await;
+    for t in [
+        "#microsoft.graph.externalAuthenticationMethod",
+        "#microsoft.graph.qrCodePinAuthenticationMethod",
+        "#microsoft.graph.passwordlessMicrosoftAuthenticatorAuthenticationMethod",
+    ] {
+        assert!(beta.iter().any(|(k, _)| k == t), "{t} in beta");
+        assert!(!v1.iter().any(|(k, _)| k == t), "{t} not in v1.0");
+    }
+    let ext = &beta.iter().find(|(k, _)| k.contains("external")).unwrap().1;
+    let item = env
+        .one(
+            "beta",
+            json!({"id": "1", "method": "DELETE", "url": format!("/users/many@{DOMAIN}/authentication/externalAuthenticationMethods/{ext}")}),
+        )
+        .await;
+    assert_eq!(item["status"], 405, "{item}");
+}
+
+#[tokio::test]
+async fn hardware_oath_unassign_accepts_only_an_object_id() {
+    let env = Env::start(tenant()).await;
+    let hw = "hhhhhhhh-0000-4000-8000-000000000001";
+    let del = |key: String| json!({"id": "1", "method": "DELETE", "url": format!("/users/{key}/authentication/hardwareOathMethods/{hw}")});
+    let item = env.one("beta", del(format!("hw@{DOMAIN}"))).await;
+    assert_eq!(item["status"], 400, "{item}");
+    assert!(
+        item["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("object id")
+    );
+    let id = env.user_state(&format!("hw@{DOMAIN}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The default (oath → hardware here, no software token) goes last: the FIDO2 key first.
+    let fido = env
+        .one(
+            "beta",
+            json!({"id": "1", "method": "DELETE", "url": format!("/users/{id}/authentication/fido2Methods/-2_GRUg2-HYz6_1YG4YRAQ2")}),
+        )
+        .await;
+    assert_eq!(fido["status"], 204, "{fido}");
+    let item = env.one("beta", del(id)).await;
+    assert_eq!(item["status"], 204, "{item}");
+}
+
+#[tokio::test]
+async fn a_body_must_be_sent_as_application_json_plain_and_in_a_batch() {
+    let env = Env::start(tenant()).await;
+    let url = env.url(&format!(
+        "/beta/users/bob@{DOMAIN}/authentication/requirements"
+    ));
+    let body = r#"{"perUserMfaState":"enforced"}"#;
+    for (content_type, want) in [
+        (None, 415),
+        (Some("text/plain"), 415),
+        (Some("application/jsonx"), 415),
+        (Some("application/json; charset=utf-8"), 204),
+        (Some("Application/JSON"), 204),
+    ] {
+        let mut req = env.http.patch(&url).bearer_auth(&env.token).body(body);
+        if let Some(c) = content_type {
+            req = req.header("Content-Type", c);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "{content_type:?}");
+    }
+    // Inside a batch: the value is checked per item; a body without any Content-Type fails
+    // the whole batch, even on a GET.
+    let item = env
+        .one(
+            "beta",
+            json!({"id": "1", "method": "PATCH", "url": format!("/users/alice@{DOMAIN}/authentication/requirements"), "headers": {"Content-Type": "text/plain"}, "body": {"perUserMfaState": "enforced"}}),
+        )
+        .await;
+    assert_eq!(item["status"], 415, "{item}");
+    assert_eq!(
+        env.user_state(&format!("alice@{DOMAIN}"))["perUserMfaState"],
+        "disabled"
+    );
+    let (s, _) = env
+        .batch(
+            "beta",
+            json!([{"id": "1", "method": "GET", "url": format!("/users/alice@{DOMAIN}/authentication/requirements"), "body": {}}]),
+        )
+        .await;
+    assert_eq!(s, 400);
+    // The $batch request itself is a request with a body.
+    let r = env
+        .http
+        .post(env.url("/beta/$batch"))
+        .bearer_auth(&env.token)
+        .header("Content-Type", "text/plain")
+        .body(r#"{"requests":[{"id":"1","method":"GET","url":"/users/bob@contoso.onmicrosoft.com/authentication/requirements"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+}
+
+/// The state bob ends with after one batch of `n` PATCHes, item i writing `states[i % 3]`.
+async fn last_writer(env: &Env, serial: bool) -> (String, String) {
+    let states = ["enabled", "enforced", "disabled"];
+    let n = 12;
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut item = write_item(
+                &i.to_string(),
+                "PATCH",
+                &format!("/users/bob@{DOMAIN}/authentication/requirements"),
+                json!({"perUserMfaState": states[i % 3]}),
+            );
+            if serial && i > 0 {
+                item["dependsOn"] = json!([(i - 1).to_string()]);
+            }
+            item
+        })
+        .collect();
+    let (s, v) = env.batch("beta", json!(items)).await;
+    assert_eq!(s, 200, "{v}");
+    (
+        env.user_state(&format!("bob@{DOMAIN}"))["perUserMfaState"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        states[(n - 1) % 3].to_string(),
+    )
+}
+
+#[tokio::test]
+async fn independent_batch_items_run_in_no_fixed_order_and_depends_on_orders_them() {
+    let env = Env::start(tenant()).await;
+    let mut out_of_order = 0;
+    for _ in 0..10 {
+        let (ended, last) = last_writer(&env, false).await;
+        out_of_order += usize::from(ended != last);
+    }
+    assert!(
+        out_of_order > 0,
+        "ten parallel batches all ended with the last item's write"
+    );
+    for _ in 0..5 {
+        let (ended, last) = last_writer(&env, true).await;
+        assert_eq!(ended, last, "a serial chain runs in its order");
+    }
 }

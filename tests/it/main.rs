@@ -9,6 +9,7 @@ mod first_hour;
 mod guests;
 mod input_cli;
 mod journal_files;
+mod methods;
 mod pacing;
 mod rollout;
 mod sign_in;

@@ -98,7 +98,9 @@ fn a_certificate_the_app_does_not_know_is_refused_with_exit_3() {
 
 #[test]
 fn a_device_code_sign_in_completes_a_rollout() {
-    let mut config = EmulatorConfig::generated(40, 8).no_throttle();
+    let mut config = EmulatorConfig::generated(40, 8)
+        .no_throttle()
+        .allow_public_client_flows();
     config.device_code_interval = 1;
     let env = Env::start(config);
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
