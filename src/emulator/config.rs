@@ -461,16 +461,14 @@ impl EmulatorConfig {
         crate::emulator::tenant::Tenant::build(&self.users, self.seed).map(|_| ())
     }
 
-    /// A tenant of `users` members named `user0001@contoso.onmicrosoft.com` …, with mixed
-    /// per-user MFA states and method sets drawn from `seed`.
+    /// A tenant of `users` users shaped like a real one, with mixed per-user MFA states and
+    /// method sets drawn from `seed`. User `i` is `user{i:04}@contoso.onmicrosoft.com`
+    /// except for the kinds real directories hold ([`generated_user`]): guests, upper-case
+    /// UPNs, apostrophes, `$` UPNs, mail addresses that differ from the UPN, and methods the
+    /// tool does not delete.
     pub fn generated(users: usize, seed: u64) -> EmulatorConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let specs = (1..=users)
-            .map(|i| {
-                let upn = format!("user{i:04}@{DEFAULT_DOMAIN}");
-                random_user(&mut rng, None, upn, "Member")
-            })
-            .collect();
+        let specs = (1..=users).map(|i| generated_user(&mut rng, i)).collect();
         EmulatorConfig {
             seed,
             users: with_method_ids(specs, seed),
@@ -670,6 +668,64 @@ fn random_user(rng: &mut ChaCha8Rng, id: Option<String>, upn: String, user_type:
     }
 }
 
+/// The domain generated members' mail addresses live in (their UPNs use the initial
+/// `.onmicrosoft.com` domain, as in many real tenants).
+pub(crate) const GENERATED_MAIL_DOMAIN: &str = "contoso.com";
+/// The home domain of generated guests.
+pub(crate) const GENERATED_GUEST_DOMAIN: &str = "fabrikam.com";
+
+/// User `i` (1-based) of a generated tenant. Every 10th is a B2B guest (`#EXT#` UPN,
+/// `userType` Guest, mail = the home address); user 3, 13, … has an upper-case UPN; 6, 26, …
+/// an apostrophe; 9, 59, … a UPN starting with `$`. Members' mail is `{local}@contoso.com`
+/// (every 4th has mail equal to the UPN instead), with matching proxyAddresses; 7, 17, …
+/// also hold a method the tool does not delete.
+fn generated_user(rng: &mut ChaCha8Rng, i: usize) -> UserSpec {
+    if i % 10 == 0 {
+        let local = format!("guest{i:04}");
+        let mail = format!("{local}@{GENERATED_GUEST_DOMAIN}");
+        let upn = format!("{local}_{GENERATED_GUEST_DOMAIN}#EXT#@{DEFAULT_DOMAIN}");
+        let mut spec = random_user(rng, None, upn, "Guest");
+        spec.proxy_addresses = vec![format!("SMTP:{mail}")];
+        spec.mail = Some(mail);
+        return spec;
+    }
+    let local = if i % 50 == 9 {
+        format!("$user{i:04}")
+    } else if i % 20 == 6 {
+        format!("o'user{i:04}")
+    } else {
+        format!("user{i:04}")
+    };
+    let upn = format!("{local}@{DEFAULT_DOMAIN}");
+    let upn = if i % 10 == 3 { upn.to_uppercase() } else { upn };
+    let mut spec = random_user(rng, None, upn.clone(), "Member");
+    let mail = if i % 4 == 0 {
+        upn.to_lowercase()
+    } else {
+        format!("{}@{GENERATED_MAIL_DOMAIN}", local.trim_start_matches('$'))
+    };
+    spec.proxy_addresses = vec![format!("SMTP:{mail}")];
+    if !mail.eq_ignore_ascii_case(&upn) {
+        spec.proxy_addresses
+            .push(format!("smtp:{}", upn.to_lowercase()));
+    }
+    spec.mail = Some(mail);
+    if i % 10 == 7 {
+        let kind = if i % 20 == 7 {
+            "externalAuthentication"
+        } else {
+            "qrCodePin"
+        };
+        spec.methods.push(MethodSpec {
+            kind: kind.to_string(),
+            id: None,
+            phone_type: None,
+            detail: None,
+        });
+    }
+    spec
+}
+
 /// "user0001@contoso…" → "user0001".
 fn display_name_of(upn: &str) -> String {
     upn.split('@').next().unwrap_or(upn).to_string()
@@ -693,6 +749,43 @@ mod tests {
         assert_eq!(a.users, b.users);
         assert_eq!(a.users[0].upn, "user0001@contoso.onmicrosoft.com");
         assert!(a.validate().is_ok());
+    }
+
+    #[test]
+    fn generated_tenants_hold_what_real_directories_hold() {
+        let c = EmulatorConfig::generated(60, 3);
+        let users = &c.users;
+        let guests: Vec<&UserSpec> = users.iter().filter(|u| u.user_type == "Guest").collect();
+        assert_eq!(guests.len(), 6);
+        for g in &guests {
+            assert!(g.upn.contains("#EXT#"), "{}", g.upn);
+            let mail = g.mail.as_deref().unwrap();
+            assert!(mail.ends_with("@fabrikam.com"), "{mail}");
+            assert!(!g.upn.eq_ignore_ascii_case(mail));
+        }
+        let members = || users.iter().filter(|u| u.user_type == "Member");
+        assert!(members().any(|u| {
+            u.mail
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(&u.upn))
+        }));
+        assert!(members().any(|u| u.mail.as_deref().is_some_and(|m| m == u.upn)));
+        assert!(users.iter().any(|u| u.upn.contains('\'')));
+        assert!(users.iter().any(|u| u.upn.starts_with('$')));
+        assert!(
+            users
+                .iter()
+                .any(|u| u.upn != u.upn.to_lowercase() && !u.upn.contains("#EXT#"))
+        );
+        for kind in ["externalAuthentication", "qrCodePin"] {
+            assert!(
+                users
+                    .iter()
+                    .any(|u| u.methods.iter().any(|m| m.kind == kind)),
+                "{kind}"
+            );
+        }
+        assert!(c.validate().is_ok());
     }
 
     #[test]

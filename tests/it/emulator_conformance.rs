@@ -2498,3 +2498,68 @@ async fn independent_batch_items_run_in_no_fixed_order_and_depends_on_orders_the
         assert_eq!(ended, last, "a serial chain runs in its order");
     }
 }
+
+#[tokio::test]
+async fn generated_tenants_look_like_real_ones() {
+    let config = EmulatorConfig::generated(60, 3);
+    let env = Env::start(config.clone()).await;
+    let select = "$select=userPrincipalName,userType,mail";
+    let read = |key: String| {
+        let env = &env;
+        async move {
+            let item = env
+                .one("v1.0", get_item("1", &format!("{key}?{select}")))
+                .await;
+            assert_eq!(item["status"], 200, "{key}: {item}");
+            item["body"].clone()
+        }
+    };
+    // A B2B guest: #EXT# UPN, userType Guest, mail = the home address.
+    let guest = read(format!(
+        "/users/{}",
+        "guest0010_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
+    ))
+    .await;
+    assert_eq!(guest["userType"], "Guest");
+    assert_eq!(guest["mail"], "guest0010@fabrikam.com");
+    // A member whose mail is not the UPN.
+    let member = read(format!("/users/user0001@{DOMAIN}")).await;
+    assert_eq!(member["userType"], "Member");
+    assert_eq!(member["mail"], "user0001@contoso.com");
+    // An upper-case UPN, an apostrophe, a UPN starting with '$'.
+    let upper = read(format!("/users/user0003@{DOMAIN}")).await;
+    assert_eq!(
+        upper["userPrincipalName"],
+        format!("USER0003@{}", DOMAIN.to_uppercase())
+    );
+    read(format!("/users('o''user0006@{DOMAIN}')")).await;
+    read(format!("/users('$user0009@{DOMAIN}')")).await;
+    // Methods the tool does not delete.
+    let holders: Vec<&UserSpec> = config
+        .users
+        .iter()
+        .filter(|u| u.methods.iter().any(|m| m.kind == "externalAuthentication"))
+        .collect();
+    assert!(!holders.is_empty());
+    let id = holders[0].id.clone().unwrap();
+    let mut url = format!("/users/{id}/authentication/methods");
+    let mut types = Vec::new();
+    loop {
+        let item = env.one("beta", get_item("1", &url)).await;
+        types.extend(
+            item["body"]["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["@odata.type"].as_str().unwrap().to_string()),
+        );
+        match item["body"]["@odata.nextLink"].as_str() {
+            Some(link) => url = link[format!("{}/beta", env.emu.base_url()).len()..].to_string(),
+            None => break,
+        }
+    }
+    assert!(
+        types.contains(&"#microsoft.graph.externalAuthenticationMethod".to_string()),
+        "{types:?}"
+    );
+}
