@@ -120,6 +120,11 @@ pub struct InputArgs {
     /// no rows.)
     #[arg(long, value_name = "include|skip")]
     pub hidden_rows: Option<String>,
+    /// The file has no header row: every non-empty row is data, columns are named by letter
+    /// (the user column is A unless --user-column says otherwise). Without it, a first row
+    /// whose user cell is a UPN or object id is read as data all the same, with a warning
+    #[arg(long)]
+    pub no_header: bool,
     /// Copy these input columns (header texts or letters, comma-separated) into the results
     /// after the fixed columns, so the results join back to the source sheet
     #[arg(long, value_name = "COLUMNS")]

@@ -83,6 +83,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         sheet: args.sheet.clone(),
         keep_columns,
         hidden_rows,
+        no_header: args.no_header,
     })
 }
 

@@ -225,6 +225,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 // Permissions for every action the file names, hidden rows or not.
                 hidden_rows: Some("include".into()),
                 keep_columns: None,
+                no_header: false,
             })?;
             let loaded = crate::input::load(path, &options)?;
             loaded

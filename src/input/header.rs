@@ -22,26 +22,46 @@
 //! A sheet may have title rows above its header (a report title, a date, blank rows). Among
 //! the first [`HEADER_SEARCH_ROWS`] non-empty rows, the header is the first one in which every
 //! column needed is found and at least one of them by its header text (an alias, or a flag's
-//! text). Column letters alone cannot tell a title from a header (nor a header from a data
-//! row), so when every column is given by letter (or the action by `--action`), the header is
-//! the first non-empty row. The first row that names the user column by its text is the
+//! text). When every column is given by letter (or the action by `--action`), the header is
+//! the first row that reaches as far to the right as the row below it: a title (in column A,
+//! or a date in B, above a three-column table) is not a header for `--user-column B`. The first row that names the user column by its text is the
 //! header whatever else is wrong with it (ambiguous, no action column): the search never
 //! skips it for a row further down, which would drop the rows between. If no row names a user
 //! column, the error reported is that of the row with the most non-empty cells (a title has
 //! one or two).
+//!
+//! # No header row
+//! A header whose user cell is itself a user key (a UPN or an object id) is data: a bare list
+//! of UPNs read with `--user-column A` would otherwise lose its first user. Such a file is read
+//! as headerless from that row on, and the caller says so. `--no-header` states it: every
+//! non-empty row is data, columns are named by letter (the user column is A unless
+//! `--user-column` says otherwise).
+//!
+//! # The legacy per-user MFA portal's file
+//! Its bulk-update CSV has the columns `Username` and `MFA Status` (`Enabled`, `Enforced`,
+//! `Disabled`): `username` is a user header and `mfa status` an action header, and the action
+//! parser takes those state words, so the file reads as it is.
 
 use super::InputOptions;
 use super::cell_text::shown;
+use super::user_key::is_user_key;
 
 /// The user column's recognised headers, by priority class (best first); see the module doc.
 pub(crate) const USER_ALIAS_CLASSES: [&[&str]; 3] = [
-    &["userPrincipalName", "upn", "user principal name", "user"],
+    &[
+        "userPrincipalName",
+        "upn",
+        "user principal name",
+        "user",
+        "username",
+    ],
     &["objectId", "id"],
     &["email", "mail"],
 ];
 
-/// The header recognised as the action column.
-pub(crate) const ACTION_HEADER: &str = "action";
+/// The headers recognised as the action column: `action`, and the legacy per-user MFA
+/// portal's `MFA Status`.
+pub(crate) const ACTION_HEADERS: [&str; 2] = ["action", "mfa status"];
 
 /// How many non-empty rows at the top of a sheet may be looked at for the header.
 pub(crate) const HEADER_SEARCH_ROWS: usize = 10;
@@ -69,6 +89,8 @@ pub(crate) struct Columns {
     pub(crate) keep_headers: Vec<String>,
     /// Some column was found by its header text (not only by letter): the row is a header.
     pub(crate) by_text: bool,
+    /// The file has no header row: the row found is the first data row (see the module doc).
+    pub(crate) headerless: bool,
 }
 
 /// Why a row is not a usable header.
@@ -128,7 +150,14 @@ pub(crate) fn locate(
     let candidates = candidates.get(..HEADER_SEARCH_ROWS).unwrap_or(candidates);
     // Every row as wide as the widest, so a letter means the same column on each.
     let width = candidates.iter().map(Vec::len).max().unwrap_or(0);
+    if options.no_header {
+        return no_header(width, options)
+            .map(|c| (0, c))
+            .map_err(|e| (0, e));
+    }
     let mut letters_only = None;
+    // The first row usable by letters even without its cells, should no row have them all.
+    let mut first_letters = None;
     // The fullest row is the likeliest header when no row names a user column.
     let mut fullest_error: Option<(usize, usize, String)> = None;
     for (i, cells) in candidates.iter().enumerate() {
@@ -136,28 +165,115 @@ pub(crate) fn locate(
         padded.resize(width, String::new());
         match resolve_row(&padded, options) {
             Ok(columns) if columns.by_text => return Ok((i, columns)),
+            // By letters alone, a row without a cell in each lettered column is a title.
+            Ok(columns)
+                if letters_only.is_none()
+                    && (is_user_key(cells.get(columns.user).map_or("", |c| c.trim()))
+                        || reach(cells) >= candidates.get(i + 1).map_or(0, |next| reach(next))) =>
+            {
+                letters_only = Some((i, columns));
+            }
             Ok(columns) => {
-                letters_only.get_or_insert((i, columns));
+                first_letters.get_or_insert((i, columns));
             }
             // The first row naming the user column is the header, usable or not: rows
             // further down are data (or a second header, in two files joined), not a header
             // to skip to.
             Err(e) if e.user_found => return Err((i, e.message)),
             Err(e) => {
-                let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+                let filled = filled(cells);
                 if fullest_error.as_ref().is_none_or(|(n, _, _)| filled > *n) {
                     fullest_error = Some((filled, i, e.message));
                 }
             }
         }
     }
-    if let Some(found) = letters_only {
-        return Ok(found);
+    if let Some((i, mut columns)) = letters_only.or(first_letters) {
+        // A "header" whose user cell is a user key is the first data row.
+        let user_cell = candidates
+            .get(i)
+            .and_then(|cells| cells.get(columns.user))
+            .map_or("", |c| c.trim());
+        if is_user_key(user_cell) {
+            let empty = vec![String::new(); width];
+            columns = resolve_row(&empty, options).map_err(|e| (i, e.message))?;
+            columns.headerless = true;
+        }
+        return Ok((i, columns));
     }
     match fullest_error {
-        Some((_, i, message)) => Err((i, message)),
+        Some((_, i, message)) => Err((i, message + &data_hint(candidates, i))),
         None => Err((0, "no header row: every row is empty".into())),
     }
+}
+
+/// How many cells of a row are not empty.
+fn filled(cells: &[String]) -> usize {
+    cells.iter().filter(|c| !c.trim().is_empty()).count()
+}
+
+/// How far a row reaches: one past its last non-empty cell.
+fn reach(cells: &[String]) -> usize {
+    cells
+        .iter()
+        .rposition(|c| !c.trim().is_empty())
+        .map_or(0, |i| i + 1)
+}
+
+/// When the row at `i` (refused as a header) holds a user key, the hint that the file may
+/// have no header row, naming the column: "; row 1 looks like data …".
+fn data_hint(candidates: &[Vec<String>], i: usize) -> String {
+    let Some(cells) = candidates.get(i) else {
+        return String::new();
+    };
+    match cells.iter().position(|c| is_user_key(c.trim())) {
+        Some(col) => format!(
+            "; this row looks like data (column {letter} holds the user '{}'): if the file has no header row, pass --no-header --user-column {letter}",
+            shown(cells.get(col).map_or("", |c| c.trim())),
+            letter = column_letter(col)
+        ),
+        None => String::new(),
+    }
+}
+
+/// The columns of a file read with `--no-header`: by letter only, the user column A unless
+/// named.
+fn no_header(width: usize, options: &InputOptions) -> Result<Columns, String> {
+    let letter = |name: &str, flag: &str| -> Result<(), String> {
+        match letter_index(name) {
+            Some(i) if i < width => Ok(()),
+            Some(_) => Err(format!(
+                "{flag} {}: the file's rows go as far as column {} only",
+                name.trim().to_uppercase(),
+                column_letter(width.saturating_sub(1))
+            )),
+            None => Err(format!(
+                "with --no-header, columns are named by letter (A, B, …): {flag} '{}' is not a column letter",
+                shown(name)
+            )),
+        }
+    };
+    let user = options.user_column.clone().unwrap_or_else(|| "A".into());
+    letter(&user, "--user-column")?;
+    match (&options.action, &options.action_column) {
+        (Some(_), _) => {}
+        (None, Some(name)) => letter(name, "--action-column")?,
+        (None, None) => {
+            return Err(
+                "with --no-header, give one action for every row with --action ACTION, or name the action column by letter with --action-column B".into(),
+            );
+        }
+    }
+    for name in &options.keep_columns {
+        letter(name, "--keep-columns")?;
+    }
+    let named = InputOptions {
+        user_column: Some(user),
+        ..options.clone()
+    };
+    let mut columns = resolve_row(&vec![String::new(); width], &named).map_err(|e| e.message)?;
+    columns.headerless = true;
+    Ok(columns)
 }
 
 /// Finds the columns in `headers` taken as the header row, or says in one line why they
@@ -271,7 +387,12 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
     } else {
         let (index, named_action) = match &options.action_column {
             Some(name) => by_flag(headers, &keys, name, "--action-column").map_err(found)?,
-            None => match named(ACTION_HEADER).as_slice() {
+            None => match ACTION_HEADERS
+                .iter()
+                .flat_map(|h| named(h))
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 [] => {
                     return Err(found(Unresolved::new(format!(
                         "no 'action' column; the headers are: {}; name it with --action-column NAME, or give one action for every row with --action ACTION",
@@ -279,7 +400,19 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
                     ))));
                 }
                 [one] => (*one, true),
-                _ => return Err(found(Unresolved::new(repeated(ACTION_HEADER)))),
+                [first, second, ..] => {
+                    let header = |i: &usize| shown(headers.get(*i).map_or("", |h| h.trim()));
+                    let message = if key(&header(first)) == key(&header(second)) {
+                        repeated(&header(first))
+                    } else {
+                        format!(
+                            "columns '{}' and '{}' could both be the action column; say which with --action-column NAME",
+                            header(first.min(second)),
+                            header(first.max(second))
+                        )
+                    };
+                    return Err(found(Unresolved::new(message)));
+                }
             },
         };
         by_text |= named_action;
@@ -307,6 +440,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         keep_headers: keep.iter().map(|i| display_name(headers, *i)).collect(),
         keep,
         by_text,
+        headerless: false,
     })
 }
 
@@ -516,8 +650,20 @@ mod tests {
             action_column: Some("B".into()),
             ..InputOptions::default()
         };
+        // Letters alone: the first row with a cell in each lettered column, under the titles.
         let (at, cols) = locate(&rows, &o).unwrap();
-        assert_eq!((at, cols.user, cols.user_name.as_str()), (0, 2, "C"));
+        assert_eq!((at, cols.user, cols.user_name.as_str()), (2, 2, "Action"));
+        assert!(!cols.headerless);
+        let o = InputOptions {
+            user_column: Some("B".into()),
+            action: Some(vec![Action::Enforce]),
+            ..InputOptions::default()
+        };
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!(
+            (at, cols.user_name.as_str(), cols.headerless),
+            (2, "UPN", false)
+        );
         // The error is the header-like row's, not the title's.
         let rows = [headers(&["Title"]), headers(&["upn", "note"])];
         let (at, err) = locate(&rows, &InputOptions::default()).unwrap_err();
@@ -545,6 +691,52 @@ mod tests {
         assert_eq!(at, 1);
         assert!(
             err.starts_with("no user column; the headers are: 'Login', 'note'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_header_whose_user_cell_is_a_user_key_is_data() {
+        let o = InputOptions {
+            user_column: Some("A".into()),
+            action: Some(vec![Action::Enforce]),
+            ..InputOptions::default()
+        };
+        let rows = [headers(&["a@x.com"]), headers(&["b@x.com", "note"])];
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!(
+            (at, cols.user_name.as_str(), cols.headerless),
+            (0, "A", true)
+        );
+        assert_eq!(cols.user_header, "");
+        let rows = [headers(&["upn"]), headers(&["b@x.com"])];
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!(
+            (at, cols.user_name.as_str(), cols.headerless),
+            (0, "upn", false)
+        );
+        let guid = [headers(&["8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b"])];
+        assert!(locate(&guid, &o).unwrap().1.headerless);
+    }
+
+    #[test]
+    fn the_legacy_portal_headers_are_the_user_and_action_columns() {
+        let cols = resolve(
+            &headers(&["Username", "MFA Status"]),
+            &InputOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (cols.user, cols.action),
+            (0, Some((1, "MFA Status".into())))
+        );
+        let err = resolve(
+            &headers(&["upn", "action", "MFA Status"]),
+            &InputOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("'action' and 'MFA Status' could both be the action column"),
             "{err}"
         );
     }

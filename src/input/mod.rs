@@ -66,6 +66,9 @@ pub struct InputOptions {
     pub skip_invalid: bool,
     /// `--hidden-rows`: what to do with the data rows a workbook's sheet hides.
     pub hidden_rows: HiddenRows,
+    /// `--no-header`: the file has no header row; every non-empty row is data and columns
+    /// are named by letter (the user column is A unless `user_column` names another).
+    pub no_header: bool,
 }
 
 /// What to do with data rows a workbook's sheet hides (a filter left them out, or they were
@@ -330,20 +333,18 @@ fn read_records(
             return Err(Failure::Format(format!("row {row}: {message}")));
         }
     };
-    let titles = titles_skipped(candidates.iter().map(|(row, _)| *row), at);
-    let headers = cells.into_iter().nth(at).unwrap_or_default();
-    if at + 1 < candidates.len() {
-        // The search read past the header: read again up to it.
+    let row_numbers: Vec<u64> = candidates.iter().map(|(row, _)| *row).collect();
+    let (headers, data_from, titles) = header_and_data(cells, &row_numbers, at, &columns, options);
+    if data_from != candidates.len() {
+        // The search read past the header (or the first data row): read again up to it.
         rows = Rows::new(text, delimiter, 1);
         let mut seen = 0;
-        while rows.advance()?.is_some() {
-            if rows.is_blank() {
-                continue;
+        while seen < data_from {
+            match rows.advance()? {
+                None => break,
+                Some(_) if rows.is_blank() => {}
+                Some(_) => seen += 1,
             }
-            if seen == at {
-                break;
-            }
-            seen += 1;
         }
     }
     let ctx = context(&columns, options);
@@ -366,6 +367,51 @@ fn read_records(
         jobs: checked.jobs,
         problems: checked.problems,
     })
+}
+
+/// From the located header (`at`, in the first non-empty rows `cells`, whose row numbers are
+/// `rows`): the header cells (column letters when there is no header row), where the data
+/// starts among those rows, and the remarks to make (titles skipped; a header row that was
+/// data).
+fn header_and_data(
+    cells: Vec<Vec<String>>,
+    rows: &[u64],
+    at: usize,
+    columns: &Columns,
+    options: &InputOptions,
+) -> (Vec<String>, usize, Vec<String>) {
+    if !columns.headerless {
+        let titles = titles_skipped(rows.iter().copied(), at);
+        return (
+            cells.into_iter().nth(at).unwrap_or_default(),
+            at + 1,
+            titles,
+        );
+    }
+    let width = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let letters = (0..width).map(header::column_letter).collect();
+    let mut remarks = Vec::new();
+    let first = rows.get(at).copied().unwrap_or(1);
+    if at > 0 {
+        let above: Vec<u64> = rows.iter().take(at).copied().collect();
+        let s = if above.len() == 1 { "" } else { "s" };
+        remarks.push(format!(
+            "{}: above the first data row (row {first}), read as title{s} and skipped",
+            row_list(&above)
+        ));
+    }
+    if !options.no_header {
+        let user = cells
+            .get(at)
+            .and_then(|c| c.get(columns.user))
+            .map_or("", |c| c.trim());
+        remarks.push(format!(
+            "row {first}: column {} holds '{}', a user, not a header: the file is read as having no header row, this row included (pass --no-header to say so)",
+            header::column_letter(columns.user),
+            cell_text::shown(user)
+        ));
+    }
+    (letters, at, remarks)
 }
 
 /// The warning that the non-empty rows above the header (the first `at` of `rows`) were
@@ -575,9 +621,10 @@ fn parse_workbook(
             cell_text::shown(&sheet.name)
         )
     })?;
-    let mut warnings = titles_skipped(rows.iter().map(|(row, _)| *row), at);
-    let headers = candidates.get(at).cloned().unwrap_or_default();
-    let mut data = rows.get(at + 1..).unwrap_or_default().to_vec();
+    let row_numbers: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
+    let (headers, data_from, mut warnings) =
+        header_and_data(candidates, &row_numbers, at, &columns, options);
+    let mut data = rows.get(data_from..).unwrap_or_default().to_vec();
     if let Some(warning) = hidden_data_rows(&sheet, &mut data, options.hidden_rows)? {
         warnings.push(warning);
     }

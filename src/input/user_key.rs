@@ -41,6 +41,12 @@ pub fn is_object_id(s: &str) -> bool {
         })
 }
 
+/// True when `s` has the shape of a user key: a UPN that passes [`check_user`], or an object
+/// id. Used to tell a header cell from data.
+pub(crate) fn is_user_key(s: &str) -> bool {
+    !s.is_empty() && check_user(s).is_ok()
+}
+
 /// The form used to compare two user keys: trimmed and lowercased (UPNs and object ids are
 /// both case-insensitive in Entra ID).
 #[must_use]
@@ -305,6 +311,8 @@ mod tests {
             trim_invisible("\u{7}a@x.com\u{200b}"),
             ("\u{7}a@x.com", Some('\u{200b}'))
         );
+        assert!(is_user_key("a@x.com") && is_user_key("8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b"));
+        assert!(!is_user_key("upn") && !is_user_key("") && !is_user_key("User Principal Name"));
     }
 
     #[test]

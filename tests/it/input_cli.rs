@@ -253,7 +253,7 @@ fn a_header_with_an_invisible_character_is_shown_escaped_in_the_message() {
     let env = tenant(&[]);
     let path = env.write("users.csv", "\u{200b}upn,action\nann@contoso.com,enforce\n");
     let expected = format!(
-        "error: {}: row 1: no user column; the headers are: '\\u{{200b}}upn', 'action' (recognised: userPrincipalName, upn, user principal name, user, objectId, id, email, mail); name the column with --user-column NAME",
+        "error: {}: row 1: no user column; the headers are: '\\u{{200b}}upn', 'action' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME",
         path.display()
     );
     refused_everywhere(&env, &path, &[], &[&expected]);
@@ -302,5 +302,250 @@ fn a_bom_inside_one_cell_is_that_row_s_error_not_the_whole_file_s() {
             .map(|r| (r.row, r.status))
             .collect::<Vec<_>>(),
         [(2, Status::Applied), (3, Status::Invalid)]
+    );
+}
+
+/// A one-sheet workbook with these rows of text cells (an empty string leaves a cell empty).
+fn workbook(path: &Path, sheets: &[(&str, &[&[&str]])]) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(*name).unwrap();
+        for (r, cells) in rows.iter().enumerate() {
+            for (c, text) in cells.iter().enumerate() {
+                if !text.is_empty() {
+                    ws.write_string(r as u32, c as u16, *text).unwrap();
+                }
+            }
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+/// (row, user, status) of each results record.
+fn outcome(path: &Path) -> Vec<(u64, String, Status)> {
+    results(path)
+        .into_iter()
+        .map(|r| (r.row, r.user, r.status))
+        .collect()
+}
+
+const BARE: [&str; 3] = ["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"];
+
+#[test]
+fn a_headerless_list_of_upns_loses_no_user_in_validate_plan_and_apply_csv_and_xlsx() {
+    let env = tenant(&BARE);
+    let csv = env.write("bare.csv", &format!("{}\n", BARE.join("\n")));
+    let xlsx = env.path("bare.xlsx");
+    workbook(&xlsx, &[("Users", &[&[BARE[0]], &[BARE[1]], &[BARE[2]]])]);
+    let warning = "warning: row 1: column A holds 'ann@contoso.com', a user, not a header: the file is read as having no header row, this row included (pass --no-header to say so)";
+    for path in [&csv, &xlsx] {
+        let args = ["--user-column", "A", "--action", "enforce"];
+        let (code, stdout, stderr) = validate(path, &args);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(lines(&stderr), [warning], "{}", path.display());
+        assert!(stdout.contains("3 users to process"), "{stdout}");
+        // --no-header says it: the same rows, no warning.
+        let mut stated = args.to_vec();
+        stated.push("--no-header");
+        let (code, stdout, stderr) = validate(path, &stated);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(lines(&stderr).is_empty(), "{stderr}");
+        assert!(stdout.contains("3 users to process"), "{stdout}");
+
+        let report = env.path("plan.csv");
+        let (code, _, stderr) = run(env.rollout(
+            "plan",
+            path,
+            &report,
+            &[&args[..], &["--overwrite"]].concat(),
+        ));
+        assert_eq!(code, 0, "{stderr}");
+        let planned: Vec<(u64, String, Status)> = BARE
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (i as u64 + 1, u.to_string(), Status::Planned))
+            .collect();
+        assert_eq!(outcome(&report), planned);
+    }
+    // apply, once each: the CSV enforces all three; the workbook finds them enforced.
+    let out = env.path("r.csv");
+    let mut apply = env.command();
+    apply
+        .arg("apply")
+        .arg(&csv)
+        .arg("--results")
+        .arg(&out)
+        .args(["--user-column", "A", "--action", "enforce"]);
+    env.point_at_emulator(&mut apply);
+    let (code, _, stderr) = run(apply);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(warning),
+        "apply says so on stderr: {stderr}"
+    );
+    let applied: Vec<(u64, String, Status)> = BARE
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as u64 + 1, u.to_string(), Status::Applied))
+        .collect();
+    assert_eq!(outcome(&out), applied);
+    let out = env.path("r2.csv");
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &xlsx,
+        &out,
+        &["--no-header", "--action", "enforce"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        outcome(&out)
+            .iter()
+            .map(|(r, _, s)| (*r, *s))
+            .collect::<Vec<_>>(),
+        [
+            (1, Status::Unchanged),
+            (2, Status::Unchanged),
+            (3, Status::Unchanged)
+        ]
+    );
+}
+
+#[test]
+fn a_headerless_list_without_a_user_column_flag_is_refused_with_the_flags_to_give() {
+    let env = tenant(&BARE);
+    let csv = env.write("bare.csv", &format!("{}\n", BARE.join("\n")));
+    let expected = format!(
+        "error: {}: row 1: no user column; the headers are: 'ann@contoso.com' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME; this row looks like data (column A holds the user 'ann@contoso.com'): if the file has no header row, pass --no-header --user-column A",
+        csv.display()
+    );
+    refused_everywhere(&env, &csv, &["--action", "enforce"], &[&expected]);
+}
+
+#[test]
+fn no_header_takes_columns_by_letter_only_and_needs_an_action() {
+    let env = tenant(&BARE);
+    let csv = env.write(
+        "bare.csv",
+        "ann@contoso.com,enforce\nbob@contoso.com,disable\n",
+    );
+    let (code, stdout, stderr) = validate(&csv, &["--no-header", "--action-column", "B"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("2 users to process (disable: 1, enforce: 1)"),
+        "{stdout}"
+    );
+    for (args, message) in [
+        (
+            &[
+                "--no-header",
+                "--user-column",
+                "Login",
+                "--action",
+                "enforce",
+            ][..],
+            "with --no-header, columns are named by letter (A, B, …): --user-column 'Login' is not a column letter",
+        ),
+        (
+            &["--no-header", "--user-column", "upn", "--action", "enforce"][..],
+            "--user-column UPN: the file's rows go as far as column B only",
+        ),
+        (
+            &["--no-header"][..],
+            "with --no-header, give one action for every row with --action ACTION, or name the action column by letter with --action-column B",
+        ),
+    ] {
+        let expected = format!("error: {}: row 1: {message}", csv.display());
+        refused_everywhere(&env, &csv, args, &[&expected]);
+    }
+}
+
+#[test]
+fn a_title_row_is_skipped_when_the_user_column_is_named_by_letter() {
+    let env = tenant(&BARE);
+    let csv = env.write(
+        "titled.csv",
+        "MFA rollout wave 2\n,2026-11-24\nName,UPN,Ticket\nAnn,ann@contoso.com,T1\nBob,bob@contoso.com,T2\n",
+    );
+    let xlsx = env.path("titled.xlsx");
+    workbook(
+        &xlsx,
+        &[(
+            "Wave 2",
+            &[
+                &["MFA rollout wave 2"],
+                &["", "2026-11-24"],
+                &["Name", "UPN", "Ticket"],
+                &["Ann", "ann@contoso.com", "T1"],
+                &["Bob", "bob@contoso.com", "T2"],
+            ],
+        )],
+    );
+    for path in [&csv, &xlsx] {
+        let args = ["--user-column", "B", "--action", "enforce"];
+        let (code, stdout, stderr) = validate(path, &args);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            lines(&stderr),
+            ["warning: rows 1, 2: above the header (row 3), read as titles and skipped"]
+        );
+        assert!(stdout.contains("2 users to process"), "{stdout}");
+        let out = env.path("plan.csv");
+        let (code, _, stderr) =
+            run(env.rollout("plan", path, &out, &[&args[..], &["--overwrite"]].concat()));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            outcome(&out),
+            [
+                (4, "ann@contoso.com".to_string(), Status::Planned),
+                (5, "bob@contoso.com".to_string(), Status::Planned)
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_legacy_per_user_mfa_portal_bulk_update_file_reads_as_it_is() {
+    let env = tenant(&BARE);
+    let csv = env.write(
+        "bulkupdate.csv",
+        "Username,MFA Status\nann@contoso.com,Enabled\nbob@contoso.com,Enforced\ncy@contoso.com,Disabled\n",
+    );
+    let (code, stdout, stderr) = validate(&csv, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(lines(&stderr).is_empty(), "{stderr}");
+    assert!(
+        stdout.contains("3 users to process (disable: 1, enable: 1, enforce: 1)"),
+        "{stdout}"
+    );
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &csv, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    let got: Vec<(u64, String, String, Status)> = results(&out)
+        .into_iter()
+        .map(|r| (r.row, r.user, r.action, r.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                2,
+                "ann@contoso.com".into(),
+                "enable".into(),
+                Status::Applied
+            ),
+            (
+                3,
+                "bob@contoso.com".into(),
+                "enforce".into(),
+                Status::Applied
+            ),
+            (
+                4,
+                "cy@contoso.com".into(),
+                "disable".into(),
+                Status::Unchanged
+            ),
+        ]
     );
 }
