@@ -374,14 +374,19 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
     let action = if let Some(fixed) = &options.action {
         // `--action` over a file that names its own actions would silently replace them all:
         // refused, so the file's wishes are never overridden by a flag left in a command.
-        if let Some(&column) = named(ACTION_HEADER).first() {
-            return Err(found(Unresolved::new(format!(
-                "--action {} would override the file's own action column '{}' (column {}): drop --action to use the column, or remove the column to give every row {}",
-                crate::action::combo_string(fixed),
-                display_name(headers, column),
-                column_letter(column),
-                crate::action::combo_string(fixed)
-            ))));
+        if let Some(column) = ACTION_HEADERS.iter().flat_map(|h| named(h)).next() {
+            // A row naming an action column is a header even when the user column is given by
+            // letter: the search stops here rather than reading on into the data.
+            return Err(Unresolved {
+                user_found: true,
+                ..Unresolved::new(format!(
+                    "--action {} would override the file's own action column '{}' (column {}): drop --action to use the column, or remove the column to give every row {}",
+                    crate::action::combo_string(fixed),
+                    display_name(headers, column),
+                    column_letter(column),
+                    crate::action::combo_string(fixed)
+                ))
+            });
         }
         None
     } else {
@@ -659,6 +664,15 @@ mod tests {
             action: Some(vec![Action::Enforce]),
             ..InputOptions::default()
         };
+        // (--action over the action column is refused at the header, not read past.)
+        let (at, err) = locate(&rows, &o).unwrap_err();
+        assert!((at == 2) && err.contains("would override"), "{at} {err}");
+        let rows = [
+            headers(&["MFA rollout, wave 2"]),
+            headers(&["", "2026-11-24"]),
+            headers(&["Name", "UPN", "Ticket"]),
+            headers(&["Ann", "a@x.com", "T1"]),
+        ];
         let (at, cols) = locate(&rows, &o).unwrap();
         assert_eq!(
             (at, cols.user_name.as_str(), cols.headerless),
