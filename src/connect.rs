@@ -299,3 +299,45 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
         None => Ok(crate::error::Completion::AllGood),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(roles: &[&str]) -> TokenClaims {
+        TokenClaims {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            scopes: Vec::new(),
+            expires_at: None,
+            app_id: None,
+            tenant_id: None,
+        }
+    }
+
+    #[test]
+    fn revoke_sessions_needs_a_user_read_permission_besides_the_revoke_one() {
+        let actions: BTreeSet<Action> = [Action::RevokeSessions].into_iter().collect();
+        let only_revoke = needs(&claims(&["User.RevokeSessions.All"]), &actions, false);
+        assert_eq!(only_revoke.len(), 2);
+        let message = missing_message(&only_revoke).expect("something is missing");
+        assert!(
+            message.contains("User.Read.All (for revoke-sessions)"),
+            "{message}"
+        );
+        for read in [
+            "User.Read.All",
+            "Directory.Read.All",
+            "directory.readwrite.all",
+        ] {
+            let n = needs(&claims(&["User.RevokeSessions.All", read]), &actions, true);
+            assert_eq!(missing_message(&n), None, "{read}");
+        }
+        // User.ReadBasic.All does not read userType.
+        let basic = needs(
+            &claims(&["User.RevokeSessions.All", "User.ReadBasic.All"]),
+            &actions,
+            false,
+        );
+        assert!(missing_message(&basic).is_some());
+    }
+}
