@@ -29,6 +29,9 @@ pub enum Error {
     /// Interrupted by Ctrl-C; the message carries the resume command (exit 130).
     #[error("{0}")]
     Interrupted(String),
+    /// Stopped by SIGTERM, like Ctrl-C; the message carries the resume command (exit 143).
+    #[error("{0}")]
+    Terminated(String),
     /// Anything else that stopped the run (exit 1).
     #[error("{0}")]
     Other(String),
@@ -43,6 +46,7 @@ impl Error {
             Error::Auth(_) => 3,
             Error::Guard(_) => 4,
             Error::Interrupted(_) => 130,
+            Error::Terminated(_) => 143,
             Error::Other(_) => 1,
         }
     }

@@ -16,6 +16,7 @@
 //! - [`rollout`]: the `apply`/`plan` flow (journal, sign-in, engine, summary); [`connect`]:
 //!   sign-in and the permission check.
 //! - `output_path`: output paths checked against the input and each other.
+//! - `shutdown_signal`: Ctrl-C and SIGTERM, which stop a run gracefully.
 //! - [`rollback`]: the undo file of a finished run.
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
@@ -35,3 +36,4 @@ pub mod report;
 pub mod rollback;
 pub mod rollout;
 pub mod run;
+mod shutdown_signal;

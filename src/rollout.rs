@@ -17,6 +17,7 @@ use crate::journal::{Journal, ResultRecord, Status};
 use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{RunStats, Tally};
+use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 /// Everything `apply` and `plan` share, validated.
 struct Rollout<'a> {
@@ -387,16 +388,13 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
 
     let progress = Progress::new(total, ProgressMode::detect(r.output.quiet || r.output.json));
     let mut sink = JournalSink::new(journal, progress.clone());
+    let stop_signal = ShutdownSignal::default();
     let report = runtime.block_on(async {
         let Some(connected) = connected else {
             return engine::EngineReport::default();
         };
         let transport = std::sync::Arc::new(connected.client.clone());
-        let shutdown = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
+        let shutdown = stop_signal.wait();
         let report = engine::run(transport, work, &settings, &mut sink, shutdown).await;
         drop(connected);
         report
@@ -419,11 +417,17 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         None => {}
         Some(Stop::Interrupted) => {
             let _ = journal.sync();
-            return Err(Error::Interrupted(format!(
-                "interrupted; the results so far are in {}. {}",
+            let signal = stop_signal.received().unwrap_or(StopSignal::Interrupt);
+            let message = format!(
+                "{}; the results so far are in {}. {}",
+                signal.described(),
                 r.results.display(),
                 resume_hint()
-            )));
+            );
+            return Err(match signal {
+                StopSignal::Interrupt => Error::Interrupted(message),
+                StopSignal::Terminate => Error::Terminated(message),
+            });
         }
         Some(Stop::Breaker(message)) => {
             let _ = journal.sync();

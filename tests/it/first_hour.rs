@@ -195,3 +195,71 @@ fn a_garbage_graph_access_token_is_refused_before_the_first_request() {
     assert!(stderr.contains(expected), "check says the same: {stderr}");
     assert_untouched(&env);
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_drains_journals_prints_the_resume_command_and_exits_143() {
+    use std::time::{Duration, Instant};
+
+    use mfa_rollout::journal::Status;
+
+    use crate::util::results;
+
+    let env = Env::start(EmulatorConfig::generated(60, 4).no_throttle());
+    let csv = rollout_csv(&upns(&env), &["enforce", "disable"]);
+    let input = env.write("in.csv", &csv);
+    let out = env.path("r.csv");
+    // Slow enough that the run is mid-way when the signal comes.
+    let pace = [
+        "--write-rate",
+        "10",
+        "--read-rate",
+        "20",
+        "--concurrency",
+        "1",
+    ];
+    let mut c = env.rollout("apply", &input, &out, &pace);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The header and a first record: the engine (and its signal handlers) runs.
+    while std::fs::read(&out).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count()) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the run never journaled a record"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("terminated (SIGTERM); the results so far are in"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("resume with: mfa-rollout apply"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert_eq!(read(&input), csv.as_bytes(), "input kept");
+    // Every change made is journaled: the emulator's writes all show as applied records.
+    let journaled = results(&out);
+    assert!(journaled.len() < 60, "stopped mid-way: {}", journaled.len());
+    let applied = journaled
+        .iter()
+        .filter(|r| r.status == Status::Applied)
+        .count() as u64;
+    assert_eq!(applied, stat(&env.stats(), "writes"), "{stderr}");
+
+    // The printed resume command finishes the run.
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results(&out).len(), 60);
+}
