@@ -137,6 +137,11 @@ pub struct ConnectionArgs {
     /// tenant; without, a tenant in which every input user exists
     #[arg(long, value_name = "TENANT.json", num_args = 0..=1)]
     pub sandbox: Option<Option<PathBuf>>,
+    /// Keep the sandbox tenant in FILE between commands (implies --sandbox): read from FILE
+    /// when it exists, otherwise made from --sandbox TENANT.json or the input's users; saved
+    /// back to FILE when the command ends
+    #[arg(long, value_name = "FILE")]
+    pub sandbox_state: Option<PathBuf>,
     /// National cloud: global, usgov, usgov-dod, china
     #[arg(long, value_name = "CLOUD", default_value = "global")]
     pub cloud: String,

@@ -17,8 +17,12 @@ use crate::input::{HiddenRows, InputOptions};
 
 /// How to sign in.
 pub enum SignIn {
-    /// An in-process emulator; with a tenant file, that tenant.
-    Sandbox { tenant: Option<PathBuf> },
+    /// An in-process emulator; with a tenant file, that tenant; with a state file, the
+    /// tenant kept there (when it exists), saved back there at the end.
+    Sandbox {
+        tenant: Option<PathBuf>,
+        state: Option<PathBuf>,
+    },
     /// `GRAPH_ACCESS_TOKEN`: used as is, cannot be renewed.
     StaticToken(SecretString),
     /// App registration with a client secret from `AZURE_CLIENT_SECRET`.
@@ -212,9 +216,10 @@ pub fn connection(
             })?;
         Ok((tenant, client_id))
     };
-    let sign_in = if let Some(file) = &args.sandbox {
+    let sign_in = if args.sandbox.is_some() || args.sandbox_state.is_some() {
         SignIn::Sandbox {
-            tenant: file.clone(),
+            tenant: args.sandbox.clone().flatten(),
+            state: args.sandbox_state.clone(),
         }
     } else if args.device_code {
         let (tenant, client_id) = app("--device-code")?;

@@ -13,10 +13,25 @@ use crate::graph::{
 };
 
 /// A signed-in client, and the sandbox emulator behind it when there is one (it serves for
-/// as long as this value lives).
+/// as long as this value lives), with the file its state is kept in (`--sandbox-state`).
 pub struct Connected {
     pub client: GraphClient,
-    pub sandbox: Option<EmulatorHandle>,
+    pub sandbox: Option<(EmulatorHandle, Option<std::path::PathBuf>)>,
+}
+
+impl Connected {
+    /// Saves the sandbox tenant to its `--sandbox-state` file, if it has one.
+    pub fn save_sandbox_state(&self) -> Result<(), Error> {
+        if let Some((handle, Some(path))) = &self.sandbox {
+            handle.save_state(path).map_err(|e| {
+                Error::Other(format!(
+                    "{}: cannot save the sandbox state: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The scope every token is asked for in the sandbox (the emulator models the global cloud).
@@ -25,9 +40,10 @@ const SANDBOX_SCOPE: &str = "https://graph.microsoft.com/.default";
 pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result<Connected, Error> {
     let http = GraphClient::http_client();
     let (credential, graph_url, sandbox) = match connection.sign_in {
-        SignIn::Sandbox { tenant } => {
-            let config = match tenant {
-                Some(path) => EmulatorConfig::from_tenant_file(&path).map_err(|e| Error::File {
+        SignIn::Sandbox { tenant, state } => {
+            let kept = state.as_ref().filter(|p| p.exists());
+            let config = match kept.or(tenant.as_ref()) {
+                Some(path) => EmulatorConfig::from_tenant_file(path).map_err(|e| Error::File {
                     path: path.clone(),
                     message: e,
                 })?,
@@ -43,7 +59,7 @@ pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result
                 secret: handle.client_secret().into(),
                 scope: SANDBOX_SCOPE.to_string(),
             };
-            (credential, handle.base_url(), Some(handle))
+            (credential, handle.base_url(), Some((handle, state)))
         }
         SignIn::StaticToken(token) => (Credential::Static(token), connection.graph_url, None),
         SignIn::Certificate {

@@ -315,6 +315,10 @@ fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
         &[
             Some(named(r.results_flag, r.results.as_path())),
             r.run.html.as_deref().map(|p| named("--html", p)),
+            r.connection
+                .sandbox_state
+                .as_deref()
+                .map(|p| named("--sandbox-state", p)),
         ],
     )?;
     if let Some(html) = &r.run.html {
@@ -350,7 +354,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     };
     // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
     let sandbox_users: Vec<String> = match &connection.sign_in {
-        config::SignIn::Sandbox { tenant: None } => {
+        config::SignIn::Sandbox { tenant: None, .. } => {
             loaded.jobs.iter().map(|j| j.user.clone()).collect()
         }
         _ => Vec::new(),
@@ -391,14 +395,21 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let stop_signal = ShutdownSignal::default();
     let report = runtime.block_on(async {
         let Some(connected) = connected else {
-            return engine::EngineReport::default();
+            return (engine::EngineReport::default(), Ok(()));
         };
         let transport = std::sync::Arc::new(connected.client.clone());
         let shutdown = stop_signal.wait();
         let report = engine::run(transport, work, &settings, &mut sink, shutdown).await;
+        // Whatever stopped the run, the sandbox tenant keeps what it was changed to.
+        let saved = connected.save_sandbox_state();
         drop(connected);
-        report
+        (report, saved)
     });
+    let (report, saved) = report;
+    if let (Err(e), Some(_)) = (&saved, &report.stop) {
+        // The run stops with its own error below; this one must not go unsaid.
+        eprintln!("error: {e}");
+    }
     progress.finish();
 
     let sink_failure = sink.failure();
@@ -483,6 +494,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     } else if !r.output.quiet {
         print!("{}", summary.render_text());
     }
+    saved?;
     Ok(summary.completion())
 }
 

@@ -13,6 +13,7 @@
 //! - `batch`: `$batch` validation, dependsOn, shuffled answers.
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
 //! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
+//! - `state_file`: the tenant as it is now, saved as a tenant file (`--sandbox-state`).
 //! - `server`: shared state and the HTTP handler; `graph_error`: answers and error bodies.
 
 mod assertion;
@@ -26,6 +27,7 @@ mod login;
 mod methods_page;
 mod routes;
 mod server;
+mod state_file;
 mod stats;
 mod tenant;
 mod throttle;
@@ -174,18 +176,57 @@ pub fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
         let users = config.users.len();
-        let (tenant, client) = (config.tenant_id.clone(), config.client_id.clone());
+        let hint = connect_hint(&config, &format!("http://{addr}"));
         let shared = Arc::new(Shared::new(config, format!("http://{addr}"))?);
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on http://{addr}")
             .and_then(|_| out.flush())
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
         drop(out);
-        eprintln!("tenant {tenant}, client id {client}, {users} users; Ctrl-C stops");
+        eprintln!("{users} users; Ctrl-C stops\n{hint}");
         server::serve_until(listener, shared, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .map_err(|e| format!("emulator stopped: {e}"))
     })
+}
+
+/// What connects the tool to an emulator at `base_url`: its app registration in the
+/// environment, and the two URL flags. The client secret shown is the emulator's own
+/// (`--client-secret` or the built-in default), never a tenant's.
+fn connect_hint(config: &EmulatorConfig, base_url: &str) -> String {
+    format!(
+        "connect mfa-rollout to it with:\n  export AZURE_TENANT_ID={} AZURE_CLIENT_ID={} AZURE_CLIENT_SECRET={}\n  mfa-rollout apply INPUT --results RESULTS --graph-url {base_url} --authority-host {base_url}",
+        config.tenant_id, config.client_id, config.client_secret
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connect_hint_names_the_variables_and_flags_that_reach_the_emulator() {
+        let config = EmulatorConfig::default();
+        let hint = connect_hint(&config, "http://127.0.0.1:8080");
+        assert!(
+            hint.contains(&format!("AZURE_TENANT_ID={}", config.tenant_id)),
+            "{hint}"
+        );
+        assert!(
+            hint.contains(&format!("AZURE_CLIENT_ID={}", config.client_id)),
+            "{hint}"
+        );
+        assert!(
+            hint.contains(&format!("AZURE_CLIENT_SECRET={}", config.client_secret)),
+            "{hint}"
+        );
+        assert!(
+            hint.contains(
+                "--graph-url http://127.0.0.1:8080 --authority-host http://127.0.0.1:8080"
+            ),
+            "{hint}"
+        );
+    }
 }

@@ -263,3 +263,116 @@ fn sigterm_drains_journals_prints_the_resume_command_and_exits_143() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(results(&out).len(), 60);
 }
+
+#[test]
+fn sandbox_state_keeps_the_tenant_so_apply_rollback_and_the_undo_can_be_rehearsed() {
+    use mfa_rollout::journal::Status;
+
+    use crate::util::results;
+
+    let env = Env::start(EmulatorConfig::generated(1, 1).no_throttle());
+    let config = EmulatorConfig::generated(30, 7);
+    let upns: Vec<String> = config.users.iter().map(|u| u.upn.clone()).collect();
+    let original: std::collections::HashMap<String, String> = config
+        .users
+        .iter()
+        .map(|u| (u.upn.clone(), u.per_user_mfa_state.clone()))
+        .collect();
+    env.write("tenant.json", &config.to_tenant_json().to_string());
+    env.write("in.csv", &rollout_csv(&upns, &["enforce", "disable"]));
+    let sandbox = |args: &[&str]| {
+        let mut c = env.command();
+        c.args(args).args([
+            "--sandbox",
+            "tenant.json",
+            "--sandbox-state",
+            "state.json",
+            "-q",
+        ]);
+        run(c)
+    };
+
+    let (code, _, stderr) = sandbox(&["apply", "in.csv", "--results", "r1.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let changed = results(&env.path("r1.csv"))
+        .iter()
+        .filter(|r| r.status == Status::Applied)
+        .count();
+    assert!(changed > 0, "the rollout changed users");
+    assert!(env.path("state.json").exists(), "the state was saved");
+
+    let (code, _, stderr) = run(env.rollback(&env.path("r1.csv"), &env.path("undo.csv")));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = sandbox(&["apply", "undo.csv", "--results", "r2.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let undone = results(&env.path("r2.csv"));
+    assert_eq!(undone.len(), changed, "one undo row per change");
+    // Graph keeps a user with a registered method enforced when asked for `enabled`
+    // (docs/graph.md §1): those rows are `unchanged` and say so; every other one is undone.
+    let kept_enforced: Vec<&str> = undone
+        .iter()
+        .filter(|r| {
+            r.status == Status::Unchanged && r.message.contains("Graph keeps this user enforced")
+        })
+        .map(|r| r.user.as_str())
+        .collect();
+    let applied = undone
+        .iter()
+        .filter(|r| r.status == Status::Applied)
+        .count();
+    assert!(applied > 0);
+    assert_eq!(applied + kept_enforced.len(), changed, "{undone:?}");
+    let state = EmulatorConfig::from_tenant_file(&env.path("state.json")).unwrap();
+    for u in &state.users {
+        let want = if kept_enforced.contains(&u.upn.as_str()) {
+            "enforced"
+        } else {
+            original[&u.upn].as_str()
+        };
+        assert_eq!(u.per_user_mfa_state, want, "{}", u.upn);
+    }
+}
+
+#[test]
+fn a_damaged_sandbox_state_file_is_refused_and_left_as_it_was() {
+    let env = Env::start(EmulatorConfig::generated(1, 1).no_throttle());
+    let csv = "upn,action\nuser0001@contoso.onmicrosoft.com,enforce\n";
+    let input = env.write("in.csv", csv);
+    let damaged = env.write("state.json", "{\"users\": [ {\"userPrincipalName\": ");
+    let mut c = env.command();
+    c.args([
+        "apply",
+        "in.csv",
+        "--results",
+        "r.csv",
+        "--sandbox-state",
+        "state.json",
+    ]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: state.json: tenant file state.json: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(read(&damaged), b"{\"users\": [ {\"userPrincipalName\": ");
+    assert!(!env.path("r.csv").exists(), "no results file made");
+    assert_eq!(read(&input), csv.as_bytes());
+
+    let mut c = env.command();
+    c.args([
+        "apply",
+        "in.csv",
+        "--results",
+        "r.csv",
+        "--sandbox-state",
+        "./in.csv",
+    ]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--sandbox-state ./in.csv is the INPUT file"),
+        "{stderr}"
+    );
+    assert_eq!(read(&input), csv.as_bytes());
+}
