@@ -5,6 +5,9 @@
 //! A workbook's cells are turned into text and go through the same checks as CSV cells.
 //!
 //! # Layout
+//! - `file_kind`: the files that are neither CSV nor `.xlsx` (`.ods`, `.xlsb`, `.xls`, HTML),
+//!   named with how to save them.
+//! - `char_name`: characters named by code point and name in messages.
 //! - `dialect`: encoding (UTF-8, BOM, UTF-16), binary detection, `sep=` line, delimiter.
 //! - `rows`: records with spreadsheet row numbers (the numbering rule is documented there).
 //! - `workbook`: `.xlsx` files: the sheet, cells as the text Excel shows.
@@ -18,6 +21,7 @@ mod cell_text;
 mod char_name;
 mod dialect;
 mod duplicates;
+mod file_kind;
 mod header;
 mod hidden_rows;
 mod rows;
@@ -236,6 +240,9 @@ fn read(
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    if let Some(message) = file_kind::unreadable_kind(&bytes) {
+        return Err(Failure::Format(message));
+    }
     if workbook::is_zip(&bytes) || matches!(extension.as_str(), "xlsx" | "xlsm") {
         let parsed = parse_workbook(bytes, options, parallel)?;
         return finish(parsed, options);
@@ -602,25 +609,30 @@ fn parse_workbook(
     options: &InputOptions,
     parallel: bool,
 ) -> Result<Parsed, Failure> {
-    let sheet = workbook::read(bytes, options.sheet.as_deref())?;
+    let sheet = workbook::read(&bytes, options.sheet.as_deref())?;
     let in_sheet =
         |message: String| format!("sheet '{}': {message}", cell_text::shown(&sheet.name));
     let rows = sheet_rows(&sheet.cells);
-    let candidates: Vec<Vec<String>> = rows
-        .iter()
-        .take(header::HEADER_SEARCH_ROWS)
-        .map(|(_, cells)| row_texts(sheet.cells.get(cells.clone()).unwrap_or_default()))
-        .collect();
-    if candidates.is_empty() {
-        return Err(Failure::Format(in_sheet("the sheet is empty".into())));
-    }
-    let (at, columns) = header::locate(&candidates, options).map_err(|(at, message)| {
-        let row = rows.get(at).map_or(1, |(row, _)| *row);
-        format!(
-            "sheet '{}', row {row}: {message}",
-            cell_text::shown(&sheet.name)
-        )
+    let candidates = sheet_candidates(&sheet.cells, &rows);
+    let located = if candidates.is_empty() {
+        Err((0, "the sheet is empty".to_string()))
+    } else {
+        header::locate(&candidates, options)
+    };
+    let (at, columns) = located.map_err(|(at, message)| {
+        let place = match rows.get(at) {
+            Some((row, _)) => format!("sheet '{}', row {row}", cell_text::shown(&sheet.name)),
+            None => format!("sheet '{}'", cell_text::shown(&sheet.name)),
+        };
+        // A cover or instructions sheet first: say which sheets have a user column.
+        let others = match options.sheet {
+            None => other_sheets(&bytes, &sheet.name, options),
+            Some(_) => String::new(),
+        };
+        format!("{place}: {message}{others}")
     })?;
+    // The workbook's bytes are not needed past this point.
+    drop(bytes);
     let row_numbers: Vec<u64> = rows.iter().map(|(row, _)| *row).collect();
     let (headers, data_from, mut warnings) =
         header_and_data(candidates, &row_numbers, at, &columns, options);
@@ -649,6 +661,76 @@ fn parse_workbook(
         jobs: checked.jobs,
         problems,
     })
+}
+
+/// The first non-empty rows of a sheet as text, where its header is looked for.
+fn sheet_candidates(cells: &[SheetCell], rows: &[(u64, Range<usize>)]) -> Vec<Vec<String>> {
+    rows.iter()
+        .take(header::HEADER_SEARCH_ROWS)
+        .map(|(_, range)| row_texts(cells.get(range.clone()).unwrap_or_default()))
+        .collect()
+}
+
+/// For a default sheet with no usable header: the workbook's other worksheets, each said to
+/// have a user column (naming it) or not, and the `--sheet` to pass when one has. Empty when
+/// the workbook has only that sheet.
+fn other_sheets(bytes: &[u8], chosen: &str, options: &InputOptions) -> String {
+    let sheets = workbook::worksheets(bytes);
+    if sheets.len() < 2 {
+        return String::new();
+    }
+    let mut usable = Vec::new();
+    let listed: Vec<String> = sheets
+        .iter()
+        .map(|(name, visible)| {
+            let shown = cell_text::shown(name);
+            let hidden = if *visible { "" } else { ", hidden" };
+            if name == chosen {
+                return format!("'{shown}' (this one{hidden})");
+            }
+            let found = workbook::read(bytes, Some(name)).ok().and_then(|sheet| {
+                let rows = sheet_rows(&sheet.cells);
+                let candidates = sheet_candidates(&sheet.cells, &rows);
+                header::locate(&candidates, options).ok()
+            });
+            match found {
+                Some((_, columns)) => {
+                    usable.push(name.clone());
+                    format!(
+                        "'{shown}' (user column '{}'{hidden})",
+                        cell_text::shown(&columns.user_name)
+                    )
+                }
+                None => format!("'{shown}' (no user column{hidden})"),
+            }
+        })
+        .collect();
+    let advice = match usable.as_slice() {
+        [] => "; no sheet has a user column".to_string(),
+        [one] => format!("; pass --sheet {}", sheet_argument(one)),
+        several => format!(
+            "; pass --sheet with one of {}",
+            several
+                .iter()
+                .map(|n| sheet_argument(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("; the workbook's sheets: {}{advice}", listed.join(", "))
+}
+
+/// A sheet name as typed on a command line: quoted when it has a space or a quote.
+fn sheet_argument(name: &str) -> String {
+    let shown = cell_text::shown(name);
+    if shown
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '&' | '|' | ';'))
+    {
+        format!("\"{}\"", shown.replace('"', "\\\""))
+    } else {
+        shown
+    }
 }
 
 /// Applies `--hidden-rows` to the data rows (`data`, by 1-based row number): refuses hidden

@@ -77,11 +77,11 @@ pub(crate) const OLD_WORKBOOK: &str = "this is an old Excel workbook (.xls) or a
 
 /// Reads the chosen sheet's cells (`sheet`: by name, exact or case-insensitive; default the
 /// first visible worksheet), or says in one line why not.
-pub(crate) fn read(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String> {
-    if is_ole2(&bytes) {
+pub(crate) fn read(bytes: &[u8], sheet: Option<&str>) -> Result<SheetCells, String> {
+    if is_ole2(bytes) {
         return Err(OLD_WORKBOOK.into());
     }
-    if !is_zip(&bytes) {
+    if !is_zip(bytes) {
         return Err("the file is named like an Excel workbook but is not one (it does not start like a zip archive); if it is CSV text, give it a .csv name".into());
     }
     // calamine is trusted to return errors, not to panic, on a damaged archive; should it
@@ -91,8 +91,8 @@ pub(crate) fn read(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, St
     })
 }
 
-fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String> {
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&bytes)).map_err(|e| {
+fn read_sheet(bytes: &[u8], sheet: Option<&str>) -> Result<SheetCells, String> {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         format!(
             "cannot read the workbook ({}); open it in Excel and save it again as .xlsx or as \"CSV UTF-8\"",
             shown(&e.to_string())
@@ -103,7 +103,7 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
     // Which rows are hidden is read from the sheet's XML on a second thread, while calamine
     // reads the cells on this one.
     let (cells, hidden_rows) = std::thread::scope(|scope| {
-        let hidden = scope.spawn(|| super::hidden_rows::hidden_rows(&bytes, &name));
+        let hidden = scope.spawn(|| super::hidden_rows::hidden_rows(bytes, &name));
         let cells = sheet_cells(&mut book, &name, is_1904);
         let hidden = hidden
             .join()
@@ -119,7 +119,7 @@ fn read_sheet(bytes: Vec<u8>, sheet: Option<&str>) -> Result<SheetCells, String>
 
 /// The non-empty cells of the sheet `name`, sorted by row then column.
 fn sheet_cells(
-    book: &mut Xlsx<Cursor<&Vec<u8>>>,
+    book: &mut Xlsx<Cursor<&[u8]>>,
     name: &str,
     is_1904: bool,
 ) -> Result<Vec<SheetCell>, String> {
@@ -146,6 +146,24 @@ fn sheet_cells(
     // Excel writes cells in order; other writers might not.
     cells.sort_by_key(|c| (c.row, c.col));
     Ok(cells)
+}
+
+/// The workbook's worksheets, in order, and whether each is visible. Empty when the
+/// workbook cannot be opened (the caller has already read it once).
+pub(crate) fn worksheets(bytes: &[u8]) -> Vec<(String, bool)> {
+    catch_unwind(AssertUnwindSafe(|| {
+        Xlsx::new(Cursor::new(bytes)).map_or_else(
+            |_| Vec::new(),
+            |book: Xlsx<_>| {
+                book.sheets_metadata()
+                    .iter()
+                    .filter(|s| s.typ == SheetType::WorkSheet)
+                    .map(|s| (s.name.clone(), s.visible == SheetVisible::Visible))
+                    .collect()
+            },
+        )
+    }))
+    .unwrap_or_default()
 }
 
 /// The sheet to read: the one named (exact name first, then ignoring case, as Excel does), or
@@ -365,16 +383,16 @@ mod tests {
     #[test]
     fn not_a_workbook_is_a_one_line_error() {
         assert!(
-            read(b"upn,action\n".to_vec(), None)
+            read(b"upn,action\n", None)
                 .unwrap_err()
                 .contains(".csv name")
         );
         assert!(
-            read(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1xx".to_vec(), None)
+            read(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1xx", None)
                 .unwrap_err()
                 .contains("(.xls)")
         );
-        let err = read(b"PK\x03\x04garbage".to_vec(), None).unwrap_err();
+        let err = read(b"PK\x03\x04garbage", None).unwrap_err();
         assert!(err.starts_with("cannot read the workbook"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }

@@ -433,7 +433,7 @@ fn empty_sheets_header_only_sheets_and_non_workbooks_are_one_line_errors() {
         &InputOptions::default(),
     ));
     assert!(
-        err.contains("save it as .xlsx (without a password) or as \"CSV UTF-8\""),
+        err.contains("old Excel 97-2003 workbook (.xls), which is not read; open it in Excel and save it as an Excel workbook (.xlsx) or as \"CSV UTF-8\""),
         "{err}"
     );
     let mut truncated = bytes.clone();

@@ -128,7 +128,7 @@ const TABLE: &[(&str, At, &str)] = &[
     ("no_header_data_first.csv", At::File, "user column"),
     ("many_invalid_rows.csv", At::Row(2), "more problems"),
     ("sep_line_wrong.csv", At::File, "no user column"),
-    ("html_instead_of_csv.csv", At::File, "user column"),
+    ("html_instead_of_csv.csv", At::File, "web page (HTML)"),
     (
         "upn_zero_width_space.csv",
         At::Row(3),
@@ -140,6 +140,12 @@ const TABLE: &[(&str, At, &str)] = &[
         "U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write ''' instead",
     ),
     ("upn_soft_hyphen.csv", At::Row(2), "U+00AD SOFT HYPHEN"),
+    (
+        "opendocument.ods",
+        At::File,
+        "OpenDocument spreadsheet (.ods",
+    ),
+    ("html_saved_as.xls", At::File, "web page (HTML)"),
     ("upn_bidi_mark.csv", At::Row(2), "U+200F RIGHT-TO-LEFT MARK"),
     (
         "upn_accented_letter.csv",

@@ -549,3 +549,100 @@ fn the_legacy_per_user_mfa_portal_bulk_update_file_reads_as_it_is() {
         ]
     );
 }
+
+#[test]
+fn a_workbook_whose_first_sheet_is_a_cover_lists_its_sheets_and_suggests_one() {
+    let env = tenant(&BARE);
+    let xlsx = env.path("wave.xlsx");
+    workbook(
+        &xlsx,
+        &[
+            (
+                "Instructions",
+                &[&["How to fill in this workbook"], &["One user per row"]],
+            ),
+            ("Users", &[&["upn", "action"], &[BARE[0], "enforce"]]),
+            ("Notes", &[&["Owner", "Date"], &["IT", "today"]]),
+        ],
+    );
+    let expected = format!(
+        "error: {}: sheet 'Instructions', row 1: no user column; the headers are: 'How to fill in this workbook' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME; the workbook's sheets: 'Instructions' (this one), 'Users' (user column 'upn'), 'Notes' (no user column); pass --sheet Users",
+        xlsx.display()
+    );
+    refused_everywhere(&env, &xlsx, &[], &[&expected]);
+    let (code, stdout, stderr) = validate(&xlsx, &["--sheet", "Users"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 users to process"), "{stdout}");
+}
+
+/// A zip archive holding these (name, content) entries, the first stored uncompressed (as
+/// OpenDocument requires of its `mimetype`).
+fn zip_of(path: &Path, entries: &[(&str, &str)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (i, (name, content)) in entries.iter().enumerate() {
+        let method = if i == 0 {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        };
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn formats_that_are_not_read_are_named_with_how_to_save_them_and_nothing_is_sent() {
+    let env = tenant(&BARE);
+    let save = "save it as an Excel workbook (.xlsx) or as \"CSV UTF-8\"";
+    let ods = env.path("users.ods");
+    zip_of(
+        &ods,
+        &[
+            ("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+            ("content.xml", "<office:document-content/>"),
+        ],
+    );
+    let html = env.write(
+        "export.xls",
+        "<html><body><table><tr><td>upn</td><td>action</td></tr><tr><td>ann@contoso.com</td><td>enforce</td></tr></table></body></html>\n",
+    );
+    let old = env.path("old.xls");
+    let mut ole = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+    ole.extend([0u8; 504]);
+    std::fs::write(&old, &ole).unwrap();
+    let locked = env.path("locked.xlsx");
+    ole.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&locked, &ole).unwrap();
+    for (path, what) in [
+        (
+            &ods,
+            format!(
+                "this is an OpenDocument spreadsheet (.ods, as LibreOffice Calc and OpenOffice save), which is not read; open it in LibreOffice Calc and {save}"
+            ),
+        ),
+        (
+            &html,
+            format!(
+                "this is a web page (HTML), not a spreadsheet, though it may be named like one (some systems export \"Excel\" files this way); open it in Excel and {save}"
+            ),
+        ),
+        (
+            &old,
+            format!(
+                "this is an old Excel 97-2003 workbook (.xls), which is not read; open it in Excel and {save}"
+            ),
+        ),
+        (
+            &locked,
+            format!(
+                "this workbook is protected by a password (encrypted), which is not read; open it in Excel, remove the password (File > Info > Protect Workbook) and {save}"
+            ),
+        ),
+    ] {
+        let expected = format!("error: {}: {what}", path.display());
+        refused_everywhere(&env, path, &["--action", "enforce"], &[&expected]);
+    }
+}

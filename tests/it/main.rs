@@ -9,6 +9,7 @@ mod first_hour;
 mod guests;
 mod input_cli;
 mod journal_files;
+mod libreoffice_corpus;
 mod methods;
 mod pacing;
 mod rollout;
