@@ -10,10 +10,10 @@ use crate::action::{Action, combo_string};
 use crate::cli::{ApplyArgs, OutputArgs, PlanArgs};
 use crate::config;
 use crate::connect;
-use crate::engine::{self, Sink, Stop, WorkItem};
+use crate::engine::{self, Sink, Stop, UserLookup, WorkItem};
 use crate::error::{Completion, Error};
-use crate::input::{self, LoadedInput};
-use crate::journal::{Journal, ResultRecord, Status};
+use crate::input::{self, LoadedInput, UserKind};
+use crate::journal::{Journal, RESOLVED_USER, ResultRecord, Status};
 use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{RunStats, Tally};
@@ -153,6 +153,37 @@ impl Sink for JournalSink {
     }
 }
 
+/// The results file's extra columns: `resolved_user` first for a mail column (so it sits at
+/// the same place whatever `--keep-columns` adds), then the kept columns in their order.
+fn extra_columns(loaded: &LoadedInput) -> Result<Vec<String>, Error> {
+    if loaded.user_kind != UserKind::Mail {
+        return Ok(loaded.keep_headers.clone());
+    }
+    if let Some(clash) = loaded
+        .keep_headers
+        .iter()
+        .find(|h| h.eq_ignore_ascii_case(RESOLVED_USER))
+    {
+        return Err(Error::Usage(format!(
+            "--keep-columns: '{clash}' is the name of the column the results file adds for a mail column ({RESOLVED_USER}); rename that column in the input"
+        )));
+    }
+    Ok(std::iter::once(RESOLVED_USER.to_string())
+        .chain(loaded.keep_headers.iter().cloned())
+        .collect())
+}
+
+/// A record's extra cells: an empty `resolved_user` (nothing was looked up) before the kept
+/// cells, for a mail column.
+fn upfront_extra(loaded: &LoadedInput, keep: &[String]) -> Vec<String> {
+    match loaded.user_kind {
+        UserKind::Mail => std::iter::once(String::new())
+            .chain(keep.iter().cloned())
+            .collect(),
+        UserKind::Upn | UserKind::ObjectId => keep.to_vec(),
+    }
+}
+
 /// Records written before the engine starts: rows refused by validation (`--skip-invalid`)
 /// and repeated rows.
 fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
@@ -166,7 +197,7 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
             status: Status::Invalid,
             message: p.to_string(),
             finished_at: now.clone(),
-            extra: p.keep.clone(),
+            extra: upfront_extra(loaded, &p.keep),
             ..ResultRecord::default()
         });
     }
@@ -180,7 +211,7 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
                     status: Status::Skipped,
                     message: format!("same user and actions as row {first}; done once there"),
                     finished_at: now.clone(),
-                    extra: job.keep.clone(),
+                    extra: upfront_extra(loaded, &job.keep),
                     ..ResultRecord::default()
                 });
             }
@@ -202,6 +233,10 @@ fn remaining_work(
         loaded.jobs.iter().map(|job| (job.row, job)).collect()
     };
     let invalid_rows: BTreeSet<u64> = loaded.invalid.iter().map(|p| p.row).collect();
+    let lookup = match loaded.user_kind {
+        UserKind::Mail => UserLookup::Mail,
+        UserKind::Upn | UserKind::ObjectId => UserLookup::Key,
+    };
     let mut finished: BTreeSet<(u64, String)> = BTreeSet::new();
     for r in done {
         let matches = match jobs_by_row.get(&r.row) {
@@ -247,6 +282,7 @@ fn remaining_work(
                 actions: job.actions,
                 start_at,
                 extra: job.keep,
+                lookup,
             });
         }
     }
@@ -335,7 +371,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
     settings.global_cloud = connection.cloud == crate::graph::Cloud::Global;
     let loaded = input::load(&r.input.input, &options)?;
-    let loaded_keep_headers = loaded.keep_headers.clone();
+    let extra = extra_columns(&loaded)?;
     for w in &loaded.warnings {
         if !r.output.quiet {
             eprintln!("warning: {w}");
@@ -346,7 +382,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     // the tenant for a run that would be refused) but made only once signed in, so a failed
     // sign-in leaves no file behind.
     let (opened, done) = if r.resume {
-        let (j, done) = Journal::resume(&r.results, &loaded.keep_headers)?;
+        let (j, done) = Journal::resume(&r.results, &extra)?;
         (Opened::Resumed(j), done)
     } else {
         let reserved = Journal::reserve(&r.results, r.overwrite).map_err(|e| exists_for(&r, e))?;
@@ -386,7 +422,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     };
     let mut journal = match opened {
         Opened::Resumed(j) => j,
-        Opened::Reserved(reserved) => reserved.create(&loaded_keep_headers)?,
+        Opened::Reserved(reserved) => reserved.create(&extra)?,
     };
     journal.append(&upfront)?;
 

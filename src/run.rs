@@ -94,9 +94,15 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
             .entry(crate::action::combo_string(&job.actions))
             .or_default() += 1;
     }
+    let lookup = user_lookup(&loaded.user_column, loaded.user_kind);
     if args.output.json {
         let json = serde_json::json!({
             "file": args.input.input.display().to_string(),
+            "user_column": loaded.user_column,
+            "user_lookup": match loaded.user_kind {
+                input::UserKind::Mail => "mail",
+                input::UserKind::Upn | input::UserKind::ObjectId => "key",
+            },
             "users": jobs,
             "actions": per_action,
             "invalid": loaded.invalid.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -115,6 +121,7 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
             .map(|(a, n)| format!("{a}: {n}"))
             .collect::<Vec<_>>()
             .join(", ");
+        println!("{lookup}");
         println!(
             "{}: {jobs} users to process ({list}); {} invalid row(s), {} warning(s)",
             args.input.input.display(),
@@ -127,6 +134,19 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     } else {
         Completion::SomeRowsFailed
     })
+}
+
+/// How `validate` says which column holds the users and how each will be found in Graph.
+fn user_lookup(column: &str, kind: input::UserKind) -> String {
+    let column = column.replace(char::is_control, "?");
+    match kind {
+        input::UserKind::Mail => format!(
+            "user column '{column}': mail addresses; each is looked up first (GET /users?$filter=mail eq '…', then proxyAddresses/any(p:p eq 'smtp:…') when no mail matches; needs User.Read.All), and the actions use the user found (results column resolved_user)"
+        ),
+        input::UserKind::Upn | input::UserKind::ObjectId => format!(
+            "user column '{column}': user principal names or object ids, each sent as the key of /users/{{key}}"
+        ),
+    }
 }
 
 /// `report RESULTS [--html FILE] [--json]`: the summary of an existing results file.

@@ -9,6 +9,7 @@ use crate::graph::{ApiVersion, GraphError, ItemResponse, Method};
 use crate::journal::Status;
 
 use super::reset_methods::ResetMethods;
+use super::resolve_mail::ResolveMail;
 use super::revoke::Revoke;
 use super::state_change::StateChange;
 
@@ -43,6 +44,17 @@ pub(crate) enum Next {
     /// Calls are still out; nothing new.
     Wait,
     Done(Outcome),
+    /// The row's mail address belongs to this user: run the action on it.
+    Resolved(Resolved),
+}
+
+/// The user a mail address was found to belong to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// The object id: the key the actions use.
+    pub(crate) id: String,
+    /// The UPN: what the results show.
+    pub(crate) upn: String,
 }
 
 /// Settings that shape every machine.
@@ -62,6 +74,9 @@ pub(crate) enum Machine {
     State(StateChange),
     Reset(Box<ResetMethods>),
     Revoke(Revoke),
+    /// Finds the user of a mail address before the row's first action (its answer is
+    /// [`Next::Resolved`], or the action's outcome when no single user has the address).
+    Resolve(ResolveMail),
 }
 
 impl Machine {
@@ -78,11 +93,17 @@ impl Machine {
         }
     }
 
+    /// The lookup of the user whose mail address is `mail`.
+    pub(crate) fn resolve(mail: &str) -> Machine {
+        Machine::Resolve(ResolveMail::new(mail))
+    }
+
     pub(crate) fn start(&mut self) -> Next {
         match self {
             Machine::State(m) => m.start(),
             Machine::Reset(m) => m.start(),
             Machine::Revoke(m) => m.start(),
+            Machine::Resolve(m) => m.start(),
         }
     }
 
@@ -92,6 +113,7 @@ impl Machine {
             Machine::State(m) => m.on_response(tag, response),
             Machine::Reset(m) => m.on_response(tag, response),
             Machine::Revoke(m) => m.on_response(tag, response),
+            Machine::Resolve(m) => m.on_response(tag, response),
         }
     }
 
@@ -103,7 +125,7 @@ impl Machine {
         match self {
             Machine::State(m) => Next::Done(m.give_up(tag, message).unwrap_or(failure)),
             Machine::Reset(m) => m.give_up(tag, failure),
-            Machine::Revoke(_) => Next::Done(failure),
+            Machine::Revoke(_) | Machine::Resolve(_) => Next::Done(failure),
         }
     }
 
@@ -115,6 +137,7 @@ impl Machine {
             Machine::State(m) => m.after_ambiguous(tag),
             Machine::Reset(m) => m.after_ambiguous(tag),
             Machine::Revoke(m) => m.after_ambiguous(tag),
+            Machine::Resolve(m) => m.after_ambiguous(tag),
         }
     }
 }

@@ -5,12 +5,13 @@
 pub(crate) mod machine;
 pub(crate) mod pacer;
 pub(crate) mod reset_methods;
+pub(crate) mod resolve_mail;
 pub(crate) mod revoke;
 pub mod scheduler;
 pub mod settings;
 pub(crate) mod state_change;
 pub mod transport;
 
-pub use scheduler::{EngineReport, Sink, Stop, WorkItem, run};
+pub use scheduler::{EngineReport, Sink, Stop, UserLookup, WorkItem, run};
 pub use settings::EngineSettings;
 pub use transport::Transport;

@@ -129,6 +129,7 @@ fn drive(user: &mut User, reset_all: bool, dry_run: bool) -> Outcome {
                 Next::Send(c) => queue.extend(c),
                 Next::Wait => {}
                 Next::Done(o) => done = Some(o),
+                Next::Resolved(r) => panic!("a reset never looks a user up: {r:?}"),
             }
         }
         if let Some(o) = done {
@@ -288,6 +289,7 @@ fn a_default_refusal_is_retried_once_after_the_others_are_gone() {
                 Next::Send(c) => queue.extend(c),
                 Next::Done(o) => outcome = Some(o),
                 Next::Wait => {}
+                Next::Resolved(r) => panic!("a reset never looks a user up: {r:?}"),
             }
         }
         if outcome.is_some() {

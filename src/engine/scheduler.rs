@@ -18,7 +18,7 @@ use crate::action::Action;
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
-use super::machine::{Call, Machine, MachineOptions, Next, Outcome};
+use super::machine::{Call, Machine, MachineOptions, Next, Outcome, Resolved};
 use super::pacer::Budget;
 use super::settings::EngineSettings;
 use super::transport::Transport;
@@ -32,6 +32,19 @@ pub struct WorkItem {
     pub actions: Vec<Action>,
     pub start_at: usize,
     pub extra: Vec<String>,
+    /// How `user` finds its user in Graph.
+    pub lookup: UserLookup,
+}
+
+/// How a work item's user is found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserLookup {
+    /// `user` is an object id or a UPN: the key of `/users/{key}` as it is.
+    #[default]
+    Key,
+    /// `user` is a mail address: looked up first (`resolve_mail.rs`); the actions use the id
+    /// found, and every record carries the UPN found as its first extra cell (`resolved_user`).
+    Mail,
 }
 
 /// Where finished outcomes go (the journal and the progress display).
@@ -80,6 +93,9 @@ struct JobState {
     blocked_by: Option<String>,
     /// The action under way; `None` before the job starts, between actions and after the last.
     current: Option<Box<Current>>,
+    /// The user a mail address was found to be (mail lookups only, once found): later actions
+    /// of the row use it without looking again.
+    resolved: Option<Box<Resolved>>,
 }
 
 /// The action a job is running.
@@ -243,6 +259,7 @@ impl Scheduler {
                 item,
                 blocked_by: None,
                 current: None,
+                resolved: None,
             })
             .collect();
         let seed = std::time::SystemTime::now()
@@ -923,7 +940,12 @@ impl Scheduler {
                 reset_all: self.settings.reset_all,
                 global_cloud: self.settings.global_cloud,
             };
-            let mut machine = Machine::new(action, &job.item.user, options);
+            // A mail address is looked up first; the action's machine takes over once found.
+            let mut machine = match (&job.item.lookup, &job.resolved) {
+                (UserLookup::Mail, None) => Machine::resolve(&job.item.user),
+                (_, Some(found)) => Machine::new(action, &found.id, options),
+                (UserLookup::Key, None) => Machine::new(action, &job.item.user, options),
+            };
             let next = machine.start();
             job.current = Some(Box::new(Current {
                 machine,
@@ -944,6 +966,22 @@ impl Scheduler {
         match next {
             Next::Wait => {}
             Next::Done(outcome) => self.finish_action(j, outcome),
+            Next::Resolved(found) => {
+                // The lookup's attempts and request ids stay with the action's record.
+                let options = MachineOptions {
+                    dry_run: self.settings.dry_run,
+                    reset_all: self.settings.reset_all,
+                };
+                let job = &mut self.jobs[j];
+                let action = job.item.actions[job.next_action];
+                let Some(current) = job.current.as_mut() else {
+                    return;
+                };
+                current.machine = Machine::new(action, &found.id, options);
+                let next = current.machine.start();
+                job.resolved = Some(Box::new(found));
+                self.apply_next(j, next);
+            }
             Next::Send(calls) => {
                 if self.report.stop.is_some() && !(self.may_drain() && self.write_sent(j)) {
                     return;
@@ -1048,7 +1086,15 @@ impl Scheduler {
             request_id: request_id.to_string(),
             client_request_id: client_request_id.to_string(),
             finished_at: timestamp_now(),
-            extra: job.item.extra.clone(),
+            extra: match job.item.lookup {
+                UserLookup::Key => job.item.extra.clone(),
+                UserLookup::Mail => {
+                    let upn = job.resolved.as_ref().map_or("", |r| r.upn.as_str());
+                    std::iter::once(upn.to_string())
+                        .chain(job.item.extra.iter().cloned())
+                        .collect()
+                }
+            },
         });
     }
 

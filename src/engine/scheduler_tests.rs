@@ -27,6 +27,40 @@ struct Fake {
     max_batch: AtomicUsize,
     /// Users in the order of their first read.
     first_reads: Mutex<Vec<String>>,
+    /// Mail lookups: address → the (id, upn) of the users whose `mail` it is; `proxies` the
+    /// same for `smtp:` proxy addresses.
+    mails: HashMap<String, Vec<(String, String)>>,
+    proxies: HashMap<String, Vec<(String, String)>>,
+    lookups: AtomicUsize,
+}
+
+/// The quoted literal after `marker` in a decoded `$filter`, apostrophes undoubled.
+fn literal_after(url: &str, marker: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+    let start = decoded.find(marker)? + marker.len();
+    let rest = &decoded[start..];
+    let end = rest.find("'&").or_else(|| rest.find("')&"))?;
+    Some(rest[..end].replace("''", "'"))
+}
+
+impl Fake {
+    /// Answers a `GET /users?$filter=` lookup.
+    fn lookup(&self, url: &str) -> Value {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let found = if let Some(mail) = literal_after(url, "mail eq '") {
+            self.mails.get(&mail)
+        } else if let Some(mail) = literal_after(url, "p eq 'smtp:") {
+            self.proxies.get(&mail)
+        } else {
+            panic!("unexpected lookup {url}")
+        };
+        let value: Vec<Value> = found
+            .into_iter()
+            .flatten()
+            .map(|(id, upn)| json!({"id": id, "userPrincipalName": upn}))
+            .collect();
+        json!({ "value": value })
+    }
 }
 
 fn user_of(url: &str) -> String {
@@ -70,6 +104,10 @@ impl Transport for Fake {
             }
             if self.forbid {
                 answers.push(item(&it.id, 403, json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})));
+                continue;
+            }
+            if it.url.starts_with("/users?") {
+                answers.push(item(&it.id, 200, self.lookup(&it.url)));
                 continue;
             }
             let user = user_of(&it.url);
@@ -159,6 +197,7 @@ fn work(n: usize, action: Action) -> Vec<WorkItem> {
             actions: vec![action],
             start_at: 0,
             extra: vec![],
+            lookup: UserLookup::Key,
         })
         .collect()
 }
@@ -200,6 +239,7 @@ async fn every_row_gets_exactly_one_outcome_and_batches_hold_at_most_20() {
         actions: vec![Action::Enforce],
         start_at: 0,
         extra: vec![],
+        lookup: UserLookup::Key,
     });
     let (report, sink) = go(fake.clone(), w, fast()).await;
     assert_eq!(report.stop, None);
@@ -483,6 +523,127 @@ async fn consecutive_permission_failures_trip_the_breaker_and_record_nothing() {
 }
 
 #[tokio::test]
+async fn mail_rows_are_looked_up_first_and_acted_on_by_the_id_found() {
+    let pair = |id: &str, upn: &str| (id.to_string(), upn.to_string());
+    let mut fake = tenant(0, "disabled");
+    for id in ["id-1", "id-2", "id-3", "id-4"] {
+        fake.states
+            .lock()
+            .unwrap()
+            .insert(id.into(), "disabled".into());
+    }
+    fake.mails.insert(
+        "ann.lee@x.com".into(),
+        vec![pair("id-1", "annl@x.onmicrosoft.com")],
+    );
+    fake.proxies.insert(
+        "alias@x.com".into(),
+        vec![pair("id-2", "bob@x.onmicrosoft.com")],
+    );
+    fake.mails.insert(
+        "twice@x.com".into(),
+        vec![
+            pair("id-3", "c@x.onmicrosoft.com"),
+            pair("id-4", "d@x.onmicrosoft.com"),
+        ],
+    );
+    let fake = Arc::new(fake);
+    let rows = ["ann.lee@x.com", "alias@x.com", "twice@x.com", "gone@x.com"];
+    let w = rows
+        .iter()
+        .enumerate()
+        .map(|(i, mail)| WorkItem {
+            row: i as u64 + 2,
+            user: (*mail).to_string(),
+            actions: vec![Action::Enforce],
+            start_at: 0,
+            extra: vec![format!("T-{i}")],
+            lookup: UserLookup::Mail,
+        })
+        .collect();
+    let (report, mut sink) = go(fake.clone(), w, fast()).await;
+    assert_eq!(report.stop, None);
+    sink.records.sort_by_key(|r| r.row);
+    let summary: Vec<(&str, Status, Vec<String>)> = sink
+        .records
+        .iter()
+        .map(|r| (r.user.as_str(), r.status, r.extra.clone()))
+        .collect();
+    let cells = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+    assert_eq!(
+        summary,
+        [
+            (
+                "ann.lee@x.com",
+                Status::Applied,
+                cells("annl@x.onmicrosoft.com", "T-0")
+            ),
+            (
+                "alias@x.com",
+                Status::Applied,
+                cells("bob@x.onmicrosoft.com", "T-1")
+            ),
+            ("twice@x.com", Status::Failed, cells("", "T-2")),
+            ("gone@x.com", Status::NotFound, cells("", "T-3")),
+        ]
+    );
+    assert!(
+        sink.records[2]
+            .message
+            .contains("c@x.onmicrosoft.com, d@x.onmicrosoft.com"),
+        "{}",
+        sink.records[2].message
+    );
+    assert!(sink.records[3].message.contains("matched no user"));
+    // The lookup counts among the action's attempts (lookup, read, write, read-back).
+    assert_eq!(sink.records[0].attempts, 4);
+    let states = fake.states.lock().unwrap();
+    assert_eq!(
+        (states["id-1"].as_str(), states["id-2"].as_str()),
+        ("enforced", "enforced")
+    );
+    assert_eq!(
+        (states["id-3"].as_str(), states["id-4"].as_str()),
+        ("disabled", "disabled")
+    );
+    // ann: mail; alias: mail then proxy; twice: mail; gone: mail then proxy.
+    assert_eq!(fake.lookups.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn a_mail_row_is_looked_up_once_for_all_its_actions() {
+    let mut fake = tenant(0, "disabled");
+    fake.states
+        .lock()
+        .unwrap()
+        .insert("id-1".into(), "enforced".into());
+    fake.mails.insert(
+        "ann.lee@x.com".into(),
+        vec![("id-1".to_string(), "annl@x.onmicrosoft.com".to_string())],
+    );
+    let fake = Arc::new(fake);
+    // Two state actions in one row cannot be written in a cell, but a work item may hold
+    // several actions: the second must reuse the first's lookup.
+    let w = vec![WorkItem {
+        row: 2,
+        user: "ann.lee@x.com".into(),
+        actions: vec![Action::Disable, Action::Enforce],
+        start_at: 0,
+        extra: vec![],
+        lookup: UserLookup::Mail,
+    }];
+    let (_, sink) = go(fake.clone(), w, fast()).await;
+    assert_eq!(sink.records.len(), 2);
+    for r in &sink.records {
+        assert_eq!(
+            (r.status, r.extra.as_slice()),
+            (Status::Applied, &["annl@x.onmicrosoft.com".to_string()][..])
+        );
+    }
+    assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn later_actions_of_a_user_are_skipped_after_a_failure() {
     let fake = Arc::new(tenant(1, "disabled"));
     let w = vec![WorkItem {
@@ -491,6 +652,7 @@ async fn later_actions_of_a_user_are_skipped_after_a_failure() {
         actions: vec![Action::Disable, Action::RevokeSessions],
         start_at: 0,
         extra: vec![],
+        lookup: UserLookup::Key,
     }];
     let (_, sink) = go(fake, w, fast()).await;
     assert_eq!(sink.records.len(), 2);

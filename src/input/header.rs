@@ -11,7 +11,16 @@
 //! The recognised headers fall into priority classes, best first:
 //! 1. `userPrincipalName`, `upn`, `user principal name`, `user`;
 //! 2. `objectId`, `id`;
-//! 3. `email`, `mail`.
+//! 3. `email`, `mail`, `e-mail`, `email address`, `e-mail address`, `work email`,
+//!    `work e-mail`, `work email address` (what HR sheets carry).
+//!
+//! # What the user column holds
+//! Its [`UserKind`] follows its header, whether found by alias or named by `--user-column`:
+//! a header of class 3 makes a mail column, whose cells are mail addresses that the engine
+//! looks up (`$filter` on `mail`, then on `proxyAddresses`) before acting, because Graph's
+//! `/users/{key}` takes only an object id or a UPN (docs/graph.md §9.1). Any other header
+//! (class 1 or 2, another name, or an empty header cell named by letter) makes a key column:
+//! each cell is sent as the key, an object id or a UPN by its shape.
 //!
 //! The best class with a match wins, so an Entra "export users" file (`id`,
 //! `userPrincipalName`, `mail` side by side) is read by its `userPrincipalName`. Only two
@@ -56,12 +65,51 @@ pub(crate) const USER_ALIAS_CLASSES: [&[&str]; 3] = [
         "username",
     ],
     &["objectId", "id"],
-    &["email", "mail"],
+    MAIL_ALIASES,
 ];
 
 /// The headers recognised as the action column: `action`, and the legacy per-user MFA
 /// portal's `MFA Status`.
 pub(crate) const ACTION_HEADERS: [&str; 2] = ["action", "mfa status"];
+
+/// The user column's headers that make it a mail column (class 3).
+const MAIL_ALIASES: &[&str] = &[
+    "email",
+    "mail",
+    "e-mail",
+    "email address",
+    "e-mail address",
+    "work email",
+    "work e-mail",
+    "work email address",
+];
+
+/// What the user column holds, told by its header (see the module doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserKind {
+    /// A UPN-class header, or one the tool does not know: each cell is a key (a UPN, or an
+    /// object id by its shape).
+    #[default]
+    Upn,
+    /// `objectId` or `id`: each cell is a key (an object id, or a UPN by its shape).
+    ObjectId,
+    /// A mail header: each cell is a mail address, looked up before anything is done.
+    Mail,
+}
+
+impl UserKind {
+    /// The kind a user column with this header text has.
+    fn of_header(header: &str) -> UserKind {
+        let k = key(header);
+        if MAIL_ALIASES.iter().any(|a| key(a) == k) {
+            UserKind::Mail
+        } else if USER_ALIAS_CLASSES[1].iter().any(|a| key(a) == k) {
+            UserKind::ObjectId
+        } else {
+            UserKind::Upn
+        }
+    }
+}
 
 /// How many non-empty rows at the top of a sheet may be looked at for the header.
 pub(crate) const HEADER_SEARCH_ROWS: usize = 10;
@@ -81,6 +129,8 @@ pub(crate) struct Columns {
     pub(crate) user_name: String,
     /// The user column's header text (trimmed; may be empty), to spot a repeated header row.
     pub(crate) user_header: String,
+    /// What the user column holds, by its header.
+    pub(crate) user_kind: UserKind,
     /// `None` when `--action` gives the action for every row.
     pub(crate) action: Option<(usize, String)>,
     /// `--keep-columns`, in the order given.
@@ -441,6 +491,7 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         user,
         user_name: display_name(headers, user),
         user_header: header_text(headers, user),
+        user_kind: UserKind::of_header(&header_text(headers, user)),
         action,
         keep_headers: keep.iter().map(|i| display_name(headers, *i)).collect(),
         keep,
@@ -549,6 +600,50 @@ mod tests {
         assert_eq!(cols.user_name, "id");
         let cols = resolve(&headers(&["email", "mail", "UPN", "action"]), &o).unwrap();
         assert_eq!(cols.user_name, "UPN");
+    }
+
+    #[test]
+    fn a_mail_header_makes_a_mail_column_and_a_upn_column_still_wins() {
+        let o = InputOptions::default();
+        for mail in [
+            "mail",
+            "Email",
+            "E-mail",
+            "Work email",
+            " WORK E-MAIL ",
+            "email address",
+        ] {
+            let cols = resolve(&headers(&["Name", mail, "action"]), &o).unwrap();
+            assert_eq!((cols.user, cols.user_kind), (1, UserKind::Mail), "{mail}");
+        }
+        let cols = resolve(&headers(&["Work email", "UPN", "action"]), &o).unwrap();
+        assert_eq!(
+            (cols.user_name.as_str(), cols.user_kind),
+            ("UPN", UserKind::Upn)
+        );
+        let cols = resolve(&headers(&["Work email", "objectId", "action"]), &o).unwrap();
+        assert_eq!(cols.user_kind, UserKind::ObjectId);
+        let err = resolve(&headers(&["email", "Work email", "action"]), &o).unwrap_err();
+        assert!(err.contains("'email' and 'Work email'"), "{err}");
+        // Named by the flag, the header still says what the column holds.
+        let o = InputOptions {
+            user_column: Some("work email".into()),
+            ..InputOptions::default()
+        };
+        let cols = resolve(&headers(&["UPN", "Work Email", "action"]), &o).unwrap();
+        assert_eq!((cols.user, cols.user_kind), (1, UserKind::Mail));
+        let o = InputOptions {
+            user_column: Some("B".into()),
+            ..InputOptions::default()
+        };
+        let cols = resolve(&headers(&["x", "", "action"]), &o).unwrap();
+        assert_eq!(cols.user_kind, UserKind::Upn);
+        let o = InputOptions {
+            user_column: Some("Login".into()),
+            ..InputOptions::default()
+        };
+        let cols = resolve(&headers(&["Login", "action"]), &o).unwrap();
+        assert_eq!(cols.user_kind, UserKind::Upn);
     }
 
     #[test]

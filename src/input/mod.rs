@@ -41,6 +41,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::action::Action;
 
+pub use header::UserKind;
 pub use user_key::{is_object_id, normalized_user};
 
 use header::Columns;
@@ -142,6 +143,10 @@ pub struct LoadedInput {
     pub warnings: Vec<String>,
     /// The header cells as found, for messages.
     pub headers: Vec<String>,
+    /// How messages name the user column (its header text, or its letter).
+    pub user_column: String,
+    /// What the user column holds: keys sent as they are, or mail addresses to look up.
+    pub user_kind: UserKind,
     /// The `--keep-columns` headers as written in the file (trimmed; a column letter where
     /// the header cell is empty), in the order given: the extra columns of the results file.
     pub keep_headers: Vec<String>,
@@ -266,6 +271,8 @@ fn read(
 /// The rows checked one by one, before duplicates are looked for.
 struct Parsed {
     headers: Vec<String>,
+    user_column: String,
+    user_kind: UserKind,
     /// Remarks made while reading (title rows skipped), before the duplicate pass's.
     warnings: Vec<String>,
     keep_headers: Vec<String>,
@@ -368,6 +375,8 @@ fn read_records(
     }
     Ok(Parsed {
         headers,
+        user_column: columns.user_name,
+        user_kind: columns.user_kind,
         warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
@@ -446,6 +455,7 @@ fn context<'a>(columns: &Columns, options: &'a InputOptions) -> Context<'a> {
     Context {
         user_column: columns.user_name.clone(),
         user_header: columns.user_header.clone(),
+        mail: columns.user_kind == UserKind::Mail,
         action_column: columns.action.as_ref().map(|(_, name)| name.clone()),
         fixed_actions: options.action.as_deref(),
     }
@@ -523,6 +533,8 @@ fn trimmed_warning(trimmed: &[(u64, char)]) -> Option<String> {
 fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure> {
     let Parsed {
         headers,
+        user_column,
+        user_kind,
         warnings: remarks,
         keep_headers,
         action_column,
@@ -540,6 +552,8 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
         invalid: problems,
         warnings,
         headers,
+        user_column,
+        user_kind,
         keep_headers,
     })
 }
@@ -655,6 +669,8 @@ fn parse_workbook(
     problems.extend(error_cells);
     Ok(Parsed {
         headers,
+        user_column: columns.user_name,
+        user_kind: columns.user_kind,
         warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,

@@ -200,6 +200,75 @@ fn check_upn(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a non-empty, trimmed cell of a mail column: a mail address, never an object id.
+/// Looser than a UPN before the `@` (a mail address may hold `+`, as in `ann+hr@x.com`, and
+/// other characters Entra ID refuses in UPNs; the lookup quotes them), as strict about the
+/// shape: one `@`, no spaces, control or invisible characters, a dotted domain.
+pub(crate) fn check_mail(s: &str) -> Result<(), String> {
+    if let Some(c) = s.chars().next()
+        && matches!(c, '=' | '+' | '-')
+    {
+        return Err(format!(
+            "'{}' starts with '{c}' like a spreadsheet formula; it is not a mail address, and it is never evaluated",
+            shown(s)
+        ));
+    }
+    if !s.contains('@') {
+        return Err(format!(
+            "'{}' is not a mail address (the column holds mail addresses, each looked up to find its user; put object ids or UPNs in a column of their own)",
+            shown(s)
+        ));
+    }
+    let bad = |why: &str| Err(format!("'{}' is not a valid mail address: {why}", shown(s)));
+    if s.chars().count() > MAX_TOTAL_CHARS {
+        return bad(&format!("it is longer than {MAX_TOTAL_CHARS} characters"));
+    }
+    if s.contains('<') && s.contains('>') {
+        return bad("it looks like 'Name <address>'; keep only the address");
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
+        let which = if c == ' ' {
+            String::new()
+        } else {
+            format!(" ({})", describe(c))
+        };
+        return bad(&format!("it contains a space{which}"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_control() || is_invisible(*c) || FORBIDDEN.contains(c))
+    {
+        return bad(&format!("it contains {}", describe(c)));
+    }
+    let (local, domain) = s.split_once('@').unwrap_or((s, ""));
+    if domain.contains('@') {
+        return bad("it has more than one '@'");
+    }
+    if local.is_empty() {
+        return bad("nothing before the '@'");
+    }
+    if domain.is_empty() {
+        return bad("nothing after the '@'");
+    }
+    if let Some(c) = domain
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '.')))
+    {
+        return bad(&format!(
+            "the domain '{}' contains {}",
+            shown(domain),
+            describe(c)
+        ));
+    }
+    if !domain.contains('.') || domain.split('.').any(str::is_empty) {
+        return bad(&format!(
+            "the domain '{}' is not a dotted name",
+            shown(domain)
+        ));
+    }
+    Ok(())
+}
+
 fn check_object_id(s: &str) -> Result<(), String> {
     if is_object_id(s) {
         return Ok(());
@@ -373,6 +442,24 @@ mod tests {
     #[test]
     fn messages_show_control_characters_escaped_on_one_line() {
         refused("ali\nce@x.com", "ali\\nce");
+    }
+
+    #[test]
+    fn mail_cells_must_be_addresses_not_object_ids() {
+        assert_eq!(check_mail("o'brien+hr@contoso.com"), Ok(()));
+        let err = check_mail("8c6e4f1a-2b3d-4e5f-9a0b-1c2d3e4f5a6b").unwrap_err();
+        assert!(err.contains("is not a mail address"), "{err}");
+        let err = check_mail("ann smith@x.com").unwrap_err();
+        assert!(
+            err.contains("is not a valid mail address: it contains a space"),
+            "{err}"
+        );
+        let err = check_mail("a\u{200b}b@x.com").unwrap_err();
+        assert!(err.contains("U+200B"), "{err}");
+        let err = check_mail("a@b@x.com").unwrap_err();
+        assert!(err.contains("more than one '@'"), "{err}");
+        let err = check_mail("=HYPERLINK(\"x\")").unwrap_err();
+        assert!(err.contains("spreadsheet formula"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::cell_text::{clean, one_line, shown};
-use super::user_key::{check_user, trim_invisible};
+use super::user_key::{check_mail, check_user, trim_invisible};
 use super::{Job, RowProblem};
 use crate::action::{Action, ActionParseError, combo_string};
 
@@ -101,6 +101,8 @@ pub(crate) struct Context<'a> {
     /// The user column's header text (may be empty): a user cell equal to it is a repeated
     /// header row.
     pub(crate) user_header: String,
+    /// The user column is a mail column: its cells must be mail addresses.
+    pub(crate) mail: bool,
     /// `None` with `--action`.
     pub(crate) action_column: Option<String>,
     /// The `--action` actions for every row.
@@ -154,6 +156,8 @@ fn check_row(
             "'{}' is the user column's header again: a repeated header row (two files joined?); remove the row",
             shown(&user)
         ))
+    } else if ctx.mail {
+        check_mail(&user)
     } else {
         check_user(&user)
     };
@@ -217,6 +221,7 @@ mod tests {
         Context {
             user_column: "upn".into(),
             user_header: "upn".into(),
+            mail: false,
             action_column: Some("action".into()),
             fixed_actions: None,
         }
@@ -304,6 +309,7 @@ mod tests {
         let c = Context {
             user_column: "upn".into(),
             user_header: "upn".into(),
+            mail: false,
             action_column: None,
             fixed_actions: Some(&fixed),
         };

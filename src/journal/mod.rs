@@ -32,4 +32,4 @@ pub(crate) use compact::action_rank;
 pub use error::JournalError;
 pub use journal_file::{Journal, Reserved, read_results};
 pub use neutralize::neutralize;
-pub use record::{HEADER, ResultRecord, Status, timestamp_now};
+pub use record::{HEADER, RESOLVED_USER, ResultRecord, Status, timestamp_now};

@@ -20,6 +20,10 @@ pub const HEADER: [&str; 13] = [
     "finished_at",
 ];
 
+/// The extra column a run over a mail column adds, first after the fixed ones: the UPN each
+/// row's mail address was found to belong to (empty where none was found).
+pub const RESOLVED_USER: &str = "resolved_user";
+
 /// How one (input row, action) ended. The default is `Failed`: a record nobody filled in
 /// must never read as a success.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
