@@ -10,6 +10,7 @@
 //! - `routes`: one Graph request: path → permission → throttle → tenant.
 //! - `methods_page`: paging of the methods list (`@odata.nextLink`, `$skiptoken`).
 //! - `user_properties`: what reading a user returns (default set, `$select`) and needs.
+//! - `user_list`: `GET /users`: `$filter`, `$select`, `$top` and `@odata.nextLink` paging.
 //! - `batch`: `$batch` validation, dependsOn, shuffled answers.
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
 //! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
@@ -33,6 +34,7 @@ mod tenant;
 mod throttle;
 mod token;
 mod user_properties;
+mod user_list;
 
 use std::io::Write;
 use std::sync::Arc;

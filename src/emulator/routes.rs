@@ -15,6 +15,7 @@ use super::tenant::{MethodKind, is_guid};
 use super::throttle::{Verdict, format_retry_after};
 use super::token::TokenInfo;
 use super::user_properties::{Selection, USER_READ_ALL};
+use super::user_list;
 
 /// One Graph request, from a plain HTTP request or a batch item.
 pub(crate) struct Call<'a> {
@@ -152,9 +153,72 @@ pub(crate) fn execute(shared: &Shared, call: &Call<'_>) -> Reply {
     reply
 }
 
+/// Charges one request against the throttling budgets: `Err` holds the 429 to answer,
+/// `Ok` the limit percentage to report (when a budget is over 80 % used).
+fn charge(
+    shared: &Shared,
+    call: &Call<'_>,
+    is_write: bool,
+    request_id: &str,
+) -> Result<Option<f64>, Reply> {
+    let verdict = match shared.throttle.lock() {
+        Ok(mut t) => t.charge(&call.token.app_id, is_write, Instant::now()),
+        Err(_) => Verdict::Pass {
+            limit_percentage: None,
+        },
+    };
+    match verdict {
+        Verdict::Throttled {
+            retry_after,
+            scope,
+            information,
+        } => Err(throttled(request_id, call.client_request_id, retry_after)
+            .header("x-ms-throttle-scope", scope)
+            .header("x-ms-throttle-information", information)),
+        Verdict::Pass { limit_percentage } => Ok(limit_percentage),
+    }
+}
+
+/// Stamps a routed answer with its resource-unit cost and the budget's use.
+fn stamped(reply: Reply, limit_percentage: Option<f64>) -> Reply {
+    let reply = reply.header("x-ms-resource-unit", "1");
+    match limit_percentage {
+        Some(p) => reply.header("x-ms-throttle-limit-percentage", format!("{p:.2}")),
+        None => reply,
+    }
+}
+
+/// `GET /users`: checked (method, permission, query) before it is charged, as malformed and
+/// forbidden requests are not (docs/tenant-format.md).
+fn list_users(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, GraphError> {
+    if call.method != "GET" {
+        return Err(GraphError::method_not_allowed());
+    }
+    if !call.token.has_any(user_list::LIST_READ) {
+        return Err(GraphError::forbidden());
+    }
+    let query = user_list::parse_query(call.url.split_once('?').map(|(_, q)| q))?;
+    let limit_percentage = match charge(shared, call, false, request_id) {
+        Ok(p) => p,
+        Err(reply) => return Ok(reply),
+    };
+    let version = if call.beta { "beta" } else { "v1.0" };
+    let body = {
+        let tenant = shared
+            .tenant
+            .lock()
+            .map_err(|_| GraphError::new(500, "generalException", "tenant state is unavailable"))?;
+        user_list::page(&tenant, &query, &shared.base_url, version)
+    };
+    Ok(stamped(Reply::new(200, Some(body)), limit_percentage))
+}
+
 fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, GraphError> {
     let path = strip_query(call.url);
     let path = path.strip_prefix('/').unwrap_or(path);
+    if user_list::is_list(path) {
+        return list_users(shared, call, request_id);
+    }
     let target = parse_user_path(path)?;
     let op = resolve(&target.rest, call.method, call.beta)?;
     let query = call.url.split_once('?').map(|(_, q)| q);
@@ -172,23 +236,9 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
         return Err(GraphError::forbidden());
     }
     let is_write = call.method != "GET";
-    let verdict = match shared.throttle.lock() {
-        Ok(mut t) => t.charge(&call.token.app_id, is_write, Instant::now()),
-        Err(_) => Verdict::Pass {
-            limit_percentage: None,
-        },
-    };
-    let limit_percentage = match verdict {
-        Verdict::Throttled {
-            retry_after,
-            scope,
-            information,
-        } => {
-            return Ok(throttled(request_id, call.client_request_id, retry_after)
-                .header("x-ms-throttle-scope", scope)
-                .header("x-ms-throttle-information", information));
-        }
-        Verdict::Pass { limit_percentage } => limit_percentage,
+    let limit_percentage = match charge(shared, call, is_write, request_id) {
+        Ok(p) => p,
+        Err(reply) => return Ok(reply),
     };
     let body = || {
         call.body.ok_or_else(|| {
@@ -196,7 +246,7 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
         })
     };
     let version = if call.beta { "beta" } else { "v1.0" };
-    let mut reply = {
+    let reply = {
         let mut tenant = shared
             .tenant
             .lock()
@@ -280,11 +330,7 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     if is_write {
         Stats::bump(&shared.stats.writes);
     }
-    reply = reply.header("x-ms-resource-unit", "1");
-    if let Some(p) = limit_percentage {
-        reply = reply.header("x-ms-throttle-limit-percentage", format!("{p:.2}"));
-    }
-    Ok(reply)
+    Ok(stamped(reply, limit_percentage))
 }
 
 /// The 429 answer of graph-api.md §6.
