@@ -157,39 +157,72 @@ fn accepted(action: Action, dry_run: bool) -> &'static [&'static [&'static str]]
     }
 }
 
-/// One permission need of an action against a token.
+/// Permissions that let a mail column's addresses be looked up (`GET /users` with
+/// `$filter`, docs/graph.md §9.1 and §9.3), any one enough, least privileged first.
+/// `User.ReadBasic.All` is not among them: whether an application permission of that name
+/// exists is unconfirmed (§9.1).
+pub const MAIL_LOOKUP: &[&str] = USER_READ;
+
+/// What a permission is needed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Action(Action),
+    /// Finding the users of a mail column.
+    MailLookup,
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Purpose::Action(a) => write!(f, "{a}"),
+            Purpose::MailLookup => f.write_str("mail lookup"),
+        }
+    }
+}
+
+/// One permission need (an action's, or the mail lookup's) against a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
-    pub action: Action,
+    pub purpose: Purpose,
     /// Any one of these is enough (least privileged first).
     pub accepted: &'static [&'static str],
     /// The one the token has, if any.
     pub granted: Option<String>,
 }
 
-/// What each action needs against what the claims grant (`roles` for application tokens,
-/// `scp` for delegated ones); an action with several requirements gives several needs.
+/// What each action needs (an action with several requirements gives several needs), and
+/// the mail lookup when `mail_lookup` (the user column holds mail addresses), against what the
+/// claims grant (`roles` for application tokens, `scp` for delegated ones).
 #[must_use]
-pub fn needs(claims: &TokenClaims, actions: &BTreeSet<Action>, dry_run: bool) -> Vec<Need> {
-    actions
-        .iter()
-        .flat_map(|&action| {
-            accepted(action, dry_run).iter().map(move |&accepted| {
-                let granted = accepted.iter().find_map(|p| {
-                    claims
-                        .roles
-                        .iter()
-                        .chain(&claims.scopes)
-                        .find(|have| have.eq_ignore_ascii_case(p))
-                        .cloned()
-                });
-                Need {
-                    action,
-                    accepted,
-                    granted,
-                }
-            })
-        })
+pub fn needs(
+    claims: &TokenClaims,
+    actions: &BTreeSet<Action>,
+    dry_run: bool,
+    mail_lookup: bool,
+) -> Vec<Need> {
+    let need = |purpose: Purpose, accepted: &'static [&'static str]| {
+        let granted = accepted.iter().find_map(|p| {
+            claims
+                .roles
+                .iter()
+                .chain(&claims.scopes)
+                .find(|have| have.eq_ignore_ascii_case(p))
+                .cloned()
+        });
+        Need {
+            purpose,
+            accepted,
+            granted,
+        }
+    };
+    let lookup = mail_lookup.then(|| need(Purpose::MailLookup, MAIL_LOOKUP));
+    lookup
+        .into_iter()
+        .chain(actions.iter().flat_map(|&action| {
+            accepted(action, dry_run)
+                .iter()
+                .map(move |&accepted| need(Purpose::Action(action), accepted))
+        }))
         .collect()
 }
 
@@ -197,7 +230,7 @@ fn missing_message(needs: &[Need]) -> Option<String> {
     let mut missing: Vec<String> = needs
         .iter()
         .filter(|n| n.granted.is_none())
-        .map(|n| format!("{} (for {})", n.accepted[0], n.action))
+        .map(|n| format!("{} (for {})", n.accepted[0], n.purpose))
         .collect();
     missing.dedup();
     (!missing.is_empty()).then(|| {
@@ -214,6 +247,7 @@ pub async fn check_permissions(
     client: &GraphClient,
     actions: &BTreeSet<Action>,
     dry_run: bool,
+    mail_lookup: bool,
 ) -> Result<(), Error> {
     let Ok(claims) = client.tokens().claims().await else {
         return Ok(());
@@ -221,7 +255,7 @@ pub async fn check_permissions(
     if claims.roles.is_empty() && claims.scopes.is_empty() {
         return Ok(());
     }
-    match missing_message(&needs(&claims, actions, dry_run)) {
+    match missing_message(&needs(&claims, actions, dry_run, mail_lookup)) {
         Some(m) => Err(Error::Auth(m)),
         None => Ok(()),
     }
@@ -229,7 +263,9 @@ pub async fn check_permissions(
 
 /// `check`: sign in, print the identity and the permission table; exit 3 when one is missing.
 pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, Error> {
-    let actions: BTreeSet<Action> = match &args.input {
+    // The mail lookup is a need only for an input with a mail column; without an input it
+    // is shown, not required.
+    let (actions, mail_lookup): (BTreeSet<Action>, Option<bool>) = match &args.input {
         Some(path) => {
             let options = crate::config::input_options(&crate::cli::InputArgs {
                 input: path.clone(),
@@ -244,13 +280,17 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 no_header: false,
             })?;
             let loaded = crate::input::load(path, &options)?;
-            loaded
+            let actions = loaded
                 .jobs
                 .iter()
                 .flat_map(|j| j.actions.iter().copied())
-                .collect()
+                .collect();
+            (
+                actions,
+                Some(loaded.user_kind == crate::input::UserKind::Mail),
+            )
         }
-        None => Action::ALL.into_iter().collect(),
+        None => (Action::ALL.into_iter().collect(), None),
     };
     let connection = crate::config::connection(&args.connection, &|k| std::env::var(k).ok())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -266,7 +306,12 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
             .await
             .map_err(|e| Error::Auth(e.to_string()))
     })?;
-    let needs = needs(&claims, &actions, false);
+    let needs = needs(&claims, &actions, false, mail_lookup != Some(false));
+    let required: Vec<Need> = needs
+        .iter()
+        .filter(|n| mail_lookup.is_some() || n.purpose != Purpose::MailLookup)
+        .cloned()
+        .collect();
     let kind = if claims.roles.is_empty() && !claims.scopes.is_empty() {
         "delegated (scp)"
     } else {
@@ -275,12 +320,18 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
     if args.output.json {
         let rows: Vec<serde_json::Value> = needs
             .iter()
-            .map(|n| {
-                serde_json::json!({
-                    "action": n.action.as_str(),
+            .map(|n| match n.purpose {
+                Purpose::Action(action) => serde_json::json!({
+                    "action": action.as_str(),
                     "needs_one_of": n.accepted,
                     "granted": n.granted,
-                })
+                }),
+                Purpose::MailLookup => serde_json::json!({
+                    "lookup": "mail",
+                    "needs_one_of": n.accepted,
+                    "granted": n.granted,
+                    "required": mail_lookup.is_some(),
+                }),
             })
             .collect();
         println!(
@@ -299,18 +350,19 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
             claims.app_id.as_deref().unwrap_or("?")
         );
         for n in &needs {
-            let state = match &n.granted {
-                Some(p) => format!("ok ({p})"),
-                None => "MISSING".to_string(),
+            let state = match (&n.granted, n.purpose, mail_lookup) {
+                (Some(p), ..) => format!("ok ({p})"),
+                (None, Purpose::MailLookup, None) => "missing (needed for a mail column)".into(),
+                (None, ..) => "MISSING".to_string(),
             };
             println!(
                 "  {:<16} needs {:<45} {state}",
-                n.action.as_str(),
+                n.purpose.to_string(),
                 n.accepted.join(" or ")
             );
         }
     }
-    match missing_message(&needs) {
+    match missing_message(&required) {
         Some(m) => Err(Error::Auth(m)),
         None => Ok(crate::error::Completion::AllGood),
     }

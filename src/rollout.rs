@@ -395,6 +395,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         }
         _ => Vec::new(),
     };
+    let by_mail = loaded.user_kind == UserKind::Mail;
     let (work, upfront) = remaining_work(loaded, &done, &r.results)?;
 
     let actions: BTreeSet<Action> = work
@@ -416,7 +417,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     } else {
         Some(runtime.block_on(async {
             let connected = connect::connect(connection, &sandbox_users).await?;
-            connect::check_permissions(&connected.client, &actions, r.dry_run).await?;
+            connect::check_permissions(&connected.client, &actions, r.dry_run, by_mail).await?;
             Ok::<_, Error>(connected)
         })?)
     };

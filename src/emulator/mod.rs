@@ -33,8 +33,8 @@ mod stats;
 mod tenant;
 mod throttle;
 mod token;
-mod user_properties;
 mod user_list;
+mod user_properties;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -14,8 +14,8 @@ use super::stats::Stats;
 use super::tenant::{MethodKind, is_guid};
 use super::throttle::{Verdict, format_retry_after};
 use super::token::TokenInfo;
-use super::user_properties::{Selection, USER_READ_ALL};
 use super::user_list;
+use super::user_properties::{Selection, USER_READ_ALL};
 
 /// One Graph request, from a plain HTTP request or a batch item.
 pub(crate) struct Call<'a> {
