@@ -1,6 +1,8 @@
 //! `rollback RESULTS --out FILE`: an input file that undoes a run's state changes: for every
 //! `applied` enable/enforce/disable, the user and the state it had before. Method deletions
 //! and session revocations cannot be undone; they are counted and explained, never emitted.
+//! A run over a mail column names each user by the UPN its address was found to be
+//! (`resolved_user`), so the undo file's user column holds keys that need no lookup.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::path::Path;
 use crate::action::{Action, MfaState};
 use crate::cli::RollbackArgs;
 use crate::error::{Completion, Error};
-use crate::journal::{Status, neutralize, read_results};
+use crate::journal::{RESOLVED_USER, Status, neutralize, read_results_with_extra_columns};
 
 /// What a rollback found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -30,13 +32,22 @@ fn restoring_action(before: &str) -> Option<Action> {
     }
 }
 
-pub fn build(records: &[crate::journal::ResultRecord]) -> Rollback {
+/// The undo plan of `records`; `resolved_at` is where `resolved_user` sits among their
+/// extra cells, for a run over a mail column.
+pub fn build(records: &[crate::journal::ResultRecord], resolved_at: Option<usize>) -> Rollback {
     let mut out = Rollback::default();
+    let user = |r: &crate::journal::ResultRecord| {
+        resolved_at
+            .and_then(|i| r.extra.get(i))
+            .filter(|upn| !upn.is_empty())
+            .unwrap_or(&r.user)
+            .clone()
+    };
     for r in records.iter().filter(|r| r.status == Status::Applied) {
         match Action::parse_one(&r.action) {
             Ok(Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable) => {
                 match restoring_action(&r.before) {
-                    Some(a) => out.rows.push((r.user.clone(), a, r.row)),
+                    Some(a) => out.rows.push((user(r), a, r.row)),
                     None => out.unknown_before.push(r.row),
                 }
             }
@@ -95,14 +106,15 @@ pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
             path: &args.out,
         })],
     )?;
-    let records = read_results(&args.results)?;
+    let (extra, records) = read_results_with_extra_columns(&args.results)?;
+    let resolved_at = extra.iter().position(|c| c == RESOLVED_USER);
     if !args.overwrite && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0) {
         return Err(Error::File {
             path: args.out.clone(),
             message: "already exists; pass --overwrite to replace it".into(),
         });
     }
-    let plan = build(&records);
+    let plan = build(&records, resolved_at);
     write_file(&args.out, &plan.rows).map_err(|e| Error::File {
         path: args.out.clone(),
         message: format!("cannot write: {e}"),
@@ -169,7 +181,7 @@ mod tests {
             rec(7, "revoke-sessions", Status::Applied, ""),
             rec(8, "enable", Status::Applied, "unknownFutureValue"),
         ];
-        let r = build(&records);
+        let r = build(&records, None);
         assert_eq!(
             r.rows,
             vec![
@@ -179,5 +191,21 @@ mod tests {
         );
         assert_eq!((r.resets, r.revocations), (1, 1));
         assert_eq!(r.unknown_before, vec![8]);
+    }
+
+    #[test]
+    fn a_mail_run_is_undone_by_the_upn_each_address_was_found_to_be() {
+        let mut found = rec(2, "enforce", Status::Applied, "disabled");
+        found.user = "ann.lee@contoso.com".into();
+        found.extra = vec!["T-1".into(), "annl@contoso.onmicrosoft.com".into()];
+        let r = build(&[found], Some(1));
+        assert_eq!(
+            r.rows,
+            vec![(
+                "annl@contoso.onmicrosoft.com".to_string(),
+                Action::Disable,
+                2
+            )]
+        );
     }
 }

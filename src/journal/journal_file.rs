@@ -291,6 +291,22 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRecord>, JournalError> {
     Ok(reader::read_file(&file, path)?.records)
 }
 
+/// Like [`read_results`], with the names of the file's extra columns (those after the fixed
+/// ones), in order, for readers that look for one of them (`resolved_user`).
+pub fn read_results_with_extra_columns(
+    path: &Path,
+) -> Result<(Vec<String>, Vec<ResultRecord>), JournalError> {
+    let file = File::open(path).map_err(JournalError::io_with(path, "cannot read results file"))?;
+    let found = reader::read_file(&file, path)?;
+    let extra = found
+        .header
+        .unwrap_or_default()
+        .into_iter()
+        .skip(crate::journal::HEADER.len())
+        .collect();
+    Ok((extra, found.records))
+}
+
 /// Refuses an existing file with something in it, unless `overwrite`. A results file with a
 /// header and no record (any extra columns) counts as empty: it is what a run that stopped
 /// before its first record leaves, and refusing it would block the identical rerun.

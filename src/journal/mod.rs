@@ -30,6 +30,6 @@ pub mod record;
 pub use atomic_write::{add_excel_bom, write_results};
 pub(crate) use compact::action_rank;
 pub use error::JournalError;
-pub use journal_file::{Journal, Reserved, read_results};
+pub use journal_file::{Journal, Reserved, read_results, read_results_with_extra_columns};
 pub use neutralize::neutralize;
 pub use record::{HEADER, RESOLVED_USER, ResultRecord, Status, timestamp_now};
