@@ -37,7 +37,14 @@ impl Connected {
 /// The scope every token is asked for in the sandbox (the emulator models the global cloud).
 const SANDBOX_SCOPE: &str = "https://graph.microsoft.com/.default";
 
-pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result<Connected, Error> {
+/// Signs in. An in-process sandbox without a tenant file is built with `sandbox_users` as its
+/// users: keys (object ids, UPNs), or mail addresses when `sandbox_by_mail` (each then a
+/// user reached only through a lookup).
+pub async fn connect(
+    connection: Connection,
+    sandbox_users: &[String],
+    sandbox_by_mail: bool,
+) -> Result<Connected, Error> {
     let http = GraphClient::http_client();
     let (credential, graph_url, sandbox) = match connection.sign_in {
         SignIn::Sandbox { tenant, state } => {
@@ -47,6 +54,7 @@ pub async fn connect(connection: Connection, sandbox_users: &[String]) -> Result
                     path: path.clone(),
                     message: e,
                 })?,
+                None if sandbox_by_mail => EmulatorConfig::with_users_mailed(sandbox_users, 1),
                 None => EmulatorConfig::with_users_named(sandbox_users, 1),
             };
             let handle = Emulator::start(config)
@@ -298,7 +306,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     let claims = runtime.block_on(async {
-        let connected = connect(connection, &[]).await?;
+        let connected = connect(connection, &[], false).await?;
         connected
             .client
             .tokens()

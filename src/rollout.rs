@@ -416,7 +416,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         None
     } else {
         Some(runtime.block_on(async {
-            let connected = connect::connect(connection, &sandbox_users).await?;
+            let connected = connect::connect(connection, &sandbox_users, by_mail).await?;
             connect::check_permissions(&connected.client, &actions, r.dry_run, by_mail).await?;
             Ok::<_, Error>(connected)
         })?)

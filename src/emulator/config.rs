@@ -516,6 +516,55 @@ impl EmulatorConfig {
         }
     }
 
+    /// A tenant in which every mail address is some user's mail, reached only through a
+    /// lookup: `a.b@contoso.com` becomes the member `ab@contoso.onmicrosoft.com` (the local
+    /// part without its dots and other punctuation, a number added where two would meet)
+    /// with that `mail` and `SMTP:` proxy address. For `--sandbox` without a tenant file over
+    /// a mail column. Duplicate addresses (case-insensitive) make one user; a key without '@'
+    /// makes none.
+    pub fn with_users_mailed(mails: &[String], seed: u64) -> EmulatorConfig {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut seen = std::collections::HashSet::new();
+        let mut upns = std::collections::HashSet::new();
+        let mut specs = Vec::new();
+        for mail in mails {
+            let mail = mail.trim();
+            let Some((local, _)) = mail.split_once('@') else {
+                continue;
+            };
+            if !seen.insert(mail.to_lowercase()) {
+                continue;
+            }
+            let base: String = local
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_lowercase();
+            let base = if base.is_empty() {
+                "user".to_string()
+            } else {
+                base
+            };
+            let mut upn = format!("{base}@{DEFAULT_DOMAIN}");
+            let mut n = 1;
+            while !upns.insert(upn.clone()) || upn.eq_ignore_ascii_case(mail) {
+                n += 1;
+                upn = format!("{base}{n}@{DEFAULT_DOMAIN}");
+            }
+            let mut spec = random_user(&mut rng, None, upn, "Member");
+            spec.mail = Some(mail.to_string());
+            spec.proxy_addresses = vec![format!("SMTP:{mail}")];
+            specs.push(spec);
+        }
+        EmulatorConfig {
+            seed,
+            users: with_method_ids(specs, seed),
+            // The app is registered as the README says for a mail column.
+            extra_permissions: vec!["User.Read.All".to_string()],
+            ..EmulatorConfig::default()
+        }
+    }
+
     /// Sets the quota multiplier.
     pub fn quota_scale(mut self, scale: f64) -> Self {
         self.quota_scale = scale;
@@ -549,6 +598,12 @@ impl EmulatorConfig {
     /// Turns on "Allow public client flows" (the device code flow).
     pub fn allow_public_client_flows(mut self) -> Self {
         self.allow_public_client_flows = true;
+        self
+    }
+
+    /// Grants a permission beyond the default ones.
+    pub fn grant_permission(mut self, permission: &str) -> Self {
+        self.extra_permissions.push(permission.to_string());
         self
     }
 
@@ -660,6 +715,9 @@ fn random_user(rng: &mut ChaCha8Rng, id: Option<String>, upn: String, user_type:
         display_name: Some(display_name_of(&upn)),
         upn,
         user_type: user_type.to_string(),
+        mail: None,
+        proxy_addresses: Vec::new(),
+        account_enabled: true,
         per_user_mfa_state: state.to_string(),
         methods,
         default_method: default_method.map(str::to_string),
@@ -803,5 +861,27 @@ mod tests {
         assert!(c.validate().is_ok());
         assert_eq!(c.users[0].id.as_deref(), Some(keys[0].as_str()));
         assert_eq!(c.users[1].upn, keys[1]);
+    }
+
+    #[test]
+    fn users_mailed_get_that_mail_and_another_upn() {
+        let mails: Vec<String> = ["a.b@contoso.com", "ab@contoso.com", "A.B@contoso.com", "x"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        let c = EmulatorConfig::with_users_mailed(&mails, 1);
+        assert!(c.validate().is_ok());
+        let got: Vec<(&str, Option<&str>)> = c
+            .users
+            .iter()
+            .map(|u| (u.upn.as_str(), u.mail.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ab@contoso.onmicrosoft.com", Some("a.b@contoso.com")),
+                ("ab2@contoso.onmicrosoft.com", Some("ab@contoso.com")),
+            ]
+        );
     }
 }

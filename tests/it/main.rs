@@ -10,6 +10,7 @@ mod guests;
 mod input_cli;
 mod journal_files;
 mod libreoffice_corpus;
+mod mail_column;
 mod methods;
 mod pacing;
 mod rollout;
