@@ -16,4 +16,5 @@ mod pacing;
 mod rollout;
 mod sign_in;
 mod spreadsheets;
+mod user_list_conformance;
 mod util;
