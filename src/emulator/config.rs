@@ -559,8 +559,6 @@ impl EmulatorConfig {
         EmulatorConfig {
             seed,
             users: with_method_ids(specs, seed),
-            // The app is registered as the README says for a mail column.
-            extra_permissions: vec!["User.Read.All".to_string()],
             ..EmulatorConfig::default()
         }
     }

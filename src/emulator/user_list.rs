@@ -1,6 +1,6 @@
 //! `GET /users` (v1.0 and beta), the list route, as strict as docs/graph.md §9.2 reads:
 //! `$top` 1–999 (default page 100), `@odata.nextLink` paging with an opaque `$skiptoken`,
-//! `$select` (exactly the properties named; without it the v1.0 default set), and `$filter`
+//! `$select` (as `GET /users/{key}` reads it, `user_properties.rs`), and `$filter`
 //! with only the clauses Graph supports without advanced query parameters: `eq` on `mail`,
 //! `userPrincipalName`, `userType` and `accountEnabled`, and
 //! `proxyAddresses/any(p:p eq '…')`. Everything else is Graph's `400`: advanced operators
@@ -11,47 +11,19 @@
 //! docs are silent are listed in docs/tenant-format.md.
 
 use percent_encoding::percent_decode_str;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::graph_error::GraphError;
 use super::tenant::{Tenant, User};
+use super::user_properties::{Property, Selection};
 
-/// Permissions that may list and filter users (docs/graph.md §9.1, §9.2).
-pub(crate) const LIST_READ: &[&str] = &[
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
+/// Permissions that may list and filter users (docs/graph.md §9.1, §9.2): the full user-read
+/// ones. User.ReadBasic.All is not among them (the stricter reading; docs/tenant-format.md).
+pub(crate) use super::user_properties::USER_READ_ALL as LIST_READ;
 
 /// Graph's page size when `$top` is absent, and the largest `$top` it takes (§9.2).
 pub(crate) const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 999;
-
-/// The v1.0 default property set (§9.1); the beta set is not documented, so the same.
-const DEFAULT_PROPERTIES: [&str; 11] = [
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "id",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-];
-
-/// Every other property `$select` takes in a list.
-const OTHER_PROPERTIES: [&str; 6] = [
-    "userType",
-    "accountEnabled",
-    "proxyAddresses",
-    "otherMails",
-    "creationType",
-    "externalUserState",
-];
 
 /// Properties Graph returns only on a single-user GET: selecting them in a list is `501`.
 const SINGLE_GET_ONLY: [&str; 11] = [
@@ -125,7 +97,7 @@ fn same_proxy(stored: &str, wanted: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Query {
     filter: Option<Filter>,
-    select: Option<Vec<String>>,
+    select: Selection,
     top: Option<usize>,
     /// Where this page starts (from `$skiptoken`).
     offset: usize,
@@ -172,7 +144,7 @@ fn fnv(text: &str) -> u64 {
 pub(crate) fn parse_query(query: Option<&str>) -> Result<Query, GraphError> {
     let mut q = Query {
         filter: None,
-        select: None,
+        select: Selection::default(),
         top: None,
         offset: 0,
         carried: Vec::new(),
@@ -194,7 +166,7 @@ pub(crate) fn parse_query(query: Option<&str>) -> Result<Query, GraphError> {
         seen.push(lower.clone());
         match lower.as_str() {
             "$filter" => q.filter = Some(parse_filter(&value)?),
-            "$select" => q.select = Some(parse_select(&value)?),
+            "$select" => q.select = parse_select(&value)?,
             "$top" => q.top = Some(parse_top(&value)?),
             "$skiptoken" => {
                 skiptoken = Some(value);
@@ -247,31 +219,18 @@ fn parse_top(value: &str) -> Result<usize, GraphError> {
     Ok(n as usize)
 }
 
-fn parse_select(value: &str) -> Result<Vec<String>, GraphError> {
-    let mut names = Vec::new();
-    for name in value.split(',') {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(GraphError::bad_request(
-                "Syntax error: an empty property name in $select.",
-            ));
-        }
-        if SINGLE_GET_ONLY.contains(&name) {
-            return Err(GraphError::new(
-                501,
-                "NotImplemented",
-                "This operation target is not yet supported.",
-            ));
-        }
-        // Property names are matched exactly, case included (a documented choice).
-        if !DEFAULT_PROPERTIES.contains(&name) && !OTHER_PROPERTIES.contains(&name) {
-            return Err(no_property(name));
-        }
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
+fn parse_select(value: &str) -> Result<Selection, GraphError> {
+    if value
+        .split(',')
+        .any(|name| SINGLE_GET_ONLY.contains(&name.trim()))
+    {
+        return Err(GraphError::new(
+            501,
+            "NotImplemented",
+            "This operation target is not yet supported.",
+        ));
     }
-    Ok(names)
+    Selection::from_select(value)
 }
 
 fn make_skiptoken(offset: usize, fingerprint: u64) -> String {
@@ -418,9 +377,7 @@ fn parse_filter(text: &str) -> Result<Filter, GraphError> {
         if name != "proxyAddresses" {
             return Err(match name.as_str() {
                 "otherMails" => not_modelled("otherMails/any"),
-                _ if DEFAULT_PROPERTIES.contains(&name.as_str())
-                    || OTHER_PROPERTIES.contains(&name.as_str()) =>
-                {
+                _ if Property::parse(&name).is_some() || known_elsewhere(&name) => {
                     GraphError::bad_request(format!(
                         "The property '{name}' is not a collection; any() needs one."
                     ))
@@ -470,7 +427,7 @@ fn parse_filter(text: &str) -> Result<Filter, GraphError> {
                     "The property '{name}' is a collection: filter it with {name}/any(p:p eq '…')."
                 )));
             }
-            other if DEFAULT_PROPERTIES.contains(&other) || OTHER_PROPERTIES.contains(&other) => {
+            other if Property::parse(other).is_some() || known_elsewhere(other) => {
                 return Err(not_modelled(&format!("{other} eq …")));
             }
             other => return Err(no_property(other)),
@@ -502,38 +459,13 @@ fn parse_filter(text: &str) -> Result<Filter, GraphError> {
     })
 }
 
-/// One user as the list shows it: the `select`ed properties, or the default set.
-fn user_json(u: &User, select: Option<&[String]>) -> Value {
-    let guest = u.user_type.eq_ignore_ascii_case("Guest");
-    let value = |name: &str| -> Value {
-        match name {
-            "id" => json!(u.id),
-            "userPrincipalName" => json!(u.upn),
-            "displayName" => json!(u.display_name),
-            "mail" => json!(u.mail),
-            "userType" => json!(u.user_type),
-            "accountEnabled" => json!(u.account_enabled),
-            "proxyAddresses" => json!(u.proxy_addresses),
-            "businessPhones" | "otherMails" => json!([]),
-            "creationType" => json!(guest.then_some("Invitation")),
-            "externalUserState" => json!(guest.then_some("Accepted")),
-            _ => Value::Null,
-        }
-    };
-    let mut out = Map::new();
-    match select {
-        Some(names) => {
-            for n in names {
-                out.insert(n.clone(), value(n));
-            }
-        }
-        None => {
-            for n in DEFAULT_PROPERTIES {
-                out.insert(n.to_string(), value(n));
-            }
-        }
-    }
-    Value::Object(out)
+/// User properties Graph filters on that the emulator does not model as values (so a
+/// filter on them is "not modelled", not "no such property").
+fn known_elsewhere(name: &str) -> bool {
+    matches!(
+        name,
+        "otherMails" | "creationType" | "externalUserState" | "employeeId" | "department"
+    )
 }
 
 /// The page of users `q` asks for, with `@odata.nextLink` when more follow (`base` is the
@@ -548,10 +480,10 @@ pub(crate) fn page(tenant: &Tenant, q: &Query, base: &str, version: &str) -> Val
     let value: Vec<Value> = matching
         .by_ref()
         .take(size)
-        .map(|u| user_json(u, q.select.as_deref()))
+        .map(|u| q.select.properties_json(u))
         .collect();
     let more = matching.next().is_some();
-    let context = match &q.select {
+    let context = match q.select.names() {
         Some(names) => format!(
             "https://graph.microsoft.com/{version}/$metadata#users({})",
             names.join(",")
@@ -666,7 +598,7 @@ mod tests {
     fn without_select_the_default_set_comes_back_without_user_type() {
         let v = list("$top=1").unwrap();
         let user = v["value"][0].as_object().unwrap();
-        assert_eq!(user.len(), DEFAULT_PROPERTIES.len());
+        assert_eq!(user.len(), 11);
         assert!(!user.contains_key("userType") && !user.contains_key("accountEnabled"));
     }
 

@@ -95,7 +95,7 @@ impl Property {
     }
 
     /// Graph matches `$select` names case-insensitively.
-    fn parse(name: &str) -> Option<Property> {
+    pub(crate) fn parse(name: &str) -> Option<Property> {
         ALL.into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(name))
     }
@@ -161,17 +161,38 @@ impl Selection {
                     "Query option '$select' was specified more than once.",
                 ));
             }
-            let mut props = Vec::new();
-            for item in value.split(',') {
-                let item = item.trim();
-                let prop = Property::parse(item).ok_or_else(|| unknown_property(item))?;
-                if !props.contains(&prop) {
-                    props.push(prop);
-                }
-            }
-            selected = Some(props);
+            selected = Selection::from_select(&value)?.0;
         }
         Ok(Selection(selected))
+    }
+
+    /// Reads the decoded value of one `$select` option (`GET /users` reads its own query).
+    pub(crate) fn from_select(value: &str) -> Result<Selection, GraphError> {
+        let mut props = Vec::new();
+        for item in value.split(',') {
+            let item = item.trim();
+            let prop = Property::parse(item).ok_or_else(|| unknown_property(item))?;
+            if !props.contains(&prop) {
+                props.push(prop);
+            }
+        }
+        Ok(Selection(Some(props)))
+    }
+
+    /// The names `$select` gave, in order (`None`: the default set).
+    pub(crate) fn names(&self) -> Option<Vec<&'static str>> {
+        self.0
+            .as_ref()
+            .map(|props| props.iter().map(|p| p.name()).collect())
+    }
+
+    /// The user's selected properties alone, as one item of a list shows them.
+    pub(crate) fn properties_json(&self, u: &User) -> Value {
+        let mut out = Map::new();
+        for p in self.properties() {
+            out.insert(p.name().into(), p.value(u));
+        }
+        Value::Object(out)
     }
 
     fn properties(&self) -> &[Property] {

@@ -79,7 +79,7 @@ const HR_SHEET: &str = "Work email,Ticket,action\n\
 
 #[test]
 fn a_mail_column_rollout_acts_on_the_users_found_members_and_guests_alike() {
-    let env = Env::start(hr_tenant().grant_permission("User.Read.All"));
+    let env = Env::start(hr_tenant());
     let input = env.write("hr.csv", HR_SHEET);
     let out = env.path("r.csv");
     let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--keep-columns", "Ticket"]));
@@ -188,7 +188,7 @@ fn a_mail_column_rollout_acts_on_the_users_found_members_and_guests_alike() {
 
 #[test]
 fn a_dry_run_over_a_mail_column_shows_the_users_found_and_changes_nothing() {
-    let env = Env::start(hr_tenant().grant_permission("User.Read.All"));
+    let env = Env::start(hr_tenant());
     let input = env.write("hr.csv", "email,action\ncarol@fabrikam.com,enforce\n");
     let out = env.path("plan.csv");
     let (code, _, stderr) = run(env.rollout("plan", &input, &out, &[]));
@@ -203,7 +203,7 @@ fn a_dry_run_over_a_mail_column_shows_the_users_found_and_changes_nothing() {
 
 #[test]
 fn a_mail_column_without_user_read_all_stops_before_the_first_request_naming_it() {
-    let env = Env::start(hr_tenant());
+    let env = Env::start(hr_tenant().withhold_permission("User.Read.All"));
     let input = env.write("hr.csv", HR_SHEET);
     let out = env.path("r.csv");
     let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
