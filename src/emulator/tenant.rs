@@ -758,9 +758,6 @@ mod tests {
             upn: "a@contoso.onmicrosoft.com".into(),
             display_name: None,
             user_type: "Member".into(),
-            mail: None,
-            proxy_addresses: vec![],
-            account_enabled: true,
             per_user_mfa_state: "disabled".into(),
             methods: methods
                 .iter()
