@@ -363,6 +363,7 @@ fn drive_key(user: &mut User, key: &str, options: MachineOptions) -> Outcome {
         Next::Send(c) => c,
         Next::Done(o) => return o,
         Next::Wait => panic!("nothing to wait for"),
+        Next::Resolved(r) => panic!("a reset never looks a user up: {r:?}"),
     };
     for _ in 0..100 {
         let mut next_calls = Vec::new();
@@ -372,6 +373,7 @@ fn drive_key(user: &mut User, key: &str, options: MachineOptions) -> Outcome {
                 Next::Send(c) => next_calls.extend(c),
                 Next::Wait => {}
                 Next::Done(o) => return o,
+                Next::Resolved(r) => panic!("a reset never looks a user up: {r:?}"),
             }
         }
         queue = next_calls;

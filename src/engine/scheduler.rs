@@ -919,6 +919,7 @@ impl Scheduler {
             // Stopping: no new action starts; --resume picks it up.
             return;
         }
+        let options = self.machine_options();
         loop {
             let job = &mut self.jobs[j];
             if job.current.is_some() || job.next_action >= job.item.actions.len() {
@@ -935,11 +936,6 @@ impl Scheduler {
                 self.jobs[j].next_action += 1;
                 continue;
             }
-            let options = MachineOptions {
-                dry_run: self.settings.dry_run,
-                reset_all: self.settings.reset_all,
-                global_cloud: self.settings.global_cloud,
-            };
             // A mail address is looked up first; the action's machine takes over once found.
             let mut machine = match (&job.item.lookup, &job.resolved) {
                 (UserLookup::Mail, None) => Machine::resolve(&job.item.user),
@@ -962,16 +958,22 @@ impl Scheduler {
         }
     }
 
+    /// The settings every machine of this run is made with.
+    fn machine_options(&self) -> MachineOptions {
+        MachineOptions {
+            dry_run: self.settings.dry_run,
+            reset_all: self.settings.reset_all,
+            global_cloud: self.settings.global_cloud,
+        }
+    }
+
     fn apply_next(&mut self, j: usize, next: Next) {
         match next {
             Next::Wait => {}
             Next::Done(outcome) => self.finish_action(j, outcome),
             Next::Resolved(found) => {
                 // The lookup's attempts and request ids stay with the action's record.
-                let options = MachineOptions {
-                    dry_run: self.settings.dry_run,
-                    reset_all: self.settings.reset_all,
-                };
+                let options = self.machine_options();
                 let job = &mut self.jobs[j];
                 let action = job.item.actions[job.next_action];
                 let Some(current) = job.current.as_mut() else {
