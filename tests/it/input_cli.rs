@@ -253,7 +253,7 @@ fn a_header_with_an_invisible_character_is_shown_escaped_in_the_message() {
     let env = tenant(&[]);
     let path = env.write("users.csv", "\u{200b}upn,action\nann@contoso.com,enforce\n");
     let expected = format!(
-        "error: {}: row 1: no user column; the headers are: '\\u{{200b}}upn', 'action' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME",
+        "error: {}: row 1: no user column; the headers are: '\\u{{200b}}upn', 'action' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail, e-mail, email address, e-mail address, work email, work e-mail, work email address); name the column with --user-column NAME",
         path.display()
     );
     refused_everywhere(&env, &path, &[], &[&expected]);
