@@ -416,7 +416,7 @@ fn a_headerless_list_without_a_user_column_flag_is_refused_with_the_flags_to_giv
     let env = tenant(&BARE);
     let csv = env.write("bare.csv", &format!("{}\n", BARE.join("\n")));
     let expected = format!(
-        "error: {}: row 1: no user column; the headers are: 'ann@contoso.com' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME; this row looks like data (column A holds the user 'ann@contoso.com'): if the file has no header row, pass --no-header --user-column A",
+        "error: {}: row 1: no user column; the headers are: 'ann@contoso.com' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail, e-mail, email address, e-mail address, work email, work e-mail, work email address); name the column with --user-column NAME; this row looks like data (column A holds the user 'ann@contoso.com'): if the file has no header row, pass --no-header --user-column A",
         csv.display()
     );
     refused_everywhere(&env, &csv, &["--action", "enforce"], &[&expected]);
