@@ -393,7 +393,12 @@ mod tests {
     #[test]
     fn revoke_sessions_needs_a_user_read_permission_besides_the_revoke_one() {
         let actions: BTreeSet<Action> = [Action::RevokeSessions].into_iter().collect();
-        let only_revoke = needs(&claims(&["User.RevokeSessions.All"]), &actions, false);
+        let only_revoke = needs(
+            &claims(&["User.RevokeSessions.All"]),
+            &actions,
+            false,
+            false,
+        );
         assert_eq!(only_revoke.len(), 2);
         let message = missing_message(&only_revoke).expect("something is missing");
         assert!(
@@ -405,7 +410,12 @@ mod tests {
             "Directory.Read.All",
             "directory.readwrite.all",
         ] {
-            let n = needs(&claims(&["User.RevokeSessions.All", read]), &actions, true);
+            let n = needs(
+                &claims(&["User.RevokeSessions.All", read]),
+                &actions,
+                true,
+                false,
+            );
             assert_eq!(missing_message(&n), None, "{read}");
         }
         // User.ReadBasic.All does not read userType.
@@ -413,7 +423,34 @@ mod tests {
             &claims(&["User.RevokeSessions.All", "User.ReadBasic.All"]),
             &actions,
             false,
+            false,
         );
         assert!(missing_message(&basic).is_some());
+    }
+
+    #[test]
+    fn a_mail_column_needs_a_user_read_permission_whatever_the_actions() {
+        let actions: BTreeSet<Action> = [Action::Enforce].into_iter().collect();
+        let policy = claims(&["Policy.ReadWrite.AuthenticationMethod"]);
+        assert_eq!(
+            missing_message(&needs(&policy, &actions, false, false)),
+            None
+        );
+        let message = missing_message(&needs(&policy, &actions, false, true))
+            .expect("the lookup's permission is missing");
+        assert!(
+            message.contains("User.Read.All (for mail lookup)"),
+            "{message}"
+        );
+        let read = claims(&[
+            "Policy.ReadWrite.AuthenticationMethod",
+            "Directory.Read.All",
+        ]);
+        assert_eq!(missing_message(&needs(&read, &actions, false, true)), None);
+        let basic = claims(&[
+            "Policy.ReadWrite.AuthenticationMethod",
+            "User.ReadBasic.All",
+        ]);
+        assert!(missing_message(&needs(&basic, &actions, false, true)).is_some());
     }
 }
