@@ -566,7 +566,7 @@ fn a_workbook_whose_first_sheet_is_a_cover_lists_its_sheets_and_suggests_one() {
         ],
     );
     let expected = format!(
-        "error: {}: sheet 'Instructions', row 1: no user column; the headers are: 'How to fill in this workbook' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME; the workbook's sheets: 'Instructions' (this one), 'Users' (user column 'upn'), 'Notes' (no user column); pass --sheet Users",
+        "error: {}: sheet 'Instructions', row 1: no user column; the headers are: 'How to fill in this workbook' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail, e-mail, email address, e-mail address, work email, work e-mail, work email address); name the column with --user-column NAME; the workbook's sheets: 'Instructions' (this one), 'Users' (user column 'upn'), 'Notes' (no user column); pass --sheet Users",
         xlsx.display()
     );
     refused_everywhere(&env, &xlsx, &[], &[&expected]);

@@ -156,7 +156,7 @@ fn calc_s_workbook_with_a_cover_sheet_names_the_sheet_to_pass() {
     let err = read("cover-then-users.xlsx", None).unwrap_err().to_string();
     assert!(
         err.ends_with(
-            "sheet 'Instructions', row 1: no user column; the headers are: 'How to fill in this workbook' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail); name the column with --user-column NAME; the workbook's sheets: 'Instructions' (this one), 'Users' (user column 'UPN'); pass --sheet Users"
+            "sheet 'Instructions', row 1: no user column; the headers are: 'How to fill in this workbook' (recognised: userPrincipalName, upn, user principal name, user, username, objectId, id, email, mail, e-mail, email address, e-mail address, work email, work e-mail, work email address); name the column with --user-column NAME; the workbook's sheets: 'Instructions' (this one), 'Users' (user column 'UPN'); pass --sheet Users"
         ),
         "{err}"
     );
