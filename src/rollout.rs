@@ -540,6 +540,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mail_column_puts_resolved_user_before_the_kept_columns_and_refuses_a_clash() {
+        let mut loaded = LoadedInput {
+            user_kind: UserKind::Mail,
+            keep_headers: vec!["Ticket".into()],
+            ..LoadedInput::default()
+        };
+        assert_eq!(extra_columns(&loaded).unwrap(), ["resolved_user", "Ticket"]);
+        loaded.keep_headers.push("Resolved_User".into());
+        let err = extra_columns(&loaded).unwrap_err().to_string();
+        assert!(err.contains("--keep-columns: 'Resolved_User'"), "{err}");
+        loaded.user_kind = UserKind::Upn;
+        assert_eq!(extra_columns(&loaded).unwrap(), ["Ticket", "Resolved_User"]);
+    }
+
+    #[test]
     fn resume_command_swaps_overwrite_for_resume_and_quotes() {
         let argv: Vec<OsString> = [
             "/bin/mfa-rollout",
