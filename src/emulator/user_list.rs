@@ -220,10 +220,11 @@ fn parse_top(value: &str) -> Result<usize, GraphError> {
 }
 
 fn parse_select(value: &str) -> Result<Selection, GraphError> {
-    if value
-        .split(',')
-        .any(|name| SINGLE_GET_ONLY.contains(&name.trim()))
-    {
+    if value.split(',').any(|name| {
+        SINGLE_GET_ONLY
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name.trim()))
+    }) {
         return Err(GraphError::new(
             501,
             "NotImplemented",
@@ -683,6 +684,7 @@ mod tests {
         );
         refused("$select=id,shoeSize", 400, "BadRequest");
         refused("$select=id,hireDate", 501, "NotImplemented");
+        refused("$select=AboutMe", 501, "NotImplemented");
         refused("$skip=5", 400, "Request_UnsupportedQuery");
         refused("$top=5&$top=6", 400, "BadRequest");
         refused("foo=bar", 400, "BadRequest");
