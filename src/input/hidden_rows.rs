@@ -70,7 +70,11 @@ fn hidden_in(xml: impl BufRead) -> Result<Vec<u32>, String> {
 }
 
 /// The value of the attribute whose local name is `name`, decoded and unescaped.
-fn attribute(e: &BytesStart<'_>, decoder: Decoder, name: &[u8]) -> Result<Option<String>, String> {
+pub(crate) fn attribute(
+    e: &BytesStart<'_>,
+    decoder: Decoder,
+    name: &[u8],
+) -> Result<Option<String>, String> {
     for a in e.attributes() {
         let a = a.map_err(|e| e.to_string())?;
         if a.key.local_name().as_ref() == name {
@@ -84,7 +88,7 @@ fn attribute(e: &BytesStart<'_>, decoder: Decoder, name: &[u8]) -> Result<Option
 }
 
 /// The workbook's relationships: id → target.
-fn relationships<R: Read + Seek>(
+pub(crate) fn relationships<R: Read + Seek>(
     zip: &mut ZipArchive<R>,
 ) -> Result<HashMap<String, String>, String> {
     let mut rels = HashMap::new();
@@ -104,7 +108,7 @@ fn relationships<R: Read + Seek>(
 }
 
 /// The zip path of the sheet named `sheet`.
-fn sheet_path<R: Read + Seek>(
+pub(crate) fn sheet_path<R: Read + Seek>(
     zip: &mut ZipArchive<R>,
     sheet: &str,
     rels: &HashMap<String, String>,
@@ -132,7 +136,7 @@ fn sheet_path<R: Read + Seek>(
 }
 
 /// Calls `f` on every element named `name` (by local name) of the part at `path`.
-fn each_element<R: Read + Seek>(
+pub(crate) fn each_element<R: Read + Seek>(
     zip: &mut ZipArchive<R>,
     path: &str,
     name: &[u8],
@@ -159,7 +163,7 @@ fn each_element<R: Read + Seek>(
 
 /// The index of the zip entry at `path`, compared as Excel does: ignoring case, and with `\`
 /// taken for `/` (some writers use it).
-fn entry_named<R: Read + Seek>(zip: &ZipArchive<R>, path: &str) -> Option<usize> {
+pub(crate) fn entry_named<R: Read + Seek>(zip: &ZipArchive<R>, path: &str) -> Option<usize> {
     let want = path.replace('\\', "/");
     zip.file_names()
         .find(|n| n.replace('\\', "/").eq_ignore_ascii_case(&want))

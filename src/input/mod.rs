@@ -11,6 +11,7 @@
 //! - `dialect`: encoding (UTF-8, BOM, UTF-16), binary detection, `sep=` line, delimiter.
 //! - `rows`: records with spreadsheet row numbers (the numbering rule is documented there).
 //! - `workbook`: `.xlsx` files: the sheet, cells as the text Excel shows.
+//! - `number_format`: the cells' number formats (`00000`, `dd/mm/yyyy`), applied.
 //! - `header`: which row is the header; which column is the user, the action, the kept ones.
 //! - `user_key`: the shape of a UPN or object id (public helpers for other modules).
 //! - `validate`: one row → a job or a problem, by chunks, in parallel.
@@ -24,6 +25,7 @@ mod duplicates;
 mod file_kind;
 mod header;
 mod hidden_rows;
+mod number_format;
 mod rows;
 mod user_key;
 mod validate;

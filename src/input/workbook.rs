@@ -2,6 +2,8 @@
 //! shows for it, so that a workbook gives the same jobs as the same sheet saved as CSV.
 //!
 //! # Cells as text
+//! - A number or date whose cell has a number format is shown in that format (`00042`,
+//!   `15/01/2024`), as `number_format` applies it; otherwise:
 //! - Text as is; a whole number stored as a float (`1234.0`, as Excel stores every number)
 //!   as `1234`, other numbers in their shortest exact form (`0.1`, `1234.5`).
 //! - Dates as ISO `YYYY-MM-DD` (with ` HH:MM:SS` when there is a time of day; a time alone
@@ -21,6 +23,7 @@ use calamine::{DataRef, ExcelDateTime, Reader, SheetType, SheetVisible, Xlsx};
 use time::{Date, Duration, Month};
 
 use super::cell_text::shown;
+use super::number_format::CellFormats;
 
 /// Excel's sheet size: 1,048,576 rows by 16,384 columns (XFD).
 const EXCEL_ROWS: u32 = 1 << 20;
@@ -104,7 +107,8 @@ fn read_sheet(bytes: &[u8], sheet: Option<&str>) -> Result<SheetCells, String> {
     // reads the cells on this one.
     let (cells, hidden_rows) = std::thread::scope(|scope| {
         let hidden = scope.spawn(|| super::hidden_rows::hidden_rows(bytes, &name));
-        let cells = sheet_cells(&mut book, &name, is_1904);
+        let formats = super::number_format::cell_formats(bytes, &name);
+        let cells = sheet_cells(&mut book, &name, is_1904, &formats);
         let hidden = hidden
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -122,6 +126,7 @@ fn sheet_cells(
     book: &mut Xlsx<Cursor<&[u8]>>,
     name: &str,
     is_1904: bool,
+    formats: &CellFormats,
 ) -> Result<Vec<SheetCell>, String> {
     let cannot = |e: &dyn std::fmt::Display| {
         format!(
@@ -139,7 +144,20 @@ fn sheet_cells(
         if row >= EXCEL_ROWS || col >= EXCEL_COLUMNS {
             continue;
         }
-        if let Some(value) = value_of(cell.get_value(), is_1904) {
+        // A number as its format displays it (`00042`), when one is applied.
+        let formatted = match cell.get_value() {
+            DataRef::Float(f) => formats.show(row, col, *f, is_1904),
+            #[allow(clippy::cast_precision_loss)]
+            DataRef::Int(i) => formats.show(row, col, *i as f64, is_1904),
+            DataRef::DateTime(dt) if !dt.is_duration() => {
+                formats.show(row, col, dt.as_f64(), is_1904)
+            }
+            _ => None,
+        };
+        if let Some(value) = formatted
+            .map(Value::Text)
+            .or_else(|| value_of(cell.get_value(), is_1904))
+        {
             cells.push(SheetCell { row, col, value });
         }
     }

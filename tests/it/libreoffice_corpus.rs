@@ -120,35 +120,48 @@ fn calc_s_csv_export_reads_every_cell_as_calc_shows_it() {
     );
 }
 
-/// What the Users sheet of a Calc-written `.xlsx` reads as: number formats not applied yet
-/// (Employee ID `00042` reads `42`), dates as ISO.
+/// What the Users sheet of a Calc-written `.xlsx` reads as: every cell as Calc shows it,
+/// its number format applied, the same as Calc's own CSV export of the sheet.
 fn xlsx_users() -> Vec<Row> {
     users([
         [
-            "42",
-            "2024-01-15",
+            "00042",
+            "15/01/2024",
             "2024-03-05",
-            "1234.5",
-            "1234567",
-            "0.25",
+            "1234.50",
+            "1,234,567",
+            "25%",
             "7",
         ],
-        ["7", "2023-12-31", "2023-12-31", "0.1", "12", "1", "0.5"],
+        [
+            "00007",
+            "31/12/2023",
+            "2023-12-31",
+            "0.10",
+            "12",
+            "100%",
+            "0.5",
+        ],
         [
             "123456",
+            "29/02/2024",
             "2024-02-29",
-            "2024-02-29",
-            "-3",
-            "1000",
-            "0.125",
+            "-3.00",
+            "1,000",
+            "13%",
             "text",
         ],
     ])
 }
 
 #[test]
-fn calc_s_xlsx_reads_every_cell() {
+fn calc_s_xlsx_reads_every_cell_as_its_number_format_shows_it() {
     assert_cells(&read("users.xlsx", None).unwrap(), xlsx_users());
+    // The same cells as Calc's CSV export of the sheet.
+    assert_eq!(
+        cells(&read("users.xlsx", None).unwrap()),
+        cells(&read("users.csv", None).unwrap())
+    );
 }
 
 #[test]

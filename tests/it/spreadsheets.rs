@@ -174,3 +174,74 @@ fn a_filtered_sheet_is_refused_until_told_and_skip_applies_only_the_visible_rows
     assert_eq!(records[0].user, "ann@contoso.onmicrosoft.com");
     assert_eq!(records[0].status, Status::Applied);
 }
+
+#[test]
+fn number_formats_are_applied_so_kept_columns_join_back_as_excel_shows_them() {
+    use rust_xlsxwriter::{Format, Workbook};
+    let env = Env::start(
+        EmulatorConfig {
+            users: vec![
+                member("ann@contoso.onmicrosoft.com", "disabled"),
+                member("bob@contoso.onmicrosoft.com", "disabled"),
+            ],
+            ..EmulatorConfig::default()
+        }
+        .no_throttle(),
+    );
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["UPN", "Action", "Employee ID", "Start", "Cost", "Plain"]
+        .into_iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    let pad = Format::new().set_num_format("00000");
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let fixed = Format::new().set_num_format("0.00");
+    for (r, (upn, id, day, cost)) in [
+        ("ann@contoso.onmicrosoft.com", 42.0, 45_306.0, 1234.5),
+        ("bob@contoso.onmicrosoft.com", 7.0, 45_351.0, -3.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = r as u32 + 1;
+        ws.write_string(r, 0, upn).unwrap();
+        ws.write_string(r, 1, "enforce").unwrap();
+        ws.write_number_with_format(r, 2, id, &pad).unwrap();
+        ws.write_number_with_format(r, 3, day, &date).unwrap();
+        ws.write_number_with_format(r, 4, cost, &fixed).unwrap();
+        ws.write_number(r, 5, id).unwrap();
+    }
+    let path = env.path("hr.xlsx");
+    wb.save(&path).unwrap();
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &path,
+        &out,
+        &["--keep-columns", "Employee ID,Start,Cost,Plain"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let got: Vec<(u64, Status, Vec<String>)> = results(&out)
+        .into_iter()
+        .map(|r| (r.row, r.status, r.extra))
+        .collect();
+    let kept = |cells: [&str; 4]| cells.iter().map(|c| (*c).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        got,
+        [
+            (
+                2,
+                Status::Applied,
+                kept(["00042", "15/01/2024", "1234.50", "42"])
+            ),
+            (
+                3,
+                Status::Applied,
+                kept(["00007", "29/02/2024", "-3.00", "7"])
+            ),
+        ]
+    );
+}
