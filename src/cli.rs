@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "mfa-rollout",
-    version,
+    // The version, the commit it was built from and the target (build.rs).
+    version = env!("MFA_ROLLOUT_VERSION_LINE"),
     about = "Apply per-user MFA changes to thousands of Microsoft Entra ID users from a spreadsheet",
     long_about = "Apply per-user MFA changes to thousands of Microsoft Entra ID users from a spreadsheet.\n\n\
         Reads a CSV of users and actions (enable, enforce, disable, reset-methods, revoke-sessions), \

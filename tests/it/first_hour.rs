@@ -376,3 +376,26 @@ fn a_damaged_sandbox_state_file_is_refused_and_left_as_it_was() {
     );
     assert_eq!(read(&input), csv.as_bytes());
 }
+
+#[test]
+fn version_names_the_commit_and_the_target() {
+    let out = std::process::Command::new(crate::util::BIN)
+        .arg("--version")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!("mfa-rollout {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&prefix), "{line}");
+    let rest = line[prefix.len()..].trim_end();
+    let (commit, target) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    assert!(target.split('-').count() >= 3, "a target triple: {line}");
+}
