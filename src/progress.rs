@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use crate::engine::Requests;
 use crate::journal::Status;
 use crate::report::figures::{duration, rate, thousands};
 
@@ -63,9 +64,35 @@ struct Counts {
     invalid: AtomicU64,
     skipped: AtomicU64,
     throttled: AtomicU64,
+    /// What the engine last reported sending, and its budgets' rates (f64 bits; 0: none).
+    reads_sent: AtomicU64,
+    writes_sent: AtomicU64,
+    read_rate: AtomicU64,
+    write_rate: AtomicU64,
 }
 
 impl Counts {
+    fn sent(&self) -> Requests {
+        let rate =
+            |c: &AtomicU64| Some(f64::from_bits(c.load(Ordering::Relaxed))).filter(|r| *r > 0.0);
+        Requests {
+            reads: self.reads_sent.load(Ordering::Relaxed),
+            writes: self.writes_sent.load(Ordering::Relaxed),
+            read_rate: rate(&self.read_rate),
+            write_rate: rate(&self.write_rate),
+        }
+    }
+
+    /// The time left, from the budget that binds (see [`eta`]).
+    fn eta(&self, total: u64, elapsed: Duration) -> Option<Duration> {
+        eta(
+            total,
+            self.done.load(Ordering::Relaxed),
+            self.sent(),
+            elapsed,
+        )
+    }
+
     /// `applied 1,000 · unchanged 200 · failed 3 · 429s 5`; rare outcomes only when they occur.
     fn describe(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -167,6 +194,17 @@ impl Progress {
         self.inner.counts.throttled.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The engine's requests so far and its budgets' current rates.
+    pub fn paced(&self, sent: Requests) {
+        let c = &self.inner.counts;
+        c.reads_sent.store(sent.reads, Ordering::Relaxed);
+        c.writes_sent.store(sent.writes, Ordering::Relaxed);
+        c.read_rate
+            .store(sent.read_rate.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
+        c.write_rate
+            .store(sent.write_rate.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
+    }
+
     /// A short note on what the run is doing (`waiting 12s for the write quota`); empty clears.
     pub fn set_message(&self, msg: &str) {
         if let Ok(mut m) = self.inner.message.lock() {
@@ -240,14 +278,10 @@ impl Inner {
         #[allow(clippy::cast_precision_loss)]
         let per_sec = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         let _ = write!(line, " · {}/s", rate(per_sec));
-        if !last && per_sec > 0.0 && done < self.total {
-            #[allow(clippy::cast_precision_loss)]
-            let eta = (self.total - done) as f64 / per_sec;
-            let _ = write!(
-                line,
-                " · eta {}",
-                duration(Duration::from_secs_f64(eta.round()))
-            );
+        if !last {
+            if let Some(eta) = self.counts.eta(self.total, elapsed) {
+                let _ = write!(line, " · eta {}", duration(eta));
+            }
         }
         let _ = write!(line, " · {}", self.counts.describe());
         if !last {
@@ -261,6 +295,51 @@ impl Inner {
     }
 }
 
+/// The time left when `done` of `total` (row, action) pairs are finished after `elapsed`.
+///
+/// A rollout's pace is set by its budgets, not by its rows: reads run ahead of writes (users
+/// are read up to a few hundred ahead of their change) and unchanged rows cost no write, so
+/// rows per second early in a run says little about the end. The requests still to send are
+/// projected from what the finished pairs took (reads and writes per pair so far), and each
+/// kind takes its count over its budget's current rate (where a budget is not limited, the
+/// rate seen so far); the slower of the two is the estimate. `None` until a pair is done.
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn eta(total: u64, done: u64, sent: Requests, elapsed: Duration) -> Option<Duration> {
+    if done == 0 || done >= total {
+        return (done >= total && total > 0).then_some(Duration::ZERO);
+    }
+    let left = (total - done) as f64;
+    let secs = elapsed.as_secs_f64();
+    let time_for = |sent_so_far: u64, budget: Option<f64>| -> f64 {
+        let still = left * sent_so_far as f64 / done as f64;
+        let seen = if secs > 0.0 {
+            sent_so_far as f64 / secs
+        } else {
+            0.0
+        };
+        match budget.filter(|r| *r > 0.0).or((seen > 0.0).then_some(seen)) {
+            Some(rate) => still / rate,
+            None => 0.0,
+        }
+    };
+    let by_budget =
+        time_for(sent.writes, sent.write_rate).max(time_for(sent.reads, sent.read_rate));
+    // Nothing sent yet (all rows skipped or refused so far): the pairs' own pace.
+    let by_pairs = if secs > 0.0 {
+        left / (done as f64 / secs)
+    } else {
+        0.0
+    };
+    let estimate = if sent.reads + sent.writes > 0 {
+        by_budget
+    } else {
+        by_pairs
+    };
+    estimate
+        .is_finite()
+        .then(|| Duration::from_secs_f64(estimate.round().clamp(0.0, 1e9)))
+}
+
 fn new_bar(total: u64, counts: &Arc<Counts>) -> ProgressBar {
     let counts = Arc::clone(counts);
     let style = ProgressStyle::with_template(BAR_TEMPLATE)
@@ -272,6 +351,16 @@ fn new_bar(total: u64, counts: &Arc<Counts>) -> ProgressBar {
                 let _ = write!(w, "{}/s", rate(state.per_sec()));
             },
         )
+        .with_key("eta", {
+            let counts = Arc::clone(&counts);
+            move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let total = state.len().unwrap_or(0);
+                let _ = match counts.eta(total, state.elapsed()) {
+                    Some(eta) => w.write_str(&duration(eta)),
+                    None => w.write_str("?"),
+                };
+            }
+        })
         .with_key(
             "counts",
             move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
@@ -405,6 +494,62 @@ mod tests {
         assert!(
             last.starts_with("progress: finished 1,234/10,000 in "),
             "{last}"
+        );
+    }
+
+    #[test]
+    fn eta_follows_the_write_budget_not_the_early_row_rate() {
+        // The run: 842 of 20,000 pairs in 2.66 s (316.8/s), most of them unchanged
+        // reads; 421 writes so far at ~20/s. Rows per second said 60 s; the writes say more
+        // than 7 minutes.
+        let sent = Requests {
+            reads: 1_700,
+            writes: 421,
+            read_rate: Some(741.0),
+            write_rate: Some(19.4),
+        };
+        let eta = eta(20_000, 842, sent, Duration::from_secs_f64(2.66)).unwrap();
+        // 19,158 pairs left × 421/842 writes a pair = 9,579 writes at 19.4/s ≈ 494 s.
+        assert_eq!(eta.as_secs(), 494);
+    }
+
+    #[test]
+    fn eta_follows_the_read_budget_when_reads_bind() {
+        // A plan: reads only, 100 of 1,000 users read at 50 reads/s.
+        let sent = Requests {
+            reads: 100,
+            writes: 0,
+            read_rate: Some(50.0),
+            write_rate: Some(19.4),
+        };
+        assert_eq!(
+            eta(1_000, 100, sent, Duration::from_secs(2)),
+            Some(Duration::from_secs(18))
+        );
+    }
+
+    #[test]
+    fn eta_without_budgets_uses_the_rates_seen_and_is_unknown_before_the_first_pair() {
+        let sent = Requests {
+            reads: 200,
+            writes: 100,
+            read_rate: None,
+            write_rate: None,
+        };
+        // 100 writes in 10 s: 10/s; 900 pairs left × 1 write = 90 s (reads: 1,800 at 20/s).
+        assert_eq!(
+            eta(1_000, 100, sent, Duration::from_secs(10)),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(eta(1_000, 0, sent, Duration::from_secs(10)), None);
+        assert_eq!(
+            eta(1_000, 1_000, sent, Duration::from_secs(10)),
+            Some(Duration::ZERO)
+        );
+        // Nothing sent (skipped rows only): the pairs' own pace.
+        assert_eq!(
+            eta(100, 50, Requests::default(), Duration::from_secs(5)),
+            Some(Duration::from_secs(5))
         );
     }
 

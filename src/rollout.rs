@@ -151,6 +151,10 @@ impl Sink for JournalSink {
     fn throttled(&mut self, count: u64) {
         self.progress.throttled(count);
     }
+
+    fn paced(&mut self, sent: engine::Requests) {
+        self.progress.paced(sent);
+    }
 }
 
 /// The results file's extra columns: `resolved_user` first for a mail column (so it sits at

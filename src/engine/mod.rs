@@ -12,6 +12,6 @@ pub mod settings;
 pub(crate) mod state_change;
 pub mod transport;
 
-pub use scheduler::{EngineReport, Sink, Stop, UserLookup, WorkItem, run};
+pub use scheduler::{EngineReport, Requests, Sink, Stop, UserLookup, WorkItem, run};
 pub use settings::EngineSettings;
 pub use transport::Transport;

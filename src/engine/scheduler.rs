@@ -55,6 +55,17 @@ pub trait Sink {
     fn flush(&mut self) -> Result<(), String>;
     /// Items (or whole batches) answered 429.
     fn throttled(&mut self, _count: u64) {}
+    /// Requests sent so far and the budgets' current rates, after each batch (for the ETA).
+    fn paced(&mut self, _sent: Requests) {}
+}
+
+/// Requests sent so far and the rates the budgets allow now (`None`: not limited).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Requests {
+    pub reads: u64,
+    pub writes: u64,
+    pub read_rate: Option<f64>,
+    pub write_rate: Option<f64>,
 }
 
 /// Why a run stopped before finishing every row.
@@ -335,6 +346,12 @@ impl Scheduler {
         if self.out.is_empty() {
             return;
         }
+        sink.paced(Requests {
+            reads: self.report.reads,
+            writes: self.report.writes,
+            read_rate: self.reads.rate(),
+            write_rate: self.writes.rate(),
+        });
         for record in self.out.drain(..) {
             if let Err(e) = sink.record(record) {
                 self.report.stop.get_or_insert(Stop::Sink(e));
