@@ -19,6 +19,11 @@ const TAG_READ: u32 = 0;
 const TAG_WRITE: u32 = 1;
 const TAG_VERIFY: u32 = 2;
 const TAG_CONFIRM: u32 = 3;
+/// A plan's read of the user's methods, to predict what `enabled` becomes.
+const TAG_METHODS: u32 = 4;
+
+/// The password method every user has; it is not an MFA method (docs/graph.md §1, §2).
+const PASSWORD_METHOD: &str = "#microsoft.graph.passwordAuthenticationMethod";
 
 #[derive(Debug)]
 pub(crate) struct StateChange {
@@ -57,6 +62,43 @@ impl StateChange {
         }
     }
 
+    fn list_methods(&self) -> Call {
+        Call {
+            tag: TAG_METHODS,
+            version: ApiVersion::Beta,
+            method: Method::Get,
+            url: self
+                .url
+                .replace("/authentication/requirements", "/authentication/methods"),
+            body: None,
+        }
+    }
+
+    /// A plan's row for `enabled`: Graph stores `enabled` as `enforced` for a user with a
+    /// registered MFA method (docs/graph.md §1), so the plan says which one will land.
+    /// `registered` is `None` when the methods could not be read (then `enabled`, saying so).
+    fn planned_enable(&self, http_status: u16, registered: Option<bool>, why: &str) -> Outcome {
+        let (after, message) = match registered {
+            Some(true) => (
+                MfaState::Enforced,
+                "predicted enforced: the user has a registered method, and Graph stores enabled as enforced for them".to_string(),
+            ),
+            Some(false) => (MfaState::Enabled, String::new()),
+            None => (
+                MfaState::Enabled,
+                format!("could not read the user's methods to predict enforced ({why}); Graph stores enabled as enforced for a user with a registered method"),
+            ),
+        };
+        Outcome {
+            status: Status::Planned,
+            before: self.before_text(),
+            after: after.as_str().to_string(),
+            http_status: Some(http_status),
+            message,
+            ..Outcome::default()
+        }
+    }
+
     fn write(&self) -> Call {
         Call {
             tag: TAG_WRITE,
@@ -84,6 +126,9 @@ impl StateChange {
         } else {
             READ_PERMISSION
         };
+        if tag == TAG_METHODS {
+            return Next::Done(self.on_methods(r));
+        }
         if r.status == 404 {
             return Next::Done(not_found(r));
         }
@@ -139,6 +184,11 @@ impl StateChange {
                         ..Outcome::default()
                     });
                 }
+                if self.options.dry_run && self.target == MfaState::Enabled {
+                    // One more read, on the read budget, so the plan shows the after-state
+                    // the run will report.
+                    return Next::Send(vec![self.list_methods()]);
+                }
                 if self.options.dry_run {
                     return Next::Done(Outcome {
                         status: Status::Planned,
@@ -178,9 +228,33 @@ impl StateChange {
         }
     }
 
+    /// The methods listing of a plan: any method but the password is a registered one. A
+    /// further page means more methods than the one password. A refusal (no
+    /// UserAuthenticationMethod.Read.All) or an odd answer leaves the plan at `enabled`.
+    fn on_methods(&self, r: &ItemResponse) -> Outcome {
+        if !(200..300).contains(&r.status) {
+            let why = match r.body.pointer("/error/code").and_then(|c| c.as_str()) {
+                Some(code) => format!("HTTP {} {code}", r.status),
+                None => format!("HTTP {}", r.status),
+            };
+            return self.planned_enable(200, None, &why);
+        }
+        let Some(methods) = r.body.get("value").and_then(|v| v.as_array()) else {
+            return self.planned_enable(200, None, "the answer has no method list");
+        };
+        let registered = r.body.get("@odata.nextLink").is_some()
+            || methods
+                .iter()
+                .any(|m| m.get("@odata.type").and_then(|t| t.as_str()) != Some(PASSWORD_METHOD));
+        self.planned_enable(200, Some(registered), "")
+    }
+
     /// The scheduler gave up on a call: only a failed read-back still has an answer, since
-    /// the write itself was acknowledged.
+    /// the write itself was acknowledged; a plan's methods read only loses its prediction.
     pub(crate) fn give_up(&self, tag: u32, message: &str) -> Option<Outcome> {
+        if tag == TAG_METHODS {
+            return Some(self.planned_enable(200, None, message));
+        }
         (tag == TAG_CONFIRM).then(|| {
             let mut out = self.applied(204, self.target.clone());
             out.message = format!("written (204); reading it back failed: {message}");
@@ -202,6 +276,8 @@ impl StateChange {
     pub(crate) fn after_ambiguous(&mut self, tag: u32) -> Call {
         if tag == TAG_WRITE {
             self.read(TAG_VERIFY)
+        } else if tag == TAG_METHODS {
+            self.list_methods()
         } else {
             self.read(tag)
         }
@@ -237,6 +313,69 @@ mod tests {
             Next::Done(o) => o,
             other => panic!("expected an outcome, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_plan_for_enable_predicts_enforced_for_a_user_with_a_registered_method() {
+        let password =
+            json!({"@odata.type": PASSWORD_METHOD, "id": "28c10230-6103-485e-b985-444c60001490"});
+        let phone = json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7"});
+        for (methods, next_link, after) in [
+            (vec![password.clone(), phone], false, "enforced"),
+            (vec![password.clone()], false, "enabled"),
+            (vec![password], true, "enforced"),
+        ] {
+            let mut m = machine(MfaState::Enabled, true);
+            m.start();
+            let call = sent(m.on_response(
+                TAG_READ,
+                &answer(200, json!({"perUserMfaState":"disabled"})),
+            ));
+            assert_eq!(call.method, Method::Get);
+            assert_eq!(call.url, "/users/a@contoso.com/authentication/methods");
+            let mut body = json!({ "value": methods });
+            if next_link {
+                body["@odata.nextLink"] = json!("https://graph.microsoft.com/beta/next");
+            }
+            let o = done(m.on_response(TAG_METHODS, &answer(200, body)));
+            assert_eq!(o.status, Status::Planned);
+            assert_eq!((o.before.as_str(), o.after.as_str()), ("disabled", after));
+            assert_eq!(
+                o.message.contains("predicted enforced"),
+                after == "enforced",
+                "{}",
+                o.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_plan_for_enable_without_the_methods_permission_stays_enabled_and_says_why() {
+        let mut m = machine(MfaState::Enabled, true);
+        m.start();
+        sent(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
+        let o = done(m.on_response(
+            TAG_METHODS,
+            &answer(403, json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}})),
+        ));
+        assert_eq!(o.status, Status::Planned);
+        assert_eq!(o.after, "enabled");
+        assert!(
+            o.message.contains("HTTP 403 Authorization_RequestDenied"),
+            "{}",
+            o.message
+        );
+        // A plan for enforce needs no such read.
+        let mut m = machine(MfaState::Enforced, true);
+        m.start();
+        let o = done(m.on_response(
+            TAG_READ,
+            &answer(200, json!({"perUserMfaState":"disabled"})),
+        ));
+        assert_eq!((o.status, o.after.as_str()), (Status::Planned, "enforced"));
     }
 
     #[test]

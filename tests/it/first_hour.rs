@@ -399,3 +399,43 @@ fn version_names_the_commit_and_the_target() {
     );
     assert!(target.split('-').count() >= 3, "a target triple: {line}");
 }
+
+#[test]
+fn the_plan_for_enable_predicts_the_after_state_the_run_reports() {
+    use std::collections::HashMap;
+
+    use mfa_rollout::journal::Status;
+
+    use crate::util::results;
+
+    let env = Env::start(EmulatorConfig::generated(80, 12).no_throttle());
+    let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enable"]));
+    let plan = env.path("plan.csv");
+    let (code, _, stderr) = run(env.rollout("plan", &input, &plan, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+    let planned = results(&plan);
+    let predicted_enforced = planned
+        .iter()
+        .filter(|r| r.status == Status::Planned && r.after == "enforced")
+        .count();
+    assert!(
+        predicted_enforced > 0,
+        "some users have methods: {planned:?}"
+    );
+
+    let out = env.path("r.csv");
+    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    let after: HashMap<u64, String> = results(&out)
+        .into_iter()
+        .map(|r| (r.row, r.after))
+        .collect();
+    for p in &planned {
+        assert_eq!(
+            p.after, after[&p.row],
+            "row {}: plan and run disagree",
+            p.row
+        );
+    }
+}
