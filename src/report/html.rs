@@ -451,24 +451,24 @@ impl<'a> Page<'a> {
             let status = r.status.as_str();
             let _ = write!(
                 out,
-                "<tr data-row=\"{0}\"><td class=\"num\">{0}</td><td class=\"user\">",
+                "<tr data-row=\"{0}\"><td class=\"num\" data-label=\"row\">{0}</td><td class=\"user\" data-label=\"user\">",
                 r.row
             );
             esc(out, &r.user);
-            out.push_str("</td><td>");
+            out.push_str("</td><td data-label=\"action\">");
             esc(out, &r.action);
             let _ = write!(
                 out,
-                "</td><td class=\"st-{status}\">{status}</td><td class=\"num\">"
+                "</td><td class=\"st-{status}\" data-label=\"status\">{status}</td><td class=\"num\" data-label=\"HTTP\">"
             );
             if let Some(h) = r.http_status {
                 let _ = write!(out, "{h}");
             }
-            out.push_str("</td><td>");
+            out.push_str("</td><td data-label=\"error code\">");
             esc(out, &r.error_code);
-            out.push_str("</td><td class=\"msg\">");
+            out.push_str("</td><td class=\"msg\" data-label=\"message\">");
             esc(out, &r.message);
-            out.push_str("</td><td class=\"id\">");
+            out.push_str("</td><td class=\"id\" data-label=\"request id\">");
             esc(out, &r.request_id);
             out.push_str("</td></tr>\n");
             if out.len() >= CHUNK {
@@ -626,6 +626,17 @@ tfoot th,tfoot td{font-weight:650;border-bottom:0}
 .all td:nth-child(2),.all td:nth-child(3),.all td:nth-child(4){white-space:nowrap}
 .all td:nth-child(9){min-width:16rem;overflow-wrap:break-word}
 .all td:nth-child(11),.all td:nth-child(12),.all td:nth-child(13){font-family:ui-monospace,SFMono-Regular,Consolas,monospace;font-size:.8rem;white-space:nowrap}
+.problems .user,.problems .id{white-space:normal;overflow-wrap:anywhere}
+.problems .user{min-width:12ch}.problems .id{min-width:14ch}
+.problems .msg{min-width:12rem}
+@media (max-width:40rem){
+.problems thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.problems,.problems tbody,.problems tr{display:block;width:100%}
+.problems tr{border-bottom:1px solid var(--line);padding:.35rem 0}
+.problems td{display:grid;grid-template-columns:6.5rem minmax(0,1fr);gap:.5rem;border:0;padding:.1rem .6rem;text-align:left;min-width:0}
+.problems td::before{content:attr(data-label);color:var(--muted);font-weight:400}
+.problems td:empty{display:none}
+}
 .filter{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:0 0 .75rem}
 .filter input,.filter select{font:inherit;padding:.2rem .4rem;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:4px}
 .filter input{width:min(24rem,70vw)}
