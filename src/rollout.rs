@@ -400,7 +400,17 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         _ => Vec::new(),
     };
     let by_mail = loaded.user_kind == UserKind::Mail;
+    let rows_in_input = loaded.jobs.len() + loaded.invalid.len();
     let (work, upfront) = remaining_work(loaded, &done, &r.results)?;
+    if r.resume && !r.output.quiet {
+        // Where the resumed run picks up, counted in input rows (all of a row's actions).
+        let rows_left: BTreeSet<u64> = work.iter().map(|w| w.row).collect();
+        eprintln!(
+            "resuming: {} of {} rows done",
+            crate::report::figures::thousands((rows_in_input - rows_left.len()) as u64),
+            crate::report::figures::thousands(rows_in_input as u64)
+        );
+    }
 
     let actions: BTreeSet<Action> = work
         .iter()

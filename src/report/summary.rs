@@ -550,8 +550,8 @@ impl Summary {
             "reads_per_second": self.stats.and_then(|s| per_second(s.reads)),
             "writes_per_second": self.stats.and_then(|s| per_second(s.writes)),
             "throttled": self.stats.map(|s| s.throttled),
-            "final_write_rate": self.stats.and_then(|s| s.final_write_rate),
-            "final_read_rate": self.stats.and_then(|s| s.final_read_rate),
+            "final_write_rate": self.stats.and_then(|s| s.final_write_rate).map(round2),
+            "final_read_rate": self.stats.and_then(|s| s.final_read_rate).map(round2),
             "retries": self.stats.map(|s| s.retries),
             "results": self.results_path.as_ref().map(|p| p.display().to_string()),
         })
@@ -733,6 +733,19 @@ mod tests {
         assert_eq!(v["writes_per_second"], 29.75);
         assert_eq!(v["throttled"], 12);
         assert_eq!(v["results"], "results.csv");
+    }
+
+    #[test]
+    fn json_rates_are_rounded_to_hundredths() {
+        let paced = RunStats {
+            final_write_rate: Some(19.400_000_000_000_002),
+            final_read_rate: Some(740.740_740_7),
+            ..stats()
+        };
+        let v = Summary::from_records(&known_run(false), Some(paced), None, false).to_json();
+        assert_eq!(v["final_write_rate"], 19.4);
+        assert_eq!(v["final_read_rate"], 740.74);
+        assert_eq!(v["reads_per_second"], 14.89);
     }
 
     #[test]

@@ -258,9 +258,22 @@ fn sigterm_drains_journals_prints_the_resume_command_and_exits_143() {
         .count() as u64;
     assert_eq!(applied, stat(&env.stats(), "writes"), "{stderr}");
 
-    // The printed resume command finishes the run.
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
+    // The printed resume command finishes the run, and says where it picks up.
+    let rows_done = journaled
+        .iter()
+        .map(|r| r.row)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut c = env.command();
+    c.args(["apply", "in.csv", "--results", "r.csv", "--resume"]);
+    env.point_at_emulator(&mut c);
+    c.stdout(std::process::Stdio::null());
+    let (code, _, stderr) = run(c);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming: {rows_done} of 60 rows done")),
+        "{stderr}"
+    );
     assert_eq!(results(&out).len(), 60);
 }
 
