@@ -240,7 +240,7 @@ pub struct OutputArgs {
     /// Print the summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
-    /// Only errors on stderr; no progress bar
+    /// Only errors on stderr, no progress bar, and only the one-line outcome on stdout
     #[arg(short, long)]
     pub quiet: bool,
     /// More detail on stderr (-vv for debug)

@@ -10,6 +10,7 @@
 //! - [`engine`]: per-job state machines and the async scheduler (batching, pacing, retries).
 //! - [`graph`]: `$batch` wire types, user keys, HTTP client, tokens, clouds.
 //! - [`journal`]: the results CSV: append during the run, read back on resume, compact.
+//! - `locale_text`: ASCII in place of the output's marks when the locale is not UTF-8.
 //! - [`report`]: human and JSON summaries.
 //! - [`progress`]: progress bar or periodic log lines on stderr.
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod graph;
 pub mod input;
 pub mod journal;
+mod locale_text;
 mod output_path;
 pub mod progress;
 pub mod report;

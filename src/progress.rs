@@ -22,6 +22,9 @@ const LOG_POLL: Duration = Duration::from_millis(250);
 /// The bar's line: `███▌    1,234/10,000 · 18.2/s · eta 7m · applied 1,200 · … <message>`.
 const BAR_TEMPLATE: &str =
     "{bar:30.cyan/blue} {human_pos}/{human_len} · {rate} · eta {eta} · {counts} {msg}";
+/// The same line in ASCII, for a locale that is not UTF-8 (`LANG=C`).
+const BAR_TEMPLATE_ASCII: &str =
+    "[{bar:30}] {human_pos}/{human_len} - {rate} - eta {eta} - {counts} {msg}";
 /// Bar redraws per second, at most.
 const BAR_HZ: u8 = 10;
 
@@ -240,7 +243,7 @@ impl Progress {
                     bar.finish_and_clear();
                 }
             }
-            ProgressMode::Log => eprintln!("{}", self.inner.log_line(true)),
+            ProgressMode::Log => eprintln!("{}", for_terminal(&self.inner.log_line(true))),
             ProgressMode::Quiet => {}
         }
     }
@@ -340,11 +343,22 @@ pub(crate) fn eta(total: u64, done: u64, sent: Requests, elapsed: Duration) -> O
         .then(|| Duration::from_secs_f64(estimate.round().clamp(0.0, 1e9)))
 }
 
+/// A log line as the locale can show it.
+fn for_terminal(line: &str) -> String {
+    crate::locale_text::for_locale(line, crate::locale_text::utf8_locale()).into_owned()
+}
+
 fn new_bar(total: u64, counts: &Arc<Counts>) -> ProgressBar {
     let counts = Arc::clone(counts);
-    let style = ProgressStyle::with_template(BAR_TEMPLATE)
+    let utf8 = crate::locale_text::utf8_locale();
+    let (template, chars) = if utf8 {
+        (BAR_TEMPLATE, "█▉▊▋▌▍▎▏ ")
+    } else {
+        (BAR_TEMPLATE_ASCII, "#>-")
+    };
+    let style = ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("█▉▊▋▌▍▎▏ ")
+        .progress_chars(chars)
         .with_key(
             "rate",
             |state: &ProgressState, w: &mut dyn std::fmt::Write| {
@@ -364,7 +378,7 @@ fn new_bar(total: u64, counts: &Arc<Counts>) -> ProgressBar {
         .with_key(
             "counts",
             move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = w.write_str(&counts.describe());
+                let _ = w.write_str(&crate::locale_text::for_locale(&counts.describe(), utf8));
             },
         );
     let bar =
@@ -391,7 +405,7 @@ fn spawn_logger(inner: Weak<Inner>) {
                 }
                 if last.elapsed() >= LOG_EVERY {
                     last = Instant::now();
-                    eprintln!("{}", inner.log_line(false));
+                    eprintln!("{}", for_terminal(&inner.log_line(false)));
                 }
             }
         });

@@ -540,13 +540,27 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             message: format!("cannot write the HTML report: {e}"),
         })?;
     }
-    if r.output.json {
-        println!("{}", summary.to_json());
-    } else if !r.output.quiet {
-        print!("{}", summary.render_text());
-    }
+    print_summary(&summary, r.output);
     saved?;
     Ok(summary.completion())
+}
+
+/// The summary on stdout: JSON with `--json`, its text otherwise, and with `-q` only its
+/// first line (the outcome), so a quiet run still says how it ended.
+pub(crate) fn print_summary(summary: &crate::report::Summary, output: &OutputArgs) {
+    if output.json {
+        println!("{}", summary.to_json());
+        return;
+    }
+    let text = summary.render_text();
+    let utf8 = crate::locale_text::utf8_locale();
+    if output.quiet {
+        if let Some(first) = text.lines().next() {
+            println!("{}", crate::locale_text::for_locale(first, utf8));
+        }
+    } else {
+        print!("{}", crate::locale_text::for_locale(&text, utf8));
+    }
 }
 
 #[cfg(test)]

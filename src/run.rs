@@ -176,10 +176,6 @@ fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
             message: format!("cannot write the HTML report: {e}"),
         })?;
     }
-    if args.output.json {
-        println!("{}", summary.to_json());
-    } else if !args.output.quiet {
-        print!("{}", summary.render_text());
-    }
+    crate::rollout::print_summary(&summary, &args.output);
     Ok(summary.completion())
 }

@@ -452,3 +452,28 @@ fn the_plan_for_enable_predicts_the_after_state_the_run_reports() {
         );
     }
 }
+
+#[test]
+fn quiet_keeps_the_outcome_line_and_a_c_locale_gets_ascii() {
+    let env = Env::start(EmulatorConfig::generated(12, 8).no_throttle());
+    let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
+    let (code, stdout, stderr) = run(env.rollout("plan", &input, &env.path("p.csv"), &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("plan: ") && stdout.contains("would be made"),
+        "{stdout}"
+    );
+
+    let mut c = env.command();
+    c.args(["plan", "in.csv", "--report", "p2.csv"])
+        .env_remove("LC_ALL")
+        .env_remove("LC_CTYPE")
+        .env("LANG", "C");
+    env.point_at_emulator(&mut c);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.lines().count() > 1, "{stdout}");
+    assert!(stdout.contains(" -> "), "{stdout}");
+    assert!(stdout.is_ascii() && stderr.is_ascii(), "{stdout}{stderr}");
+}
