@@ -295,6 +295,14 @@ pub struct ApplyArgs {
     /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
+    /// Stop once N rows have failed, or N% of the rows this run does (exit 4; --resume goes on)
+    ///
+    /// The circuit breaker is always on besides: 25 users in a row failing their transient
+    /// retries (5xx, timeouts, dropped connections), or 25 calls in a row of one route answered
+    /// 403 or 400, stop the run with exit 4; the token refused even after renewal, exit 3. The
+    /// rows not finished are not recorded as failed, so --resume does them.
+    #[arg(long, value_name = "N|N%")]
+    pub max_failures: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

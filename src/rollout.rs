@@ -29,6 +29,8 @@ struct Rollout<'a> {
     overwrite: bool,
     dry_run: bool,
     max_changes: Option<u64>,
+    /// `--max-failures`, as typed.
+    max_failures: Option<&'a str>,
     run: &'a crate::cli::RunArgs,
     connection: &'a crate::cli::ConnectionArgs,
     pacing: &'a crate::cli::PacingArgs,
@@ -45,6 +47,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: args.dry_run,
             max_changes: args.max_changes,
+            max_failures: args.max_failures.as_deref(),
             run: &args.run,
             connection: &args.connection,
             pacing: &args.pacing,
@@ -64,6 +67,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: true,
             max_changes: None,
+            max_failures: None,
             run: &args.run,
             connection: &args.connection,
             pacing: &args.pacing,
@@ -372,6 +376,11 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let options = config::input_options(r.input)?;
     let mut settings =
         config::engine_settings(r.pacing, &r.run.reset_scope, r.dry_run, r.max_changes)?;
+    let failure_bound = r
+        .max_failures
+        .map(engine::settings::FailureBound::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
     settings.global_cloud = connection.cloud == crate::graph::Cloud::Global;
     let loaded = input::load(&r.input.input, &options)?;
@@ -411,6 +420,8 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             crate::report::figures::thousands(rows_in_input as u64)
         );
     }
+    // A percentage is of the rows this run does (a resumed run: the rows left).
+    settings.max_failures = failure_bound.map(|b| b.rows(work.len() as u64));
 
     let actions: BTreeSet<Action> = work
         .iter()
@@ -475,7 +486,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     };
     let _ = sink_failure;
     let resume_hint = || format!("resume with: {}", resume_command(argv));
-    match report.stop {
+    match &report.stop {
         None => {}
         Some(Stop::Interrupted) => {
             let _ = journal.sync();
@@ -491,13 +502,27 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
                 StopSignal::Terminate => Error::Terminated(message),
             });
         }
-        Some(Stop::Breaker(message)) => {
+        Some(Stop::SignIn(cause) | Stop::Breaker(cause) | Stop::MaxFailures(cause)) => {
             let _ = journal.sync();
-            return Err(Error::Auth(format!("{message}. {}", resume_hint())));
+            let why = match &report.stop {
+                Some(Stop::MaxFailures(_)) => "--max-failures stopped the run",
+                _ => "the circuit breaker stopped the run",
+            };
+            let message = format!(
+                "{why}: {cause}. {} rows ended before the stop (in {}); the rows not finished \
+                 are not recorded, so --resume does them. {}",
+                report.rows_ended,
+                r.results.display(),
+                resume_hint()
+            );
+            return Err(match &report.stop {
+                Some(Stop::SignIn(_)) => Error::Auth(message),
+                _ => Error::Guard(message),
+            });
         }
         Some(Stop::MaxChanges(message)) => {
             let _ = journal.sync();
-            return Err(Error::Guard(message));
+            return Err(Error::Guard(message.clone()));
         }
         Some(Stop::Sink(message)) => {
             return Err(Error::Other(format!(

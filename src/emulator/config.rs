@@ -104,6 +104,12 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Uniform jitter around `latency_ms`, ms (latency is latency_ms ± jitter, never < 0).
     pub latency_jitter_ms: u64,
+    /// After this many Graph requests have passed the bearer check, every bearer token is
+    /// refused with 401 `InvalidAuthenticationToken`, newly issued ones too, while the login
+    /// routes go on issuing them: a 401 storm that token renewal does not cure (Graph
+    /// refusing the tokens this app gets, e.g. minted for another audience or cloud).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refuse_tokens_after: Option<u64>,
 }
 
 /// One registered authentication method in the tenant file (the password method is implicit).

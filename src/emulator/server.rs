@@ -317,7 +317,20 @@ async fn graph(
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let token = match shared.tokens.check(header_str(headers, "authorization")) {
+    let checked = shared
+        .tokens
+        .check(header_str(headers, "authorization"))
+        .and_then(|t| {
+            let refused = fault_settings.refuse_tokens_after.is_some_and(|after| {
+                shared.stats.token_checks_passed.fetch_add(1, Relaxed) >= after
+            });
+            if refused {
+                Err(super::token::TokenProblem::Refused)
+            } else {
+                Ok(t)
+            }
+        });
+    let token = match checked {
         Ok(t) => t,
         Err(problem) => {
             Stats::bump(&shared.stats.unauthorized);
@@ -391,6 +404,15 @@ fn batch_request(
     }
     let fault = faults::batch_fault(&shared.config.faults, &mut shared.rng());
     if let Some(fault) = fault {
+        // Counted so a test can tell how many items a faulted run sent (none of them ran).
+        let items = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("requests").and_then(Value::as_array).map(Vec::len))
+            .unwrap_or(0);
+        shared
+            .stats
+            .faults_batch_items
+            .fetch_add(items as u64, Relaxed);
         let retry = format_retry_after(faults::retry_after(&shared.config.faults));
         extra.push(("Retry-After", retry.clone()));
         return match fault {

@@ -19,10 +19,14 @@ pub(crate) struct Stats {
     pub(crate) token_grants: AtomicU64,
     pub(crate) token_failures: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
+    /// Graph requests whose bearer token passed (what `refuse_tokens_after` counts).
+    pub(crate) token_checks_passed: AtomicU64,
     pub(crate) faults_batch_429: AtomicU64,
     pub(crate) faults_batch_503: AtomicU64,
     pub(crate) faults_item_5xx: AtomicU64,
     pub(crate) faults_dropped: AtomicU64,
+    /// Items in the batches answered a whole-batch 429 or 503 (none of them ran).
+    pub(crate) faults_batch_items: AtomicU64,
     by_status: Vec<AtomicU64>,
 }
 
@@ -39,10 +43,12 @@ impl Stats {
             token_grants: AtomicU64::new(0),
             token_failures: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            token_checks_passed: AtomicU64::new(0),
             faults_batch_429: AtomicU64::new(0),
             faults_batch_503: AtomicU64::new(0),
             faults_item_5xx: AtomicU64::new(0),
             faults_dropped: AtomicU64::new(0),
+            faults_batch_items: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -92,6 +98,7 @@ impl Stats {
                 "batch_503": self.faults_batch_503.load(Relaxed),
                 "item_5xx": self.faults_item_5xx.load(Relaxed),
                 "dropped": self.faults_dropped.load(Relaxed),
+                "batch_items": self.faults_batch_items.load(Relaxed),
             },
         });
         if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), tenant_figures) {

@@ -35,6 +35,8 @@ pub(crate) enum TokenProblem {
     Malformed,
     Unknown,
     Expired,
+    /// The `refuse_tokens_after` fault: a well-formed, live token Graph will not accept.
+    Refused,
 }
 
 impl TokenProblem {
@@ -44,6 +46,7 @@ impl TokenProblem {
             TokenProblem::Malformed => "IDX14100: JWT is not well formed, there are no dots (.).",
             TokenProblem::Unknown => "Access token validation failure. Invalid signature.",
             TokenProblem::Expired => "Lifetime validation failed, the token is expired.",
+            TokenProblem::Refused => "Access token validation failure. Invalid audience.",
         }
     }
 }

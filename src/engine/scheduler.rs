@@ -72,8 +72,13 @@ pub struct Requests {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {
     Interrupted,
-    /// Sign-in or permission failures: the message says what to fix.
+    /// Graph kept refusing the access token, even after renewing it (exit 3).
+    SignIn(String),
+    /// The circuit breaker: failures are systemic, not per user (exit 4). The message names
+    /// the cause.
     Breaker(String),
+    /// --max-failures rows failed (exit 4).
+    MaxFailures(String),
     /// --max-changes would be exceeded.
     MaxChanges(String),
     /// The results file could not be written.
@@ -90,6 +95,10 @@ pub struct EngineReport {
     pub changes: u64,
     pub elapsed: Duration,
     pub stop: Option<Stop>,
+    /// Rows whose every action ended (and was recorded) in this run.
+    pub rows_ended: u64,
+    /// Actions recorded `failed` in this run.
+    pub failed: u64,
     /// The pacing rates at the end (after any adaptive slow-down).
     pub final_read_rate: Option<f64>,
     pub final_write_rate: Option<f64>,
@@ -118,6 +127,9 @@ struct Current {
     write_sent: bool,
     /// Its first write waits behind `--max-changes` (it does not count as running meanwhile).
     parked: bool,
+    /// It ended failed and its outcome is held back for the breaker: no answer or retry for
+    /// it matters any more.
+    suspected: bool,
     request_id: String,
     client_request_id: String,
 }
@@ -138,8 +150,9 @@ struct Pending {
 /// A call whose action ended (its outcome recorded) is never sent: a write sent then would
 /// change the tenant without a record of it.
 fn still_current(jobs: &[JobState], j: usize, action: usize) -> bool {
-    jobs.get(j)
-        .is_some_and(|job| job.next_action == action && job.current.is_some())
+    jobs.get(j).is_some_and(|job| {
+        job.next_action == action && job.current.as_ref().is_some_and(|c| !c.suspected)
+    })
 }
 
 struct Delayed {
@@ -163,6 +176,43 @@ impl Ord for Delayed {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
+}
+
+/// Why a failed outcome is held back: it may be one of a systemic run of failures, which the
+/// circuit breaker stops on without recording them (so `--resume` does them once the cause is
+/// gone).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Suspicion {
+    /// An item answered 401 even after its resend with a renewed token.
+    SignIn,
+    /// A call of this route that kept failing transiently (5xx, timeout, dropped
+    /// connection) until `max_attempts`.
+    Transient(String),
+    /// A call of one route (method and path, user ids masked) answered this status (400, 403).
+    Route(u16, String),
+}
+
+struct Suspect {
+    job: usize,
+    kind: Suspicion,
+    outcome: Outcome,
+}
+
+/// The route of a call: its method and path with the user and method ids masked, so that the
+/// same call for different users has the same route.
+fn route_of(call: &Call) -> String {
+    let path = call.url.split('?').next().unwrap_or_default();
+    let mut masked = Vec::new();
+    let mut mask_next = false;
+    for segment in path.split('/') {
+        if mask_next {
+            masked.push("{id}");
+        } else {
+            masked.push(segment);
+        }
+        mask_next = segment == "users" || segment.to_ascii_lowercase().ends_with("methods");
+    }
+    format!("{} {}", call.method.as_str(), masked.join("/"))
 }
 
 struct Sent {
@@ -242,10 +292,13 @@ struct Scheduler {
     reads: Budget,
     writes: Budget,
     report: EngineReport,
-    auth_streak: usize,
-    /// Outcomes of sign-in/permission failures held back until the breaker decides: if it
-    /// trips they are not recorded, so `--resume` redoes them once the cause is fixed.
-    suspects: Vec<(usize, Outcome)>,
+    /// Per kind of suspicion: how many failures of that kind in a row (items answered 401
+    /// after a resend, on any route; per route, calls that failed their user transiently, or
+    /// answered 403, or 400).
+    streaks: HashMap<Suspicion, usize>,
+    /// Failed outcomes held back until the breaker decides: if it trips they are not
+    /// recorded, so `--resume` redoes them once the cause is fixed.
+    suspects: Vec<Suspect>,
     /// Finished records not yet handed to the sink.
     out: Vec<ResultRecord>,
     throttled_new: u64,
@@ -295,7 +348,7 @@ impl Scheduler {
             in_flight: 0,
             window: 1,
             report: EngineReport::default(),
-            auth_streak: 0,
+            streaks: HashMap::new(),
             suspects: Vec::new(),
             out: Vec::new(),
             throttled_new: 0,
@@ -452,13 +505,17 @@ impl Scheduler {
             }
         }
 
-        // Sign-in/permission failures that did not trip the breaker are real outcomes.
-        if !matches!(self.report.stop, Some(Stop::Breaker(_))) {
-            for (j, outcome) in std::mem::take(&mut self.suspects) {
-                self.finish_action(j, outcome);
-            }
+        // Failures that did not trip the breaker are real outcomes (after a breaker stop,
+        // `finish_action` leaves them unrecorded).
+        for suspect in std::mem::take(&mut self.suspects) {
+            self.finish_action(suspect.job, suspect.outcome);
         }
         self.flush(sink);
+        self.report.rows_ended = self
+            .jobs
+            .iter()
+            .filter(|j| j.next_action >= j.item.actions.len())
+            .count() as u64;
         self.report.elapsed = started.elapsed();
         self.report.final_read_rate = self.reads.rate();
         self.report.final_write_rate = self.writes.rate();
@@ -508,7 +565,19 @@ impl Scheduler {
     /// Whether a stopping run may still send for jobs that already changed the tenant: on
     /// Ctrl-C and the breaker yes (within the grace period), not when the journal failed.
     fn may_drain(&self) -> bool {
-        matches!(self.report.stop, Some(Stop::Interrupted | Stop::Breaker(_)))
+        matches!(
+            self.report.stop,
+            Some(Stop::Interrupted | Stop::SignIn(_) | Stop::Breaker(_) | Stop::MaxFailures(_))
+        )
+    }
+
+    /// Whether failures are no longer recorded: the run stopped because failures are
+    /// systemic or too many, so what fails from now on is left for `--resume`.
+    fn holds_failures(&self) -> bool {
+        matches!(
+            self.report.stop,
+            Some(Stop::SignIn(_) | Stop::Breaker(_) | Stop::MaxFailures(_))
+        )
     }
 
     /// Keeps only the queued calls of jobs whose current action has sent a write.
@@ -762,7 +831,7 @@ impl Scheduler {
                 }
             }
             Err(BatchError::Auth(message)) => {
-                self.stop(Stop::Breaker(format!(
+                self.stop(Stop::SignIn(format!(
                     "sign-in failed during the run: {message}"
                 )));
                 // The items stay unfinished: --resume redoes them.
@@ -780,7 +849,7 @@ impl Scheduler {
                         message: format!("the batch was refused: {}", error.message),
                         ..Outcome::default()
                     };
-                    self.finish_action(job, outcome);
+                    self.suspect(job, Suspicion::Route(status, "POST $batch".into()), outcome);
                 }
             }
         }
@@ -802,7 +871,7 @@ impl Scheduler {
                 error_text,
             );
             let message = format!("still throttled after {} attempts {message}", p.throttled);
-            self.give_up(p, Some(429), &code, message.trim_end());
+            self.give_up(p, Some(429), &code, message.trim_end(), false);
             return;
         }
         let wait = match retry_after {
@@ -847,31 +916,91 @@ impl Scheduler {
                     return;
                 };
                 let next = current.machine.on_response(pending.call.tag, &answer);
-                if status == 401 || status == 403 {
-                    if let Next::Done(outcome) = next {
-                        self.on_auth_failure(job, outcome);
-                        return;
-                    }
-                } else {
-                    self.auth_streak = 0;
-                    for (j, o) in std::mem::take(&mut self.suspects) {
-                        self.finish_action(j, o);
+                let route = route_of(&pending.call);
+                // An answer other than the one a streak counts ends that streak: the token
+                // was taken, or the route works for this user.
+                if status != 401 {
+                    self.settle(&Suspicion::SignIn);
+                }
+                self.settle(&Suspicion::Transient(route.clone()));
+                for counted in [400, 403] {
+                    if status != counted {
+                        self.settle(&Suspicion::Route(counted, route.clone()));
                     }
                 }
-                self.apply_next(job, next);
+                let kind = match status {
+                    401 => Some(Suspicion::SignIn),
+                    400 | 403 => Some(Suspicion::Route(status, route)),
+                    _ => None,
+                };
+                match (kind, next) {
+                    (Some(kind), Next::Done(outcome)) if outcome.status == Status::Failed => {
+                        self.suspect(job, kind, outcome);
+                    }
+                    (_, next) => self.apply_next(job, next),
+                }
             }
         }
     }
 
-    fn on_auth_failure(&mut self, job: usize, outcome: Outcome) {
-        self.auth_streak += 1;
-        let message = outcome.message.clone();
-        self.suspects.push((job, outcome));
-        if self.auth_streak >= self.settings.breaker_threshold.max(1) {
-            self.stop(Stop::Breaker(format!(
-                "stopped after {} consecutive permission or sign-in failures: {message}",
-                self.auth_streak
-            )));
+    /// Holds a failed outcome back as one of a possible systemic run, and trips the breaker
+    /// when the run is long enough.
+    fn suspect(&mut self, job: usize, kind: Suspicion, outcome: Outcome) {
+        match self.jobs[job].current.as_mut() {
+            // Held back already (two calls of one action refused in one batch).
+            Some(c) if c.suspected => return,
+            Some(c) => c.suspected = true,
+            None => return,
+        }
+        let streak = {
+            let n = self.streaks.entry(kind.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let last = if outcome.error_code.is_empty() {
+            outcome.message.clone()
+        } else {
+            format!("{}: {}", outcome.error_code, outcome.message)
+        };
+        self.suspects.push(Suspect {
+            job,
+            kind: kind.clone(),
+            outcome,
+        });
+        if streak < self.settings.breaker_threshold.max(1) {
+            return;
+        }
+        let stop = match kind {
+            Suspicion::SignIn => Stop::SignIn(format!(
+                "Graph refused the access token for {streak} calls in a row, even after \
+                 renewing it: {last}"
+            )),
+            Suspicion::Transient(route) => Stop::Breaker(format!(
+                "{streak} users in a row failed {route} with transient errors (5xx, timeouts, \
+                 dropped connections) after {} attempts each; Graph looks unavailable: {last}",
+                self.settings.max_attempts
+            )),
+            Suspicion::Route(403, route) => Stop::Breaker(format!(
+                "{streak} users in a row were refused {route} (403): {last}"
+            )),
+            Suspicion::Route(status, route) => Stop::Breaker(format!(
+                "{streak} calls in a row of {route} were answered {status}: {last}"
+            )),
+        };
+        self.stop(stop);
+    }
+
+    /// A streak of `kind` ended: its held-back outcomes are real, per-user ones.
+    fn settle(&mut self, kind: &Suspicion) {
+        if self.streaks.remove(kind).is_none() {
+            return;
+        }
+        let (settled, held): (Vec<Suspect>, Vec<Suspect>) = std::mem::take(&mut self.suspects)
+            .into_iter()
+            .partition(|s| &s.kind == kind);
+        self.suspects = held;
+        for s in settled {
+            self.finish_action(s.job, s.outcome);
         }
     }
 
@@ -896,7 +1025,7 @@ impl Scheduler {
             } else {
                 code
             };
-            self.give_up(p, status, code, message);
+            self.give_up(p, status, code, message, true);
             return;
         }
         if let Some(current) = self.jobs[p.job].current.as_mut() {
@@ -910,8 +1039,16 @@ impl Scheduler {
     }
 
     /// A call kept failing: the action fails with the last error (once the machine's other
-    /// calls in flight are answered).
-    fn give_up(&mut self, p: Pending, status: Option<u16>, code: &str, message: &str) {
+    /// calls in flight are answered). A failure after transient retries is held back for the
+    /// breaker.
+    fn give_up(
+        &mut self,
+        p: Pending,
+        status: Option<u16>,
+        code: &str,
+        message: &str,
+        transient: bool,
+    ) {
         let job = p.job;
         if !self.is_current(job, p.action) {
             return;
@@ -927,7 +1064,12 @@ impl Scheduler {
             ..Outcome::default()
         };
         let next = current.machine.give_up(p.call.tag, message, failure);
-        self.apply_next(job, next);
+        match next {
+            Next::Done(outcome) if transient && outcome.status == Status::Failed => {
+                self.suspect(job, Suspicion::Transient(route_of(&p.call)), outcome);
+            }
+            next => self.apply_next(job, next),
+        }
     }
 
     /// Starts the job's next action, or records the rest as skipped after a failure.
@@ -966,6 +1108,7 @@ impl Scheduler {
                 change_reserved: false,
                 write_sent: false,
                 parked: false,
+                suspected: false,
                 request_id: String::new(),
                 client_request_id: String::new(),
             }));
@@ -1117,12 +1260,31 @@ impl Scheduler {
         });
     }
 
-    /// Records the current action's outcome and moves the job on.
+    /// Records the current action's outcome and moves the job on. After a breaker or
+    /// --max-failures stop a failure is not recorded: the action stays unfinished, and
+    /// `--resume` does it again (reading first, so nothing is written twice).
     fn finish_action(&mut self, j: usize, outcome: Outcome) {
+        if outcome.status == Status::Failed && self.holds_failures() {
+            if self.jobs[j].current.take().is_some_and(|c| !c.parked) {
+                self.running -= 1;
+            }
+            return;
+        }
         let action = self.jobs[j].item.actions[self.jobs[j].next_action];
         self.push_record(j, action, &outcome);
         if outcome.changed {
             self.report.changes += 1;
+        }
+        if outcome.status == Status::Failed {
+            self.report.failed += 1;
+            if let Some(max) = self.settings.max_failures
+                && self.report.failed >= max
+            {
+                self.stop(Stop::MaxFailures(format!(
+                    "{} rows failed, the --max-failures bound",
+                    self.report.failed
+                )));
+            }
         }
         let job = &mut self.jobs[j];
         if !outcome.status.is_good() {

@@ -21,6 +21,12 @@ struct Fake {
     drop_after_write: AtomicUsize,
     /// Answer every item 403.
     forbid: bool,
+    /// Answer every write 403 (reads pass).
+    forbid_writes: bool,
+    /// Answer every item 503 (nothing runs).
+    unavailable: bool,
+    /// Answer every call for these users 503 (nothing runs).
+    unavailable_for: Vec<String>,
     /// Signalled when the first batch with a write is answered (to interrupt mid-change).
     on_first_write: Option<Arc<tokio::sync::Notify>>,
     batches: AtomicUsize,
@@ -110,7 +116,19 @@ impl Transport for Fake {
                 answers.push(item(&it.id, 200, self.lookup(&it.url)));
                 continue;
             }
+            if self.unavailable {
+                answers.push(item(&it.id, 503, json!({"error":{"code":"serviceNotAvailable","message":"The service is temporarily unavailable."}})));
+                continue;
+            }
+            if self.forbid_writes && it.method.is_write() {
+                answers.push(item(&it.id, 403, json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})));
+                continue;
+            }
             let user = user_of(&it.url);
+            if self.unavailable_for.contains(&user) {
+                answers.push(item(&it.id, 503, json!({"error":{"code":"serviceNotAvailable","message":"The service is temporarily unavailable."}})));
+                continue;
+            }
             let mut states = self.states.lock().unwrap();
             let Some(state) = states.get_mut(&user) else {
                 answers.push(item(&it.id, 404, json!({"error":{"code":"Request_ResourceNotFound","message":"Resource does not exist"}})));
@@ -641,6 +659,100 @@ async fn a_mail_row_is_looked_up_once_for_all_its_actions() {
         );
     }
     assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn writes_refused_403_for_every_user_trip_the_breaker_though_their_reads_pass() {
+    // Fails on the old code: each user's passing read reset its streak of 401/403s.
+    let mut fake = tenant(100, "disabled");
+    fake.forbid_writes = true;
+    let settings = EngineSettings {
+        breaker_threshold: 10,
+        concurrency: 1,
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
+    match report.stop {
+        Some(Stop::Breaker(m)) => {
+            assert!(
+                m.contains("PATCH /users/{id}/authentication/requirements"),
+                "{m}"
+            );
+            assert!(m.contains("403"), "{m}");
+        }
+        other => panic!("expected the breaker, got {other:?}"),
+    }
+    assert!(
+        sink.records.iter().all(|r| r.status != Status::Failed),
+        "{:?}",
+        sink.records
+    );
+}
+
+#[tokio::test]
+async fn every_call_unavailable_trips_the_breaker_recording_nothing_failed() {
+    let mut fake = tenant(200, "disabled");
+    fake.unavailable = true;
+    let settings = EngineSettings {
+        breaker_threshold: 10,
+        max_attempts: 2,
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(200, Action::Enforce), settings).await;
+    match report.stop {
+        Some(Stop::Breaker(m)) => assert!(m.contains("transient"), "{m}"),
+        other => panic!("expected the breaker, got {other:?}"),
+    }
+    assert!(sink.records.is_empty(), "{:?}", sink.records);
+    assert_eq!(report.rows_ended, 0);
+}
+
+#[tokio::test]
+async fn transient_failures_of_a_few_users_are_recorded_and_do_not_trip_the_breaker() {
+    let mut fake = tenant(60, "disabled");
+    // Nine users in a row fail; the tenth works and ends the streak.
+    fake.unavailable_for = (0..9).map(|i| format!("u{i}@x.com")).collect();
+    let settings = EngineSettings {
+        breaker_threshold: 10,
+        max_attempts: 2,
+        concurrency: 1,
+        batch_size: 1,
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(60, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(sink.records.len(), 60);
+    let failed: Vec<u64> = sink
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(failed.len(), 9, "{:?}", sink.records);
+}
+
+#[tokio::test]
+async fn max_failures_stops_at_the_bound_and_leaves_later_failures_unrecorded() {
+    let mut fake = tenant(100, "disabled");
+    fake.unavailable_for = (0..100).step_by(2).map(|i| format!("u{i}@x.com")).collect();
+    let settings = EngineSettings {
+        max_attempts: 1,
+        max_failures: Some(5),
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
+    assert!(
+        matches!(report.stop, Some(Stop::MaxFailures(_))),
+        "{:?}",
+        report.stop
+    );
+    let failed = sink
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .count();
+    assert_eq!(failed, 5);
+    assert_eq!(report.failed, 5);
 }
 
 #[tokio::test]

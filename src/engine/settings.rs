@@ -11,6 +11,55 @@ pub const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;
 pub const DEFAULT_WRITE_RATE: f64 = QUOTA_WRITES_PER_SEC * 0.97;
 pub const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_SEC) * 0.95;
 
+/// How many in a row of one systemic failure trip the circuit breaker. Per-user failures are
+/// rarely consecutive: at the fault campaign's rates (2% of batches 503, 2% of items 5xx, 3%
+/// dropped, 10 attempts) a call gives up fewer than once in 10^11, so 25 in a row is not
+/// chance; and an outage trips it within the first 25 users to give up.
+pub const DEFAULT_BREAKER_THRESHOLD: usize = 25;
+
+/// `--max-failures N` or `N%` (of the rows this run does).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FailureBound {
+    Rows(u64),
+    Percent(f64),
+}
+
+impl FailureBound {
+    /// Parses the flag's value; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<FailureBound, String> {
+        let t = text.trim();
+        let bad = || {
+            format!(
+                "--max-failures must be a number of rows or a percentage (10 or 2%), got '{}'",
+                t.escape_default()
+            )
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(p > 0.0 && p <= 100.0) {
+                return Err(format!(
+                    "--max-failures {t}: the percentage must be above 0 and at most 100"
+                ));
+            }
+            return Ok(FailureBound::Percent(p));
+        }
+        match t.parse::<u64>() {
+            Ok(0) => Err("--max-failures must be at least 1".into()),
+            Ok(n) => Ok(FailureBound::Rows(n)),
+            Err(_) => Err(bad()),
+        }
+    }
+
+    /// The number of failed rows that stops a run of `rows` rows (at least one).
+    #[must_use]
+    pub fn rows(self, rows: u64) -> u64 {
+        match self {
+            FailureBound::Rows(n) => n,
+            FailureBound::Percent(p) => ((rows as f64 * p / 100.0).ceil() as u64).max(1),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
     /// Items per `$batch`, 1..=20.
@@ -38,7 +87,11 @@ pub struct EngineSettings {
     pub global_cloud: bool,
     /// Never make more than this many changes.
     pub max_changes: Option<u64>,
-    /// Consecutive sign-in/permission failures that stop the run.
+    /// Stop the run once this many actions have failed (`--max-failures`, resolved).
+    pub max_failures: Option<u64>,
+    /// The circuit breaker: this many in a row of one systemic failure stop the run (users
+    /// failing their transient retries, items refused the token after a renewal, calls of
+    /// one route answered 403, or 400).
     pub breaker_threshold: usize,
     /// First backoff step for transient failures (doubles each attempt, with jitter).
     pub backoff_base: Duration,
@@ -63,10 +116,38 @@ impl Default for EngineSettings {
             reset_all: false,
             global_cloud: true,
             max_changes: None,
-            breaker_threshold: 25,
+            max_failures: None,
+            breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             backoff_base: Duration::from_millis(500),
             max_wait: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FailureBound;
+
+    #[test]
+    fn max_failures_takes_rows_or_a_percentage_of_the_run() {
+        assert_eq!(FailureBound::parse("10"), Ok(FailureBound::Rows(10)));
+        assert_eq!(
+            FailureBound::parse(" 2.5% "),
+            Ok(FailureBound::Percent(2.5))
+        );
+        assert_eq!(FailureBound::parse("10").unwrap().rows(5000), 10);
+        assert_eq!(FailureBound::parse("2%").unwrap().rows(5000), 100);
+        assert_eq!(FailureBound::parse("1%").unwrap().rows(30), 1);
+        assert_eq!(FailureBound::parse("50%").unwrap().rows(0), 1);
+    }
+
+    #[test]
+    fn max_failures_refuses_zero_negative_and_text_naming_the_flag() {
+        for bad in ["0", "-3", "0%", "101%", "ten", "%", "5x", "\u{1b}[2J"] {
+            let e = FailureBound::parse(bad).unwrap_err();
+            assert!(e.starts_with("--max-failures"), "{bad}: {e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
         }
     }
 }

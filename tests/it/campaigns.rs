@@ -169,6 +169,7 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
             retry_after_secs: Some(0.2),
             latency_ms: 4,
             latency_jitter_ms: 4,
+            ..Faults::default()
         });
     // The quota is not what this campaign is about: faults bring the 429s.
     config.quotas.resource_units_per_10s = 1_000_000.0;

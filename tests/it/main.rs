@@ -3,6 +3,7 @@
 
 mod actions;
 mod bad_input;
+mod breaker;
 mod campaigns;
 mod emulator_conformance;
 mod first_hour;

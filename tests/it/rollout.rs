@@ -69,6 +69,7 @@ fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_
         retry_after_secs: Some(0.2),
         latency_ms: 3,
         latency_jitter_ms: 2,
+        ..Faults::default()
     });
     // A small read budget (400 RU/s, 4,000 burst) that the tool is not told about, so the
     // run draws real 429s and must slow down; writes stay within their quota.
