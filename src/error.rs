@@ -23,7 +23,7 @@ pub enum Error {
     /// Sign-in failed or a permission is missing (exit 3).
     #[error("{0}")]
     Auth(String),
-    /// A safety guard stopped the run: --max-changes, circuit breaker (exit 4).
+    /// A safety guard stopped the run: --max-changes, --max-failures, circuit breaker (exit 4).
     #[error("{0}")]
     Guard(String),
     /// Interrupted by Ctrl-C; the message carries the resume command (exit 130).

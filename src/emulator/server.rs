@@ -405,7 +405,7 @@ fn batch_request(
     let fault = faults::batch_fault(&shared.config.faults, &mut shared.rng());
     if let Some(fault) = fault {
         // Counted so a test can tell how many items a faulted run sent (none of them ran).
-        let items = serde_json::from_slice::<Value>(&bytes)
+        let items = serde_json::from_slice::<Value>(bytes)
             .ok()
             .and_then(|v| v.get("requests").and_then(Value::as_array).map(Vec::len))
             .unwrap_or(0);
