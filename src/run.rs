@@ -10,6 +10,7 @@ use crate::cli::{Cli, Command, OutputArgs, ValidateArgs};
 use crate::config;
 use crate::error::{Completion, Error};
 use crate::input;
+use crate::report::figures::thousands;
 
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> u8
@@ -85,7 +86,25 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
 
 fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     let options = config::input_options(&args.input)?;
-    let loaded = input::load(&args.input.input, &options)?;
+    let loaded = match input::load(&args.input.input, &options) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if args.output.json {
+                // The problems as JSON too, one per line of the error; the exit code and the
+                // error line on stderr stay as without --json.
+                let text = e.to_string();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "file": args.input.input.display().to_string(),
+                        "refused": true,
+                        "problems": text.lines().collect::<Vec<_>>(),
+                    })
+                );
+            }
+            return Err(e.into());
+        }
+    };
     let mut per_action: BTreeMap<String, u64> = BTreeMap::new();
     let mut jobs = 0u64;
     for job in loaded.jobs.iter().filter(|j| j.duplicate_of.is_none()) {
@@ -118,15 +137,21 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
         }
         let list = per_action
             .iter()
-            .map(|(a, n)| format!("{a}: {n}"))
+            .map(|(a, n)| format!("{a}: {}", thousands(*n)))
             .collect::<Vec<_>>()
             .join(", ");
         println!("{lookup}");
+        let invalid = loaded.invalid.len() as u64;
+        let warnings = loaded.warnings.len() as u64;
         println!(
-            "{}: {jobs} users to process ({list}); {} invalid row(s), {} warning(s)",
+            "{}: {} {} to process ({list}); {} invalid {}, {} {}",
             args.input.input.display(),
-            loaded.invalid.len(),
-            loaded.warnings.len()
+            thousands(jobs),
+            if jobs == 1 { "user" } else { "users" },
+            thousands(invalid),
+            if invalid == 1 { "row" } else { "rows" },
+            thousands(warnings),
+            if warnings == 1 { "warning" } else { "warnings" },
         );
     }
     Ok(if loaded.invalid.is_empty() {

@@ -477,3 +477,33 @@ fn quiet_keeps_the_outcome_line_and_a_c_locale_gets_ascii() {
     assert!(stdout.contains(" -> "), "{stdout}");
     assert!(stdout.is_ascii() && stderr.is_ascii(), "{stdout}{stderr}");
 }
+
+#[test]
+fn validate_json_prints_a_refused_files_problems_as_json_and_counts_read_as_words() {
+    let env = Env::start(EmulatorConfig::generated(1, 1).no_throttle());
+    env.write("bad.csv", "Name,Login\nA,a@contoso.com\n");
+    let mut c = env.command();
+    c.args(["validate", "bad.csv", "--json"]);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON on stdout");
+    assert_eq!(v["refused"], true);
+    assert_eq!(v["file"], "bad.csv");
+    let problems = v["problems"].as_array().expect("a list");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("no user column")),
+        "{v}"
+    );
+
+    env.write("one.csv", "upn,action\na@contoso.com,enforce\n");
+    let mut c = env.command();
+    c.args(["validate", "one.csv"]);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("one.csv: 1 user to process (enforce: 1); 0 invalid rows, 0 warnings"),
+        "{stdout}"
+    );
+}

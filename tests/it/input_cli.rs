@@ -572,7 +572,7 @@ fn a_workbook_whose_first_sheet_is_a_cover_lists_its_sheets_and_suggests_one() {
     refused_everywhere(&env, &xlsx, &[], &[&expected]);
     let (code, stdout, stderr) = validate(&xlsx, &["--sheet", "Users"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("1 users to process"), "{stdout}");
+    assert!(stdout.contains("1 user to process"), "{stdout}");
 }
 
 /// A zip archive holding these (name, content) entries, the first stored uncompressed (as
