@@ -1,4 +1,4 @@
-//! JSON batching (graph-api.md §5): validate the whole payload first (≤ 20 items, unique ids,
+//! JSON batching (docs/graph.md §5): validate the whole payload first (≤ 20 items, unique ids,
 //! relative URLs, no nested batch, writes with a body and a Content-Type, known dependsOn
 //! targets) so a bad batch runs nothing; then run the items one by one, independent ones in a
 //! seeded random order, through the same routes as plain requests (an item whose body is not
@@ -191,7 +191,7 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
     Ok(items)
 }
 
-/// Graph's known limits on dependsOn (graph-api.md §5): one dependency per request, and the
+/// Graph's known limits on dependsOn (docs/graph.md §5): one dependency per request, and the
 /// batch fully parallel (no dependsOn), fully serial (each request depends on the one before),
 /// or "same" (every other request depends on one root). Anything else fails the batch.
 fn check_dependency_shape(items: &[Item]) -> Result<(), GraphError> {

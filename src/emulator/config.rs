@@ -24,11 +24,11 @@ pub const DEFAULT_DEVICE_CODE_TTL: u64 = 900;
 /// Entries per page of a user's methods list (docs/tenant-format.md: Microsoft does not say
 /// when that list pages, so the emulator pages it small enough for real method sets to page).
 pub const DEFAULT_METHODS_PAGE_SIZE: usize = 4;
-/// Resource units per 10 s for one app in one large tenant (graph-api.md §6).
+/// Resource units per 10 s for one app in one large tenant (docs/graph.md §6).
 pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
-/// Writes per 150 s for one app in one tenant (graph-api.md §6).
+/// Writes per 150 s for one app in one tenant (docs/graph.md §6).
 pub const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
-/// Writes per 5 minutes for a tenant across all apps (graph-api.md §6).
+/// Writes per 5 minutes for a tenant across all apps (docs/graph.md §6).
 pub const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
 /// Application permissions granted to the app unless the tenant file withholds some: what
 /// README's permissions table asks an admin to grant (User.Read.All tells guests apart).

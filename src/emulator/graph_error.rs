@@ -1,4 +1,4 @@
-//! One Graph answer (status, headers, JSON body) and the Graph error shape (graph-api.md §8):
+//! One Graph answer (status, headers, JSON body) and the Graph error shape (docs/graph.md §8):
 //! `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
 //! Plain requests and batch items are built from the same `Reply`, so both carry the same
 //! headers and error bodies.

@@ -1,4 +1,4 @@
-//! How Graph reads the user key in a URL (graph-api.md §5): `/users/{id | upn}` percent-decoded,
+//! How Graph reads the user key in a URL (docs/graph.md §5): `/users/{id | upn}` percent-decoded,
 //! `/users('…')` with doubled apostrophes, `$`-prefixed keys only in the `('…')` form, and a
 //! raw `#` ending the URL (the rest is a fragment that is never sent).
 

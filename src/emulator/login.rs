@@ -1,4 +1,4 @@
-//! The Microsoft identity platform's v2 endpoints (graph-api.md §7): `/{tenant}/oauth2/v2.0/token`
+//! The Microsoft identity platform's v2 endpoints (docs/graph.md §7): `/{tenant}/oauth2/v2.0/token`
 //! for client credentials (secret, HTTP Basic or certificate assertion), device code and refresh
 //! token grants, and `/{tenant}/oauth2/v2.0/devicecode`, with the platform's error bodies.
 

@@ -1,4 +1,4 @@
-//! The Graph routes the tool uses (graph-api.md §§1–3), for one request: resolve the path,
+//! The Graph routes the tool uses (docs/graph.md §§1–3), for one request: resolve the path,
 //! check the token's permissions, charge the throttling budget, then read or change the tenant.
 //! Plain requests and `$batch` items both come through `execute`, so they behave the same.
 
@@ -333,7 +333,7 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     Ok(stamped(reply, limit_percentage))
 }
 
-/// The 429 answer of graph-api.md §6.
+/// The 429 answer of docs/graph.md §6.
 pub(crate) fn throttled(
     request_id: &str,
     client_request_id: Option<&str>,

@@ -1,6 +1,6 @@
 //! The tenant's state: users, their per-user MFA state, registered authentication methods,
 //! default method and revocation counts, with the rules Graph enforces on changes
-//! (graph-api.md §§1–3). Pure data and functions; the server keeps it behind one lock that is
+//! (docs/graph.md §§1–3). Pure data and functions; the server keeps it behind one lock that is
 //! never held across an await.
 
 use std::collections::HashMap;
@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::config::{UserSpec, seeded_guid};
 use super::graph_error::GraphError;
 
-/// The password method's id, the same for every user (graph-api.md §2).
+/// The password method's id, the same for every user (docs/graph.md §2).
 pub(crate) const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
-/// Fixed phone method ids per phoneType (graph-api.md §2).
+/// Fixed phone method ids per phoneType (docs/graph.md §2).
 pub(crate) const MOBILE_ID: &str = "3179e48a-750b-4051-897c-87b9720928f7";
 pub(crate) const ALTERNATE_MOBILE_ID: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
 pub(crate) const OFFICE_ID: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
@@ -442,7 +442,7 @@ impl Tenant {
     }
 
     /// PATCH requirements: only disabled, enabled and enforced may be written; `enabled` on a
-    /// user with a registered MFA method is stored as `enforced` (graph-api.md §1).
+    /// user with a registered MFA method is stored as `enforced` (docs/graph.md §1).
     pub(crate) fn set_requirements(&mut self, i: usize, body: &Value) -> Result<(), GraphError> {
         let obj = body.as_object().ok_or_else(|| {
             GraphError::new(400, "badRequest", "The request body must be a JSON object.")

@@ -1,4 +1,4 @@
-//! Throttling as graph-api.md §6 describes the identity limits: token buckets per
+//! Throttling as docs/graph.md §6 describes the identity limits: token buckets per
 //! application + tenant (resource units per 10 s, writes per 150 s) and per tenant (writes per
 //! 5 min). Capacity = quota, continuous refill = quota / window, so the steady rate is exactly
 //! quota / window. Every request is charged, throttled or not ("Graph continues to log resource

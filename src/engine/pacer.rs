@@ -3,7 +3,7 @@
 //! `governor` limiter: a batch needs a read budget and a write budget to agree before either
 //! is spent, and governor neither refunds nor changes a quota in place.
 //!
-//! The controller (graph-api.md §6): Graph's budget is itself a token bucket that charges
+//! The controller (docs/graph.md §6): Graph's budget is itself a token bucket that charges
 //! throttled requests too, so a 429 means "stop until Retry-After", not just "slow down" —
 //! the budget holds every send until then and cuts its rate multiplicatively. While answers
 //! pass, `x-ms-throttle-limit-percentage` (sent above 80 % use) says how close the service's

@@ -581,7 +581,7 @@ impl ResetMethods {
                 });
             if about_default && !self.retried_default {
                 // Graph refuses the default while others remain: once the rest are gone,
-                // try it once more (graph-api.md §2, "practical order").
+                // try it once more (docs/graph.md §2, "practical order").
                 self.retried_default = true;
                 self.retry_next.push(index);
             } else if self.error.is_none() {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Documented identity quota for one app in one large tenant (graph-api.md §6): 3,000 writes
+/// Documented identity quota for one app in one large tenant (docs/graph.md §6): 3,000 writes
 /// per 150 s and 8,000 resource units per 10 s, where reads and writes each cost one unit.
 pub const QUOTA_WRITES_PER_SEC: f64 = 3000.0 / 150.0;
 pub const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;

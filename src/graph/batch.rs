@@ -1,4 +1,4 @@
-//! `$batch` wire format (graph-api.md §5): the request body built from [`BatchItem`]s and the
+//! `$batch` wire format (docs/graph.md §5): the request body built from [`BatchItem`]s and the
 //! parsing of the response into [`ItemResponse`]s, correlated by id.
 //!
 //! The parser is defensive: the response comes from the network, so anything it cannot use is
@@ -49,7 +49,7 @@ impl Method {
 ///
 /// Every item carries its `client-request-id`. Items with a body get
 /// `Content-Type: application/json`; a POST or PATCH without a body is sent with `{}` so Graph
-/// does not fail the whole batch (graph-api.md §5).
+/// does not fail the whole batch (docs/graph.md §5).
 #[must_use]
 pub fn batch_body(items: &[BatchItem]) -> Value {
     let requests: Vec<Value> = items

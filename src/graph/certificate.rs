@@ -1,4 +1,4 @@
-//! Certificate credentials (graph-api.md §7): a PEM file holding an app registration's
+//! Certificate credentials (docs/graph.md §7): a PEM file holding an app registration's
 //! certificate and its RSA private key, checked when loaded, and the signed client-assertion
 //! JWT sent instead of a client secret.
 //!
@@ -30,7 +30,7 @@ const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 /// How long a client assertion is valid: the docs allow "5-10 minutes after nbf at most".
 pub(crate) const ASSERTION_LIFETIME_S: i64 = 300;
 
-/// Which signature the client assertion carries (graph-api.md §7).
+/// Which signature the client assertion carries (docs/graph.md §7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AssertionAlg {
     /// RSASSA-PSS with SHA-256 and header `x5t#S256` (SHA-256 thumbprint): what the current

@@ -1,4 +1,4 @@
-//! National clouds (graph-api.md §7): which sign-in host and Graph host each uses, and the
+//! National clouds (docs/graph.md §7): which sign-in host and Graph host each uses, and the
 //! check applied to base URLs given by flags (`--graph-url`, `--authority-host`).
 
 use std::fmt;

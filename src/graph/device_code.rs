@@ -1,4 +1,4 @@
-//! A user's delegated sign-in with the device-code flow (graph-api.md §7, RFC 8628): ask for
+//! A user's delegated sign-in with the device-code flow (docs/graph.md §7, RFC 8628): ask for
 //! a code, show Microsoft's instructions, poll the token endpoint until the user has signed in
 //! in a browser; later renew with the refresh token.
 //!

@@ -1,4 +1,4 @@
-//! Graph error bodies (graph-api.md §8): `{"error":{"code","message","innerError":{…}}}`,
+//! Graph error bodies (docs/graph.md §8): `{"error":{"code","message","innerError":{…}}}`,
 //! where `innerError` is optional, may nest, and carries `request-id` / `client-request-id`.
 //! Branch on `code`, never on `message`.
 

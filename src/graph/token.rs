@@ -1,4 +1,4 @@
-//! Access tokens for Graph (graph-api.md §7): a static token (`GRAPH_ACCESS_TOKEN`), the
+//! Access tokens for Graph (docs/graph.md §7): a static token (`GRAPH_ACCESS_TOKEN`), the
 //! client-credentials grant with a secret or a certificate, or a user's delegated sign-in with
 //! the device-code flow; cached and renewed before expiry.
 //!

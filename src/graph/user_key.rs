@@ -1,6 +1,6 @@
 //! User keys (object ids or UPNs) turned into the relative URL path Graph expects.
 //!
-//! Graph's rules (graph-api.md §5): `#` in guest UPNs must be sent as `%23`; a UPN starting
+//! Graph's rules (docs/graph.md §5): `#` in guest UPNs must be sent as `%23`; a UPN starting
 //! with `$` is refused in the plain `/users/{key}` form and must use the OData key form
 //! `/users('{key}')`, inside which apostrophes are doubled; `@` needs no encoding.
 

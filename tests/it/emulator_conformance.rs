@@ -1,4 +1,4 @@
-//! Conformance of the in-process emulator to graph-api.md: each test starts an emulator on
+//! Conformance of the in-process emulator to docs/graph.md: each test starts an emulator on
 //! 127.0.0.1:0, talks real HTTP with reqwest, and asserts the exact status and the body field
 //! that matters. Seeded and untimed.
 
@@ -1323,7 +1323,7 @@ async fn users_are_found_by_id_or_case_insensitive_upn() {
 
 // ---------------------------------------------------------------- reading users
 
-/// Graph's v1.0 default user properties (graph-api.md §9.1).
+/// Graph's v1.0 default user properties (docs/graph.md §9.1).
 const DEFAULT_USER_SET: [&str; 11] = [
     "businessPhones",
     "displayName",

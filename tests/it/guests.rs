@@ -1,5 +1,5 @@
 //! revoke-sessions and guests: Graph answers `true` to a guest's revocation and does nothing
-//! (graph-api.md §3), and `userType` is not in the default user properties (§9.1), so the
+//! (docs/graph.md §3), and `userType` is not in the default user properties (§9.1), so the
 //! tool must ask for it and never call a user it could not read a member.
 
 use mfa_rollout::emulator::{EmulatorConfig, UserSpec};

@@ -1,6 +1,6 @@
 //! reset-methods against method lists as real tenants hold them: lists that come in pages,
 //! method types the tool does not delete, and hardware OATH tokens, which Graph documents
-//! unassigning only by object id in the global cloud (graph-api.md §2).
+//! unassigning only by object id in the global cloud (docs/graph.md §2).
 
 use mfa_rollout::emulator::{EmulatorConfig, MethodSpec, UserSpec};
 use mfa_rollout::journal::{ResultRecord, Status};
