@@ -471,6 +471,43 @@ proptest! {
             prop_assert!(!message.contains('\n'), "{}", message);
         }
     }
+
+    /// Invisible, typographic and non-ASCII characters anywhere, a trailing Ctrl-Z, with and
+    /// without a header (by letter, `--no-header`): never a panic, every message one line
+    /// with no invisible character left unescaped.
+    #[test]
+    fn unicode_cells_and_headerless_reads_never_panic(
+        body in "[a-z@.,\n'0-9\u{200b}-\u{200f}\u{2060}\u{ad}\u{feff}\u{2019}\u{1a}üé+#]{0,200}",
+        no_header in any::<bool>(),
+        by_letter in any::<bool>(),
+        parallel in any::<bool>(),
+    ) {
+        let options = InputOptions {
+            no_header,
+            user_column: by_letter.then(|| "A".to_string()),
+            action: Some(vec![Action::Enforce]),
+            skip_invalid: true,
+            ..InputOptions::default()
+        };
+        let outcome = load_bytes(Path::new("p.csv"), body.into_bytes(), &options, parallel);
+        let messages: Vec<String> = match outcome {
+            Ok(input) => input
+                .invalid
+                .iter()
+                .map(ToString::to_string)
+                .chain(input.warnings)
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        };
+        for m in messages {
+            prop_assert!(!m.contains('\n'), "{}", m);
+            prop_assert!(
+                !m.chars().any(|c| super::char_name::is_invisible(c) && c != ' '),
+                "{:?}",
+                m
+            );
+        }
+    }
 }
 
 /// One generated data line: blank, a plain valid row, or a valid row whose note cell is quoted

@@ -128,7 +128,13 @@ pub struct RowProblem {
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.column {
-            Some(c) => write!(f, "row {}, column '{}': {}", self.row, c, self.message),
+            Some(c) => write!(
+                f,
+                "row {}, column '{}': {}",
+                self.row,
+                cell_text::shown(c),
+                self.message
+            ),
             None => write!(f, "row {}: {}", self.row, self.message),
         }
     }

@@ -194,7 +194,7 @@ fn check_row(
         (Ok(()), Err(a)) => (ctx.action_column.clone(), a),
         (Err(u), Err(a)) => {
             let action_part = match &ctx.action_column {
-                Some(c) => format!("column '{c}': {a}"),
+                Some(c) => format!("column '{}': {a}", shown(c)),
                 None => a,
             };
             (Some(ctx.user_column.clone()), format!("{u}; {action_part}"))
