@@ -123,7 +123,14 @@ impl Machine {
     /// and not before its other calls in flight are answered (deletes of a reset wave).
     pub(crate) fn give_up(&mut self, tag: u32, message: &str, failure: Outcome) -> Next {
         match self {
-            Machine::State(m) => Next::Done(m.give_up(tag, message).unwrap_or(failure)),
+            Machine::State(m) => Next::Done(m.give_up(tag, message).unwrap_or_else(|| {
+                // The first read's state is still the truth when the change did not land.
+                let mut failure = failure;
+                if failure.before.is_empty() {
+                    failure.before = m.before_text();
+                }
+                failure
+            })),
             Machine::Reset(m) => m.give_up(tag, failure),
             Machine::Revoke(_) | Machine::Resolve(_) => Next::Done(failure),
         }

@@ -132,6 +132,22 @@ struct Current {
     suspected: bool,
     request_id: String,
     client_request_id: String,
+    /// Writes this action replaced by a verifying read after transient failures: the write
+    /// the machine sends again once that read shows the change missing keeps their count, so
+    /// a write answered 503 while reads pass still ends after `max_attempts`.
+    replaced_writes: Vec<ReplacedWrite>,
+}
+
+/// A write swapped for a verifying read after a transient failure (docs/graph.md §8).
+struct ReplacedWrite {
+    tag: u32,
+    url: String,
+    /// Its transient failures so far.
+    transient: u32,
+    /// Set once it used up `max_attempts`: the last error (status, code, message). The
+    /// verifying read still runs, since the write may have landed; if it did not, the
+    /// action fails with this error instead of writing again.
+    exhausted: Option<(Option<u16>, String, String)>,
 }
 
 #[derive(Debug)]
@@ -1019,18 +1035,36 @@ impl Scheduler {
             return;
         }
         p.transient += 1;
-        if p.transient >= self.settings.max_attempts.max(1) {
-            let code = if code.is_empty() {
-                "TransientFailure"
-            } else {
-                code
-            };
+        let code = if code.is_empty() {
+            "TransientFailure"
+        } else {
+            code
+        };
+        let exhausted = p.transient >= self.settings.max_attempts.max(1);
+        let Some(current) = self.jobs[p.job].current.as_mut() else {
+            return;
+        };
+        let replaced = p.call.clone();
+        let instead = current.machine.after_ambiguous(p.call.tag);
+        if replaced.method.is_write() && !instead.method.is_write() {
+            // The write may have landed: the read verifies it either way, and the write the
+            // machine sends again after it keeps this count.
+            current.replaced_writes.retain(|w| w.tag != replaced.tag);
+            current.replaced_writes.push(ReplacedWrite {
+                tag: replaced.tag,
+                url: replaced.url,
+                transient: p.transient,
+                exhausted: exhausted.then(|| (status, code.to_string(), message.to_string())),
+            });
+            if exhausted {
+                // The read gets its own budget: it decides the row's truth.
+                p.transient = 0;
+            }
+        } else if exhausted {
             self.give_up(p, status, code, message, true);
             return;
         }
-        if let Some(current) = self.jobs[p.job].current.as_mut() {
-            p.call = current.machine.after_ambiguous(p.call.tag);
-        }
+        p.call = instead;
         let wait = match retry_after {
             Some(w) => w.max(self.backoff(p.transient) / 4),
             None => self.backoff(p.transient),
@@ -1111,6 +1145,7 @@ impl Scheduler {
                 suspected: false,
                 request_id: String::new(),
                 client_request_id: String::new(),
+                replaced_writes: Vec::new(),
             }));
             self.running += 1;
             self.apply_next(j, next);
@@ -1149,7 +1184,7 @@ impl Scheduler {
                     return;
                 }
                 for call in calls {
-                    let pending = Pending {
+                    let mut pending = Pending {
                         job: j,
                         action: self.jobs[j].next_action,
                         call,
@@ -1160,6 +1195,25 @@ impl Scheduler {
                     let Some(current) = self.jobs[j].current.as_mut() else {
                         return;
                     };
+                    if pending.call.method.is_write()
+                        && let Some(i) = current
+                            .replaced_writes
+                            .iter()
+                            .position(|w| w.tag == pending.call.tag && w.url == pending.call.url)
+                    {
+                        // The write a verifying read found missing: the same write again,
+                        // with the transient failures it already had.
+                        let replaced = current.replaced_writes.swap_remove(i);
+                        pending.transient = replaced.transient;
+                        if let Some((status, code, message)) = replaced.exhausted {
+                            let message = format!(
+                                "{}; a read after it shows the change did not land",
+                                message.trim_end_matches('.')
+                            );
+                            self.give_up(pending, status, &code, &message, true);
+                            return;
+                        }
+                    }
                     if pending.call.method.is_write() && !current.change_reserved {
                         if !self.gate_open {
                             if !current.parked {

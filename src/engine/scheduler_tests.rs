@@ -27,6 +27,12 @@ struct Fake {
     unavailable: bool,
     /// Answer every call for these users 503 (nothing runs).
     unavailable_for: Vec<String>,
+    /// Answer every write for these users 503 without applying it (their reads pass).
+    writes_unavailable_for: Vec<String>,
+    /// Apply every write for these users, then answer it 503 anyway.
+    writes_landing_as_503_for: Vec<String>,
+    /// Writes answered 503 (applied or not).
+    writes_answered_503: AtomicUsize,
     /// Signalled when the first batch with a write is answered (to interrupt mid-change).
     on_first_write: Option<Arc<tokio::sync::Notify>>,
     batches: AtomicUsize,
@@ -142,6 +148,10 @@ impl Transport for Fake {
                     }
                     answers.push(item(&it.id, 200, json!({"perUserMfaState": state})));
                 }
+                _ if self.writes_unavailable_for.contains(&user) => {
+                    self.writes_answered_503.fetch_add(1, Ordering::SeqCst);
+                    answers.push(item(&it.id, 503, json!({"error":{"code":"serviceNotAvailable","message":"The service is temporarily unavailable."}})));
+                }
                 _ => {
                     let value = it
                         .body
@@ -149,9 +159,14 @@ impl Transport for Fake {
                         .and_then(|b| b["perUserMfaState"].as_str())
                         .unwrap_or_default();
                     *state = value.to_string();
-                    *self.writes.lock().unwrap().entry(user).or_default() += 1;
+                    *self.writes.lock().unwrap().entry(user.clone()).or_default() += 1;
                     wrote = true;
-                    answers.push(item(&it.id, 204, Value::Null));
+                    if self.writes_landing_as_503_for.contains(&user) {
+                        self.writes_answered_503.fetch_add(1, Ordering::SeqCst);
+                        answers.push(item(&it.id, 503, json!({"error":{"code":"serviceNotAvailable","message":"The service is temporarily unavailable."}})));
+                    } else {
+                        answers.push(item(&it.id, 204, Value::Null));
+                    }
                 }
             }
         }
@@ -729,6 +744,66 @@ async fn transient_failures_of_a_few_users_are_recorded_and_do_not_trip_the_brea
         .map(|r| r.row)
         .collect();
     assert_eq!(failed.len(), 9, "{:?}", sink.records);
+}
+
+#[tokio::test]
+async fn writes_failing_transiently_while_reads_pass_fail_the_action_after_max_attempts_writes() {
+    let mut fake = tenant(2, "disabled");
+    fake.writes_unavailable_for = vec!["u0@x.com".into()];
+    let fake = Arc::new(fake);
+    let settings = EngineSettings {
+        max_attempts: 2,
+        ..fast()
+    };
+    // Bounded: a run that resends the write forever must fail here, not hang the suite.
+    let ended = tokio::time::timeout(
+        Duration::from_secs(10),
+        go(fake.clone(), work(2, Action::Enforce), settings),
+    )
+    .await;
+    let writes = fake.writes_answered_503.load(Ordering::SeqCst);
+    let Ok((report, sink)) = ended else {
+        panic!(
+            "the run did not end in 10 s: {} batches, {writes} writes of u0 answered 503",
+            fake.batches.load(Ordering::SeqCst)
+        );
+    };
+    assert_eq!(report.stop, None);
+    assert_eq!(
+        writes, 2,
+        "u0 was written {writes} times, max_attempts is 2"
+    );
+    assert_eq!(sink.records.len(), 2, "{:?}", sink.records);
+    let r0 = sink.records.iter().find(|r| r.row == 2).unwrap();
+    assert_eq!(r0.status, Status::Failed, "{r0:?}");
+    assert_eq!(r0.http_status, Some(503), "{r0:?}");
+    assert_eq!(r0.error_code, "serviceNotAvailable", "{r0:?}");
+    assert_eq!(r0.before, "disabled", "{r0:?}");
+    assert!(r0.message.contains("did not land"), "{r0:?}");
+    let r1 = sink.records.iter().find(|r| r.row == 3).unwrap();
+    assert_eq!(r1.status, Status::Applied, "{r1:?}");
+    assert_eq!(fake.states.lock().unwrap()["u0@x.com"], "disabled");
+}
+
+#[tokio::test]
+async fn a_write_that_landed_but_was_answered_503_on_its_last_attempt_is_verified_applied() {
+    let mut fake = tenant(1, "disabled");
+    fake.writes_landing_as_503_for = vec!["u0@x.com".into()];
+    let fake = Arc::new(fake);
+    let settings = EngineSettings {
+        max_attempts: 1,
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(1, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(fake.writes_answered_503.load(Ordering::SeqCst), 1);
+    assert_eq!(sink.records.len(), 1);
+    let r = &sink.records[0];
+    assert_eq!(r.status, Status::Applied, "{r:?}");
+    assert_eq!(
+        (r.before.as_str(), r.after.as_str()),
+        ("disabled", "enforced")
+    );
 }
 
 #[tokio::test]

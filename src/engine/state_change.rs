@@ -113,7 +113,7 @@ impl StateChange {
         Next::Send(vec![self.read(TAG_READ)])
     }
 
-    fn before_text(&self) -> String {
+    pub(crate) fn before_text(&self) -> String {
         self.before
             .as_ref()
             .map(|s| s.as_str().to_string())
