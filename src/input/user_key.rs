@@ -116,7 +116,7 @@ fn refused_char(s: &str, part: &str, allowed: fn(char) -> bool) -> Option<String
         n => format!(" (and {n} more such characters)"),
     };
     let fix = if let Some(plain) = plain_for(c) {
-        format!("; write '{plain}' instead")
+        format!("; write it as {plain} (U+{:04X}) instead", u32::from(plain))
     } else if is_invisible(c) {
         "; it does not show in a spreadsheet: retype the key or delete the character".into()
     } else if c.is_alphabetic() && !c.is_ascii() {
@@ -332,7 +332,7 @@ mod tests {
         let err = check_user("o\u{2019}brien@x.com").unwrap_err();
         assert_eq!(
             err,
-            "'o\u{2019}brien@x.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write ''' instead"
+            "'o\u{2019}brien@x.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write it as ' (U+0027) instead"
         );
         let err = check_user("ann\u{200b}@x.com").unwrap_err();
         assert!(
@@ -352,7 +352,7 @@ mod tests {
         ] {
             refused(key, named);
         }
-        refused("a\u{2013}b@x.com", "write '-' instead");
+        refused("a\u{2013}b@x.com", "write it as - (U+002D) instead");
         refused("a\u{2019}b\u{2019}c@x.com", "(and 1 more such character)");
         refused("ann.@x.com", "'.' just before the '@'");
         refused(

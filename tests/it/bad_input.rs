@@ -137,7 +137,7 @@ const TABLE: &[(&str, At, &str)] = &[
     (
         "upn_typographic_apostrophe.csv",
         At::Row(2),
-        "U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write ''' instead",
+        "U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, which Entra ID does not allow in a user principal name; write it as ' (U+0027) instead",
     ),
     ("upn_soft_hyphen.csv", At::Row(2), "U+00AD SOFT HYPHEN"),
     (

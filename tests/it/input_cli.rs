@@ -185,7 +185,7 @@ fn invisible_and_typographic_characters_in_upns_are_refused_by_name_and_nothing_
     let letters = "Entra allows only A-Z, a-z, 0-9 and ' . - _ ! # ^ ~ in a user principal name: use the UPN exactly as the tenant has it";
     let expected = [
         format!(
-            "error: row 3, column 'upn': 'o\u{2019}brien@contoso.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, {rule}; write ''' instead"
+            "error: row 3, column 'upn': 'o\u{2019}brien@contoso.com' is not a valid user principal name: it contains '\u{2019}' (U+2019 RIGHT SINGLE QUOTATION MARK) at character 2, {rule}; write it as ' (U+0027) instead"
         ),
         format!(
             "row 4, column 'upn': 'bo\\u{{200b}}b@contoso.com' is not a valid user principal name: it contains U+200B ZERO WIDTH SPACE at character 3, {rule}; {gone}"
