@@ -11,6 +11,8 @@ use mfa_rollout::emulator::{
 };
 use serde_json::{Value, json};
 
+use crate::util::client_credentials_token;
+
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 const ALICE_AUTH_ID: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
@@ -97,7 +99,7 @@ impl Env {
     async fn start(config: EmulatorConfig) -> Env {
         let emu = Emulator::start(config).await.expect("emulator starts");
         let http = reqwest::Client::new();
-        let token = get_token(&emu, &http).await;
+        let token = client_credentials_token(&emu, &http).await;
         Env { emu, http, token }
     }
 
@@ -141,30 +143,6 @@ impl Env {
             .and_then(|a| a.iter().find(|u| u["upn"] == upn).cloned())
             .unwrap_or(Value::Null)
     }
-}
-
-async fn get_token(emu: &EmulatorHandle, http: &reqwest::Client) -> String {
-    let r = http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            emu.base_url(),
-            emu.tenant_id()
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &emu.client_id()),
-            ("client_secret", &emu.client_secret()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .expect("token request");
-    assert_eq!(r.status().as_u16(), 200);
-    let v: Value = r.json().await.expect("token json");
-    v["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string()
 }
 
 fn get_item(id: &str, url: &str) -> Value {

@@ -2,61 +2,45 @@
 //! Graph before its actions, against an emulator whose members' mail differs from their UPN
 //! and whose guests' mail is their external address.
 
-use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
+use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::{HEADER, Status};
 
-use crate::util::{Env, results, run, stat, state};
+use crate::util::{Env, mail_user, results, run, stat, state};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 const GUEST_UPN: &str = "carol_fabrikam.com#EXT#@contoso.onmicrosoft.com";
-
-fn user(upn: &str, user_type: &str, mail: Option<&str>, proxies: &[&str]) -> UserSpec {
-    UserSpec {
-        id: None,
-        upn: upn.into(),
-        display_name: None,
-        user_type: user_type.into(),
-        mail: mail.map(str::to_string),
-        proxy_addresses: proxies.iter().map(|p| (*p).to_string()).collect(),
-        account_enabled: true,
-        per_user_mfa_state: "disabled".into(),
-        methods: vec![],
-        default_method: None,
-        system_preferred: false,
-    }
-}
 
 /// Members whose mail is not their UPN, one reached by a secondary proxy address, a guest, an
 /// apostrophe and a `+` in an address, and two users sharing one mail.
 fn hr_tenant() -> EmulatorConfig {
     EmulatorConfig {
         users: vec![
-            user(
+            mail_user(
                 &format!("annl@{DOMAIN}"),
                 "Member",
                 Some("ann.lee@contoso.com"),
                 &["SMTP:ann.lee@contoso.com"],
             ),
-            user(
+            mail_user(
                 &format!("bob@{DOMAIN}"),
                 "Member",
                 Some("bob.smith@contoso.com"),
                 &["SMTP:bob.smith@contoso.com", "smtp:b.smith@contoso.com"],
             ),
-            user(GUEST_UPN, "Guest", Some("carol@fabrikam.com"), &[]),
-            user(
+            mail_user(GUEST_UPN, "Guest", Some("carol@fabrikam.com"), &[]),
+            mail_user(
                 &format!("sobrien@{DOMAIN}"),
                 "Member",
                 Some("sean.o'brien+hr@contoso.com"),
                 &[],
             ),
-            user(
+            mail_user(
                 &format!("desk1@{DOMAIN}"),
                 "Member",
                 Some("desk@contoso.com"),
                 &[],
             ),
-            user(
+            mail_user(
                 &format!("desk2@{DOMAIN}"),
                 "Member",
                 Some("desk@contoso.com"),

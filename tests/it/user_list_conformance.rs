@@ -5,43 +5,29 @@
 use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, UserSpec};
 use serde_json::{Value, json};
 
-const DOMAIN: &str = "contoso.onmicrosoft.com";
+use crate::util::{client_credentials_token, mail_user};
 
-fn user(upn: &str, user_type: &str, mail: Option<&str>, proxies: &[&str]) -> UserSpec {
-    UserSpec {
-        id: None,
-        upn: upn.into(),
-        display_name: None,
-        user_type: user_type.into(),
-        mail: mail.map(str::to_string),
-        proxy_addresses: proxies.iter().map(|p| (*p).to_string()).collect(),
-        account_enabled: true,
-        per_user_mfa_state: "disabled".into(),
-        methods: vec![],
-        default_method: None,
-        system_preferred: false,
-    }
-}
+const DOMAIN: &str = "contoso.onmicrosoft.com";
 
 /// 250 plain members (more than two default pages), a member with an alias, a guest and a
 /// disabled account.
 fn tenant() -> EmulatorConfig {
     let mut users: Vec<UserSpec> = (1..=250)
-        .map(|i| user(&format!("m{i:03}@{DOMAIN}"), "Member", None, &[]))
+        .map(|i| mail_user(&format!("m{i:03}@{DOMAIN}"), "Member", None, &[]))
         .collect();
-    users.push(user(
+    users.push(mail_user(
         &format!("annl@{DOMAIN}"),
         "Member",
         Some("Ann.Lee@contoso.com"),
         &["SMTP:Ann.Lee@contoso.com", "smtp:ann@contoso.com"],
     ));
-    users.push(user(
+    users.push(mail_user(
         "carol_fabrikam.com#EXT#@contoso.onmicrosoft.com",
         "Guest",
         Some("carol@fabrikam.com"),
         &[],
     ));
-    let mut off = user(&format!("off@{DOMAIN}"), "Member", None, &[]);
+    let mut off = mail_user(&format!("off@{DOMAIN}"), "Member", None, &[]);
     off.account_enabled = false;
     users.push(off);
     EmulatorConfig {
@@ -62,23 +48,7 @@ impl Env {
     async fn start(config: EmulatorConfig) -> Env {
         let emu = Emulator::start(config).await.expect("emulator starts");
         let http = reqwest::Client::new();
-        let r = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                emu.base_url(),
-                emu.tenant_id()
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &emu.client_id()),
-                ("client_secret", &emu.client_secret()),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        let v: Value = r.json().await.expect("token json");
-        let token = v["access_token"].as_str().expect("token").to_string();
+        let token = client_credentials_token(&emu, &http).await;
         Env { emu, http, token }
     }
 

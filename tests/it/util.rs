@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, UserSpec};
 use mfa_rollout::journal::{ResultRecord, read_results};
 use serde_json::Value;
 
@@ -184,4 +184,48 @@ pub(crate) fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
 
 pub(crate) fn stat(stats: &Value, key: &str) -> u64 {
     stats.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// A user with a mail and proxy addresses and no methods (the mail lookup's tenants).
+pub(crate) fn mail_user(
+    upn: &str,
+    user_type: &str,
+    mail: Option<&str>,
+    proxies: &[&str],
+) -> UserSpec {
+    UserSpec {
+        upn: upn.into(),
+        user_type: user_type.into(),
+        mail: mail.map(str::to_string),
+        proxy_addresses: proxies.iter().map(|p| (*p).to_string()).collect(),
+        ..UserSpec::default()
+    }
+}
+
+/// An app-only access token from the emulator's login route (client credentials, secret).
+pub(crate) async fn client_credentials_token(
+    emu: &EmulatorHandle,
+    http: &reqwest::Client,
+) -> String {
+    let r = http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            emu.base_url(),
+            emu.tenant_id()
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &emu.client_id()),
+            ("client_secret", &emu.client_secret()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.expect("token json");
+    v["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string()
 }
