@@ -303,6 +303,15 @@ pub struct ApplyArgs {
     /// rows not finished are not recorded as failed, so --resume does them.
     #[arg(long, value_name = "N|N%")]
     pub max_failures: Option<String>,
+    /// Make at most N changes in this run, then stop cleanly (exit 0): a canary, or one wave
+    /// of `--resume --limit N`
+    ///
+    /// A change is a (row, action) that writes to the tenant; reads and 'unchanged' rows do
+    /// not count. Rows not reached are not written to the results file, so the next
+    /// `--resume` does them; the summary (and --json) says how many rows remain and prints
+    /// the command that continues.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

@@ -29,6 +29,8 @@ struct Rollout<'a> {
     overwrite: bool,
     dry_run: bool,
     max_changes: Option<u64>,
+    /// `--limit`: changes this run makes at most.
+    limit: Option<u64>,
     /// `--max-failures`, as typed.
     max_failures: Option<&'a str>,
     run: &'a crate::cli::RunArgs,
@@ -47,6 +49,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: args.dry_run,
             max_changes: args.max_changes,
+            limit: args.limit,
             max_failures: args.max_failures.as_deref(),
             run: &args.run,
             connection: &args.connection,
@@ -67,6 +70,7 @@ pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
             overwrite: args.overwrite,
             dry_run: true,
             max_changes: None,
+            limit: None,
             max_failures: None,
             run: &args.run,
             connection: &args.connection,
@@ -381,6 +385,12 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         .map(engine::settings::FailureBound::parse)
         .transpose()
         .map_err(Error::Usage)?;
+    if r.limit == Some(0) {
+        return Err(Error::Usage(
+            "--limit must be at least 1 (the number of changes this run may make)".into(),
+        ));
+    }
+    settings.limit = r.limit;
     let connection = config::connection(r.connection, &|k| std::env::var(k).ok())?;
     settings.global_cloud = connection.cloud == crate::graph::Cloud::Global;
     let loaded = input::load(&r.input.input, &options)?;
@@ -431,6 +441,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         .iter()
         .map(|w| (w.actions.len() - w.start_at) as u64)
         .sum();
+    let rows_to_do = work.len() as u64;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -553,7 +564,15 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         final_write_rate: report.final_write_rate,
         final_read_rate: report.final_read_rate,
     };
-    let summary = tally.summary(Some(stats), Some(&r.results), r.dry_run);
+    // Rows this run did not reach (--limit): not in the results file, left for --resume.
+    let left = rows_to_do.saturating_sub(report.rows_ended);
+    let summary = tally
+        .summary(Some(stats), Some(&r.results), r.dry_run)
+        .with_remaining(crate::report::Remaining {
+            rows: left,
+            limit: r.limit,
+            continue_with: (left > 0).then(|| resume_command(argv)),
+        });
     if let Some(html) = &r.run.html {
         let title = format!(
             "MFA {} — {}",

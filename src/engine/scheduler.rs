@@ -99,6 +99,9 @@ pub struct EngineReport {
     pub rows_ended: u64,
     /// Actions recorded `failed` in this run.
     pub failed: u64,
+    /// `--limit` was reached: some action wanted a change beyond it and was left unrecorded,
+    /// with the rows not started, for `--resume`.
+    pub limit_reached: bool,
     /// The pacing rates at the end (after any adaptive slow-down).
     pub final_read_rate: Option<f64>,
     pub final_write_rate: Option<f64>,
@@ -482,7 +485,7 @@ impl Scheduler {
                     break;
                 }
             } else if self.in_flight == 0 && self.ready_is_empty() && self.delayed.is_empty() {
-                if self.next_start < self.jobs.len() {
+                if self.next_start < self.jobs.len() && self.may_start() {
                     // Nothing is under way but jobs are left: the running ones all wait on
                     // something else (the breaker's verdict on their permission failures).
                     self.flush(sink);
@@ -541,11 +544,33 @@ impl Scheduler {
     /// Starts jobs, in input order, up to the running limit (none once stopping: `--resume`
     /// picks them up).
     fn start_jobs(&mut self) {
-        while self.report.stop.is_none()
+        while self.may_start()
             && self.running < self.running_limit
             && self.next_start < self.jobs.len()
         {
             self.start_next();
+        }
+    }
+
+    /// Whether new jobs may start: not once stopping, nor once `--limit` is reached (the rows
+    /// not started stay unrecorded for `--resume`).
+    fn may_start(&self) -> bool {
+        self.report.stop.is_none() && !self.report.limit_reached
+    }
+
+    /// Whether `--limit` leaves no room for another change.
+    fn limit_full(&self) -> bool {
+        self.settings
+            .limit
+            .is_some_and(|limit| self.changes_reserved >= limit)
+    }
+
+    /// `--limit` is reached and job `j`'s action wants one change more: it is left as if never
+    /// started (no record), so `--resume` does it. Its calls already queued are stale now.
+    fn leave_for_next_run(&mut self, j: usize) {
+        self.report.limit_reached = true;
+        if self.jobs[j].current.take().is_some_and(|c| !c.parked) {
+            self.running -= 1;
         }
     }
 
@@ -1215,6 +1240,14 @@ impl Scheduler {
                         }
                     }
                     if pending.call.method.is_write() && !current.change_reserved {
+                        if self
+                            .settings
+                            .limit
+                            .is_some_and(|limit| self.changes_reserved >= limit)
+                        {
+                            self.leave_for_next_run(j);
+                            return;
+                        }
                         if !self.gate_open {
                             if !current.parked {
                                 current.parked = true;
@@ -1255,6 +1288,8 @@ impl Scheduler {
                 needed += (job.item.actions.len() - job.next_action) as u64;
             }
         }
+        // This run makes no more changes than --limit allows; the rest wait for --resume.
+        let needed = needed.min(self.settings.limit.unwrap_or(u64::MAX));
         if needed > max {
             self.stop(Stop::MaxChanges(format!(
                 "the plan needs up to {needed} changes, more than --max-changes {max}; no change was made"
@@ -1264,6 +1299,16 @@ impl Scheduler {
         self.gate_open = true;
         let parked = std::mem::take(&mut self.parked);
         for p in parked {
+            let reserved = self.jobs[p.job]
+                .current
+                .as_ref()
+                .is_some_and(|c| c.change_reserved);
+            if !reserved && self.limit_full() {
+                if self.jobs[p.job].current.is_some() {
+                    self.leave_for_next_run(p.job);
+                }
+                continue;
+            }
             if let Some(current) = self.jobs[p.job].current.as_mut() {
                 if current.parked {
                     current.parked = false;

@@ -366,6 +366,74 @@ async fn max_changes_lets_a_plan_that_fits_run() {
     assert_eq!(count(&sink, Status::Unchanged), 25);
 }
 
+#[tokio::test]
+async fn limit_makes_exactly_n_changes_with_many_in_flight_and_leaves_the_rest_unrecorded() {
+    // Every fifth user needs no change: unchanged rows do not count against the limit.
+    let fake = Arc::new(tenant(2_000, "disabled"));
+    for i in (0..2_000).step_by(5) {
+        fake.states
+            .lock()
+            .unwrap()
+            .insert(format!("u{i}@x.com"), "enforced".into());
+    }
+    let settings = EngineSettings {
+        limit: Some(50),
+        concurrency: 16,
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(2_000, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None, "a clean stop, not an error");
+    assert!(report.limit_reached);
+    assert_eq!(count(&sink, Status::Applied), 50);
+    let writes = fake.writes.lock().unwrap();
+    assert_eq!(writes.len(), 50, "exactly 50 users written");
+    assert!(writes.values().all(|&n| n == 1), "{writes:?}");
+    assert_eq!(report.writes, 50, "no write sent beyond the limit");
+    assert!(
+        sink.records
+            .iter()
+            .all(|r| matches!(r.status, Status::Applied | Status::Unchanged)),
+        "nothing recorded for the rows left: {:?}",
+        sink.records.iter().find(|r| !r.status.is_good())
+    );
+    assert!(sink.records.len() < 2_000, "the run stopped");
+    assert_eq!(report.rows_ended, sink.records.len() as u64);
+}
+
+#[tokio::test]
+async fn limit_with_max_changes_reserves_only_the_limit_when_the_gate_opens() {
+    let fake = Arc::new(tenant(30, "disabled"));
+    let settings = EngineSettings {
+        limit: Some(4),
+        max_changes: Some(10),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
+    assert_eq!(
+        report.stop, None,
+        "30 needed, but this run makes only 4: within 10"
+    );
+    assert!(report.limit_reached);
+    assert_eq!(count(&sink, Status::Applied), 4);
+    assert_eq!(sink.records.len(), 4);
+    assert_eq!(fake.writes.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn limit_not_reached_ends_the_run_normally() {
+    let fake = Arc::new(tenant(30, "disabled"));
+    let settings = EngineSettings {
+        limit: Some(30),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(30, Action::Enforce), settings).await;
+    assert!(
+        !report.limit_reached,
+        "exactly the limit: nothing left over"
+    );
+    assert_eq!(count(&sink, Status::Applied), 30);
+}
+
 #[test]
 fn jobs_start_in_input_order_up_to_the_running_limit() {
     let settings = EngineSettings {

@@ -87,6 +87,11 @@ pub struct EngineSettings {
     pub global_cloud: bool,
     /// Never make more than this many changes.
     pub max_changes: Option<u64>,
+    /// `--limit N`: make at most N changes in this run, then stop cleanly, leaving the rows
+    /// not reached unrecorded for `--resume`. A change is one (row, action) that sends a
+    /// write; it is counted when the write is reserved, before it is sent, so what is in
+    /// flight when N is reached cannot go past N.
+    pub limit: Option<u64>,
     /// Stop the run once this many actions have failed (`--max-failures`, resolved).
     pub max_failures: Option<u64>,
     /// The circuit breaker: this many in a row of one systemic failure stop the run (users
@@ -116,6 +121,7 @@ impl Default for EngineSettings {
             reset_all: false,
             global_cloud: true,
             max_changes: None,
+            limit: None,
             max_failures: None,
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             backoff_base: Duration::from_millis(500),

@@ -12,4 +12,4 @@ mod html;
 mod summary;
 
 pub use html::{render_html, write_html};
-pub use summary::{RunStats, StateCount, Summary, Tally, Transition};
+pub use summary::{Remaining, RunStats, StateCount, Summary, Tally, Transition};

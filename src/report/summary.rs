@@ -31,6 +31,17 @@ pub struct RunStats {
     pub final_read_rate: Option<f64>,
 }
 
+/// What an `apply` run left for the next one: the rows it did not reach (`--limit`), which
+/// are not in the results file, and the command that continues.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remaining {
+    pub rows: u64,
+    /// `--limit`, when given.
+    pub limit: Option<u64>,
+    /// The command that does the rows left (`--resume`), when there are some.
+    pub continue_with: Option<String>,
+}
+
 /// How many users went from one per-user MFA state to another (or would, in a plan).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
@@ -60,6 +71,8 @@ pub struct Summary {
     stats: Option<RunStats>,
     results_path: Option<PathBuf>,
     dry_run: bool,
+    /// Set for an `apply` run: what it left for the next one.
+    remaining: Option<Remaining>,
 }
 
 const STATE_ACTIONS: [Action; 4] = [
@@ -202,6 +215,7 @@ impl Tally {
             stats,
             results_path: results_path.map(Path::to_path_buf),
             dry_run,
+            remaining: None,
         }
     }
 }
@@ -229,6 +243,20 @@ impl Summary {
             tally.add(r);
         }
         tally.summary(stats, results_path, dry_run)
+    }
+
+    /// The summary of an `apply` run that left `remaining` for the next one.
+    #[must_use]
+    pub fn with_remaining(mut self, remaining: Remaining) -> Summary {
+        self.remaining = Some(remaining);
+        self
+    }
+
+    /// What an `apply` run left for the next one (none for a plan or a results file read
+    /// back).
+    #[must_use]
+    pub fn remaining(&self) -> Option<&Remaining> {
+        self.remaining.as_ref()
     }
 
     /// How many records ended with `status`.
@@ -340,6 +368,21 @@ impl Summary {
                 thousands(self.changes()),
                 plural(self.changes(), "change", "changes")
             );
+        } else if let Some(left) = self.remaining.as_ref().filter(|r| r.rows > 0) {
+            let why = left.limit.map_or_else(
+                || "stopped".to_string(),
+                |n| format!("stopped at --limit {n}"),
+            );
+            let _ = writeln!(
+                out,
+                "{why}: {} {}, {} {} made; {} {} remain",
+                thousands(self.rows),
+                plural(self.rows, "row", "rows"),
+                thousands(self.changes()),
+                plural(self.changes(), "change", "changes"),
+                thousands(left.rows),
+                plural(left.rows, "row", "rows"),
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -397,6 +440,13 @@ impl Summary {
                 thousands(problems),
                 plural(problems, "row", "rows"),
             ));
+        }
+        if let Some(command) = self
+            .remaining
+            .as_ref()
+            .and_then(|r| r.continue_with.as_ref())
+        {
+            footer.push(format!("continue with: {command}"));
         }
         if !footer.is_empty() {
             out.push('\n');
@@ -554,6 +604,9 @@ impl Summary {
             "final_read_rate": self.stats.and_then(|s| s.final_read_rate).map(round2),
             "retries": self.stats.map(|s| s.retries),
             "results": self.results_path.as_ref().map(|p| p.display().to_string()),
+            "remaining_rows": self.remaining.as_ref().map(|r| r.rows),
+            "limit": self.remaining.as_ref().and_then(|r| r.limit),
+            "continue_with": self.remaining.as_ref().and_then(|r| r.continue_with.clone()),
         })
     }
 }

@@ -11,6 +11,7 @@ mod guests;
 mod input_cli;
 mod journal_files;
 mod libreoffice_corpus;
+mod limit;
 mod mail_column;
 mod methods;
 mod pacing;
