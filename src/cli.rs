@@ -175,10 +175,11 @@ pub struct ConnectionArgs {
     )]
     pub client_id: Option<String>,
     /// Sign in with the app's certificate: a PEM file holding the certificate and its RSA
-    /// private key (an encrypted key's password comes from AZURE_CLIENT_CERTIFICATE_PASSWORD)
+    /// private key, or a PFX/PKCS#12 file (.pfx, .p12) with both (told apart by content); the
+    /// password of an encrypted key or PFX comes from AZURE_CLIENT_CERTIFICATE_PASSWORD
     #[arg(
         long,
-        value_name = "PEM",
+        value_name = "PEM|PFX",
         env = "AZURE_CLIENT_CERTIFICATE_PATH",
         hide_env_values = true
     )]

@@ -31,7 +31,7 @@ pub enum SignIn {
         client_id: String,
         secret: SecretString,
     },
-    /// App registration with a certificate (PEM with its private key).
+    /// App registration with a certificate (PEM or PFX, with its private key).
     Certificate {
         tenant: String,
         client_id: String,

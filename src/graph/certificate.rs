@@ -1,6 +1,7 @@
 //! Certificate credentials (docs/graph.md §7): a PEM file holding an app registration's
-//! certificate and its RSA private key, checked when loaded, and the signed client-assertion
-//! JWT sent instead of a client secret.
+//! certificate and its RSA private key, or a PFX/PKCS#12 file holding both (told apart by
+//! content, docs/graph.md §12–13; opened by `pfx`), checked when loaded, and the signed
+//! client-assertion JWT sent instead of a client secret.
 //!
 //! The file is refused before any request when its certificate has expired or is not yet
 //! valid, or when its private key does not belong to the certificate. An encrypted private key
@@ -23,6 +24,8 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde_json::json;
 use x509_cert::Certificate;
 use x509_cert::der::Decode as _;
+
+use super::pfx::PfxError;
 
 /// `rsaEncryption` (RFC 8017), the algorithm of an RSA public or private key.
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
@@ -79,11 +82,36 @@ impl fmt::Display for AssertionAlg {
 pub enum CertificateError {
     #[error("cannot read the certificate file {path}: {message}")]
     Read { path: String, message: String },
-    /// Not PEM text, e.g. a PFX/PKCS#12 or DER file.
+    /// PEM markers without a complete PEM section.
     #[error(
-        "{path} is not a PEM file (a PFX/PKCS#12 or DER file?): convert it: openssl pkcs12 -in {path} -out cert.pem -nodes"
+        "{path} is not a PEM file: it must hold the certificate and its RSA private key between -----BEGIN and -----END lines"
     )]
     NotPem { path: String },
+    /// Neither PEM text nor a PFX/PKCS#12 file that parses (e.g. a DER certificate).
+    #[error(
+        "{path} is neither PEM nor a PFX/PKCS#12 file ({message}); give a PEM holding the certificate and its private key, or the .pfx exported with its private key"
+    )]
+    NotPfx { path: String, message: String },
+    /// A PFX with a password and none given.
+    #[error(
+        "the PFX file {path} is protected by a password: set AZURE_CLIENT_CERTIFICATE_PASSWORD"
+    )]
+    PfxPassword { path: String },
+    /// The PFX's MAC (or decryption) fails with the password given.
+    #[error(
+        "cannot open the PFX file {path}: the password is wrong (check AZURE_CLIENT_CERTIFICATE_PASSWORD)"
+    )]
+    PfxWrongPassword { path: String },
+    /// An encryption this tool does not read.
+    #[error(
+        "the PFX file {path} is protected with {what}, which this tool does not read; convert it to PEM: openssl pkcs12 -in {path} -nodes -out cert.pem (add -legacy for RC2 or RC4), then use --certificate cert.pem"
+    )]
+    PfxUnsupported { path: String, what: String },
+    /// A PFX holding certificates only.
+    #[error(
+        "the PFX file {path} holds no private key: export the certificate with its private key (Export-PfxCertificate, or openssl pkcs12 -export -inkey KEY)"
+    )]
+    PfxNoKey { path: String },
     #[error(
         "{path} holds no certificate: it must hold the certificate (BEGIN CERTIFICATE) and its RSA private key in PEM"
     )]
@@ -200,7 +228,9 @@ fn pem_sections(text: &str) -> Vec<Section<'_>> {
 impl CertificateKey {
     /// Loads a PEM file holding the certificate and its RSA private key (PKCS#8
     /// `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, or PKCS#8 `ENCRYPTED PRIVATE KEY` with
-    /// `password`, e.g. from `AZURE_CLIENT_CERTIFICATE_PASSWORD`). Refuses a certificate that
+    /// `password`, e.g. from `AZURE_CLIENT_CERTIFICATE_PASSWORD`), or a PFX/PKCS#12 file
+    /// holding both (opened with `password`; a file without a `-----BEGIN` line is read as
+    /// PFX). Refuses a certificate that
     /// has expired, is not yet valid, or does not match the key.
     pub fn from_pem_file(
         path: &Path,
@@ -230,12 +260,11 @@ impl CertificateKey {
         source: String,
         now: i64,
     ) -> Result<CertificateKey, CertificateError> {
+        if !super::pfx::is_pem(pem) {
+            return Self::load_pfx(pem, password, source, now);
+        }
         let text = String::from_utf8_lossy(pem);
         let sections = pem_sections(&text);
-        let bad_cert = |message: String| CertificateError::BadCertificate {
-            path: source.clone(),
-            message,
-        };
         let bad_key = |message: String| CertificateError::BadKey {
             path: source.clone(),
             message,
@@ -292,28 +321,95 @@ impl CertificateKey {
             }
         };
 
-        // The certificate whose public key is this key's: the leaf, wherever the chain puts it.
-        let public = key.public_key().as_ref();
+        let candidates: Vec<Result<Vec<u8>, String>> = sections
+            .iter()
+            .filter(|s| s.label == "CERTIFICATE")
+            .map(|section| {
+                x509_cert::der::pem::decode_vec(section.text.as_bytes())
+                    .map(|(_, der)| der)
+                    .map_err(|e| format!("bad PEM: {e}"))
+            })
+            .collect();
+        Self::finish(vec![key], candidates, source, now)
+    }
+
+    /// Opens a PFX/PKCS#12 file (docs/graph.md §13) and goes on as for PEM.
+    fn load_pfx(
+        bytes: &[u8],
+        password: Option<&SecretString>,
+        source: String,
+        now: i64,
+    ) -> Result<CertificateKey, CertificateError> {
+        let contents = super::pfx::read_pfx(bytes, password).map_err(|e| match e {
+            PfxError::Malformed(message) => CertificateError::NotPfx {
+                path: source.clone(),
+                message,
+            },
+            PfxError::NeedsPassword => CertificateError::PfxPassword {
+                path: source.clone(),
+            },
+            PfxError::WrongPassword => CertificateError::PfxWrongPassword {
+                path: source.clone(),
+            },
+            PfxError::Unsupported(what) => CertificateError::PfxUnsupported {
+                path: source.clone(),
+                what,
+            },
+        })?;
+        if contents.keys.is_empty() {
+            return Err(CertificateError::PfxNoKey { path: source });
+        }
+        let keys = contents
+            .keys
+            .iter()
+            .map(|der| pkcs8_key(der.expose_secret()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| CertificateError::BadKey {
+                path: source.clone(),
+                message,
+            })?;
+        Self::finish(
+            keys,
+            contents.certs.into_iter().map(Ok).collect(),
+            source,
+            now,
+        )
+    }
+
+    /// The certificate (DER, from `candidates`) whose public key is one of `keys`' — the leaf,
+    /// wherever the chain puts it — with that key, checked for validity at `now`.
+    fn finish(
+        keys: Vec<KeyPair>,
+        candidates: Vec<Result<Vec<u8>, String>>,
+        source: String,
+        now: i64,
+    ) -> Result<CertificateKey, CertificateError> {
+        let bad_cert = |message: String| CertificateError::BadCertificate {
+            path: source.clone(),
+            message,
+        };
+        if candidates.is_empty() {
+            return Err(CertificateError::NoCertificate { path: source });
+        }
         let mut found = None;
         let mut first_error = None;
-        let mut any = false;
-        for section in sections.iter().filter(|s| s.label == "CERTIFICATE") {
-            any = true;
-            let parsed = x509_cert::der::pem::decode_vec(section.text.as_bytes())
-                .map_err(|e| format!("bad PEM: {e}"))
-                .and_then(|(_, der)| {
-                    Certificate::from_der(&der)
-                        .map(|c| (der, c))
-                        .map_err(|e| format!("not an X.509 certificate ({e})"))
-                });
+        'search: for candidate in candidates {
+            let parsed = candidate.and_then(|der| {
+                Certificate::from_der(&der)
+                    .map(|c| (der, c))
+                    .map_err(|e| format!("not an X.509 certificate ({e})"))
+            });
             match parsed {
                 Ok((der, cert)) => {
                     let spki = &cert.tbs_certificate.subject_public_key_info;
-                    if spki.algorithm.oid.to_string() == RSA_ENCRYPTION
-                        && spki.subject_public_key.raw_bytes() == public
-                    {
-                        found = Some((der, cert));
-                        break;
+                    if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
+                        continue;
+                    }
+                    for (i, key) in keys.iter().enumerate() {
+                        if spki.subject_public_key.raw_bytes() == key.public_key().as_ref() {
+                            found = Some((i, der, cert));
+                            break 'search;
+                        }
                     }
                 }
                 Err(e) => {
@@ -321,15 +417,18 @@ impl CertificateKey {
                 }
             }
         }
-        if !any {
-            return Err(CertificateError::NoCertificate { path: source });
-        }
-        let Some((der, cert)) = found else {
+        let Some((i, der, cert)) = found else {
             return Err(match first_error {
                 Some(e) => bad_cert(e),
                 None => CertificateError::KeyMismatch { path: source },
             });
         };
+        let key = keys
+            .into_iter()
+            .nth(i)
+            .ok_or_else(|| CertificateError::KeyMismatch {
+                path: source.clone(),
+            })?;
 
         let validity = &cert.tbs_certificate.validity;
         let secs = |t: x509_cert::time::Time| {
@@ -752,11 +851,15 @@ mod tests {
     }
 
     #[test]
-    fn pfx_or_der_file_is_refused_with_the_conversion() {
+    fn a_der_certificate_is_neither_pem_nor_pfx_and_says_so() {
         let (_, der) = valid_pem();
         let err = CertificateKey::from_pem(&der, None).unwrap_err();
-        assert!(matches!(err, CertificateError::NotPem { .. }), "{err:?}");
-        assert!(err.to_string().contains("openssl pkcs12 -in"), "{err}");
+        assert!(matches!(err, CertificateError::NotPfx { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("neither PEM nor a PFX/PKCS#12 file"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! - `cloud`: national-cloud hosts and the check of base URLs given by flags.
 //! - `token`: access tokens: static, client credentials (secret or certificate) or a
 //!   delegated device-code sign-in, cached and renewed.
-//! - `certificate`: the certificate-and-key PEM file, its checks, the client-assertion JWT.
+//! - `certificate`: the certificate-and-key file (PEM or PFX), its checks, the
+//!   client-assertion JWT.
+//! - `pfx`: opening PFX/PKCS#12 files (their MAC and the bags' encryptions).
 //! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
 //! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
 
@@ -20,6 +22,7 @@ mod client;
 mod cloud;
 mod device_code;
 mod error_body;
+mod pfx;
 mod token;
 mod user_key;
 

@@ -17,6 +17,7 @@ mod methods;
 mod pacing;
 mod rollout;
 mod sign_in;
+mod sign_in_modes;
 mod spreadsheets;
 mod user_list_conformance;
 mod util;
