@@ -261,10 +261,11 @@ pub struct ValidateArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Where to write the plan (a results-format CSV with status 'planned' / 'unchanged' / ...)
+    /// Also write the plan to FILE (a results-format CSV with status 'planned' / 'unchanged' /
+    /// ...); without it the plan's summary is printed and no file is written
     #[arg(long, value_name = "FILE")]
-    pub report: PathBuf,
-    /// Replace an existing report file
+    pub report: Option<PathBuf>,
+    /// Replace an existing report file (or HTML report)
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]

@@ -1,6 +1,7 @@
 //! The `apply` and `plan` commands: read the input, open the results journal (new or
 //! resumed), sign in, run the engine with the journal and progress as its sink, then compact
-//! the journal and print the summary. `plan` is `apply --dry-run` writing to its report file.
+//! the journal and print the summary. `plan` is `apply --dry-run` writing to its report file,
+//! or, without `--report`, to an unnamed journal that leaves nothing behind.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -16,13 +17,15 @@ use crate::input::{self, LoadedInput, UserKind};
 use crate::journal::{Journal, RESOLVED_USER, ResultRecord, Status};
 use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
+use crate::report::figures::{count, thousands};
 use crate::report::{RunStats, Tally};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 /// Everything `apply` and `plan` share, validated.
 struct Rollout<'a> {
     input: &'a crate::cli::InputArgs,
-    results: PathBuf,
+    /// The results file; `None` for a `plan` without `--report` (an unnamed journal).
+    results: Option<PathBuf>,
     /// The flag that names `results` (`--results`, or `--report` for `plan`).
     results_flag: &'static str,
     resume: bool,
@@ -43,7 +46,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
     run(
         Rollout {
             input: &args.input,
-            results: args.results.clone(),
+            results: Some(args.results.clone()),
             results_flag: "--results",
             resume: args.resume,
             overwrite: args.overwrite,
@@ -335,10 +338,51 @@ fn resume_command(argv: &[OsString]) -> String {
     parts.join(" ")
 }
 
-/// The results file before the run: resumed (open), or new (locked, not yet made).
+impl Rollout<'_> {
+    /// `plan`, which takes no `--resume` (unlike `apply --dry-run`).
+    fn is_plan(&self) -> bool {
+        self.results_flag == "--report"
+    }
+}
+
+/// Where a stopped run's records are: `the results so far are in r.csv`.
+fn records_so_far(r: &Rollout<'_>) -> String {
+    match (&r.results, r.is_plan()) {
+        (Some(results), false) => format!("the results so far are in {}", results.display()),
+        (Some(report), true) => format!("the plan so far is in {}", report.display()),
+        (None, _) => "nothing was written".to_string(),
+    }
+}
+
+/// How to go on after a stop: `--resume` for `apply`; `plan` takes none, so it is run again
+/// (over its partial report with `--overwrite`).
+fn go_on(r: &Rollout<'_>, argv: &[OsString]) -> String {
+    if !r.is_plan() {
+        return format!("resume with: {}", resume_command(argv));
+    }
+    let mut parts: Vec<String> = argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == 0 {
+                "mfa-rollout".to_string()
+            } else {
+                shell_quote(&a.to_string_lossy())
+            }
+        })
+        .collect();
+    if r.results.is_some() && !parts.iter().any(|a| a == "--overwrite") {
+        parts.push("--overwrite".into());
+    }
+    format!("run the plan again with: {}", parts.join(" "))
+}
+
+/// The results file before the run: resumed (open), new (locked, not yet made), or none (a
+/// `plan` without `--report`, whose unnamed journal is made once signed in, like a file).
 enum Opened {
     Resumed(Journal),
     Reserved(crate::journal::Reserved),
+    Unnamed,
 }
 
 /// `plan` takes no `--resume`: its "file exists" error says only `--overwrite`.
@@ -361,7 +405,7 @@ fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
     output_path::check_distinct(
         &[named("INPUT", r.input.input.as_path())],
         &[
-            Some(named(r.results_flag, r.results.as_path())),
+            r.results.as_deref().map(|p| named(r.results_flag, p)),
             r.run.html.as_deref().map(|p| named("--html", p)),
             r.connection
                 .sandbox_state
@@ -371,6 +415,12 @@ fn check_output_paths(r: &Rollout<'_>) -> Result<(), Error> {
     )?;
     if let Some(html) = &r.run.html {
         output_path::check_overwrite("--html", html, r.overwrite || r.resume)?;
+    }
+    if r.results.is_none() && r.run.excel {
+        return Err(Error::Usage(format!(
+            "--excel marks the report CSV for Excel, and there is none: give {} FILE too",
+            r.results_flag
+        )));
     }
     Ok(())
 }
@@ -404,12 +454,16 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     // A new run's results file is locked and checked before sign-in (so nothing is asked of
     // the tenant for a run that would be refused) but made only once signed in, so a failed
     // sign-in leaves no file behind.
-    let (opened, done) = if r.resume {
-        let (j, done) = Journal::resume(&r.results, &extra)?;
-        (Opened::Resumed(j), done)
-    } else {
-        let reserved = Journal::reserve(&r.results, r.overwrite).map_err(|e| exists_for(&r, e))?;
-        (Opened::Reserved(reserved), Vec::new())
+    let (opened, done) = match &r.results {
+        None => (Opened::Unnamed, Vec::new()),
+        Some(results) if r.resume => {
+            let (j, done) = Journal::resume(results, &extra)?;
+            (Opened::Resumed(j), done)
+        }
+        Some(results) => {
+            let reserved = Journal::reserve(results, r.overwrite).map_err(|e| exists_for(&r, e))?;
+            (Opened::Reserved(reserved), Vec::new())
+        }
     };
     // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
     let sandbox_users: Vec<String> = match &connection.sign_in {
@@ -420,14 +474,15 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     };
     let by_mail = loaded.user_kind == UserKind::Mail;
     let rows_in_input = loaded.jobs.len() + loaded.invalid.len();
-    let (work, upfront) = remaining_work(loaded, &done, &r.results)?;
+    let (work, upfront) =
+        remaining_work(loaded, &done, r.results.as_deref().unwrap_or(Path::new("")))?;
     if r.resume && !r.output.quiet {
         // Where the resumed run picks up, counted in input rows (all of a row's actions).
         let rows_left: BTreeSet<u64> = work.iter().map(|w| w.row).collect();
         eprintln!(
             "resuming: {} of {} rows done",
-            crate::report::figures::thousands((rows_in_input - rows_left.len()) as u64),
-            crate::report::figures::thousands(rows_in_input as u64)
+            thousands((rows_in_input - rows_left.len()) as u64),
+            thousands(rows_in_input as u64)
         );
     }
     // A percentage is of the rows this run does (a resumed run: the rows left).
@@ -460,6 +515,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     let mut journal = match opened {
         Opened::Resumed(j) => j,
         Opened::Reserved(reserved) => reserved.create(&extra)?,
+        Opened::Unnamed => Journal::unnamed(&extra)?,
     };
     journal.append(&upfront)?;
 
@@ -490,22 +546,22 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         Ok(j) => j,
         Err(e) => {
             return Err(Error::Other(format!(
-                "{e}; nothing more was sent. resume with: {}",
-                resume_command(argv)
+                "{e}; nothing more was sent. {}",
+                go_on(&r, argv)
             )));
         }
     };
     let _ = sink_failure;
-    let resume_hint = || format!("resume with: {}", resume_command(argv));
+    let resume_hint = || go_on(&r, argv);
     match &report.stop {
         None => {}
         Some(Stop::Interrupted) => {
             let _ = journal.sync();
             let signal = stop_signal.received().unwrap_or(StopSignal::Interrupt);
             let message = format!(
-                "{}; the results so far are in {}. {}",
+                "{}; {}. {}",
                 signal.described(),
-                r.results.display(),
+                records_so_far(&r),
                 resume_hint()
             );
             return Err(match signal {
@@ -519,13 +575,20 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
                 Some(Stop::MaxFailures(_)) => "--max-failures stopped the run",
                 _ => "the circuit breaker stopped the run",
             };
-            let message = format!(
-                "{why}: {cause}. {} rows ended before the stop (in {}); the rows not finished \
-                 are not recorded, so --resume does them. {}",
-                report.rows_ended,
-                r.results.display(),
-                resume_hint()
-            );
+            let ended = count(report.rows_ended, "row", "rows");
+            let message = match (&r.results, r.is_plan()) {
+                (Some(results), false) => format!(
+                    "{why}: {cause}. {ended} ended before the stop (in {}); the rows not \
+                     finished are not recorded, so --resume does them. {}",
+                    results.display(),
+                    resume_hint()
+                ),
+                _ => format!(
+                    "{why}: {cause}. {ended} ended before the stop; {}. {}",
+                    records_so_far(&r),
+                    resume_hint()
+                ),
+            };
             return Err(match &report.stop {
                 Some(Stop::SignIn(_)) => Error::Auth(message),
                 _ => Error::Guard(message),
@@ -552,8 +615,8 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             listed.push(record.clone());
         }
     })?;
-    if r.run.excel {
-        crate::journal::add_excel_bom(&r.results)?;
+    if let (true, Some(results)) = (r.run.excel, &r.results) {
+        crate::journal::add_excel_bom(results)?;
     }
     let stats = RunStats {
         elapsed: report.elapsed,
@@ -567,7 +630,7 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     // Rows this run did not reach (--limit): not in the results file, left for --resume.
     let left = rows_to_do.saturating_sub(report.rows_ended);
     let summary = tally
-        .summary(Some(stats), Some(&r.results), r.dry_run)
+        .summary(Some(stats), r.results.as_deref(), r.dry_run)
         .with_remaining(crate::report::Remaining {
             rows: left,
             limit: r.limit,

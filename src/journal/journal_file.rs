@@ -66,7 +66,16 @@ pub struct Journal {
     last_sync: Instant,
     /// Set by a failed write: the file may end in a partial line, so nothing more is written.
     broken: bool,
-    lock: RunLock,
+    /// A results file's lock, or an unnamed journal's own handle to read it back by.
+    backing: Backing,
+}
+
+/// What a journal's records are written to.
+enum Backing {
+    /// The results file, locked for the run.
+    Named(RunLock),
+    /// An unnamed temporary file (see the module docs); `finish` reads it through this handle.
+    Unnamed(File),
 }
 
 impl fmt::Debug for Journal {
@@ -167,8 +176,37 @@ impl Journal {
             line: Vec::with_capacity(512),
             last_sync: Instant::now(),
             broken: false,
-            lock,
+            backing: Backing::Named(lock),
         }
+    }
+
+    /// A journal no file name points to, for a run whose records only feed its summary (`plan`
+    /// without `--report`). [`Journal::finish`] hands the records out without writing them
+    /// anywhere, and the file goes when the journal is dropped or the process ends.
+    pub fn unnamed(extra_columns: &[String]) -> Result<Journal, JournalError> {
+        let label = Path::new("(the plan's temporary journal)");
+        let what = "cannot create a temporary file (in the temp directory) for";
+        let file = tempfile::tempfile().map_err(JournalError::io_with(label, what))?;
+        let reader = file
+            .try_clone()
+            .map_err(JournalError::io_with(label, what))?;
+        let mut journal = Journal {
+            path: label.to_path_buf(),
+            extra_columns: extra_columns.to_vec(),
+            out: BufWriter::with_capacity(1 << 16, Box::new(file)),
+            line: Vec::with_capacity(512),
+            last_sync: Instant::now(),
+            broken: false,
+            backing: Backing::Unnamed(reader),
+        };
+        journal.write_header()?;
+        Ok(journal)
+    }
+
+    /// Whether this journal has a file name (a results file) rather than being unnamed.
+    #[must_use]
+    pub fn is_named(&self) -> bool {
+        matches!(self.backing, Backing::Named(_))
     }
 
     fn write_header(&mut self) -> Result<(), JournalError> {
@@ -235,6 +273,9 @@ impl Journal {
     /// `each`, in order, as it is written: the records are read back one at a time from where
     /// an index of the file says they are, so a run of any size compacts in little memory.
     ///
+    /// An unnamed journal ([`Journal::unnamed`]) hands its compacted records to `each` the same
+    /// way and writes nothing.
+    ///
     /// On error the results file is left as it was: a valid journal for `--resume`.
     pub fn finish(self, mut each: impl FnMut(&ResultRecord)) -> Result<(), JournalError> {
         let Journal {
@@ -242,7 +283,7 @@ impl Journal {
             extra_columns,
             mut out,
             broken,
-            lock,
+            backing,
             ..
         } = self;
         if !broken {
@@ -252,8 +293,26 @@ impl Journal {
         }
         // Close without flushing again: after a write error the buffer may hold a partial line.
         drop(out.into_parts());
-        let file =
-            File::open(&path).map_err(JournalError::io_with(&path, "cannot read results file"))?;
+        let (file, lock) = match backing {
+            Backing::Named(lock) => (
+                File::open(&path)
+                    .map_err(JournalError::io_with(&path, "cannot read results file"))?,
+                lock,
+            ),
+            Backing::Unnamed(file) => {
+                let (found, index) = reader::index_file(&file, &path)?;
+                found.expect_header(&path, &extra_columns)?;
+                let mut at = RecordsAt::new(file, header(&extra_columns).len())
+                    .map_err(JournalError::io_with(&path, "cannot read results file"))?;
+                for entry in compact(index) {
+                    let record = at
+                        .read(&entry)
+                        .map_err(JournalError::io_with(&path, "cannot read results file"))?;
+                    each(&record);
+                }
+                return Ok(());
+            }
+        };
         let (found, index) = reader::index_file(&file, &path)?;
         found.expect_header(&path, &extra_columns)?;
         let width = header(&extra_columns).len();
@@ -272,7 +331,7 @@ impl Journal {
         Ok(())
     }
 
-    /// The results file.
+    /// The results file (for an unnamed journal, a label for messages).
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
@@ -817,6 +876,23 @@ mod tests {
             expected.push("results.csv.lock");
         }
         assert_eq!(names, expected, "no temp file or lock file left");
+    }
+
+    #[test]
+    fn an_unnamed_journal_compacts_like_a_file_and_hands_out_awkward_records_exactly() {
+        let extra = ["Ticket".to_string()];
+        let mut journal = Journal::unnamed(&extra).unwrap();
+        assert!(!journal.is_named());
+        let mut odd = awkward(4);
+        odd.extra = vec!["=T-1".into()];
+        let mut first = rec(3, "c@x", "enforce", Status::Failed);
+        first.extra = vec![String::new()];
+        let mut again = rec(3, "c@x", "enforce", Status::Planned);
+        again.extra = vec!["T-3".into()];
+        journal.append(&[odd.clone(), first]).unwrap();
+        journal.append(std::slice::from_ref(&again)).unwrap();
+        let got = finish_all(journal).unwrap();
+        assert_eq!(got, vec![again, odd]);
     }
 
     /// A disk that takes `room` bytes and then reports it is full.

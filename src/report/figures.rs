@@ -1,4 +1,5 @@
-//! Numbers, rates and durations as people read them in a summary: `8,012`, `14.9`, `9m 12s`.
+//! Numbers, rates and durations as people read them, one way in every message and summary:
+//! `8,012`, `1 user`, `2,350 rows`, `14.9`, `9m 12s`. (JSON keeps plain numbers.)
 
 use std::time::Duration;
 
@@ -13,6 +14,16 @@ pub(crate) fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// `one` for 1, `many` otherwise.
+pub(crate) fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// A count and its noun: `1 user`, `0 users`, `20,000 users`.
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), plural(n, one, many))
 }
 
 /// A per-second rate with one decimal and thousands separators: `1,234.5`.
@@ -60,6 +71,15 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(thousands(n), want);
         }
+    }
+
+    #[test]
+    fn counts_have_separators_and_agree_in_number() {
+        assert_eq!(count(1, "user", "users"), "1 user");
+        assert_eq!(count(0, "user", "users"), "0 users");
+        assert_eq!(count(2, "row", "rows"), "2 rows");
+        assert_eq!(count(20_000, "row", "rows"), "20,000 rows");
+        assert_eq!(count(1, "retry", "retries"), "1 retry");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use super::figures::{duration, rate, thousands};
+use super::figures::{duration, plural, rate, thousands};
 use super::summary::Summary;
 use crate::journal::{ResultRecord, Status};
 
@@ -569,10 +569,6 @@ fn status_label(status: Status) -> &'static str {
         Status::NotFound => "not found",
         other => other.as_str(),
     }
-}
-
-fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
 
 const STYLE: &str = r#"

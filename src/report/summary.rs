@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::figures::{duration, rate, thousands};
+use super::figures::{duration, plural, rate, thousands};
 use crate::action::{Action, MfaState};
 use crate::error::Completion;
 use crate::journal::{ResultRecord, Status};
@@ -431,15 +431,24 @@ impl Summary {
         }
         let problems = self.problems();
         if problems > 0 {
-            let whereto = self.results_path.as_ref().map_or_else(
-                || "the results file".to_string(),
-                |p| p.display().to_string(),
-            );
-            footer.push(format!(
-                "{} {} failed or not found: see the status, error_code and message columns in {whereto}",
+            let rows = format!(
+                "{} {}",
                 thousands(problems),
-                plural(problems, "row", "rows"),
-            ));
+                plural(problems, "row", "rows")
+            );
+            footer.push(match &self.results_path {
+                Some(p) => format!(
+                    "{rows} failed or not found: see the status, error_code and message columns in {}",
+                    p.display()
+                ),
+                // A plan without --report: no file lists them.
+                None if self.dry_run => format!(
+                    "{rows} failed or not found: plan with --report FILE (or --html FILE) to see which and why"
+                ),
+                None => format!(
+                    "{rows} failed or not found: see the status, error_code and message columns of the results"
+                ),
+            });
         }
         if let Some(command) = self
             .remaining
@@ -615,10 +624,6 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -746,7 +751,7 @@ mod tests {
             "    enforced                5    8,215",
             "planned changes:",
             "  disabled → enforced  8,012",
-            "3 rows failed or not found: see the status, error_code and message columns in the results file",
+            "3 rows failed or not found: plan with --report FILE (or --html FILE) to see which and why",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

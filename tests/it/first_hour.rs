@@ -507,3 +507,151 @@ fn validate_json_prints_a_refused_files_problems_as_json_and_counts_read_as_word
         "{stdout}"
     );
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("under dir");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn plan_without_report_prints_its_summary_and_leaves_no_file_anywhere() {
+    let env = Env::start(EmulatorConfig::generated(30, 5).no_throttle());
+    let mut users = upns(&env);
+    users.push("nobody@contoso.onmicrosoft.com".into());
+    let input = env.write("in.csv", &rollout_csv(&users, &["enforce", "disable"]));
+    let tmp = env.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut c = env.command();
+    c.arg("plan").arg(&input).env("TMPDIR", &tmp);
+    env.point_at_emulator(&mut c);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 1, "one user is not found: {stderr}");
+    assert!(
+        stdout.starts_with("plan: ") && stdout.contains("would be made (nothing was changed)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("per-user MFA state"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "1 row failed or not found: plan with --report FILE (or --html FILE) to see which and why"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("results:"), "no file to name: {stdout}");
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+    assert_eq!(
+        files_under(env.dir.path()),
+        ["in.csv"],
+        "nothing in cwd or TMPDIR"
+    );
+
+    // --json: the same plan for scripts, still no file.
+    let mut c = env.command();
+    c.args(["plan", "in.csv", "--json"]).env("TMPDIR", &tmp);
+    env.point_at_emulator(&mut c);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["rows"], 31);
+    assert_eq!(v["totals"]["not_found"], 1);
+    assert_eq!(v["results"], serde_json::Value::Null);
+    assert_eq!(files_under(env.dir.path()), ["in.csv"]);
+
+    // --excel marks a CSV that is not there: refused before anything is sent.
+    let before = env.stats();
+    let mut c = env.command();
+    c.args(["plan", "in.csv", "--excel"]);
+    env.point_at_emulator(&mut c);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--excel") && stderr.contains("--report FILE"),
+        "{stderr}"
+    );
+    assert_eq!(stat(&env.stats(), "requests"), stat(&before, "requests"));
+    assert_eq!(files_under(env.dir.path()), ["in.csv"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plan_stopped_by_a_signal_says_how_to_plan_again_and_without_report_leaves_nothing() {
+    use std::time::{Duration, Instant};
+
+    let env = Env::start(EmulatorConfig::generated(60, 6).no_throttle());
+    env.write("in.csv", &rollout_csv(&upns(&env), &["enforce"]));
+    let tmp = env.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for report in [None, Some("p.csv")] {
+        let batches_before = stat(&env.stats(), "batches");
+        let mut c = env.command();
+        c.args([
+            "plan",
+            "in.csv",
+            "--quiet",
+            "--read-rate",
+            "5",
+            "--concurrency",
+            "1",
+        ])
+        .args(report.map(|r| ["--report", r]).into_iter().flatten())
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        env.point_at_emulator(&mut c);
+        let child = c.spawn().expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Two batches answered: the engine (and its signal handlers) runs.
+        while stat(&env.stats(), "batches") < batches_before + 2 {
+            assert!(Instant::now() < deadline, "the plan never sent a batch");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(143), "{stderr}");
+        assert!(
+            !stderr.contains("--resume"),
+            "plan takes no --resume: {stderr}"
+        );
+        match report {
+            None => {
+                assert!(
+                    stderr.contains(
+                        "terminated (SIGTERM); nothing was written. run the plan again with: mfa-rollout plan in.csv --quiet"
+                    ),
+                    "{stderr}"
+                );
+                assert_eq!(files_under(env.dir.path()), ["in.csv"]);
+            }
+            Some(_) => {
+                assert!(
+                    stderr.contains("terminated (SIGTERM); the plan so far is in p.csv. run the plan again with: mfa-rollout plan in.csv")
+                        && stderr.contains("--report p.csv")
+                        && stderr.trim_end().ends_with(" --overwrite"),
+                    "{stderr}"
+                );
+                assert!(files_under(env.dir.path()).contains(&"p.csv".to_string()));
+                assert!(files_under(&tmp).is_empty());
+            }
+        }
+    }
+}
