@@ -235,13 +235,48 @@ fn upfront_records(loaded: &LoadedInput) -> Vec<ResultRecord> {
     out
 }
 
+/// Where a resumed run picks up, in input rows: a row is done when every one of its actions
+/// has a result. Invalid and repeated rows get theirs without a request, so the message says
+/// how many of the done rows they are rather than passing them off as work done.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ResumePoint {
+    rows: u64,
+    done: u64,
+    done_without_request: u64,
+}
+
+impl ResumePoint {
+    /// `resuming: 2,350 of 20,000 rows done (12 invalid or repeated rows among them, recorded
+    /// with nothing sent); 17,650 to do`.
+    fn message(&self) -> String {
+        let mut line = format!(
+            "resuming: {} of {} done",
+            thousands(self.done),
+            count(self.rows, "row", "rows")
+        );
+        if self.done_without_request > 0 {
+            line.push_str(&format!(
+                " ({} among them, recorded with nothing sent)",
+                count(
+                    self.done_without_request,
+                    "invalid or repeated row",
+                    "invalid or repeated rows"
+                )
+            ));
+        }
+        line.push_str(&format!("; {} to do", thousands(self.rows - self.done)));
+        line
+    }
+}
+
 /// Matches the records of an earlier run against the input (exit 2 when a row changed) and
-/// returns the work still to do plus the upfront records not yet written.
+/// returns the work still to do, the upfront records not yet written, and where that leaves
+/// the run.
 fn remaining_work(
     loaded: LoadedInput,
     done: &[ResultRecord],
     results: &Path,
-) -> Result<(Vec<WorkItem>, Vec<ResultRecord>), Error> {
+) -> Result<(Vec<WorkItem>, Vec<ResultRecord>, ResumePoint), Error> {
     let jobs_by_row: HashMap<u64, &input::Job> = if done.is_empty() {
         HashMap::new()
     } else {
@@ -280,9 +315,25 @@ fn remaining_work(
         .into_iter()
         .filter(|r| !finished.contains(&(r.row, r.action.clone())))
         .collect();
+    let mut point = ResumePoint {
+        rows: (loaded.jobs.len() + loaded.invalid.len()) as u64,
+        ..ResumePoint::default()
+    };
+    for p in &loaded.invalid {
+        if finished.contains(&(p.row, p.action.clone())) {
+            point.done += 1;
+            point.done_without_request += 1;
+        }
+    }
     let mut work = Vec::with_capacity(loaded.jobs.len());
     for job in loaded.jobs {
+        let all_done = job
+            .actions
+            .iter()
+            .all(|a| finished.contains(&(job.row, a.as_str().to_string())));
+        point.done += u64::from(all_done);
         if job.duplicate_of.is_some() {
+            point.done_without_request += u64::from(all_done);
             continue;
         }
         let start_at = job
@@ -301,7 +352,7 @@ fn remaining_work(
             });
         }
     }
-    Ok((work, upfront))
+    Ok((work, upfront, point))
 }
 
 fn shell_quote(arg: &str) -> String {
@@ -473,17 +524,10 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
         _ => Vec::new(),
     };
     let by_mail = loaded.user_kind == UserKind::Mail;
-    let rows_in_input = loaded.jobs.len() + loaded.invalid.len();
-    let (work, upfront) =
+    let (work, upfront, point) =
         remaining_work(loaded, &done, r.results.as_deref().unwrap_or(Path::new("")))?;
     if r.resume && !r.output.quiet {
-        // Where the resumed run picks up, counted in input rows (all of a row's actions).
-        let rows_left: BTreeSet<u64> = work.iter().map(|w| w.row).collect();
-        eprintln!(
-            "resuming: {} of {} rows done",
-            thousands((rows_in_input - rows_left.len()) as u64),
-            thousands(rows_in_input as u64)
-        );
+        eprintln!("{}", point.message());
     }
     // A percentage is of the rows this run does (a resumed run: the rows left).
     settings.max_failures = failure_bound.map(|b| b.rows(work.len() as u64));
@@ -687,6 +731,27 @@ mod tests {
         assert!(err.contains("--keep-columns: 'Resolved_User'"), "{err}");
         loaded.user_kind = UserKind::Upn;
         assert_eq!(extra_columns(&loaded).unwrap(), ["Ticket", "Resolved_User"]);
+    }
+
+    #[test]
+    fn the_resume_point_reads_as_words_and_names_rows_done_without_a_request() {
+        let point = |rows, done, done_without_request| {
+            ResumePoint {
+                rows,
+                done,
+                done_without_request,
+            }
+            .message()
+        };
+        assert_eq!(point(1, 0, 0), "resuming: 0 of 1 row done; 1 to do");
+        assert_eq!(
+            point(20_000, 2_350, 0),
+            "resuming: 2,350 of 20,000 rows done; 17,650 to do"
+        );
+        assert_eq!(
+            point(20_000, 2_350, 1),
+            "resuming: 2,350 of 20,000 rows done (1 invalid or repeated row among them, recorded with nothing sent); 17,650 to do"
+        );
     }
 
     #[test]

@@ -655,3 +655,44 @@ fn a_plan_stopped_by_a_signal_says_how_to_plan_again_and_without_report_leaves_n
         }
     }
 }
+
+#[test]
+fn the_resume_message_counts_only_rows_with_results_and_says_which_needed_no_request() {
+    let env = Env::start(EmulatorConfig::generated(3, 9).no_throttle());
+    let u = upns(&env);
+    // Row 4 is invalid, row 5 repeats row 2.
+    let csv = format!(
+        "userPrincipalName,action\n{},enforce\n{},enforce\nno such user,enforce\n{},enforce\n{},disable\n",
+        u[0], u[1], u[0], u[2]
+    );
+    env.write("in.csv", &csv);
+    let resume = || {
+        let mut c = env.command();
+        c.args([
+            "apply",
+            "in.csv",
+            "--results",
+            "r.csv",
+            "--resume",
+            "--skip-invalid",
+        ]);
+        env.point_at_emulator(&mut c);
+        c.stdout(std::process::Stdio::null());
+        run(c)
+    };
+    // No results yet: nothing is done, though two rows will be recorded without a request.
+    let (code, _, stderr) = resume();
+    assert_eq!(code, 1, "an invalid row: {stderr}");
+    assert!(
+        stderr.contains("resuming: 0 of 5 rows done; 5 to do\n"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = resume();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "resuming: 5 of 5 rows done (2 invalid or repeated rows among them, recorded with nothing sent); 0 to do\n"
+        ),
+        "{stderr}"
+    );
+}
