@@ -11,6 +11,8 @@
 //! - [`graph`]: `$batch` wire types, user keys, HTTP client, tokens, clouds.
 //! - [`journal`]: the results CSV: append during the run, read back on resume, compact.
 //! - `locale_text`: ASCII in place of the output's marks when the locale is not UTF-8.
+//! - `figures`: numbers, counts (`1 user`, `2,350 rows`), rates and durations as people read
+//!   them, the same in every message, summary and progress line.
 //! - [`report`]: human and JSON summaries.
 //! - [`progress`]: progress bar or periodic log lines on stderr.
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
@@ -28,6 +30,7 @@ pub mod connect;
 pub mod emulator;
 pub mod engine;
 pub mod error;
+mod figures;
 pub mod graph;
 pub mod input;
 pub mod journal;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::engine::Requests;
+use crate::figures::{duration, rate, thousands};
 use crate::journal::Status;
-use crate::report::figures::{duration, rate, thousands};
 
 /// How often a log line is printed when stderr is not a terminal.
 const LOG_EVERY: Duration = Duration::from_secs(10);

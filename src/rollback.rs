@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::action::{Action, MfaState};
 use crate::cli::RollbackArgs;
 use crate::error::{Completion, Error};
+use crate::figures::count;
 use crate::journal::{RESOLVED_USER, Status, neutralize, read_results_with_extra_columns};
 
 /// What a rollback found.
@@ -123,31 +124,39 @@ pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "{}: {} state change(s) to undo; apply it with: mfa-rollout apply {} --results <new results file>",
+            "{}: {} to undo; apply it with: mfa-rollout apply {} --results <new results file>",
             args.out.display(),
-            plan.rows.len(),
+            count(plan.rows.len() as u64, "state change", "state changes"),
             args.out.display()
         );
         if plan.resets > 0 {
             let _ = writeln!(
                 err,
-                "not undoable: {} method reset(s): deleted authentication methods cannot be restored; those users register again at their next sign-in",
-                plan.resets
+                "not undoable: {}: deleted authentication methods cannot be restored; those users register again at their next sign-in",
+                count(plan.resets, "method reset", "method resets")
             );
         }
         if plan.revocations > 0 {
             let _ = writeln!(
                 err,
-                "not undoable: {} session revocation(s): revoked sessions and refresh tokens cannot be restored; users sign in again",
-                plan.revocations
+                "not undoable: {}: revoked sessions and refresh tokens cannot be restored; users sign in again",
+                count(
+                    plan.revocations,
+                    "session revocation",
+                    "session revocations"
+                )
             );
         }
         if !plan.unknown_before.is_empty() {
             let _ = writeln!(
                 err,
-                "not undoable: {} state change(s) whose previous state is unknown (rows {:?})",
-                plan.unknown_before.len(),
-                plan.unknown_before
+                "not undoable: {} whose previous state is unknown ({})",
+                count(
+                    plan.unknown_before.len() as u64,
+                    "state change",
+                    "state changes"
+                ),
+                crate::figures::row_list(&plan.unknown_before)
             );
         }
     }

@@ -13,11 +13,11 @@ use crate::config;
 use crate::connect;
 use crate::engine::{self, Sink, Stop, UserLookup, WorkItem};
 use crate::error::{Completion, Error};
+use crate::figures::{count, thousands};
 use crate::input::{self, LoadedInput, UserKind};
 use crate::journal::{Journal, RESOLVED_USER, ResultRecord, Status};
 use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
-use crate::report::figures::{count, thousands};
 use crate::report::{RunStats, Tally};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 

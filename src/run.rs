@@ -9,8 +9,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command, OutputArgs, ValidateArgs};
 use crate::config;
 use crate::error::{Completion, Error};
+use crate::figures::{count, thousands};
 use crate::input;
-use crate::report::figures::thousands;
 
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> u8
@@ -144,14 +144,11 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
         let invalid = loaded.invalid.len() as u64;
         let warnings = loaded.warnings.len() as u64;
         println!(
-            "{}: {} {} to process ({list}); {} invalid {}, {} {}",
+            "{}: {} to process ({list}); {}, {}",
             args.input.input.display(),
-            thousands(jobs),
-            if jobs == 1 { "user" } else { "users" },
-            thousands(invalid),
-            if invalid == 1 { "row" } else { "rows" },
-            thousands(warnings),
-            if warnings == 1 { "warning" } else { "warnings" },
+            count(jobs, "user", "users"),
+            count(invalid, "invalid row", "invalid rows"),
+            count(warnings, "warning", "warnings"),
         );
     }
     Ok(if loaded.invalid.is_empty() {

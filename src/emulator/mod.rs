@@ -185,7 +185,10 @@ pub fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
             .and_then(|_| out.flush())
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
         drop(out);
-        eprintln!("{users} users; Ctrl-C stops\n{hint}");
+        eprintln!(
+            "{}; Ctrl-C stops\n{hint}",
+            crate::figures::count(users as u64, "user", "users")
+        );
         server::serve_until(listener, shared, async {
             let _ = tokio::signal::ctrl_c().await;
         })

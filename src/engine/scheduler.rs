@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::action::Action;
+use crate::figures::count;
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
@@ -911,7 +912,10 @@ impl Scheduler {
                 || ("TooManyRequests".to_string(), String::new()),
                 error_text,
             );
-            let message = format!("still throttled after {} attempts {message}", p.throttled);
+            let message = format!(
+                "still throttled after {} {message}",
+                count(u64::from(p.throttled), "attempt", "attempts")
+            );
             self.give_up(p, Some(429), &code, message.trim_end(), false);
             return;
         }
@@ -1013,19 +1017,22 @@ impl Scheduler {
         }
         let stop = match kind {
             Suspicion::SignIn => Stop::SignIn(format!(
-                "Graph refused the access token for {streak} calls in a row, even after \
-                 renewing it: {last}"
+                "Graph refused the access token for {} in a row, even after renewing it: {last}",
+                count(streak as u64, "call", "calls")
             )),
             Suspicion::Transient(route) => Stop::Breaker(format!(
-                "{streak} users in a row failed {route} with transient errors (5xx, timeouts, \
-                 dropped connections) after {} attempts each; Graph looks unavailable: {last}",
-                self.settings.max_attempts
+                "{} in a row failed {route} with transient errors (5xx, timeouts, dropped \
+                 connections) after {} each; Graph looks unavailable: {last}",
+                count(streak as u64, "user", "users"),
+                count(u64::from(self.settings.max_attempts), "attempt", "attempts")
             )),
             Suspicion::Route(403, route) => Stop::Breaker(format!(
-                "{streak} users in a row were refused {route} (403): {last}"
+                "{} in a row were refused {route} (403): {last}",
+                count(streak as u64, "user", "users")
             )),
             Suspicion::Route(status, route) => Stop::Breaker(format!(
-                "{streak} calls in a row of {route} were answered {status}: {last}"
+                "{} in a row of {route} were answered {status}: {last}",
+                count(streak as u64, "call", "calls")
             )),
         };
         self.stop(stop);
@@ -1119,7 +1126,10 @@ impl Scheduler {
             status: Status::Failed,
             http_status: status,
             error_code: code.to_string(),
-            message: format!("{message} (gave up after {} attempts)", current.attempts),
+            message: format!(
+                "{message} (gave up after {})",
+                count(u64::from(current.attempts), "attempt", "attempts")
+            ),
             ..Outcome::default()
         };
         let next = current.machine.give_up(p.call.tag, message, failure);
@@ -1292,7 +1302,8 @@ impl Scheduler {
         let needed = needed.min(self.settings.limit.unwrap_or(u64::MAX));
         if needed > max {
             self.stop(Stop::MaxChanges(format!(
-                "the plan needs up to {needed} changes, more than --max-changes {max}; no change was made"
+                "the plan needs up to {}, more than --max-changes {max}; no change was made",
+                count(needed, "change", "changes")
             )));
             return;
         }
@@ -1380,8 +1391,8 @@ impl Scheduler {
                 && self.report.failed >= max
             {
                 self.stop(Stop::MaxFailures(format!(
-                    "{} rows failed, the --max-failures bound",
-                    self.report.failed
+                    "{} failed, the --max-failures bound",
+                    count(self.report.failed, "row", "rows")
                 )));
             }
         }

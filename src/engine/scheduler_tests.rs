@@ -514,7 +514,7 @@ async fn max_changes_reads_every_row_first_even_beyond_the_running_limit() {
     let fake = Arc::new(tenant(n, "disabled"));
     let (report, sink) = go(fake.clone(), work(n, Action::Enforce), settings.clone()).await;
     assert!(
-        matches!(&report.stop, Some(Stop::MaxChanges(m)) if m.contains("1500")),
+        matches!(&report.stop, Some(Stop::MaxChanges(m)) if m.contains("needs up to 1,500 changes, more than --max-changes 1000")),
         "{:?}",
         report.stop
     );

@@ -221,7 +221,7 @@ fn all_problems_are_collected_sorted_by_row() {
             .contains("row 3 says enable, row 7 says disable")
     );
     let shown = InputError::Problems(p).to_string();
-    assert!(shown.ends_with("5 invalid row(s); nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)"), "{shown}");
+    assert!(shown.ends_with("5 invalid rows; nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)"), "{shown}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::action::Action;
+use crate::figures::{count, plural, row_list, thousands};
 
 pub use header::UserKind;
 pub use user_key::{is_object_id, normalized_user};
@@ -185,14 +186,16 @@ fn format_problems(problems: &[RowProblem]) -> String {
         out.push('\n');
     }
     if problems.len() > MAX_PRINTED_PROBLEMS {
+        let more = (problems.len() - MAX_PRINTED_PROBLEMS) as u64;
         out.push_str(&format!(
-            "... and {} more problems\n",
-            problems.len() - MAX_PRINTED_PROBLEMS
+            "... and {} more {}\n",
+            thousands(more),
+            plural(more, "problem", "problems")
         ));
     }
     out.push_str(&format!(
-        "{} invalid row(s); nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)",
-        problems.len()
+        "{}; nothing was sent (fix them, or pass --skip-invalid to record them as 'invalid' and go on)",
+        count(problems.len() as u64, "invalid row", "invalid rows")
     ));
     out
 }
@@ -775,11 +778,11 @@ fn hidden_data_rows(
         return Ok(None);
     }
     let name = cell_text::shown(&sheet.name);
-    let count = if hidden.len() == 1 {
-        "1 data row is hidden".to_string()
-    } else {
-        format!("{} data rows are hidden", hidden.len())
-    };
+    let count = count(
+        hidden.len() as u64,
+        "data row is hidden",
+        "data rows are hidden",
+    );
     let listed = row_list(&hidden);
     if what == HiddenRows::Refuse {
         return Err(Failure::Format(format!(
@@ -790,18 +793,6 @@ fn hidden_data_rows(
     Ok(Some(format!(
         "sheet '{name}': {count} and left out (--hidden-rows skip): {listed}"
     )))
-}
-
-/// `rows 3, 5, 9` or `rows 3, 5, 9, 12, 15 and 40 more`.
-fn row_list(rows: &[u64]) -> String {
-    const SHOWN: usize = 5;
-    let first: Vec<String> = rows.iter().take(SHOWN).map(u64::to_string).collect();
-    let word = if rows.len() == 1 { "row" } else { "rows" };
-    let mut out = format!("{word} {}", first.join(", "));
-    if rows.len() > SHOWN {
-        out.push_str(&format!(" and {} more", rows.len() - SHOWN));
-    }
-    out
 }
 
 /// The sheet's non-blank rows: their row number (1-based, as Excel shows it) and where their

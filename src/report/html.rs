@@ -23,8 +23,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use super::figures::{duration, plural, rate, thousands};
 use super::summary::Summary;
+use crate::figures::{duration, plural, rate, thousands};
 use crate::journal::{ResultRecord, Status};
 
 /// Above this many records the filter waits longer after typing before it scans the table.

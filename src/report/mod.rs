@@ -5,9 +5,7 @@
 //! # Layout
 //! - `summary`: [`Summary`], [`RunStats`], [`Transition`], [`StateCount`].
 //! - `html`: the HTML report page ([`render_html`], [`write_html`]).
-//! - `figures`: numbers, rates and durations as people read them.
 
-pub(crate) mod figures;
 mod html;
 mod summary;
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::figures::{duration, plural, rate, thousands};
 use crate::action::{Action, MfaState};
 use crate::error::Completion;
+use crate::figures::{duration, plural, rate, thousands};
 use crate::journal::{ResultRecord, Status};
 
 /// What the engine measured during a run.
@@ -375,13 +375,13 @@ impl Summary {
             );
             let _ = writeln!(
                 out,
-                "{why}: {} {}, {} {} made; {} {} remain",
+                "{why}: {} {}, {} {} made; {} {}",
                 thousands(self.rows),
                 plural(self.rows, "row", "rows"),
                 thousands(self.changes()),
                 plural(self.changes(), "change", "changes"),
                 thousands(left.rows),
-                plural(left.rows, "row", "rows"),
+                plural(left.rows, "row remains", "rows remain"),
             );
         } else {
             let _ = writeln!(

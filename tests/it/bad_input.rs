@@ -231,8 +231,8 @@ fn judge(name: &str, at: At, fragment: &str, code: i32, stderr: &str) -> Option<
                 .iter()
                 .filter(|l| {
                     !(l.contains("row ")
-                        || l.contains("invalid row(s); nothing was sent")
-                        || l.contains("more problems"))
+                        || l.contains("; nothing was sent (fix them")
+                        || l.contains("more problem"))
                 })
                 .collect();
             if !stray.is_empty() {

@@ -696,3 +696,78 @@ fn the_resume_message_counts_only_rows_with_results_and_says_which_needed_no_req
         "{stderr}"
     );
 }
+
+#[test]
+fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
+    use mfa_rollout::journal::{ResultRecord, Status, write_results};
+
+    let env = Env::start(EmulatorConfig::generated(1, 1).no_throttle());
+    let rec = |row: u64, action: &str, before: &str| ResultRecord {
+        row,
+        user: format!("u{row}@contoso.com"),
+        action: action.into(),
+        status: Status::Applied,
+        before: before.into(),
+        ..ResultRecord::default()
+    };
+    let mut records = vec![
+        rec(2, "enforce", "disabled"),
+        rec(3, "reset-methods", ""),
+        rec(4, "enforce", ""),
+    ];
+    write_results(&env.path("one.csv"), &records, &[]).unwrap();
+    let mut c = env.command();
+    c.args(["rollback", "one.csv", "--out", "undo1.csv"]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 0, "{stderr}");
+    for line in [
+        "undo1.csv: 1 state change to undo;",
+        "not undoable: 1 method reset: ",
+        "not undoable: 1 state change whose previous state is unknown (row 4)",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in {stderr}");
+    }
+
+    records = (2..1_202)
+        .map(|row| rec(row, "disable", "enforced"))
+        .collect();
+    records.push(rec(1_202, "enforce", ""));
+    records.push(rec(1_203, "enforce", ""));
+    write_results(&env.path("many.csv"), &records, &[]).unwrap();
+    let mut c = env.command();
+    c.args(["rollback", "many.csv", "--out", "undo2.csv"]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("undo2.csv: 1,200 state changes to undo;"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 state changes whose previous state is unknown (rows 1202, 1203)"),
+        "{stderr}"
+    );
+
+    let mut bad = String::from("upn,action\n");
+    for i in 0..1_500 {
+        bad.push_str(&format!("user{i}@contoso.com,enforce-ish\n"));
+    }
+    env.write("bad.csv", &bad);
+    let mut c = env.command();
+    c.args(["validate", "bad.csv"]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(" more problems\n")
+            && stderr.contains("1,500 invalid rows; nothing was sent"),
+        "{stderr}"
+    );
+    env.write("bad1.csv", "upn,action\nuser@contoso.com,enforce-ish\n");
+    let mut c = env.command();
+    c.args(["validate", "bad1.csv"]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("1 invalid row; nothing was sent"),
+        "{stderr}"
+    );
+}

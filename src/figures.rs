@@ -26,6 +26,21 @@ pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), plural(n, one, many))
 }
 
+/// `rows 3, 5, 9` or `rows 3, 5, 9, 12, 15 and 40 more`.
+pub(crate) fn row_list(rows: &[u64]) -> String {
+    const SHOWN: usize = 5;
+    let first: Vec<String> = rows.iter().take(SHOWN).map(u64::to_string).collect();
+    let word = plural(rows.len() as u64, "row", "rows");
+    let mut out = format!("{word} {}", first.join(", "));
+    if rows.len() > SHOWN {
+        out.push_str(&format!(
+            " and {} more",
+            thousands((rows.len() - SHOWN) as u64)
+        ));
+    }
+    out
+}
+
 /// A per-second rate with one decimal and thousands separators: `1,234.5`.
 pub(crate) fn rate(per_second: f64) -> String {
     let tenths = (per_second.max(0.0) * 10.0).round();
@@ -80,6 +95,14 @@ mod tests {
         assert_eq!(count(2, "row", "rows"), "2 rows");
         assert_eq!(count(20_000, "row", "rows"), "20,000 rows");
         assert_eq!(count(1, "retry", "retries"), "1 retry");
+    }
+
+    #[test]
+    fn row_lists_name_a_few_rows_and_count_the_rest() {
+        assert_eq!(row_list(&[7]), "row 7");
+        assert_eq!(row_list(&[3, 5, 9]), "rows 3, 5, 9");
+        let many: Vec<u64> = (1..=1_006).collect();
+        assert_eq!(row_list(&many), "rows 1, 2, 3, 4, 5 and 1,001 more");
     }
 
     #[test]
