@@ -323,6 +323,7 @@ pub(crate) fn run(
                     body: item.body.as_ref(),
                     client_request_id,
                     token,
+                    eventual: super::server::is_eventual(header(&item.headers, "consistencylevel")),
                 },
             )
         };

@@ -216,6 +216,32 @@ fn disabled() -> String {
     "disabled".to_string()
 }
 
+/// One group in the tenant file: its direct members, users (by UPN or object id) and nested
+/// groups (by displayName or id). Membership is read through `/groups/{id}/members` and
+/// `/transitiveMembers` (docs/graph.md §9.4); the emulator never changes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Object id (GUID); generated from the seed when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Not unique, as in Entra: several groups may share a name.
+    #[serde(rename = "displayName")]
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Direct user members: UPNs or object ids of the tenant's users.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Direct group members (nested groups): displayNames (unique ones) or ids.
+    #[serde(
+        default,
+        rename = "memberGroups",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub member_groups: Vec<String>,
+}
+
 /// The tenant file (JSON). Every field is optional; see docs/tenant-format.md.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +282,8 @@ struct TenantFile {
     allow_public_client_flows: bool,
     #[serde(default)]
     users: Vec<UserSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<GroupSpec>,
 }
 
 /// Everything the emulator serves: one tenant, its app registration, quotas and faults.
@@ -290,6 +318,7 @@ pub struct EmulatorConfig {
     /// when it is on (default off, as for a new registration).
     pub allow_public_client_flows: bool,
     pub users: Vec<UserSpec>,
+    pub groups: Vec<GroupSpec>,
 }
 
 impl Default for EmulatorConfig {
@@ -313,6 +342,7 @@ impl Default for EmulatorConfig {
             methods_page_size: DEFAULT_METHODS_PAGE_SIZE,
             allow_public_client_flows: false,
             users: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -415,6 +445,7 @@ impl EmulatorConfig {
             methods_page_size: file.methods_page_size.unwrap_or(d.methods_page_size),
             allow_public_client_flows: file.allow_public_client_flows,
             users: file.users,
+            groups: file.groups,
         };
         config.validate()?;
         Ok(config)
@@ -441,6 +472,7 @@ impl EmulatorConfig {
             methods_page_size: Some(self.methods_page_size),
             allow_public_client_flows: self.allow_public_client_flows,
             users: with_method_ids(self.users.clone(), self.seed),
+            groups: self.groups.clone(),
         };
         serde_json::to_value(file).unwrap_or(serde_json::Value::Null)
     }
@@ -464,7 +496,8 @@ impl EmulatorConfig {
         if self.methods_page_size == 0 {
             return Err("methods_page_size must be at least 1".into());
         }
-        crate::emulator::tenant::Tenant::build(&self.users, self.seed).map(|_| ())
+        let tenant = crate::emulator::tenant::Tenant::build(&self.users, self.seed)?;
+        crate::emulator::groups::Groups::build(&self.groups, &tenant, self.seed).map(|_| ())
     }
 
     /// A tenant of `users` users shaped like a real one, with mixed per-user MFA states and
@@ -474,10 +507,12 @@ impl EmulatorConfig {
     /// tool does not delete.
     pub fn generated(users: usize, seed: u64) -> EmulatorConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let specs = (1..=users).map(|i| generated_user(&mut rng, i)).collect();
+        let specs: Vec<UserSpec> = (1..=users).map(|i| generated_user(&mut rng, i)).collect();
+        let groups = generated_groups(&specs);
         EmulatorConfig {
             seed,
             users: with_method_ids(specs, seed),
+            groups,
             ..EmulatorConfig::default()
         }
     }
@@ -783,6 +818,52 @@ fn generated_user(rng: &mut ChaCha8Rng, i: usize) -> UserSpec {
         });
     }
     spec
+}
+
+/// The groups of a generated tenant, nested as real directories nest them: `All Staff` holds
+/// `Sales` and `Engineering` (groups) and every 5th member directly; `Sales` holds the
+/// members with i % 5 == 1 and the nested `Sales EMEA` (i % 5 == 2); `Engineering` i % 5 == 3;
+/// `External Partners` every guest; `Break Glass` the first two members (the accounts a
+/// rollout excludes). A member may be in several groups (`Break Glass` and `Sales`).
+fn generated_groups(users: &[UserSpec]) -> Vec<GroupSpec> {
+    let pick = |keep: &dyn Fn(usize, &UserSpec) -> bool| -> Vec<String> {
+        users
+            .iter()
+            .enumerate()
+            .filter(|(n, u)| keep(n + 1, u))
+            .map(|(_, u)| u.upn.clone())
+            .collect()
+    };
+    let member = |u: &UserSpec| u.user_type == "Member";
+    let group = |name: &str, members: Vec<String>, nested: &[&str]| GroupSpec {
+        id: None,
+        display_name: name.to_string(),
+        description: None,
+        members,
+        member_groups: nested.iter().map(|n| n.to_string()).collect(),
+    };
+    let break_glass: Vec<String> = users
+        .iter()
+        .filter(|u| member(u))
+        .take(2)
+        .map(|u| u.upn.clone())
+        .collect();
+    vec![
+        group(
+            "All Staff",
+            pick(&|i, u| member(u) && i % 5 == 4),
+            &["Sales", "Engineering"],
+        ),
+        group(
+            "Sales",
+            pick(&|i, u| member(u) && i % 5 == 1),
+            &["Sales EMEA"],
+        ),
+        group("Sales EMEA", pick(&|i, u| member(u) && i % 5 == 2), &[]),
+        group("Engineering", pick(&|i, u| member(u) && i % 5 == 3), &[]),
+        group("External Partners", pick(&|_, u| !member(u)), &[]),
+        group("Break Glass", break_glass, &[]),
+    ]
 }
 
 /// "user0001@contoso…" → "user0001".

@@ -11,6 +11,10 @@
 //! - `methods_page`: paging of the methods list (`@odata.nextLink`, `$skiptoken`).
 //! - `user_properties`: what reading a user returns (default set, `$select`) and needs.
 //! - `user_list`: `GET /users`: `$filter`, `$select`, `$top` and `@odata.nextLink` paging.
+//! - `groups`: the tenant's groups and their nested membership; `group_routes`: `GET /groups`
+//!   (`displayName eq`), `/groups/{id}`, `/members` and `/transitiveMembers` (with the
+//!   `microsoft.graph.user` cast), paged.
+//! - `request_cost`: the resource units each request costs (docs/graph.md §9.5).
 //! - `batch`: `$batch` validation, dependsOn, shuffled answers.
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
 //! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
@@ -22,10 +26,13 @@ mod batch;
 mod config;
 mod faults;
 mod graph_error;
+mod group_routes;
+mod groups;
 mod json_out;
 mod keys;
 mod login;
 mod methods_page;
+mod request_cost;
 mod routes;
 mod server;
 mod state_file;
@@ -43,8 +50,8 @@ pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_DEVICE_CODE_INTERVAL,
     DEFAULT_DEVICE_CODE_TTL, DEFAULT_DOMAIN, DEFAULT_METHODS_PAGE_SIZE, DEFAULT_PERMISSIONS,
     DEFAULT_RESOURCE_UNITS_PER_10S, DEFAULT_TENANT_ID, DEFAULT_TENANT_WRITES_PER_5MIN,
-    DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S, EmulatorConfig, Faults, MethodSpec, Quotas,
-    UserSpec,
+    DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S, EmulatorConfig, Faults, GroupSpec, MethodSpec,
+    Quotas, UserSpec,
 };
 
 use server::Shared;

@@ -7,8 +7,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::graph_error::{GraphError, Reply, now_graph_date};
+use super::group_routes;
 use super::keys::{parse_user_path, strip_query};
 use super::methods_page;
+use super::request_cost;
 use super::server::Shared;
 use super::stats::Stats;
 use super::tenant::{MethodKind, is_guid};
@@ -27,6 +29,8 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<&'a Value>,
     pub(crate) client_request_id: Option<&'a str>,
     pub(crate) token: &'a TokenInfo,
+    /// The request carried `ConsistencyLevel: eventual` (advanced queries, docs/graph.md §9.2).
+    pub(crate) eventual: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,16 +157,32 @@ pub(crate) fn execute(shared: &Shared, call: &Call<'_>) -> Reply {
     reply
 }
 
-/// Charges one request against the throttling budgets: `Err` holds the 429 to answer,
-/// `Ok` the limit percentage to report (when a budget is over 80 % used).
-fn charge(
+/// What a charged request reports back: its resource units, and the limit percentage when a
+/// budget is over 80 % used.
+pub(crate) struct Charged {
+    resource_units: u32,
+    limit_percentage: Option<f64>,
+}
+
+/// Charges one request against the throttling budgets at its resource-unit cost
+/// (`request_cost.rs`): `Err` holds the 429 to answer.
+pub(crate) fn charge(
     shared: &Shared,
     call: &Call<'_>,
     is_write: bool,
     request_id: &str,
-) -> Result<Option<f64>, Reply> {
+) -> Result<Charged, Reply> {
+    let path = strip_query(call.url);
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let resource_units =
+        request_cost::resource_units(call.method, path, call.url.split_once('?').map(|(_, q)| q));
     let verdict = match shared.throttle.lock() {
-        Ok(mut t) => t.charge(&call.token.app_id, is_write, Instant::now()),
+        Ok(mut t) => t.charge(
+            &call.token.app_id,
+            is_write,
+            f64::from(resource_units),
+            Instant::now(),
+        ),
         Err(_) => Verdict::Pass {
             limit_percentage: None,
         },
@@ -175,14 +195,17 @@ fn charge(
         } => Err(throttled(request_id, call.client_request_id, retry_after)
             .header("x-ms-throttle-scope", scope)
             .header("x-ms-throttle-information", information)),
-        Verdict::Pass { limit_percentage } => Ok(limit_percentage),
+        Verdict::Pass { limit_percentage } => Ok(Charged {
+            resource_units,
+            limit_percentage,
+        }),
     }
 }
 
 /// Stamps a routed answer with its resource-unit cost and the budget's use.
-fn stamped(reply: Reply, limit_percentage: Option<f64>) -> Reply {
-    let reply = reply.header("x-ms-resource-unit", "1");
-    match limit_percentage {
+pub(crate) fn stamped(reply: Reply, charged: &Charged) -> Reply {
+    let reply = reply.header("x-ms-resource-unit", charged.resource_units.to_string());
+    match charged.limit_percentage {
         Some(p) => reply.header("x-ms-throttle-limit-percentage", format!("{p:.2}")),
         None => reply,
     }
@@ -198,8 +221,8 @@ fn list_users(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Repl
         return Err(GraphError::forbidden());
     }
     let query = user_list::parse_query(call.url.split_once('?').map(|(_, q)| q))?;
-    let limit_percentage = match charge(shared, call, false, request_id) {
-        Ok(p) => p,
+    let charged = match charge(shared, call, false, request_id) {
+        Ok(c) => c,
         Err(reply) => return Ok(reply),
     };
     let version = if call.beta { "beta" } else { "v1.0" };
@@ -210,7 +233,7 @@ fn list_users(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Repl
             .map_err(|_| GraphError::new(500, "generalException", "tenant state is unavailable"))?;
         user_list::page(&tenant, &query, &shared.base_url, version)
     };
-    Ok(stamped(Reply::new(200, Some(body)), limit_percentage))
+    Ok(stamped(Reply::new(200, Some(body)), &charged))
 }
 
 fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, GraphError> {
@@ -218,6 +241,9 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     let path = path.strip_prefix('/').unwrap_or(path);
     if user_list::is_list(path) {
         return list_users(shared, call, request_id);
+    }
+    if group_routes::is_group_path(path) {
+        return group_routes::serve(shared, call, path, request_id);
     }
     let target = parse_user_path(path)?;
     let op = resolve(&target.rest, call.method, call.beta)?;
@@ -236,8 +262,8 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
         return Err(GraphError::forbidden());
     }
     let is_write = call.method != "GET";
-    let limit_percentage = match charge(shared, call, is_write, request_id) {
-        Ok(p) => p,
+    let charged = match charge(shared, call, is_write, request_id) {
+        Ok(c) => c,
         Err(reply) => return Ok(reply),
     };
     let body = || {
@@ -330,7 +356,7 @@ fn run(shared: &Shared, call: &Call<'_>, request_id: &str) -> Result<Reply, Grap
     if is_write {
         Stats::bump(&shared.stats.writes);
     }
-    Ok(stamped(reply, limit_percentage))
+    Ok(stamped(reply, &charged))
 }
 
 /// The 429 answer of docs/graph.md §6.

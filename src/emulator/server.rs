@@ -22,6 +22,7 @@ use super::batch;
 use super::config::EmulatorConfig;
 use super::faults::{self, BatchFault, TruncatedBody};
 use super::graph_error::{GraphError, Reply, error_body};
+use super::groups::Groups;
 use super::login::{self, Sessions};
 use super::routes::{Call, execute};
 use super::stats::Stats;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) permissions: Vec<String>,
     pub(crate) certificates: Vec<Certificate>,
     pub(crate) tenant: Mutex<Tenant>,
+    /// Groups never change while the emulator runs, so they need no lock.
+    pub(crate) groups: Groups,
     pub(crate) throttle: Mutex<Throttle>,
     pub(crate) tokens: TokenStore,
     pub(crate) sessions: Mutex<Sessions>,
@@ -52,6 +55,7 @@ impl Shared {
     pub(crate) fn new(config: EmulatorConfig, base_url: String) -> Result<Shared, String> {
         config.validate()?;
         let tenant = Tenant::build(&config.users, config.seed)?;
+        let groups = Groups::build(&config.groups, &tenant, config.seed)?;
         let certificates = config
             .certificates
             .iter()
@@ -72,6 +76,7 @@ impl Shared {
             base_url,
             certificates,
             tenant: Mutex::new(tenant),
+            groups,
             throttle: Mutex::new(throttle),
             tokens: TokenStore::new(key),
             sessions: Mutex::new(Sessions::default()),
@@ -195,6 +200,12 @@ fn graph_error(shared: &Shared, err: &GraphError, client_request_id: Option<&str
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a `ConsistencyLevel` header asks for the advanced query index (`eventual`, in
+/// any case; docs/graph.md §9.2).
+pub(crate) fn is_eventual(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -364,7 +375,10 @@ async fn graph(
     let response = if is_batch {
         batch_request(shared, beta, method, &bytes, &token, crid)
     } else {
-        plain_request(shared, beta, rest, query, method, &bytes, &token, crid)
+        let eventual = is_eventual(header_str(headers, "consistencylevel"));
+        plain_request(
+            shared, beta, rest, query, method, &bytes, &token, crid, eventual,
+        )
     };
     if dropped {
         // The request ran; only its answer is lost.
@@ -461,6 +475,7 @@ fn plain_request(
     bytes: &[u8],
     token: &super::token::TokenInfo,
     crid: Option<&str>,
+    eventual: bool,
 ) -> Response {
     let body = if bytes.iter().all(u8::is_ascii_whitespace) {
         None
@@ -496,6 +511,7 @@ fn plain_request(
                 body: body.as_ref(),
                 client_request_id: crid,
                 token,
+                eventual,
             },
         ),
     };

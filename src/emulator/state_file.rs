@@ -43,14 +43,18 @@ impl User {
 impl EmulatorHandle {
     /// The configuration this emulator was started with, its users as they are now.
     pub fn current_state(&self) -> EmulatorConfig {
-        let users = self
+        let tenant = self
             .shared
             .tenant
             .lock()
-            .map(|t| t.users.iter().map(User::to_spec).collect())
-            .unwrap_or_else(|e| e.into_inner().users.iter().map(User::to_spec).collect());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let users = tenant.users.iter().map(User::to_spec).collect();
+        // With their ids, so a saved tenant keeps its groups' ids whatever the seed.
+        let groups = self.shared.groups.to_specs(&tenant);
+        drop(tenant);
         EmulatorConfig {
             users,
+            groups,
             ..self.shared.config.clone()
         }
     }

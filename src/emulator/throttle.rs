@@ -108,8 +108,15 @@ impl Throttle {
         }
     }
 
-    /// Charges one request (1 resource unit, plus 1 write for POST/PATCH/PUT/DELETE).
-    pub(crate) fn charge(&mut self, app_id: &str, is_write: bool, now: Instant) -> Verdict {
+    /// Charges one request: `resource_units` (its cost, `request_cost.rs`), plus 1 write for
+    /// POST/PATCH/PUT/DELETE.
+    pub(crate) fn charge(
+        &mut self,
+        app_id: &str,
+        is_write: bool,
+        resource_units: f64,
+        now: Instant,
+    ) -> Verdict {
         if !self.enabled {
             return Verdict::Pass {
                 limit_percentage: None,
@@ -137,7 +144,7 @@ impl Throttle {
             }
         };
         note(
-            app.resource_units.charge(1.0, now),
+            app.resource_units.charge(resource_units, now),
             "Tenant_Application/ReadWrite",
             "ResourceUnitLimitExceeded",
         );
@@ -229,9 +236,12 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Throttle::new(true, "tid", &quotas(1000.0, 3.0, 100.0), 1.0, t0);
         for _ in 0..3 {
-            assert!(matches!(t.charge("app", true, t0), Verdict::Pass { .. }));
+            assert!(matches!(
+                t.charge("app", true, 1.0, t0),
+                Verdict::Pass { .. }
+            ));
         }
-        match t.charge("app", true, t0) {
+        match t.charge("app", true, 1.0, t0) {
             Verdict::Throttled {
                 retry_after,
                 scope,
@@ -244,7 +254,10 @@ mod tests {
             v => panic!("{v:?}"),
         }
         // Reads still pass while writes are throttled.
-        assert!(matches!(t.charge("app", false, t0), Verdict::Pass { .. }));
+        assert!(matches!(
+            t.charge("app", false, 1.0, t0),
+            Verdict::Pass { .. }
+        ));
     }
 
     #[test]
@@ -253,14 +266,14 @@ mod tests {
         let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, t0);
         for _ in 0..8 {
             assert_eq!(
-                t.charge("app", false, t0),
+                t.charge("app", false, 1.0, t0),
                 Verdict::Pass {
                     limit_percentage: None
                 }
             );
         }
         assert!(matches!(
-            t.charge("app", false, t0),
+            t.charge("app", false, 1.0, t0),
             Verdict::Pass {
                 limit_percentage: Some(p)
             } if (p - 0.9).abs() < 1e-9
@@ -268,14 +281,37 @@ mod tests {
     }
 
     #[test]
+    fn a_request_costing_five_units_uses_five_of_the_budget() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, t0);
+        assert!(matches!(
+            t.charge("app", false, 5.0, t0),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            t.charge("app", false, 5.0, t0),
+            Verdict::Pass { .. }
+        ));
+        match t.charge("app", false, 1.0, t0) {
+            Verdict::Throttled { information, .. } => {
+                assert_eq!(information, "ResourceUnitLimitExceeded");
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
     fn scale_multiplies_quotas() {
         let t0 = Instant::now();
         let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 3.0, t0);
         for _ in 0..30 {
-            assert!(matches!(t.charge("app", false, t0), Verdict::Pass { .. }));
+            assert!(matches!(
+                t.charge("app", false, 1.0, t0),
+                Verdict::Pass { .. }
+            ));
         }
         assert!(matches!(
-            t.charge("app", false, t0),
+            t.charge("app", false, 1.0, t0),
             Verdict::Throttled { .. }
         ));
     }

@@ -107,7 +107,7 @@ pub(crate) struct Query {
     fingerprint: u64,
 }
 
-fn unsupported(message: impl Into<String>) -> GraphError {
+pub(crate) fn unsupported(message: impl Into<String>) -> GraphError {
     GraphError::new(400, "Request_UnsupportedQuery", message)
 }
 
@@ -125,7 +125,7 @@ fn no_property(name: &str) -> GraphError {
 
 /// Decodes one query value: `%XX` escapes, and `+` as a space, as form-style query strings
 /// are read (so a literal `+` in a mail address must be sent as `%2B`).
-fn decode(raw: &str) -> Result<String, GraphError> {
+pub(crate) fn decode(raw: &str) -> Result<String, GraphError> {
     let spaced = raw.replace('+', " ");
     percent_decode_str(&spaced)
         .decode_utf8()
@@ -134,7 +134,7 @@ fn decode(raw: &str) -> Result<String, GraphError> {
 }
 
 /// FNV-1a: a stable fingerprint of the options a skip token belongs to.
-fn fnv(text: &str) -> u64 {
+pub(crate) fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -201,7 +201,7 @@ pub(crate) fn parse_query(query: Option<&str>) -> Result<Query, GraphError> {
     Ok(q)
 }
 
-fn parse_top(value: &str) -> Result<usize, GraphError> {
+pub(crate) fn parse_top(value: &str) -> Result<usize, GraphError> {
     let n: i64 = value.trim().parse().map_err(|_| {
         GraphError::bad_request(format!(
             "Invalid value '{value}' for $top query option found."
@@ -219,7 +219,7 @@ fn parse_top(value: &str) -> Result<usize, GraphError> {
     Ok(n as usize)
 }
 
-fn parse_select(value: &str) -> Result<Selection, GraphError> {
+pub(crate) fn parse_select(value: &str) -> Result<Selection, GraphError> {
     if value.split(',').any(|name| {
         SINGLE_GET_ONLY
             .iter()
@@ -234,11 +234,11 @@ fn parse_select(value: &str) -> Result<Selection, GraphError> {
     Selection::from_select(value)
 }
 
-fn make_skiptoken(offset: usize, fingerprint: u64) -> String {
+pub(crate) fn make_skiptoken(offset: usize, fingerprint: u64) -> String {
     format!("X{offset:x}-{fingerprint:016x}")
 }
 
-fn read_skiptoken(token: &str, fingerprint: u64) -> Result<usize, GraphError> {
+pub(crate) fn read_skiptoken(token: &str, fingerprint: u64) -> Result<usize, GraphError> {
     let invalid = || {
         GraphError::bad_request(
             "The $skiptoken is invalid or does not belong to this query; send @odata.nextLink as it came.",
@@ -254,29 +254,29 @@ fn read_skiptoken(token: &str, fingerprint: u64) -> Result<usize, GraphError> {
 }
 
 /// A tiny cursor over the `$filter` text.
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) at: usize,
 }
 
 impl Cursor<'_> {
-    fn rest(&self) -> &str {
+    pub(crate) fn rest(&self) -> &str {
         &self.text[self.at..]
     }
 
-    fn skip_spaces(&mut self) {
+    pub(crate) fn skip_spaces(&mut self) {
         let trimmed = self.rest().trim_start_matches(' ');
         self.at = self.text.len() - trimmed.len();
     }
 
-    fn syntax(&self, expected: &str) -> GraphError {
+    pub(crate) fn syntax(&self, expected: &str) -> GraphError {
         GraphError::bad_request(format!(
             "Invalid filter clause: syntax error at position {} in '{}': expected {expected}.",
             self.at, self.text
         ))
     }
 
-    fn eat(&mut self, token: &str) -> bool {
+    pub(crate) fn eat(&mut self, token: &str) -> bool {
         if self.rest().starts_with(token) {
             self.at += token.len();
             true
@@ -285,7 +285,7 @@ impl Cursor<'_> {
         }
     }
 
-    fn expect(&mut self, token: &str) -> Result<(), GraphError> {
+    pub(crate) fn expect(&mut self, token: &str) -> Result<(), GraphError> {
         if self.eat(token) {
             Ok(())
         } else {
@@ -293,7 +293,7 @@ impl Cursor<'_> {
         }
     }
 
-    fn identifier(&mut self) -> Result<&str, GraphError> {
+    pub(crate) fn identifier(&mut self) -> Result<&str, GraphError> {
         let rest = self.rest();
         let len = rest
             .char_indices()
@@ -310,7 +310,7 @@ impl Cursor<'_> {
     }
 
     /// A quoted OData string literal, `''` standing for one apostrophe.
-    fn string(&mut self) -> Result<String, GraphError> {
+    pub(crate) fn string(&mut self) -> Result<String, GraphError> {
         self.expect("'")?;
         let mut out = String::new();
         loop {

@@ -7,6 +7,7 @@ mod breaker;
 mod campaigns;
 mod emulator_conformance;
 mod first_hour;
+mod group_conformance;
 mod guests;
 mod input_cli;
 mod journal_files;
