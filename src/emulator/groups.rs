@@ -271,7 +271,11 @@ mod tests {
         assert_eq!(all.len(), 80);
         assert!(all.iter().all(|&u| t.users[u].user_type == "Member"));
         assert_eq!(users(named("External Partners")).len(), 10);
-        assert_eq!(users(named("Sales")).len(), 40, "Sales EMEA is nested in Sales");
+        assert_eq!(
+            users(named("Sales")).len(),
+            40,
+            "Sales EMEA is nested in Sales"
+        );
         assert_eq!(users(named("Break Glass")).len(), 2);
     }
 
