@@ -337,6 +337,12 @@ pub(crate) fn serve(
         return Err(GraphError::method_not_allowed());
     }
     let target = parse_target(path)?;
+    // A malformed id is refused before permissions, as a malformed user path is (`routes.rs`).
+    if let Target::Get(id) | Target::Members { group: id, .. } = &target
+        && !is_guid(id)
+    {
+        return Err(invalid_id(id));
+    }
     let needed = match target {
         Target::Members { .. } => MEMBERS_READ,
         _ => GROUP_READ,
@@ -352,9 +358,6 @@ pub(crate) fn serve(
         ));
     }
     match &target {
-        Target::Get(id) | Target::Members { group: id, .. } if !is_guid(id) => {
-            return Err(invalid_id(id));
-        }
         Target::Members { cast: Some(_), .. } if !advanced => {
             return Err(unsupported(
                 "An OData cast on a group's members needs the advanced query parameters: the ConsistencyLevel: eventual header and $count=true, on every page.",
