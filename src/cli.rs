@@ -192,6 +192,29 @@ pub struct ConnectionArgs {
     /// URL shown and enter the code
     #[arg(long)]
     pub device_code: bool,
+    /// How to sign in: auto (default: the first that is set up, in the Azure SDKs' order:
+    /// token, certificate or secret from the environment, workload identity, managed identity
+    /// when its endpoint variables are set, Azure CLI), secret, certificate, workload-identity,
+    /// managed-identity, azure-cli, device-code, token
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub auth: String,
+    /// Sign in as this Azure resource's managed identity: system-assigned, or the
+    /// user-assigned one with this client id (on a VM, App Service, Functions, Automation)
+    #[arg(long, value_name = "CLIENT_ID", num_args = 0..=1)]
+    pub managed_identity: Option<Option<String>>,
+    /// Take tokens from the Azure CLI (az account get-access-token), as signed in with az login
+    #[arg(long)]
+    pub azure_cli: bool,
+    /// The VM metadata service's managed-identity token URL (for tests; default Microsoft's
+    /// http://169.254.169.254/metadata/identity/oauth2/token)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MFA_ROLLOUT_IMDS_ENDPOINT",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub imds_endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]

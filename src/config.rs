@@ -12,7 +12,7 @@ use crate::cli::{ConnectionArgs, InputArgs, PacingArgs};
 use crate::engine::EngineSettings;
 use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
 use crate::error::Error;
-use crate::graph::{AssertionAlg, Cloud, validate_base_url};
+use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
 use crate::input::{HiddenRows, InputOptions};
 
 /// How to sign in.
@@ -41,11 +41,81 @@ pub enum SignIn {
     },
     /// An admin signing in interactively (delegated).
     DeviceCode { tenant: String, client_id: String },
+    /// Workload identity federation: the token in `token_file` is the client assertion.
+    WorkloadIdentity {
+        tenant: String,
+        client_id: String,
+        token_file: PathBuf,
+    },
+    /// This Azure resource's managed identity: system-assigned, or the user-assigned one with
+    /// `client_id`.
+    ManagedIdentity {
+        endpoint: ManagedIdentityEndpoint,
+        client_id: Option<String>,
+    },
+    /// Tokens from `az account get-access-token`, for `--tenant` when given.
+    AzureCli { tenant: Option<String> },
+}
+
+/// The sign-in modes `--auth` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    Auto,
+    Secret,
+    Certificate,
+    WorkloadIdentity,
+    ManagedIdentity,
+    AzureCli,
+    DeviceCode,
+    Token,
+}
+
+impl AuthMode {
+    /// Every mode but `auto`, in `auto`'s order (device code last: only when asked).
+    pub const CHAIN: [AuthMode; 7] = [
+        AuthMode::Certificate,
+        AuthMode::Token,
+        AuthMode::Secret,
+        AuthMode::WorkloadIdentity,
+        AuthMode::ManagedIdentity,
+        AuthMode::AzureCli,
+        AuthMode::DeviceCode,
+    ];
+
+    /// The `--auth` value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Auto => "auto",
+            AuthMode::Secret => "secret",
+            AuthMode::Certificate => "certificate",
+            AuthMode::WorkloadIdentity => "workload-identity",
+            AuthMode::ManagedIdentity => "managed-identity",
+            AuthMode::AzureCli => "azure-cli",
+            AuthMode::DeviceCode => "device-code",
+            AuthMode::Token => "token",
+        }
+    }
+
+    fn parse(text: &str) -> Result<AuthMode, Error> {
+        let wanted = text.trim().to_ascii_lowercase();
+        std::iter::once(AuthMode::Auto)
+            .chain(AuthMode::CHAIN)
+            .find(|m| m.as_str() == wanted)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--auth must be one of auto, secret, certificate, workload-identity, managed-identity, azure-cli, device-code, token; got {text:?}"
+                ))
+            })
+    }
 }
 
 /// Where to connect and how to sign in.
 pub struct Connection {
     pub sign_in: SignIn,
+    /// Which mode signs in and why, for the "signed in with" line: e.g.
+    /// `certificate (auto: AZURE_CLIENT_CERTIFICATE_PATH)`.
+    pub chosen: String,
     /// The national cloud `--cloud` named (the hosts may be overridden).
     pub cloud: Cloud,
     pub graph_url: String,
@@ -177,8 +247,216 @@ pub fn engine_settings(
     })
 }
 
-/// Chooses the sign-in mode: `--sandbox`, else `GRAPH_ACCESS_TOKEN`, else client credentials
-/// (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`).
+/// The VM metadata service's managed-identity token URL (docs/graph.md §10.1).
+pub const IMDS_TOKEN_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+
+/// What the sign-in modes are built from: the flags and the environment.
+struct Setup<'a> {
+    args: &'a ConnectionArgs,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Setup<'_> {
+    fn nonempty(&self, name: &str) -> Option<String> {
+        (self.env)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn flag(value: Option<&String>) -> Option<String> {
+        value.filter(|t| !t.trim().is_empty()).cloned()
+    }
+
+    /// The tenant and app a mode needs, or the line saying which is missing.
+    fn app(&self, what: &str) -> Result<(String, String), Error> {
+        let tenant = Self::flag(self.args.tenant_id.as_ref()).ok_or_else(|| {
+            Error::Auth(format!(
+                "{what} needs the tenant: pass --tenant-id or set AZURE_TENANT_ID"
+            ))
+        })?;
+        let client_id = Self::flag(self.args.client_id.as_ref()).ok_or_else(|| {
+            Error::Auth(format!(
+                "{what} needs the app: pass --client-id or set AZURE_CLIENT_ID"
+            ))
+        })?;
+        Ok((tenant, client_id))
+    }
+
+    /// The mode built when it is set up (`Ok(None)` with the reason when it is not).
+    fn build(&self, mode: AuthMode) -> Result<Result<SignIn, String>, Error> {
+        let args = self.args;
+        Ok(match mode {
+            AuthMode::Auto => Err("auto is no mode of its own".into()),
+            AuthMode::Certificate => {
+                match args
+                    .certificate
+                    .clone()
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    None => Err("--certificate / AZURE_CLIENT_CERTIFICATE_PATH is not set".into()),
+                    Some(path) => {
+                        let algorithm = args
+                            .assertion_alg
+                            .parse::<AssertionAlg>()
+                            .map_err(|e| Error::Usage(format!("--assertion-alg: {e}")))?;
+                        let (tenant, client_id) =
+                            self.app("--certificate (AZURE_CLIENT_CERTIFICATE_PATH)")?;
+                        Ok(SignIn::Certificate {
+                            tenant,
+                            client_id,
+                            path,
+                            password: self
+                                .nonempty("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+                                .map(SecretString::from),
+                            algorithm,
+                        })
+                    }
+                }
+            }
+            AuthMode::Token => match self.nonempty("GRAPH_ACCESS_TOKEN") {
+                None => Err("GRAPH_ACCESS_TOKEN is not set".into()),
+                Some(token) => {
+                    let token = SecretString::from(token.trim().to_string());
+                    crate::graph::check_static_token(&token)
+                        .map_err(|e| Error::Auth(e.to_string()))?;
+                    Ok(SignIn::StaticToken(token))
+                }
+            },
+            AuthMode::Secret => match self.nonempty("AZURE_CLIENT_SECRET") {
+                None => Err("AZURE_CLIENT_SECRET is not set".into()),
+                Some(secret) => {
+                    let (tenant, client_id) = self.app("AZURE_CLIENT_SECRET")?;
+                    Ok(SignIn::ClientSecret {
+                        tenant,
+                        client_id,
+                        secret: SecretString::from(secret),
+                    })
+                }
+            },
+            AuthMode::WorkloadIdentity => match self.nonempty("AZURE_FEDERATED_TOKEN_FILE") {
+                None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".into()),
+                Some(file) => {
+                    let (tenant, client_id) = self.app("AZURE_FEDERATED_TOKEN_FILE")?;
+                    Ok(SignIn::WorkloadIdentity {
+                        tenant,
+                        client_id,
+                        token_file: PathBuf::from(file),
+                    })
+                }
+            },
+            AuthMode::ManagedIdentity => {
+                let endpoint = self.managed_endpoint()?;
+                // Asked for by name, a VM's metadata service is assumed; `auto` takes a
+                // managed identity only when the platform's variables say so (it never probes
+                // the metadata service, docs/graph.md §12).
+                let asked = args.managed_identity.is_some() || self.requested()? == Some(mode);
+                match endpoint {
+                    Some(endpoint) => Ok(endpoint),
+                    None if asked => Ok(ManagedIdentityEndpoint::Imds {
+                        url: match &args.imds_endpoint {
+                            Some(url) => validate_base_url(url, "--imds-endpoint (MFA_ROLLOUT_IMDS_ENDPOINT)")
+                                .map_err(Error::Usage)?,
+                            None => IMDS_TOKEN_URL.to_string(),
+                        },
+                    }),
+                    None => Err("IDENTITY_ENDPOINT and IDENTITY_HEADER are not set (on an Azure VM pass --managed-identity: auto does not probe the metadata service)".into()),
+                }
+                .map(|endpoint| SignIn::ManagedIdentity {
+                    endpoint,
+                    // `--managed-identity ID` names a user-assigned identity; otherwise
+                    // AZURE_CLIENT_ID does, as DefaultAzureCredential reads it (§12), and
+                    // a bare `--managed-identity` is the system-assigned one.
+                    client_id: match &args.managed_identity {
+                        Some(Some(id)) => Self::flag(Some(id)),
+                        Some(None) => None,
+                        None => Self::flag(args.client_id.as_ref()),
+                    },
+                })
+            }
+            AuthMode::AzureCli => {
+                if args.azure_cli || self.requested()? == Some(mode) || self.az_on_path() {
+                    Ok(SignIn::AzureCli {
+                        tenant: Self::flag(args.tenant_id.as_ref()),
+                    })
+                } else {
+                    Err("az is not on PATH".into())
+                }
+            }
+            AuthMode::DeviceCode => {
+                if args.device_code || self.requested()? == Some(mode) {
+                    let (tenant, client_id) = self.app("--device-code")?;
+                    Ok(SignIn::DeviceCode { tenant, client_id })
+                } else {
+                    Err("only when asked (--device-code or --auth device-code)".into())
+                }
+            }
+        })
+    }
+
+    /// App Service / Functions / Automation's endpoint, when its variables are set.
+    fn managed_endpoint(&self) -> Result<Option<ManagedIdentityEndpoint>, Error> {
+        match (
+            self.nonempty("IDENTITY_ENDPOINT"),
+            self.nonempty("IDENTITY_HEADER"),
+        ) {
+            (Some(url), Some(header)) => {
+                let url = crate::graph::validate_identity_endpoint(&url).map_err(Error::Auth)?;
+                Ok(Some(ManagedIdentityEndpoint::AppService {
+                    url,
+                    header: SecretString::from(header),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn az_on_path(&self) -> bool {
+        let Some(path) = (self.env)("PATH") else {
+            return false;
+        };
+        let names: &[&str] = if cfg!(windows) {
+            &["az.cmd", "az.exe", "az"]
+        } else {
+            &["az"]
+        };
+        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
+    }
+
+    /// The mode the flags ask for by name, if any; more than one is a usage error.
+    fn requested(&self) -> Result<Option<AuthMode>, Error> {
+        let args = self.args;
+        let mut asked: Vec<(AuthMode, &str)> = Vec::new();
+        let auth = AuthMode::parse(&args.auth)?;
+        if auth != AuthMode::Auto {
+            asked.push((auth, "--auth"));
+        }
+        if args.device_code {
+            asked.push((AuthMode::DeviceCode, "--device-code"));
+        }
+        if args.managed_identity.is_some() {
+            asked.push((AuthMode::ManagedIdentity, "--managed-identity"));
+        }
+        if args.azure_cli {
+            asked.push((AuthMode::AzureCli, "--azure-cli"));
+        }
+        match asked.as_slice() {
+            [] => Ok(None),
+            [(mode, _)] => Ok(Some(*mode)),
+            [(first, a), rest @ ..] => match rest.iter().find(|(m, _)| m != first) {
+                None => Ok(Some(*first)),
+                Some((other, b)) => Err(Error::Usage(format!(
+                    "{a} asks for {} and {b} for {}: choose one sign-in mode",
+                    first.as_str(),
+                    other.as_str()
+                ))),
+            },
+        }
+    }
+}
+
+/// Chooses the sign-in mode (docs/graph.md §12): `--sandbox`; else the mode `--auth` (or
+/// `--device-code`, `--managed-identity`, `--azure-cli`) names; else `auto`, the first mode
+/// that is set up in [`AuthMode::CHAIN`]'s order. A mode that is set up but wrong (a
+/// certificate without the tenant) is the error; when none is set up, the error says what
+/// each mode looked for, one line each.
 pub fn connection(
     args: &ConnectionArgs,
     env: &dyn Fn(&str) -> Option<String>,
@@ -194,71 +472,46 @@ pub fn connection(
         None => cloud.login_host().to_string(),
     };
     let scope = cloud.default_scope();
-    let nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let app = |what: &str| -> Result<(String, String), Error> {
-        let tenant = args
-            .tenant_id
-            .clone()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Auth(format!(
-                    "{what} needs the tenant: pass --tenant-id or set AZURE_TENANT_ID"
-                ))
-            })?;
-        let client_id = args
-            .client_id
-            .clone()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Auth(format!(
-                    "{what} needs the app: pass --client-id or set AZURE_CLIENT_ID"
-                ))
-            })?;
-        Ok((tenant, client_id))
-    };
-    let sign_in = if args.sandbox.is_some() || args.sandbox_state.is_some() {
-        SignIn::Sandbox {
+    let setup = Setup { args, env };
+    let requested = setup.requested()?;
+    let (sign_in, chosen) = if args.sandbox.is_some() || args.sandbox_state.is_some() {
+        let sign_in = SignIn::Sandbox {
             tenant: args.sandbox.clone().flatten(),
             state: args.sandbox_state.clone(),
-        }
-    } else if args.device_code {
-        let (tenant, client_id) = app("--device-code")?;
-        SignIn::DeviceCode { tenant, client_id }
-    } else if let Some(path) = args
-        .certificate
-        .clone()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        let algorithm = args
-            .assertion_alg
-            .parse::<AssertionAlg>()
-            .map_err(|e| Error::Usage(format!("--assertion-alg: {e}")))?;
-        let (tenant, client_id) = app("--certificate (AZURE_CLIENT_CERTIFICATE_PATH)")?;
-        SignIn::Certificate {
-            tenant,
-            client_id,
-            path,
-            password: nonempty("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(SecretString::from),
-            algorithm,
-        }
-    } else if let Some(token) = nonempty("GRAPH_ACCESS_TOKEN") {
-        let token = SecretString::from(token.trim().to_string());
-        crate::graph::check_static_token(&token).map_err(|e| Error::Auth(e.to_string()))?;
-        SignIn::StaticToken(token)
-    } else if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
-        let (tenant, client_id) = app("AZURE_CLIENT_SECRET")?;
-        SignIn::ClientSecret {
-            tenant,
-            client_id,
-            secret: SecretString::from(secret),
+        };
+        (sign_in, "the sandbox".to_string())
+    } else if let Some(mode) = requested {
+        match setup.build(mode)? {
+            Ok(sign_in) => (sign_in, mode.as_str().to_string()),
+            Err(why) => {
+                return Err(Error::Auth(format!(
+                    "--auth {} cannot sign in: {why}",
+                    mode.as_str()
+                )));
+            }
         }
     } else {
-        return Err(Error::Auth(
-            "no credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or --certificate PEM, or use --device-code, or GRAPH_ACCESS_TOKEN, or rehearse with --sandbox".into(),
-        ));
+        let mut tried = Vec::new();
+        let mut chosen = None;
+        for mode in AuthMode::CHAIN {
+            match setup.build(mode)? {
+                Ok(sign_in) => {
+                    chosen = Some((sign_in, format!("{} (auto)", mode.as_str())));
+                    break;
+                }
+                Err(why) => tried.push(format!("  {}: {why}", mode.as_str())),
+            }
+        }
+        chosen.ok_or_else(|| {
+            Error::Auth(format!(
+                "no credentials: --auth auto found no sign-in set up (or rehearse with --sandbox); it looked for:\n{}",
+                tried.join("\n")
+            ))
+        })?
     };
     Ok(Connection {
         sign_in,
+        chosen,
         cloud,
         graph_url,
         authority,

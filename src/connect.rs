@@ -16,6 +16,9 @@ use crate::graph::{
 /// as long as this value lives), with the file its state is kept in (`--sandbox-state`).
 pub struct Connected {
     pub client: GraphClient,
+    /// Which sign-in mode got the token and why it was chosen, e.g.
+    /// `certificate (auto)`.
+    pub signed_in_with: String,
     pub sandbox: Option<(EmulatorHandle, Option<std::path::PathBuf>)>,
 }
 
@@ -46,6 +49,9 @@ pub async fn connect(
     sandbox_by_mail: bool,
 ) -> Result<Connected, Error> {
     let http = GraphClient::http_client();
+    // The resource a managed identity or the Azure CLI is asked for: the cloud's Graph.
+    let resource = connection.scope.trim_end_matches("/.default").to_string();
+    let chosen = connection.chosen;
     let (credential, graph_url, sandbox) = match connection.sign_in {
         SignIn::Sandbox { tenant, state } => {
             let kept = state.as_ref().filter(|p| p.exists());
@@ -103,6 +109,38 @@ pub async fn connect(
             connection.graph_url,
             None,
         ),
+        SignIn::WorkloadIdentity {
+            tenant,
+            client_id,
+            token_file,
+        } => (
+            Credential::Federated {
+                authority: connection.authority,
+                tenant,
+                client_id,
+                scope: connection.scope,
+                token_file,
+            },
+            connection.graph_url,
+            None,
+        ),
+        SignIn::ManagedIdentity {
+            endpoint,
+            client_id,
+        } => (
+            Credential::ManagedIdentity {
+                endpoint,
+                resource,
+                client_id,
+            },
+            connection.graph_url,
+            None,
+        ),
+        SignIn::AzureCli { tenant } => (
+            Credential::AzureCli { resource, tenant },
+            connection.graph_url,
+            None,
+        ),
         SignIn::ClientSecret {
             tenant,
             client_id,
@@ -123,9 +161,10 @@ pub async fn connect(
     tokens
         .token()
         .await
-        .map_err(|e| Error::Auth(e.to_string()))?;
+        .map_err(|e| Error::Auth(format!("{chosen}: {e}")))?;
     Ok(Connected {
         client: GraphClient::new(&graph_url, tokens, http),
+        signed_in_with: chosen,
         sandbox,
     })
 }
@@ -305,14 +344,15 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
-    let claims = runtime.block_on(async {
+    let (claims, signed_in_with) = runtime.block_on(async {
         let connected = connect(connection, &[], false).await?;
-        connected
+        let claims = connected
             .client
             .tokens()
             .claims()
             .await
-            .map_err(|e| Error::Auth(e.to_string()))
+            .map_err(|e| Error::Auth(e.to_string()))?;
+        Ok::<_, Error>((claims, connected.signed_in_with))
     })?;
     let needs = needs(&claims, &actions, false, mail_lookup != Some(false));
     let required: Vec<Need> = needs
@@ -348,12 +388,13 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 "tenant": claims.tenant_id,
                 "app": claims.app_id,
                 "token": kind,
+                "sign_in": signed_in_with,
                 "permissions": rows,
             })
         );
     } else if !args.output.quiet {
         println!(
-            "signed in: tenant {}, app {}, {kind} token",
+            "signed in: tenant {}, app {}, {kind} token, with {signed_in_with}",
             claims.tenant_id.as_deref().unwrap_or("?"),
             claims.app_id.as_deref().unwrap_or("?")
         );

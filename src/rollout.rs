@@ -552,6 +552,9 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
     } else {
         Some(runtime.block_on(async {
             let connected = connect::connect(connection, &sandbox_users, by_mail).await?;
+            if !r.output.quiet && connected.sandbox.is_none() {
+                eprintln!("signed in with {}", connected.signed_in_with);
+            }
             connect::check_permissions(&connected.client, &actions, r.dry_run, by_mail).await?;
             Ok::<_, Error>(connected)
         })?)

@@ -18,7 +18,7 @@ const MAX_LIFETIME_SECS: i64 = 600;
 pub(crate) struct Certificate {
     sha256: String,
     sha1: String,
-    spki: Vec<u8>,
+    pub(crate) spki: Vec<u8>,
 }
 
 impl Certificate {
@@ -82,7 +82,7 @@ fn subject_public_key_info(der: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn json_part(part: &str) -> Option<Value> {
+pub(crate) fn json_part(part: &str) -> Option<Value> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }

@@ -7,6 +7,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::federated::FederatedCredential;
+use super::managed_identity::ManagedIdentities;
+
 /// Tenant (directory) id served when the tenant file names none.
 pub const DEFAULT_TENANT_ID: &str = "00000000-0000-4000-8000-00000000a11c";
 /// The tenant's initial domain, accepted in login paths in place of the id.
@@ -274,6 +277,10 @@ struct TenantFile {
     extra_permissions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    federated_credentials: Vec<FederatedCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    managed_identities: Option<ManagedIdentities>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     faults: Option<Faults>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +319,10 @@ pub struct EmulatorConfig {
     pub extra_permissions: Vec<String>,
     /// PEM certificates registered on the app, for client assertions.
     pub certificates: Vec<String>,
+    /// The app's federated credentials (workload identity federation).
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// The managed identities the emulated Azure resource has (none by default).
+    pub managed_identities: ManagedIdentities,
     /// Entries per page of a user's methods list (at least 1).
     pub methods_page_size: usize,
     /// The app registration's "Allow public client flows": the device code flow works only
@@ -339,6 +350,8 @@ impl Default for EmulatorConfig {
             withheld_permissions: Vec::new(),
             extra_permissions: Vec::new(),
             certificates: Vec::new(),
+            federated_credentials: Vec::new(),
+            managed_identities: ManagedIdentities::default(),
             methods_page_size: DEFAULT_METHODS_PAGE_SIZE,
             allow_public_client_flows: false,
             users: Vec::new(),
@@ -442,6 +455,8 @@ impl EmulatorConfig {
             withheld_permissions: file.withheld_permissions,
             extra_permissions: file.extra_permissions,
             certificates: file.certificates,
+            federated_credentials: file.federated_credentials,
+            managed_identities: file.managed_identities.unwrap_or_default(),
             methods_page_size: file.methods_page_size.unwrap_or(d.methods_page_size),
             allow_public_client_flows: file.allow_public_client_flows,
             users: file.users,
@@ -468,6 +483,9 @@ impl EmulatorConfig {
             withheld_permissions: self.withheld_permissions.clone(),
             extra_permissions: self.extra_permissions.clone(),
             certificates: self.certificates.clone(),
+            federated_credentials: self.federated_credentials.clone(),
+            managed_identities: (self.managed_identities != ManagedIdentities::default())
+                .then(|| self.managed_identities.clone()),
             faults: (self.faults != Faults::default()).then(|| self.faults.clone()),
             methods_page_size: Some(self.methods_page_size),
             allow_public_client_flows: self.allow_public_client_flows,

@@ -12,6 +12,7 @@ use rand::RngExt;
 use serde_json::{Value, json};
 
 use super::assertion;
+use super::federated;
 use super::graph_error::now_graph_date;
 use super::server::Shared;
 use super::stats::Stats;
@@ -271,13 +272,20 @@ fn client_credentials(
                 );
             }
             let audiences = assertion_audiences(shared, tenant, host);
-            if let Err(description) = assertion::check(
-                jwt,
-                &config.client_id,
-                &audiences,
-                &shared.certificates,
-                unix_now() as i64,
-            ) {
+            // An assertion the app issued itself is a certificate's; any other issuer's is
+            // a federated one (docs/graph.md §11).
+            let checked = if federated::is_self_issued(jwt, &config.client_id) {
+                assertion::check(
+                    jwt,
+                    &config.client_id,
+                    &audiences,
+                    &shared.certificates,
+                    unix_now() as i64,
+                )
+            } else {
+                federated::check(jwt, &shared.federated, unix_now() as i64)
+            };
+            if let Err(description) = checked {
                 let (code, text) = split_aadsts(&description);
                 return aad_error(401, "invalid_client", code, text);
             }

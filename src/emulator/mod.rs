@@ -25,12 +25,14 @@ mod assertion;
 mod batch;
 mod config;
 mod faults;
+mod federated;
 mod graph_error;
 mod group_routes;
 mod groups;
 mod json_out;
 mod keys;
 mod login;
+mod managed_identity;
 mod methods_page;
 mod request_cost;
 mod routes;
@@ -53,6 +55,9 @@ pub use config::{
     DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S, EmulatorConfig, Faults, GroupSpec, MethodSpec,
     Quotas, UserSpec,
 };
+
+pub use federated::{DEFAULT_FEDERATED_AUDIENCE, FederatedCredential};
+pub use managed_identity::ManagedIdentities;
 
 use server::Shared;
 

@@ -21,9 +21,11 @@ use super::assertion::Certificate;
 use super::batch;
 use super::config::EmulatorConfig;
 use super::faults::{self, BatchFault, TruncatedBody};
+use super::federated::Federated;
 use super::graph_error::{GraphError, Reply, error_body};
 use super::groups::Groups;
 use super::login::{self, Sessions};
+use super::managed_identity::{self, Endpoint as ManagedEndpoint};
 use super::routes::{Call, execute};
 use super::stats::Stats;
 use super::tenant::Tenant;
@@ -39,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) permissions: Vec<String>,
     pub(crate) certificates: Vec<Certificate>,
+    pub(crate) federated: Vec<Federated>,
     pub(crate) tenant: Mutex<Tenant>,
     /// Groups never change while the emulator runs, so they need no lock.
     pub(crate) groups: Groups,
@@ -61,6 +64,11 @@ impl Shared {
             .iter()
             .map(|pem| Certificate::from_pem(pem))
             .collect::<Result<Vec<_>, _>>()?;
+        let federated = config
+            .federated_credentials
+            .iter()
+            .map(Federated::new)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut key = [0u8; 32];
         key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -75,6 +83,7 @@ impl Shared {
             permissions: config.granted_permissions(),
             base_url,
             certificates,
+            federated,
             tenant: Mutex::new(tenant),
             groups,
             throttle: Mutex::new(throttle),
@@ -277,6 +286,21 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 login::device_code(&shared, &tenant, &bytes)
             };
             json_response(status, &body, &[("Cache-Control", "no-store".to_string())])
+        }
+        ["metadata", "identity", "oauth2", "token"] | ["msi", "token"] => {
+            let endpoint = if segments[0] == "msi" {
+                ManagedEndpoint::AppService
+            } else {
+                ManagedEndpoint::Imds
+            };
+            let (status, body) = managed_identity::token(
+                &shared,
+                endpoint,
+                parts.method.as_str(),
+                &parts.headers,
+                parts.uri.query(),
+            );
+            json_response(status, &body, &[])
         }
         [version @ ("v1.0" | "beta"), ..] => {
             let beta = *version == "beta";

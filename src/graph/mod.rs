@@ -13,15 +13,21 @@
 //! - `certificate`: the certificate-and-key file (PEM or PFX), its checks, the
 //!   client-assertion JWT.
 //! - `pfx`: opening PFX/PKCS#12 files (their MAC and the bags' encryptions).
+//! - `federated`: workload identity federation's token file, read at every renewal.
+//! - `managed_identity`: tokens from a VM's metadata service or App Service's endpoint.
+//! - `azure_cli`: tokens from `az account get-access-token`.
 //! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
 //! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
 
+mod azure_cli;
 mod batch;
 mod certificate;
 mod client;
 mod cloud;
 mod device_code;
 mod error_body;
+mod federated;
+mod managed_identity;
 mod pfx;
 mod token;
 mod user_key;
@@ -36,6 +42,7 @@ pub use certificate::{AssertionAlg, CertificateError, CertificateKey};
 pub use client::GraphClient;
 pub use cloud::{Cloud, validate_base_url};
 pub use device_code::DevicePrompt;
+pub use managed_identity::{ManagedIdentityEndpoint, validate_identity_endpoint};
 pub(crate) use token::check_static_token;
 pub use token::{Credential, TokenClaims, TokenError, TokenSource, renewal_margin};
 pub use user_key::user_path;

@@ -59,6 +59,33 @@ pub enum Credential {
         /// PS256 with `x5t#S256` (default), or RS256 with `x5t` for older tenants.
         algorithm: AssertionAlg,
     },
+    /// A managed identity (docs/graph.md §10): tokens for `resource` from a VM's metadata
+    /// service or App Service's endpoint; user-assigned when `client_id` is given.
+    ManagedIdentity {
+        endpoint: super::managed_identity::ManagedIdentityEndpoint,
+        /// e.g. `https://graph.microsoft.com` (no `/.default`).
+        resource: String,
+        client_id: Option<String>,
+    },
+    /// The Azure CLI (docs/graph.md §12): `az account get-access-token` for `resource`.
+    AzureCli {
+        /// e.g. `https://graph.microsoft.com`.
+        resource: String,
+        tenant: Option<String>,
+    },
+    /// Workload identity federation (docs/graph.md §11): the client-credentials grant whose
+    /// client assertion is the token in `token_file` (`AZURE_FEDERATED_TOKEN_FILE`), read again
+    /// for every request because the platform rotates it.
+    Federated {
+        /// The identity platform's base URL, e.g. `https://login.microsoftonline.com`.
+        authority: String,
+        /// Tenant id (GUID) or domain name.
+        tenant: String,
+        client_id: String,
+        /// e.g. `https://graph.microsoft.com/.default`.
+        scope: String,
+        token_file: std::path::PathBuf,
+    },
     /// A user's delegated sign-in with the device-code flow; renewed with the refresh token
     /// (so `scopes` should hold `offline_access`). When the refresh token stops working the
     /// user is told to sign in again: no new device flow starts mid-run.
@@ -115,6 +142,22 @@ pub enum TokenError {
     /// The certificate cannot sign (e.g. it expired during the run).
     #[error("{0}")]
     Certificate(#[from] CertificateError),
+    /// The federated token file cannot be used (missing, empty, not a JWT).
+    #[error(
+        "sign-in failed: the federated token file {path} (AZURE_FEDERATED_TOKEN_FILE) cannot be used: {message}"
+    )]
+    FederatedFile { path: String, message: String },
+    /// A managed-identity endpoint refused the request.
+    #[error("sign-in failed: {endpoint} answered HTTP {status} for {identity}: {message}{}", managed_hint(*status))]
+    ManagedIdentity {
+        endpoint: &'static str,
+        status: u16,
+        message: String,
+        identity: String,
+    },
+    /// The Azure CLI gave no token.
+    #[error("sign-in failed: {0}")]
+    AzureCli(String),
     /// The user declined the device-code sign-in in the browser.
     #[error("sign-in failed: it was declined in the browser; run again to sign in")]
     Declined,
@@ -190,6 +233,7 @@ pub(crate) struct Grant {
 pub(crate) enum Flow {
     Secret,
     Certificate,
+    Federated,
     Device,
 }
 
@@ -206,6 +250,9 @@ impl fmt::Debug for TokenSource {
             Credential::Static(_) => "static",
             Credential::ClientSecret { .. } => "client-secret",
             Credential::Certificate { .. } => "certificate",
+            Credential::Federated { .. } => "workload-identity",
+            Credential::ManagedIdentity { .. } => "managed-identity",
+            Credential::AzureCli { .. } => "azure-cli",
             Credential::DeviceCode { .. } => "device-code",
         };
         f.debug_struct("TokenSource")
@@ -357,6 +404,10 @@ impl TokenSource {
         lock(&self.inner.refresh).clone()
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     pub(crate) async fn sleep(&self, d: Duration) {
         (self.inner.sleep)(d).await;
     }
@@ -435,6 +486,27 @@ impl TokenSource {
                     .post_form(&url, &form, &[assertion.expose_secret()], Flow::Certificate)
                     .await?;
                 grant_of(&obj, &url)
+            }
+            Credential::ManagedIdentity {
+                endpoint,
+                resource,
+                client_id,
+            } => {
+                self.managed_identity_grant(endpoint, resource, client_id.as_deref())
+                    .await
+            }
+            Credential::AzureCli { resource, tenant } => {
+                self.azure_cli_grant(resource, tenant.as_deref()).await
+            }
+            Credential::Federated {
+                authority,
+                tenant,
+                client_id,
+                scope,
+                token_file,
+            } => {
+                self.federated_grant(authority, tenant, client_id, scope, token_file)
+                    .await
             }
             Credential::DeviceCode {
                 authority,
@@ -658,6 +730,12 @@ fn hint(flow: Flow, code: &str, description: &str) -> Option<&'static str> {
             "check that this certificate is uploaded to the app registration (Certificates & secrets)",
         ),
         (Flow::Certificate, "AADSTS700024") => Some("check this computer's clock"),
+        (Flow::Federated, "AADSTS700024") => Some(
+            "the token in AZURE_FEDERATED_TOKEN_FILE has expired: the platform that writes it should rotate it",
+        ),
+        (Flow::Federated, "AADSTS70021" | "AADSTS7002138") => Some(
+            "add a federated credential to the app registration whose issuer, subject and audience match this token exactly (case-sensitive)",
+        ),
         (Flow::Device, "AADSTS7000218") => {
             Some("allow public client flows in the app registration (Authentication)")
         }
@@ -672,10 +750,24 @@ fn hint(flow: Flow, code: &str, description: &str) -> Option<&'static str> {
         (Flow::Secret, _) if code == "invalid_client" => {
             Some("check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")
         }
+        (Flow::Federated, _) if code == "invalid_client" => {
+            Some("check AZURE_CLIENT_ID and the app registration's federated credentials")
+        }
         (Flow::Certificate, _) if code == "invalid_client" => Some(
             "check AZURE_CLIENT_ID and that this certificate is uploaded to the app registration",
         ),
         _ => None,
+    }
+}
+
+/// What to check when a managed-identity endpoint refuses (docs/graph.md §10).
+fn managed_hint(status: u16) -> &'static str {
+    match status {
+        400 | 404 => {
+            " (check that this resource has that managed identity, and the --managed-identity client id)"
+        }
+        401 | 403 => " (check IDENTITY_HEADER: it must be the platform's current value)",
+        _ => "",
     }
 }
 

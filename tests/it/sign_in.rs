@@ -187,10 +187,19 @@ fn no_secret_or_token_appears_in_anything_a_verbose_run_writes() {
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
     let out = env.path("r.csv");
     let html = env.path("r.html");
-    let mut cmd = env.rollout("apply", &input, &out, &["-vv", "--html"]);
-    cmd.arg(&html).env("AZURE_CLIENT_SECRET", secret);
+    // Not env.rollout: its --quiet would silence -vv's debug log, which must be clean too.
+    let mut cmd = env.command();
+    cmd.arg("apply").arg(&input).arg("--results").arg(&out);
+    env.point_at_emulator(&mut cmd);
+    cmd.args(["-vv", "--html"])
+        .arg(&html)
+        .env("AZURE_CLIENT_SECRET", secret);
     let (code, stdout, stderr) = run(cmd);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("obtained an access token"),
+        "the debug log was on: {stderr}"
+    );
     let files = [
         std::fs::read_to_string(&out).unwrap(),
         std::fs::read_to_string(&html).unwrap(),

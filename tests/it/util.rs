@@ -126,6 +126,20 @@ impl Env {
         })
     }
 
+    /// A GET to the emulator with `headers`, outside the tool: the status and JSON body.
+    pub(crate) fn get(&self, path_and_query: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let url = format!("{}{path_and_query}", self.emu.base_url());
+        self._rt.block_on(async {
+            let mut request = reqwest::Client::new().get(url);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let resp = request.send().await.expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or(Value::Null))
+        })
+    }
+
     pub(crate) fn stats(&self) -> Value {
         self.emu.stats()
     }

@@ -1,0 +1,226 @@
+//! Managed identity tokens (docs/graph.md §10): from a VM's instance metadata service (IMDS)
+//! or from the endpoint App Service, Functions and Azure Automation give a resource
+//! (`IDENTITY_ENDPOINT` with the `IDENTITY_HEADER` secret); system-assigned, or the
+//! user-assigned identity named by its client id.
+//!
+//! The two endpoints differ in their rules: IMDS wants `Metadata: true` and an api-version of
+//! 2018-02-01 or later, and answers every field as a string; App Service wants the
+//! `X-IDENTITY-HEADER` and api-version 2019-08-01, and gives `expires_on` only. IMDS answers
+//! 404, 410, 429 and 5xx while it is not ready or busy: those are retried a few times with a
+//! growing wait (§10.1); any other refusal is final. The identity header never appears in an
+//! error.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::error_body::snippet;
+use super::token::{Grant, TokenError, TokenSource, grant_of, host_of, seconds};
+
+/// The IMDS api-version sent: the first one the docs allow (§10.1).
+const IMDS_API_VERSION: &str = "2018-02-01";
+/// The App Service api-version sent (§10.2).
+const APP_SERVICE_API_VERSION: &str = "2019-08-01";
+/// Attempts at IMDS for answers it documents as transient.
+const IMDS_ATTEMPTS: u32 = 4;
+/// The first wait between them; doubled each time (1, 2, 4 s).
+const IMDS_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// Neither endpoint leaves the machine: an answer taking longer means there is none (e.g.
+/// 169.254.169.254 off Azure).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which managed-identity endpoint, and its secret.
+#[derive(Clone, Debug)]
+pub enum ManagedIdentityEndpoint {
+    /// The VM's instance metadata service token URL.
+    Imds { url: String },
+    /// App Service / Functions / Automation: `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`.
+    AppService { url: String, header: SecretString },
+}
+
+impl ManagedIdentityEndpoint {
+    fn url(&self) -> &str {
+        match self {
+            ManagedIdentityEndpoint::Imds { url }
+            | ManagedIdentityEndpoint::AppService { url, .. } => url,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ManagedIdentityEndpoint::Imds { .. } => "the VM metadata service",
+            ManagedIdentityEndpoint::AppService { .. } => {
+                "the managed identity endpoint (IDENTITY_ENDPOINT)"
+            }
+        }
+    }
+}
+
+/// Checks `IDENTITY_ENDPOINT`: http(s), and plain http only to this machine (loopback) or the
+/// link-local range the platform uses, as the identity header travels with each request.
+pub fn validate_identity_endpoint(url: &str) -> Result<String, String> {
+    let parsed =
+        Url::parse(url.trim()).map_err(|e| format!("IDENTITY_ENDPOINT is not a URL ({e})"))?;
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err("IDENTITY_ENDPOINT has no host".into());
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.eq_ignore_ascii_case("localhost")
+        || match bare.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_link_local(),
+            Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback(),
+            Err(_) => false,
+        };
+    match parsed.scheme() {
+        "https" => Ok(parsed.to_string()),
+        "http" if local => Ok(parsed.to_string()),
+        "http" => Err("IDENTITY_ENDPOINT uses plain http to a host that is not this machine; only https is accepted there".into()),
+        other => Err(format!("IDENTITY_ENDPOINT must be http or https, not {other}")),
+    }
+}
+
+impl TokenSource {
+    /// One managed-identity token for `resource` (e.g. `https://graph.microsoft.com`).
+    pub(super) async fn managed_identity_grant(
+        &self,
+        endpoint: &ManagedIdentityEndpoint,
+        resource: &str,
+        client_id: Option<&str>,
+    ) -> Result<Grant, TokenError> {
+        let mut wait = IMDS_FIRST_WAIT;
+        let mut attempt = 1;
+        loop {
+            match self
+                .managed_identity_once(endpoint, resource, client_id)
+                .await
+            {
+                Err(TokenError::ManagedIdentity { status, .. })
+                    if matches!(endpoint, ManagedIdentityEndpoint::Imds { .. })
+                        && attempt < IMDS_ATTEMPTS
+                        && matches!(status, 404 | 410 | 429 | 500..=599) =>
+                {
+                    tracing::debug!(
+                        status,
+                        attempt,
+                        "the VM metadata service is not ready; asking again"
+                    );
+                    self.sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn managed_identity_once(
+        &self,
+        endpoint: &ManagedIdentityEndpoint,
+        resource: &str,
+        client_id: Option<&str>,
+    ) -> Result<Grant, TokenError> {
+        let base = endpoint.url();
+        let host = host_of(base);
+        let mut url = Url::parse(base).map_err(|e| TokenError::Network {
+            host: host.clone(),
+            message: format!("not a URL ({e})"),
+        })?;
+        let secret: &str = match endpoint {
+            ManagedIdentityEndpoint::Imds { .. } => "",
+            ManagedIdentityEndpoint::AppService { header, .. } => header.expose_secret(),
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            match endpoint {
+                ManagedIdentityEndpoint::Imds { .. } => {
+                    query.append_pair("api-version", IMDS_API_VERSION)
+                }
+                ManagedIdentityEndpoint::AppService { .. } => {
+                    query.append_pair("api-version", APP_SERVICE_API_VERSION)
+                }
+            };
+            query.append_pair("resource", resource);
+            if let Some(id) = client_id {
+                query.append_pair("client_id", id);
+            }
+        }
+        let request = self.http().get(url).timeout(REQUEST_TIMEOUT);
+        let request = match endpoint {
+            ManagedIdentityEndpoint::Imds { .. } => request.header("Metadata", "true"),
+            ManagedIdentityEndpoint::AppService { header, .. } => {
+                request.header("X-IDENTITY-HEADER", header.expose_secret())
+            }
+        };
+        let redact = |s: &str| {
+            if secret.is_empty() {
+                s.to_owned()
+            } else {
+                s.replace(secret, "[redacted]")
+            }
+        };
+        let resp = request.send().await.map_err(|e| TokenError::Network {
+            host: format!("{} ({host})", endpoint.name()),
+            message: redact(&super::client::describe(&e)),
+        })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| TokenError::Network {
+            host: host.clone(),
+            message: redact(&super::client::describe(&e)),
+        })?;
+        let body: Option<Map<String, Value>> = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| match v {
+                Value::Object(o) => Some(o),
+                _ => None,
+            });
+        if !(200..300).contains(&status) {
+            let obj = body.as_ref();
+            let text = |k: &str| obj.and_then(|o| o.get(k)).and_then(Value::as_str);
+            // IMDS: OAuth-style error and error_description; App Service: message.
+            let message = match (text("error"), text("error_description"), text("message")) {
+                (Some(code), Some(d), _) => format!("{code}: {}", d.lines().next().unwrap_or("")),
+                (Some(code), None, _) => code.to_owned(),
+                (None, _, Some(m)) => m.to_owned(),
+                _ => String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            return Err(TokenError::ManagedIdentity {
+                endpoint: endpoint.name(),
+                status,
+                message: redact(&snippet(&message)),
+                identity: client_id.map_or_else(
+                    || "the system-assigned identity".to_owned(),
+                    |id| format!("the user-assigned identity {id}"),
+                ),
+            });
+        }
+        let Some(mut obj) = body else {
+            return Err(TokenError::BadResponse {
+                host,
+                status,
+                detail: "the answer is not a JSON object".into(),
+            });
+        };
+        // expires_in when the endpoint gives it (IMDS, as a string), else expires_on (Unix
+        // seconds, a string on both): grant_of reads seconds from either form.
+        if seconds(obj.get("expires_in")).is_none() {
+            if let Some(on) = seconds_since_epoch(obj.get("expires_on")) {
+                let left = on - super::certificate::unix_now();
+                obj.insert("expires_in".into(), Value::from(left.max(0)));
+            } else {
+                obj.remove("expires_in");
+            }
+        }
+        grant_of(&obj, base)
+    }
+}
+
+/// `expires_on` as Unix seconds: a number, or a string of digits.
+fn seconds_since_epoch(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
