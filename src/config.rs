@@ -518,3 +518,73 @@ pub fn connection(
         scope,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{SignIn, connection};
+    use crate::error::Error;
+
+    /// `check` with `args`, its connection built against `vars` alone.
+    fn connect_with(args: &[&str], vars: &[(&str, &str)]) -> Result<super::Connection, Error> {
+        let cli = crate::cli::Cli::try_parse_from(
+            std::iter::once("mfa-rollout")
+                .chain(std::iter::once("check"))
+                .chain(args.iter().copied()),
+        )
+        .expect("parses");
+        let crate::cli::Command::Check(check) = cli.command else {
+            unreachable!("check parses to Check")
+        };
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        connection(&check.connection, &move |k| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn auto_never_chooses_the_vm_metadata_service_without_being_asked() {
+        let err = connect_with(&[], &[("PATH", "")])
+            .err()
+            .expect("nothing set up");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("managed-identity: IDENTITY_ENDPOINT and IDENTITY_HEADER are not set"),
+            "{shown}"
+        );
+        let asked = connect_with(&["--managed-identity"], &[]).unwrap();
+        match asked.sign_in {
+            SignIn::ManagedIdentity {
+                endpoint,
+                client_id,
+            } => {
+                assert!(format!("{endpoint:?}").contains("169.254.169.254"));
+                assert_eq!(
+                    client_id, None,
+                    "a bare --managed-identity is system-assigned"
+                );
+            }
+            _ => panic!("managed identity expected"),
+        }
+    }
+
+    #[test]
+    fn a_mode_set_up_without_its_tenant_is_that_modes_error_not_the_next_mode() {
+        // clap reads AZURE_TENANT_ID itself; the flag's absence stands for an unset variable.
+        let err = connect_with(
+            &["--client-id", "app"],
+            &[("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token")],
+        )
+        .err()
+        .expect("no tenant");
+        assert!(
+            err.to_string()
+                .contains("AZURE_FEDERATED_TOKEN_FILE needs the tenant"),
+            "{err}"
+        );
+    }
+}

@@ -224,3 +224,30 @@ fn seconds_since_epoch(v: Option<&Value>) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::validate_identity_endpoint;
+
+    #[test]
+    fn identity_endpoint_takes_plain_http_only_on_this_machine_or_link_local() {
+        for ok in [
+            "http://127.0.0.1:41741/msi/token",
+            "http://localhost:8081/msi/token/",
+            "http://169.254.129.3:8081/msi/token",
+            "http://[::1]:1/msi/token",
+            "https://identity.example.net/token",
+        ] {
+            assert!(validate_identity_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.4/msi/token",
+            "http://identity.example.net/token",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            let err = validate_identity_endpoint(bad).unwrap_err();
+            assert!(err.starts_with("IDENTITY_ENDPOINT"), "{bad}: {err}");
+        }
+    }
+}
