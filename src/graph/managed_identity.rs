@@ -149,9 +149,11 @@ impl TokenSource {
         let request = self.http().get(url).timeout(REQUEST_TIMEOUT);
         let request = match endpoint {
             ManagedIdentityEndpoint::Imds { .. } => request.header("Metadata", "true"),
-            ManagedIdentityEndpoint::AppService { header, .. } => {
-                request.header("X-IDENTITY-HEADER", header.expose_secret())
-            }
+            // Azure Automation's samples send `Metadata: True` beside the identity header
+            // (docs/graph.md §10.2); App Service ignores it.
+            ManagedIdentityEndpoint::AppService { header, .. } => request
+                .header("X-IDENTITY-HEADER", header.expose_secret())
+                .header("Metadata", "true"),
         };
         let redact = |s: &str| {
             if secret.is_empty() {
@@ -227,7 +229,151 @@ fn seconds_since_epoch(v: Option<&Value>) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_identity_endpoint;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::RawQuery;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    use secrecy::{ExposeSecret, SecretString};
+    use serde_json::json;
+
+    use super::super::test_support::{fake_jwt, recording_sleep, serve, test_http};
+    use super::super::token::{Credential, TokenError, TokenSource};
+    use super::{ManagedIdentityEndpoint, validate_identity_endpoint};
+
+    /// (query, header names and values) of each request, and the answers still to give.
+    type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+    async fn endpoint(answers: Vec<(u16, serde_json::Value)>) -> (String, Seen) {
+        let seen: Seen = Arc::default();
+        let queue = Arc::new(Mutex::new(answers));
+        let log = seen.clone();
+        let router = Router::new().route(
+            "/token",
+            get(move |RawQuery(q): RawQuery, headers: HeaderMap| {
+                let (log, queue) = (log.clone(), queue.clone());
+                async move {
+                    log.lock().unwrap().push((
+                        q.unwrap_or_default(),
+                        headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect(),
+                    ));
+                    let (status, body) = queue.lock().unwrap().remove(0);
+                    (StatusCode::from_u16(status).unwrap(), axum::Json(body))
+                }
+            }),
+        );
+        (format!("{}/token", serve(router).await), seen)
+    }
+
+    fn mi_source(
+        endpoint: ManagedIdentityEndpoint,
+        client_id: Option<&str>,
+    ) -> (TokenSource, Arc<Mutex<Vec<Duration>>>) {
+        let (sleep, waits) = recording_sleep();
+        let credential = Credential::ManagedIdentity {
+            endpoint,
+            resource: "https://graph.microsoft.com".into(),
+            client_id: client_id.map(str::to_string),
+        };
+        (
+            TokenSource::with_sleep(credential, test_http(), sleep),
+            waits,
+        )
+    }
+
+    #[tokio::test]
+    async fn app_service_sends_its_header_and_version_and_reads_expires_on() {
+        let jwt = fake_jwt(&json!({"roles": []}));
+        let expires_on = super::super::certificate::unix_now() + 1200;
+        let (url, seen) = endpoint(vec![(
+            200,
+            json!({"access_token": jwt, "expires_on": expires_on.to_string(), "resource": "https://graph.microsoft.com", "token_type": "Bearer"}),
+        )])
+        .await;
+        let app_service = ManagedIdentityEndpoint::AppService {
+            url,
+            header: SecretString::from("the-identity-header"),
+        };
+        let (source, _) = mi_source(app_service.clone(), Some("user-assigned-id"));
+        let grant = source
+            .managed_identity_grant(
+                &app_service,
+                "https://graph.microsoft.com",
+                Some("user-assigned-id"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(grant.token.expose_secret(), jwt);
+        let left = grant.lifetime.as_secs();
+        assert!(
+            (1190..=1200).contains(&left),
+            "lifetime from expires_on: {left}"
+        );
+        let (query, headers) = seen.lock().unwrap()[0].clone();
+        assert_eq!(
+            query,
+            "api-version=2019-08-01&resource=https%3A%2F%2Fgraph.microsoft.com&client_id=user-assigned-id"
+        );
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            value("x-identity-header").as_deref(),
+            Some("the-identity-header")
+        );
+        assert_eq!(value("metadata").as_deref(), Some("true"));
+    }
+
+    #[tokio::test]
+    async fn imds_is_asked_again_while_not_ready_and_a_refusal_is_final() {
+        let jwt = fake_jwt(&json!({"roles": []}));
+        let not_ready = json!({"error": "not_found", "error_description": "Identity not ready"});
+        let (url, seen) = endpoint(vec![
+            (404, not_ready.clone()),
+            (503, not_ready),
+            (
+                200,
+                json!({"access_token": jwt, "expires_in": "3599", "expires_on": "1"}),
+            ),
+        ])
+        .await;
+        let (source, waits) = mi_source(ManagedIdentityEndpoint::Imds { url }, None);
+        assert_eq!(source.token().await.unwrap().expose_secret(), jwt);
+        assert_eq!(
+            *waits.lock().unwrap(),
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        let (query, headers) = seen.lock().unwrap()[2].clone();
+        assert_eq!(
+            query,
+            "api-version=2018-02-01&resource=https%3A%2F%2Fgraph.microsoft.com"
+        );
+        assert!(headers.iter().any(|(k, v)| k == "metadata" && v == "true"));
+
+        let refused =
+            json!({"error": "invalid_request", "error_description": "Identity not found"});
+        let (url, seen) = endpoint(vec![(400, refused)]).await;
+        let (source, waits) = mi_source(ManagedIdentityEndpoint::Imds { url }, Some("nope"));
+        let err = source.token().await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::ManagedIdentity { status: 400, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("the user-assigned identity nope"),
+            "{err}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert!(waits.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn identity_endpoint_takes_plain_http_only_on_this_machine_or_link_local() {
