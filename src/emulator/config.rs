@@ -33,6 +33,8 @@ pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
 pub const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
 /// Writes per 5 minutes for a tenant across all apps (docs/graph.md §6).
 pub const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
+/// The window of the per-app write limit, seconds (docs/graph.md §6: 2 minutes 30 seconds).
+pub const WRITE_WINDOW_SECS: f64 = 150.0;
 /// Application permissions granted to the app unless the tenant file withholds some: what
 /// README's permissions table asks an admin to grant (User.Read.All tells guests apart).
 pub const DEFAULT_PERMISSIONS: [&str; 5] = [
@@ -58,6 +60,12 @@ pub struct Quotas {
     /// bucket as a burst), 0 = already used up (say, by other apps in the tenant).
     #[serde(default = "default_initial_fill")]
     pub initial_fill: f64,
+    /// What the app's write bucket holds, in seconds of its refill: `None` = the whole
+    /// 150 s window, i.e. `writes_per_150s` writes (the documented limit read as a token
+    /// bucket, docs/graph.md §6). A smaller bucket models a tenant that grants a shorter
+    /// burst; it cannot be larger than the window (that would be more lenient than Graph).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_burst_secs: Option<f64>,
 }
 
 fn default_initial_fill() -> f64 {
@@ -81,6 +89,7 @@ impl Default for Quotas {
             writes_per_150s: DEFAULT_WRITES_PER_150S,
             tenant_writes_per_5min: DEFAULT_TENANT_WRITES_PER_5MIN,
             initial_fill: 1.0,
+            write_burst_secs: None,
         }
     }
 }
@@ -511,6 +520,13 @@ impl EmulatorConfig {
                 return Err(format!("{name} must be a positive number, got {v}"));
             }
         }
+        if let Some(secs) = q.write_burst_secs
+            && !(secs.is_finite() && secs > 0.0 && secs <= WRITE_WINDOW_SECS)
+        {
+            return Err(format!(
+                "write_burst_secs must be above 0 and at most {WRITE_WINDOW_SECS} (the write window), got {secs}"
+            ));
+        }
         if self.methods_page_size == 0 {
             return Err("methods_page_size must be at least 1".into());
         }
@@ -898,6 +914,21 @@ mod tests {
         assert_eq!(parse_latency("50"), Ok((50, 0)));
         assert_eq!(parse_latency("50~20"), Ok((50, 20)));
         assert!(parse_latency("x").is_err());
+    }
+
+    #[test]
+    fn a_write_burst_is_read_from_the_tenant_file_and_held_within_the_window() {
+        let c = EmulatorConfig::from_tenant_json(r#"{"quotas":{"write_burst_secs":2}}"#).unwrap();
+        assert_eq!(c.quotas.write_burst_secs, Some(2.0));
+        assert_eq!(c.quotas.writes_per_150s, DEFAULT_WRITES_PER_150S);
+        let back = EmulatorConfig::from_tenant_json(&c.to_tenant_json().to_string()).unwrap();
+        assert_eq!(back.quotas, c.quotas);
+        for bad in ["0", "-1", "150.5"] {
+            let json = format!(r#"{{"quotas":{{"write_burst_secs":{bad}}}}}"#);
+            let e = EmulatorConfig::from_tenant_json(&json).unwrap_err();
+            assert!(e.contains("write_burst_secs"), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

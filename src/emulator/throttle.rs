@@ -1,13 +1,18 @@
 //! Throttling as docs/graph.md §6 describes the identity limits: token buckets per
 //! application + tenant (resource units per 10 s, writes per 150 s) and per tenant (writes per
-//! 5 min). Capacity = quota, continuous refill = quota / window, so the steady rate is exactly
-//! quota / window. Every request is charged, throttled or not ("Graph continues to log resource
-//! usage while a client is being throttled"), down to a floor of one window's debt.
+//! 5 min). Continuous refill = quota / window, so the steady rate is exactly quota / window;
+//! capacity = quota (the documented limit read as a bucket that holds one window), except that
+//! the app's write bucket may be configured smaller (`quotas.write_burst_secs`: a tenant that
+//! grants a shorter burst). Every request is charged, throttled or not ("Graph continues to
+//! log resource usage while a client is being throttled"), down to a floor of one bucket's
+//! debt. `x-ms-throttle-limit-percentage` is the share of the most-used bucket a passing
+//! request was charged to, once above 0.8 (docs/tenant-format.md says where the docs are
+//! silent and which reading the emulator takes).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::config::Quotas;
+use super::config::{Quotas, WRITE_WINDOW_SECS};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
@@ -23,12 +28,19 @@ impl Bucket {
         Self::filled(quota, window_secs, 1.0, now)
     }
 
-    /// A bucket that starts `fill` full (0..=1).
+    /// A bucket holding one window's quota that starts `fill` full (0..=1).
     pub(crate) fn filled(quota: f64, window_secs: f64, fill: f64, now: Instant) -> Self {
+        Self::holding(quota / window_secs, quota, fill, now)
+    }
+
+    /// A bucket refilling `per_second` that holds `capacity` (at least one request's cost)
+    /// and starts `fill` full (0..=1).
+    pub(crate) fn holding(per_second: f64, capacity: f64, fill: f64, now: Instant) -> Self {
+        let capacity = capacity.max(1.0);
         Bucket {
-            capacity: quota,
-            per_second: quota / window_secs,
-            level: quota * fill.clamp(0.0, 1.0),
+            capacity,
+            per_second,
+            level: capacity * fill.clamp(0.0, 1.0),
             last: now,
         }
     }
@@ -93,6 +105,7 @@ impl Throttle {
             writes_per_150s: quotas.writes_per_150s * scale,
             tenant_writes_per_5min: quotas.tenant_writes_per_5min * scale,
             initial_fill: quotas.initial_fill,
+            write_burst_secs: quotas.write_burst_secs,
         };
         Throttle {
             enabled,
@@ -133,7 +146,11 @@ impl Throttle {
                     quotas.initial_fill,
                     now,
                 ),
-                writes: Bucket::filled(quotas.writes_per_150s, 150.0, quotas.initial_fill, now),
+                writes: {
+                    let per_second = quotas.writes_per_150s / WRITE_WINDOW_SECS;
+                    let secs = quotas.write_burst_secs.unwrap_or(WRITE_WINDOW_SECS);
+                    Bucket::holding(per_second, per_second * secs, quotas.initial_fill, now)
+                },
             });
         let mut worst: Option<(f64, &'static str, &'static str)> = None;
         let mut note = |wait: Option<f64>, scope: &'static str, info: &'static str| {
@@ -198,6 +215,7 @@ mod tests {
             writes_per_150s: writes,
             tenant_writes_per_5min: tenant,
             initial_fill: 1.0,
+            write_burst_secs: None,
         }
     }
 
@@ -312,6 +330,55 @@ mod tests {
         }
         assert!(matches!(
             t.charge("app", false, 1.0, t0),
+            Verdict::Throttled { .. }
+        ));
+    }
+
+    #[test]
+    fn a_two_second_write_bucket_passes_its_burst_then_refills_at_the_scaled_quota_rate() {
+        let t0 = Instant::now();
+        let mut q = quotas(1e6, 3000.0, 1e6);
+        q.write_burst_secs = Some(2.0);
+        // ×10: 200 writes/s refill, so the bucket holds 400.
+        let mut t = Throttle::new(true, "tid", &q, 10.0, t0);
+        let mut seen = Vec::new();
+        for _ in 0..400 {
+            match t.charge("app", true, 1.0, t0) {
+                Verdict::Pass { limit_percentage } => seen.push(limit_percentage),
+                v => panic!("{v:?}"),
+            }
+        }
+        // The header appears once more than 80 % is used: from the 321st write on.
+        assert!(seen[..320].iter().all(Option::is_none));
+        assert!((seen[320].unwrap() - 321.0 / 400.0).abs() < 1e-9);
+        assert_eq!(seen[399], Some(1.0));
+        match t.charge("app", true, 1.0, t0) {
+            Verdict::Throttled { retry_after, .. } => {
+                // Level -1: two writes must refill at 200/s.
+                assert!((retry_after - 0.01).abs() < 1e-9, "{retry_after}");
+            }
+            v => panic!("{v:?}"),
+        }
+        // Half a second later 100 writes have refilled (less the one throttled).
+        let t1 = t0 + Duration::from_millis(500);
+        for _ in 0..99 {
+            assert!(matches!(t.charge("app", true, 1.0, t1), Verdict::Pass { .. }));
+        }
+        assert!(matches!(
+            t.charge("app", true, 1.0, t1),
+            Verdict::Throttled { .. }
+        ));
+    }
+
+    #[test]
+    fn the_default_write_bucket_holds_the_whole_documented_window() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(true, "tid", &quotas(1e6, 3000.0, 1e6), 1.0, t0);
+        for _ in 0..3000 {
+            assert!(matches!(t.charge("app", true, 1.0, t0), Verdict::Pass { .. }));
+        }
+        assert!(matches!(
+            t.charge("app", true, 1.0, t0),
             Verdict::Throttled { .. }
         ));
     }

@@ -1488,6 +1488,7 @@ fn small_quotas(ru: f64, writes: f64) -> EmulatorConfig {
         writes_per_150s: writes,
         tenant_writes_per_5min: 18000.0,
         initial_fill: 1.0,
+        write_burst_secs: None,
     };
     c
 }
