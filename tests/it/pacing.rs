@@ -85,3 +85,44 @@ fn an_untold_smaller_quota_is_converged_on_without_a_429_storm() {
         "converged on {found} writes/s; the tenant allows {real_writes:.1}"
     );
 }
+
+#[test]
+fn an_untold_run_spends_a_granted_burst_without_a_429_storm_and_changes_every_user() {
+    // The tenant grants its write bucket full and holding 2 s of the refill (200 writes/s,
+    // 400 held): the pacing probes upward until Graph's limit percentage says the bucket is
+    // nearly spent, and must land before that costs a storm of 429s.
+    let mut config = EmulatorConfig::generated(1500, 33).quota_scale(10.0);
+    config.quotas.write_burst_secs = Some(2.0);
+    for u in &mut config.users {
+        u.per_user_mfa_state = "disabled".into();
+    }
+    let env = Env::start(config);
+    let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce"]));
+    let (code, stdout, stderr) = run(env.rollout(
+        "apply",
+        &input,
+        &env.path("r.csv"),
+        &["--quota-scale", "10", "--json"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let stats = env.stats();
+    let items = stat(&stats, "items");
+    let throttled = items_429(&stats);
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("--json summary");
+    eprintln!(
+        "burst: {throttled} of {items} items 429; {} writes in {} s",
+        summary["writes"], summary["elapsed_seconds"]
+    );
+    assert!(
+        throttled * 100 <= items * 3,
+        "{throttled} of {items} items answered 429"
+    );
+    assert_eq!(stat(&stats, "writes"), 1500, "{stats}");
+    let unchanged: Vec<String> = env
+        .users()
+        .into_iter()
+        .filter(|(_, u)| u["perUserMfaState"] != "enforced")
+        .map(|(k, _)| k)
+        .collect();
+    assert!(unchanged.is_empty(), "not enforced: {unchanged:?}");
+}
