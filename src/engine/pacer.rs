@@ -21,8 +21,11 @@
 //!   normal cut would.
 //! - **Track**: from then on the rate follows the header's trend over half a second or more:
 //!   rising means we drain Graph's bucket (send faster than it refills), so ease down, harder
-//!   above [`BACK_OFF_ABOVE`]; falling means it refills, so grow; steady means we run at its
-//!   rate, so hold. Without the header (under 80 % in use) it grows additively.
+//!   above [`BACK_OFF_ABOVE`]; falling means it refills, and steady may hide a rate under the
+//!   refill (the header moves in coarse steps, and what the bucket still holds when the run
+//!   ends is time lost), so both grow additively, except at the very edge (from
+//!   [`HOLD_ABOVE`]), where the rate holds. Without the header (under 80 % in use) it grows
+//!   additively too.
 //!
 //! The clock is the caller's: every method takes `now`, so the rules are unit-tested with
 //! made-up instants, no sleeps.
@@ -36,12 +39,9 @@ pub(crate) const PROBE_DOUBLING: Duration = Duration::from_millis(500);
 /// Where the first throttle signal lands an untold rate, as a share of the start rate (the
 /// documented quota): a little under it, so Graph's nearly empty bucket refills a cushion.
 pub(crate) const LAND_SHARE: f64 = 0.95;
-/// A falling trend grows the rate only below this share: at the very edge of Graph's bucket
-/// the rate holds until a cushion is back.
-pub(crate) const GROW_BELOW: f64 = 0.99;
-/// A steady header below this share still grows the rate; at or above it the rate holds
-/// (the bucket is close enough to empty that what it keeps is little).
-pub(crate) const HOLD_ABOVE: f64 = 0.97;
+/// A steady or falling header grows the rate only below this share; at the very edge of
+/// Graph's bucket the rate holds until a cushion is back.
+pub(crate) const HOLD_ABOVE: f64 = 0.99;
 /// The cut on a 429.
 const DECREASE: f64 = 0.6;
 
@@ -238,13 +238,10 @@ impl Budget {
                     self.rate = (self.rate * factor).max(self.floor);
                     self.limited = false;
                     self.last_adjust = now;
-                } else if slope < -1e-5 && p < GROW_BELOW {
-                    let step = self.growth * dt;
-                    self.grow(now, |rate| rate + step);
                 } else if p < HOLD_ABOVE {
-                    // Steady with a cushion left: the header moves in coarse steps, so a
-                    // steady reading may hide a rate under Graph's refill, and what the
-                    // bucket keeps at the end of a run is time lost. Creep up until it shows.
+                    // Falling: Graph's bucket refills. Steady: the header moves in coarse
+                    // steps, so it may hide a rate under the refill, and what the bucket
+                    // still holds when the run ends is time lost. Either way, creep up.
                     let step = self.growth * dt;
                     self.grow(now, |rate| rate + step);
                 } else {
@@ -382,19 +379,20 @@ mod tests {
     }
 
     #[test]
-    fn a_rising_limit_percentage_eases_down_a_steady_one_near_empty_holds_a_falling_one_grows() {
+    fn a_rising_limit_percentage_eases_down_a_steady_one_at_the_edge_holds_a_falling_one_grows() {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
         let mut b = tracking(100.0, t0);
         b.on_passed(Some(0.96), ms(100));
-        b.on_passed(Some(0.97), ms(700));
+        b.on_passed(Some(0.99), ms(700));
         assert_eq!(
             b.rate(),
             Some(95.0 * 0.9),
             "draining Graph's bucket, little left"
         );
-        b.on_passed(Some(0.97), ms(1300));
-        assert_eq!(b.rate(), Some(95.0 * 0.9), "steady near empty: hold");
+        b.mark_limited();
+        b.on_passed(Some(0.99), ms(1300));
+        assert_eq!(b.rate(), Some(95.0 * 0.9), "steady at the edge: hold");
         b.mark_limited();
         b.on_passed(Some(0.90), ms(1900));
         assert!(b.rate().unwrap() > 95.0 * 0.9, "refilling: {:?}", b.rate());
