@@ -362,7 +362,10 @@ mod tests {
         // Half a second later 100 writes have refilled (less the one throttled).
         let t1 = t0 + Duration::from_millis(500);
         for _ in 0..99 {
-            assert!(matches!(t.charge("app", true, 1.0, t1), Verdict::Pass { .. }));
+            assert!(matches!(
+                t.charge("app", true, 1.0, t1),
+                Verdict::Pass { .. }
+            ));
         }
         assert!(matches!(
             t.charge("app", true, 1.0, t1),
@@ -375,7 +378,10 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Throttle::new(true, "tid", &quotas(1e6, 3000.0, 1e6), 1.0, t0);
         for _ in 0..3000 {
-            assert!(matches!(t.charge("app", true, 1.0, t0), Verdict::Pass { .. }));
+            assert!(matches!(
+                t.charge("app", true, 1.0, t0),
+                Verdict::Pass { .. }
+            ));
         }
         assert!(matches!(
             t.charge("app", true, 1.0, t0),
