@@ -250,6 +250,24 @@ pub fn engine_settings(
 /// The VM metadata service's managed-identity token URL (docs/graph.md §10.1).
 pub const IMDS_TOKEN_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
+/// Why `auto` passes over a managed identity.
+const NO_MANAGED_IDENTITY: &str = "IDENTITY_ENDPOINT and IDENTITY_HEADER are not set (on an Azure VM pass --managed-identity: auto does not probe the metadata service)";
+
+/// `--managed-identity CLIENT_ID`'s value: a client id is a GUID, so anything else is most
+/// likely the input file taken as the optional value (`check --managed-identity users.csv`).
+fn managed_client_id(id: &str) -> Result<Option<String>, Error> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(Error::Usage(format!(
+            "--managed-identity takes the client id (a GUID) of a user-assigned identity, got {id:?}; put the input file before --managed-identity, or write --managed-identity= for the system-assigned identity"
+        )));
+    }
+    Ok(Some(id.to_string()))
+}
+
 /// What the sign-in modes are built from: the flags and the environment.
 struct Setup<'a> {
     args: &'a ConnectionArgs,
@@ -348,27 +366,31 @@ impl Setup<'_> {
                 // managed identity only when the platform's variables say so (it never probes
                 // the metadata service, docs/graph.md §12).
                 let asked = args.managed_identity.is_some() || self.requested()? == Some(mode);
+                // `--managed-identity ID` names a user-assigned identity; otherwise
+                // AZURE_CLIENT_ID does, as DefaultAzureCredential reads it (§12), and
+                // a bare `--managed-identity` is the system-assigned one.
+                let client_id = match &args.managed_identity {
+                    Some(Some(id)) => managed_client_id(id)?,
+                    Some(None) => None,
+                    None => Self::flag(args.client_id.as_ref()),
+                };
+                let imds = || -> Result<String, Error> {
+                    match &args.imds_endpoint {
+                        Some(url) => {
+                            validate_base_url(url, "--imds-endpoint (MFA_ROLLOUT_IMDS_ENDPOINT)")
+                                .map_err(Error::Usage)
+                        }
+                        None => Ok(IMDS_TOKEN_URL.to_string()),
+                    }
+                };
                 match endpoint {
                     Some(endpoint) => Ok(endpoint),
-                    None if asked => Ok(ManagedIdentityEndpoint::Imds {
-                        url: match &args.imds_endpoint {
-                            Some(url) => validate_base_url(url, "--imds-endpoint (MFA_ROLLOUT_IMDS_ENDPOINT)")
-                                .map_err(Error::Usage)?,
-                            None => IMDS_TOKEN_URL.to_string(),
-                        },
-                    }),
-                    None => Err("IDENTITY_ENDPOINT and IDENTITY_HEADER are not set (on an Azure VM pass --managed-identity: auto does not probe the metadata service)".into()),
+                    None if asked => Ok(ManagedIdentityEndpoint::Imds { url: imds()? }),
+                    None => Err(NO_MANAGED_IDENTITY.into()),
                 }
                 .map(|endpoint| SignIn::ManagedIdentity {
                     endpoint,
-                    // `--managed-identity ID` names a user-assigned identity; otherwise
-                    // AZURE_CLIENT_ID does, as DefaultAzureCredential reads it (§12), and
-                    // a bare `--managed-identity` is the system-assigned one.
-                    client_id: match &args.managed_identity {
-                        Some(Some(id)) => Self::flag(Some(id)),
-                        Some(None) => None,
-                        None => Self::flag(args.client_id.as_ref()),
-                    },
+                    client_id,
                 })
             }
             AuthMode::AzureCli => {
@@ -569,6 +591,31 @@ mod tests {
                 );
             }
             _ => panic!("managed identity expected"),
+        }
+    }
+
+    #[test]
+    fn a_managed_identity_client_id_must_be_a_guid_so_an_input_file_is_not_taken_for_one() {
+        let err = connect_with(&["--managed-identity", "users.csv"], &[])
+            .err()
+            .expect("not a client id");
+        assert!(matches!(err, Error::Usage(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("put the input file before --managed-identity"),
+            "{err}"
+        );
+        let id = "5b3c1c2e-0000-4000-8000-00000000a002";
+        for (args, want) in [
+            (&["--managed-identity", id][..], Some(id)),
+            (&["--managed-identity="], None),
+        ] {
+            match connect_with(args, &[]).unwrap().sign_in {
+                SignIn::ManagedIdentity { client_id, .. } => {
+                    assert_eq!(client_id.as_deref(), want, "{args:?}");
+                }
+                _ => panic!("managed identity expected"),
+            }
         }
     }
 
