@@ -283,7 +283,16 @@ fn client_credentials(
                     unix_now() as i64,
                 )
             } else {
-                federated::check(jwt, &shared.federated, unix_now() as i64)
+                let checked = federated::check(jwt, &shared.federated, unix_now() as i64);
+                if checked.is_ok() {
+                    if let Ok(mut last) = shared.last_federated.lock() {
+                        if *last != *jwt {
+                            jwt.clone_into(&mut last);
+                            Stats::bump(&shared.stats.federated_tokens);
+                        }
+                    }
+                }
+                checked
             };
             if let Err(description) = checked {
                 let (code, text) = split_aadsts(&description);

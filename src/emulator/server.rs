@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) permissions: Vec<String>,
     pub(crate) certificates: Vec<Certificate>,
     pub(crate) federated: Vec<Federated>,
+    /// The federated assertion accepted last (for `federated_tokens`).
+    pub(crate) last_federated: Mutex<String>,
     pub(crate) tenant: Mutex<Tenant>,
     /// Groups never change while the emulator runs, so they need no lock.
     pub(crate) groups: Groups,
@@ -84,6 +86,7 @@ impl Shared {
             base_url,
             certificates,
             federated,
+            last_federated: Mutex::new(String::new()),
             tenant: Mutex::new(tenant),
             groups,
             throttle: Mutex::new(throttle),

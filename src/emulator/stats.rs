@@ -18,6 +18,9 @@ pub(crate) struct Stats {
     pub(crate) writes: AtomicU64,
     pub(crate) token_grants: AtomicU64,
     pub(crate) token_failures: AtomicU64,
+    /// Federated assertions accepted that differ from the one accepted before (the first
+    /// counts): how often a client sent a newly rotated token.
+    pub(crate) federated_tokens: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
     /// Graph requests whose bearer token passed (what `refuse_tokens_after` counts).
     pub(crate) token_checks_passed: AtomicU64,
@@ -42,6 +45,7 @@ impl Stats {
             writes: AtomicU64::new(0),
             token_grants: AtomicU64::new(0),
             token_failures: AtomicU64::new(0),
+            federated_tokens: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
             token_checks_passed: AtomicU64::new(0),
             faults_batch_429: AtomicU64::new(0),
@@ -92,6 +96,7 @@ impl Stats {
             "writes": self.writes.load(Relaxed),
             "token_grants": self.token_grants.load(Relaxed),
             "token_failures": self.token_failures.load(Relaxed),
+            "federated_tokens": self.federated_tokens.load(Relaxed),
             "unauthorized": self.unauthorized.load(Relaxed),
             "faults": {
                 "batch_429": self.faults_batch_429.load(Relaxed),
