@@ -291,8 +291,10 @@ fn sandbox_state_keeps_the_tenant_so_apply_rollback_and_the_undo_can_be_rehearse
         .iter()
         .map(|u| (u.upn.clone(), u.per_user_mfa_state.clone()))
         .collect();
-    env.write("tenant.json", &config.to_tenant_json().to_string());
-    env.write("in.csv", &rollout_csv(&upns, &["enforce", "disable"]));
+    let seed = config.to_tenant_json().to_string();
+    env.write("tenant.json", &seed);
+    let csv = rollout_csv(&upns, &["enforce", "disable"]);
+    env.write("in.csv", &csv);
     let sandbox = |args: &[&str]| {
         let mut c = env.command();
         c.args(args).args([
@@ -305,19 +307,31 @@ fn sandbox_state_keeps_the_tenant_so_apply_rollback_and_the_undo_can_be_rehearse
         run(c)
     };
 
-    let (code, _, stderr) = sandbox(&["apply", "in.csv", "--results", "r1.csv"]);
+    let (code, stdout, stderr) = sandbox(&["apply", "in.csv", "--results", "r1.csv"]);
     assert_eq!(code, 0, "{stderr}");
     let changed = results(&env.path("r1.csv"))
         .iter()
         .filter(|r| r.status == Status::Applied)
         .count();
     assert!(changed > 0, "the rollout changed users");
+    assert_eq!(
+        stdout.trim_end(),
+        format!("done: 30 rows, {changed} changes made"),
+        "{stderr}"
+    );
     assert!(env.path("state.json").exists(), "the state was saved");
 
     let (code, _, stderr) = run(env.rollback(&env.path("r1.csv"), &env.path("undo.csv")));
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = sandbox(&["apply", "undo.csv", "--results", "r2.csv"]);
+    let (code, stdout, stderr) = sandbox(&["apply", "undo.csv", "--results", "r2.csv"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("done: {changed} rows, ")),
+        "{stdout}"
+    );
+    // The rehearsal keeps its state in state.json only: the seed and the input are as written.
+    assert_eq!(read(&env.path("tenant.json")), seed.as_bytes());
+    assert_eq!(read(&env.path("in.csv")), csv.as_bytes());
     let undone = results(&env.path("r2.csv"));
     assert_eq!(undone.len(), changed, "one undo row per change");
     // Graph keeps a user with a registered method enforced when asked for `enabled`
@@ -769,5 +783,83 @@ fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
     assert!(
         stderr.contains("1 invalid row; nothing was sent"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn the_standalone_emulator_prints_what_connects_the_tool_to_it_and_that_works() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::util::BIN)
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            "3",
+            "--seed",
+            "5",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the emulator");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = child.stderr.take().unwrap();
+    // Stopped however the test ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _emulator = Stop(child);
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.trim_start().starts_with("mfa-rollout apply");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let base = first
+        .trim()
+        .strip_prefix("emulator listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    assert_eq!(printed[0], "3 users; Ctrl-C stops", "{printed:?}");
+    let export = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export "))
+        .unwrap_or_else(|| panic!("{printed:?}"));
+    let flags = printed.last().unwrap().trim();
+    assert!(
+        flags.ends_with(&format!("--graph-url {base} --authority-host {base}")),
+        "{flags}"
+    );
+
+    // What it printed is all the tool needs: check signs in with it.
+    let mut c = std::process::Command::new(crate::util::BIN);
+    c.env_remove("GRAPH_ACCESS_TOKEN")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+        .current_dir(dir.path())
+        .args(["check", "--graph-url", &base, "--authority-host", &base]);
+    for pair in export.split_whitespace() {
+        let (k, v) = pair.split_once('=').expect("NAME=value");
+        c.env(k, v);
+    }
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("signed in") || stdout.contains("signed in"),
+        "{stdout}{stderr}"
     );
 }
