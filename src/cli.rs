@@ -40,6 +40,31 @@ pub enum Command {
     Check(CheckArgs),
     /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
     Emulator(EmulatorArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, powershell, elvish)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, or write one page per command to --out-dir
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Install, e.g.:\n  \
+    bash:       mfa-rollout completions bash > ~/.local/share/bash-completion/completions/mfa-rollout\n  \
+    zsh:        mfa-rollout completions zsh > ~/.zfunc/_mfa-rollout   (with fpath+=~/.zfunc before compinit)\n  \
+    fish:       mfa-rollout completions fish > ~/.config/fish/completions/mfa-rollout.fish\n  \
+    PowerShell: mfa-rollout completions powershell | Out-String | Invoke-Expression   (add it to $PROFILE)\n  \
+    elvish:     mfa-rollout completions elvish >> ~/.config/elvish/rc.elv")]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mfa-rollout.1 and one page per command (mfa-rollout-apply.1, ...) into DIR
+    /// instead of printing the main page
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -21,10 +21,12 @@
 //! - `output_path`: output paths checked against the input and each other.
 //! - `shutdown_signal`: Ctrl-C and SIGTERM, which stop a run gracefully.
 //! - [`rollback`]: the undo file of a finished run.
+//! - `cli_artifacts`: shell completions and manual pages generated from [`cli`].
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
 pub mod action;
 pub mod cli;
+mod cli_artifacts;
 pub mod config;
 pub mod connect;
 pub mod emulator;

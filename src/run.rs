@@ -81,6 +81,14 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
             crate::emulator::run_cli(args).map_err(Error::Usage)?;
             Ok(Completion::AllGood)
         }
+        Command::Completions(args) => {
+            crate::cli_artifacts::completions(args)?;
+            Ok(Completion::AllGood)
+        }
+        Command::Man(args) => {
+            crate::cli_artifacts::man(args)?;
+            Ok(Completion::AllGood)
+        }
     }
 }
 

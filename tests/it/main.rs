@@ -17,6 +17,7 @@ mod mail_column;
 mod methods;
 mod pacing;
 mod rollout;
+mod shell_integration;
 mod sign_in;
 mod sign_in_modes;
 mod spreadsheets;
