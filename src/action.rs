@@ -15,6 +15,9 @@ pub enum Action {
     Disable,
     ResetMethods,
     RevokeSessions,
+    /// `export`'s read of one user (per-user MFA state, methods, default method): never
+    /// written in an input file (not parsed, not in `ALL`), and it writes nothing.
+    Export,
 }
 
 /// Why an action cell was refused. The message is one line a user can act on.
@@ -56,6 +59,7 @@ impl Action {
             Action::Disable => "disable",
             Action::ResetMethods => "reset-methods",
             Action::RevokeSessions => "revoke-sessions",
+            Action::Export => "export",
         }
     }
 
@@ -110,7 +114,7 @@ impl Action {
             Action::Enable | Action::SetEnabled => Some(MfaState::Enabled),
             Action::Enforce => Some(MfaState::Enforced),
             Action::Disable => Some(MfaState::Disabled),
-            Action::ResetMethods | Action::RevokeSessions => None,
+            Action::ResetMethods | Action::RevokeSessions | Action::Export => None,
         }
     }
 
@@ -123,6 +127,11 @@ impl Action {
             }
             Action::ResetMethods => &["UserAuthenticationMethod.ReadWrite.All"],
             Action::RevokeSessions => &["User.RevokeSessions.All"],
+            Action::Export => &[
+                "User.Read.All",
+                "Policy.Read.All",
+                "UserAuthenticationMethod.Read.All",
+            ],
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Sign in, show who you are and which permissions the actions need vs what the token has
     Check(CheckArgs),
+    /// Write every user's per-user MFA state and methods to a CSV or XLSX file (an input for
+    /// plan/apply once its action column is filled in); no writes
+    Export(ExportArgs),
     /// Run a local Microsoft Graph + login emulator (for rehearsals and tests)
     Emulator(EmulatorArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish, powershell, elvish)
@@ -65,6 +68,43 @@ pub struct ManArgs {
     /// instead of printing the main page
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The export file: a workbook when it ends .xlsx (header frozen, filter on), else CSV
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Finish an interrupted export (FILE.partial and FILE.users beside FILE): the same users,
+    /// none read twice
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Replace an existing export file
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Members only (without it every user, guests included); --include-guests adds guests
+    #[arg(long)]
+    pub all_users: bool,
+    /// With --all-users: guests too
+    #[arg(long)]
+    pub include_guests: bool,
+    /// Only the users this OData filter selects, passed to Graph as it is (e.g.
+    /// "accountEnabled eq true")
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Also write a self-contained HTML summary (users per state, users with no method)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Start the CSV with a UTF-8 byte-order mark, so Excel on Windows shows non-ASCII names
+    /// right
+    #[arg(long)]
+    pub excel: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

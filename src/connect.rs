@@ -192,6 +192,16 @@ fn accepted(action: Action, dry_run: bool) -> &'static [&'static [&'static str]]
             "UserAuthenticationMethod.Read.All",
             "UserAuthenticationMethod.ReadWrite.All",
         ]],
+        // The list of users (docs/graph.md §9.2), then each one's state, methods and default
+        // method (§1, §2).
+        (Action::Export, _) => &[
+            USER_READ,
+            &["Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"],
+            &[
+                "UserAuthenticationMethod.Read.All",
+                "UserAuthenticationMethod.ReadWrite.All",
+            ],
+        ],
         // The guest check reads userType before any revocation (docs/graph.md §3, §9.1).
         (Action::RevokeSessions, _) => &[
             &[
@@ -337,7 +347,11 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, E
                 Some(loaded.user_kind == crate::input::UserKind::Mail),
             )
         }
-        None => (Action::ALL.into_iter().collect(), None),
+        // Without an input: every action, and export's reads.
+        None => (
+            Action::ALL.into_iter().chain([Action::Export]).collect(),
+            None,
+        ),
     };
     let connection = crate::config::connection(&args.connection, &|k| std::env::var(k).ok())?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -32,6 +32,7 @@ pub mod connect;
 pub mod emulator;
 pub mod engine;
 pub mod error;
+pub mod export;
 mod figures;
 pub mod graph;
 pub mod input;

@@ -54,7 +54,8 @@ pub fn build(records: &[crate::journal::ResultRecord], resolved_at: Option<usize
             }
             Ok(Action::ResetMethods) => out.resets += 1,
             Ok(Action::RevokeSessions) => out.revocations += 1,
-            Err(_) => {}
+            // An export changes nothing, so there is nothing to undo.
+            Ok(Action::Export) | Err(_) => {}
         }
     }
     out

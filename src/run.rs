@@ -77,6 +77,10 @@ pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
             init_logging(&args.output);
             crate::connect::check(args)
         }
+        Command::Export(args) => {
+            init_logging(&args.output);
+            crate::export::run(args, argv)
+        }
         Command::Emulator(args) => {
             crate::emulator::run_cli(args).map_err(Error::Usage)?;
             Ok(Completion::AllGood)
@@ -188,6 +192,23 @@ fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
             &[Some(named("--html", html.as_path()))],
         )?;
         crate::output_path::check_overwrite("--html", html, args.overwrite)?;
+    }
+    // An export (CSV) is summarised as one: users per state, users without a method.
+    if let Some(rows) = crate::export::read_export(&args.results) {
+        let rows = rows.map_err(|message| Error::File {
+            path: args.results.clone(),
+            message,
+        })?;
+        let summary = crate::export::ExportSummary::of(rows.iter());
+        if let Some(html) = &args.html {
+            crate::export::write_html(html, &summary, &args.results)?;
+        }
+        if args.output.json {
+            println!("{}", summary.to_json(&args.results));
+        } else {
+            print!("{}", summary.render_text(&args.results));
+        }
+        return Ok(summary.completion());
     }
     let records = crate::journal::read_results(&args.results)?;
     let dry_run = !records.is_empty()

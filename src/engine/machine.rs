@@ -8,6 +8,7 @@ use crate::action::Action;
 use crate::graph::{ApiVersion, GraphError, ItemResponse, Method};
 use crate::journal::Status;
 
+use super::inspect::Inspect;
 use super::reset_methods::ResetMethods;
 use super::resolve_mail::ResolveMail;
 use super::revoke::Revoke;
@@ -35,6 +36,9 @@ pub(crate) struct Outcome {
     pub(crate) message: String,
     /// Whether this outcome changed the tenant (counts against --max-changes).
     pub(crate) changed: bool,
+    /// Cells the record carries after the work item's own extra cells (an export's methods
+    /// and default method).
+    pub(crate) extra: Vec<String>,
 }
 
 /// What a machine wants next.
@@ -77,6 +81,8 @@ pub(crate) enum Machine {
     /// Finds the user of a mail address before the row's first action (its answer is
     /// [`Next::Resolved`], or the action's outcome when no single user has the address).
     Resolve(ResolveMail),
+    /// Reads one user for `export`.
+    Inspect(Inspect),
 }
 
 impl Machine {
@@ -86,6 +92,7 @@ impl Machine {
                 Machine::State(StateChange::new(user, target, options).exact())
             }
             (_, Some(target)) => Machine::State(StateChange::new(user, target, options)),
+            (Action::Export, _) => Machine::Inspect(Inspect::new(user)),
             (Action::ResetMethods, None) => {
                 Machine::Reset(Box::new(ResetMethods::new(user, options)))
             }
@@ -104,6 +111,7 @@ impl Machine {
             Machine::Reset(m) => m.start(),
             Machine::Revoke(m) => m.start(),
             Machine::Resolve(m) => m.start(),
+            Machine::Inspect(m) => m.start(),
         }
     }
 
@@ -114,6 +122,7 @@ impl Machine {
             Machine::Reset(m) => m.on_response(tag, response),
             Machine::Revoke(m) => m.on_response(tag, response),
             Machine::Resolve(m) => m.on_response(tag, response),
+            Machine::Inspect(m) => m.on_response(tag, response),
         }
     }
 
@@ -132,7 +141,7 @@ impl Machine {
                 failure
             })),
             Machine::Reset(m) => m.give_up(tag, failure),
-            Machine::Revoke(_) | Machine::Resolve(_) => Next::Done(failure),
+            Machine::Revoke(_) | Machine::Resolve(_) | Machine::Inspect(_) => Next::Done(failure),
         }
     }
 
@@ -145,6 +154,7 @@ impl Machine {
             Machine::Reset(m) => m.after_ambiguous(tag),
             Machine::Revoke(m) => m.after_ambiguous(tag),
             Machine::Resolve(m) => m.after_ambiguous(tag),
+            Machine::Inspect(m) => m.after_ambiguous(tag),
         }
     }
 }

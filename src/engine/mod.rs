@@ -2,6 +2,7 @@
 //! async scheduler that packs their requests into `$batch`es, paces them under the quota,
 //! retries what is transient and records every outcome.
 
+pub(crate) mod inspect;
 pub(crate) mod machine;
 pub(crate) mod pacer;
 pub(crate) mod reset_methods;

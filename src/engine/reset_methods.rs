@@ -40,9 +40,9 @@ const HARDWARE_OATH_NOT_DOCUMENTED: &str = "Graph documents unassigning hardware
 
 /// One registered method, as the list showed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Registered {
+pub(crate) struct Registered {
     /// What the results call it: `mobilePhone`, `microsoftAuthenticator`, `fido2`, …
-    label: String,
+    pub(crate) label: String,
     /// The per-type collection to delete it from (`phoneMethods`); None = not deletable.
     segment: Option<&'static str>,
     id: String,
@@ -54,7 +54,7 @@ struct Registered {
 }
 
 /// `text` safe for a one-line message: control characters escaped.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let escape = c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}');
@@ -70,7 +70,7 @@ fn printable(text: &str) -> String {
 
 /// Maps a listed method to its label, delete collection and scope. An entry without a
 /// string `@odata.type` is an unknown type; without an id it cannot be addressed either way.
-fn classify(item: &Value) -> Registered {
+pub(crate) fn classify(item: &Value) -> Registered {
     let odata = item
         .get("@odata.type")
         .and_then(Value::as_str)
@@ -633,7 +633,7 @@ impl ResetMethods {
 /// The part of an `@odata.nextLink` to send inside a beta `$batch`: the path after its
 /// `/beta` segment, with the query, whole (docs/graph.md §9.2: never rebuild the skip token).
 /// None for a link that is not an absolute beta URL.
-fn relative_beta_url(link: &str) -> Option<String> {
+pub(crate) fn relative_beta_url(link: &str) -> Option<String> {
     let url = reqwest::Url::parse(link).ok()?;
     let path = url.path();
     let at = path.find("/beta/")?;

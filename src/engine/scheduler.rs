@@ -1366,7 +1366,10 @@ impl Scheduler {
                         .chain(job.item.extra.iter().cloned())
                         .collect()
                 }
-            },
+            }
+            .into_iter()
+            .chain(outcome.extra.iter().cloned())
+            .collect(),
         });
     }
 

@@ -32,4 +32,5 @@ pub(crate) use compact::action_rank;
 pub use error::JournalError;
 pub use journal_file::{Journal, Reserved, read_results, read_results_with_extra_columns};
 pub use neutralize::neutralize;
+pub(crate) use neutralize::restore as restore_cell;
 pub use record::{HEADER, RESOLVED_USER, ResultRecord, Status, timestamp_now};

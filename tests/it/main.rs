@@ -6,6 +6,7 @@ mod bad_input;
 mod breaker;
 mod campaigns;
 mod emulator_conformance;
+mod export;
 mod first_hour;
 mod group_conformance;
 mod guests;

@@ -1,0 +1,465 @@
+//! `mfa-rollout export --out FILE`: every user of the tenant (or of a selection) with their
+//! per-user MFA state, registered methods and default method, as a CSV or XLSX file that is
+//! also an input for `plan`/`apply` once its `action` column is filled in.
+//!
+//! # Layout
+//! - `listing`: the paged `GET /users` into `FILE.users`, written before any user is read.
+//! - `export_file`: the columns, the `FILE.partial` journal, the final CSV or workbook.
+//! - this file: the command: list, read every user through the engine (`Action::Export`, on
+//!   the read budget, in `$batch`es), journal each, then write the file and its summary.
+//!
+//! Resumable: `--resume` reads `FILE.users` (the same users, whatever the tenant did since)
+//! and the journal, and reads only the users without a good row. Nothing is written to the
+//! tenant: the engine runs dry, and the only action it is given reads.
+
+mod export_file;
+mod listing;
+
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::action::Action;
+use crate::cli::ExportArgs;
+use crate::config;
+use crate::connect;
+use crate::engine::{self, Sink, Stop, UserLookup, WorkItem};
+use crate::error::{Completion, Error};
+use crate::figures::{count, thousands};
+use crate::journal::ResultRecord;
+use crate::output_path::{self, NamedPath};
+use crate::progress::{Progress, ProgressMode};
+use crate::shutdown_signal::{ShutdownSignal, StopSignal};
+
+pub use export_file::{EXPORT_HEADER, ExportRow};
+use export_file::{ExportJournal, journal_path, read_rows, write_final};
+use listing::{UserQuery, list_users, read_users, users_path};
+
+/// The engine's records, turned into export rows and appended to the journal every batch.
+struct ExportSink {
+    journal: ExportJournal,
+    progress: Progress,
+    buffer: Vec<ExportRow>,
+}
+
+impl Sink for ExportSink {
+    fn record(&mut self, record: ResultRecord) -> Result<(), String> {
+        self.progress.record(record.status);
+        self.buffer.push(ExportRow::from_record(&record));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        let rows = std::mem::take(&mut self.buffer);
+        self.journal
+            .append(&rows)
+            .map_err(|e| format!("cannot write {}: {e}", self.journal.path().display()))
+    }
+
+    fn throttled(&mut self, count: u64) {
+        self.progress.throttled(count);
+    }
+
+    fn paced(&mut self, sent: engine::Requests) {
+        self.progress.paced(sent);
+    }
+}
+
+/// What an export found: users per state, users without a method, users not read.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub users: u64,
+    pub by_state: BTreeMap<String, u64>,
+    pub without_method: u64,
+    pub guests: u64,
+    pub not_read: u64,
+}
+
+impl ExportSummary {
+    #[must_use]
+    pub fn of<'a>(rows: impl Iterator<Item = &'a ExportRow>) -> ExportSummary {
+        let mut s = ExportSummary::default();
+        for r in rows {
+            s.users += 1;
+            s.guests += u64::from(r.user_type.eq_ignore_ascii_case("Guest"));
+            if !r.error.is_empty() {
+                s.not_read += 1;
+                continue;
+            }
+            *s.by_state.entry(r.state.clone()).or_default() += 1;
+            s.without_method += u64::from(r.method_count() == 0);
+        }
+        s
+    }
+
+    #[must_use]
+    pub fn render_text(&self, out: &Path) -> String {
+        let mut t = format!(
+            "export {}: {}",
+            out.display(),
+            count(self.users, "user", "users")
+        );
+        if self.not_read > 0 {
+            t.push_str(&format!(
+                "; {} could not be read (their rows say why)",
+                thousands(self.not_read)
+            ));
+        }
+        t.push('\n');
+        for state in ["disabled", "enabled", "enforced"] {
+            let n = self.by_state.get(state).copied().unwrap_or(0);
+            t.push_str(&format!("  {state:<9} {}\n", thousands(n)));
+        }
+        for (state, n) in &self.by_state {
+            if !["disabled", "enabled", "enforced"].contains(&state.as_str()) {
+                t.push_str(&format!("  {state:<9} {}\n", thousands(*n)));
+            }
+        }
+        t.push_str(&format!(
+            "  no method registered: {}\n  guests: {}\n",
+            thousands(self.without_method),
+            thousands(self.guests)
+        ));
+        t
+    }
+
+    #[must_use]
+    pub fn to_json(&self, out: &Path) -> serde_json::Value {
+        serde_json::json!({
+            "file": out.display().to_string(),
+            "users": self.users,
+            "per_user_mfa_state": self.by_state,
+            "without_method": self.without_method,
+            "guests": self.guests,
+            "not_read": self.not_read,
+        })
+    }
+
+    #[must_use]
+    pub fn completion(&self) -> Completion {
+        if self.not_read > 0 {
+            Completion::SomeRowsFailed
+        } else {
+            Completion::AllGood
+        }
+    }
+}
+
+/// Reads an export file (CSV) back, for `report`. `None` when it is not one.
+pub fn read_export(path: &Path) -> Option<Result<Vec<ExportRow>, String>> {
+    let first = std::fs::read(path).ok()?;
+    let head = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&first);
+    let header = EXPORT_HEADER.join(",");
+    if !head.starts_with(header.as_bytes()) {
+        return None;
+    }
+    let order = order_of(path);
+    Some(read_rows(path).map(|rows| {
+        let mut v: Vec<ExportRow> = rows.into_values().collect();
+        v.sort_by_key(|r| order.get(&r.id).copied().unwrap_or(usize::MAX));
+        v
+    }))
+}
+
+/// The ids of a CSV export in file order.
+fn order_of(path: &Path) -> std::collections::HashMap<String, usize> {
+    let mut out = std::collections::HashMap::new();
+    if let Ok(mut r) = csv::Reader::from_path(path) {
+        for (i, rec) in r.records().flatten().enumerate() {
+            if let Some(id) = rec.get(1) {
+                out.entry(id.to_string()).or_insert(i);
+            }
+        }
+    }
+    out
+}
+
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+fn resume_command(argv: &[OsString]) -> String {
+    let mut parts = vec!["mfa-rollout".to_string()];
+    let mut has_resume = false;
+    for a in argv.iter().skip(1) {
+        let a = a.to_string_lossy();
+        if a == "--overwrite" {
+            continue;
+        }
+        has_resume |= a == "--resume";
+        parts.push(shell_quote(&a));
+    }
+    if !has_resume {
+        parts.push("--resume".into());
+    }
+    parts.join(" ")
+}
+
+/// `mfa-rollout export`.
+pub fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Error> {
+    let out = args.out.as_path();
+    let journal_file = journal_path(out);
+    let users_file = users_path(out);
+    let named = |flag, path| NamedPath { flag, path };
+    output_path::check_distinct(
+        &[],
+        &[
+            Some(named("--out", out)),
+            args.html.as_deref().map(|p| named("--html", p)),
+            args.connection
+                .sandbox_state
+                .as_deref()
+                .map(|p| named("--sandbox-state", p)),
+        ],
+    )?;
+    if args.resume {
+        if !journal_file.exists() {
+            return Err(Error::Usage(format!(
+                "--resume: {} does not exist, so no export of {} is under way (start one without --resume)",
+                journal_file.display(),
+                out.display()
+            )));
+        }
+    } else if !args.overwrite {
+        for p in [out, journal_file.as_path()] {
+            if p.exists() {
+                return Err(Error::Usage(format!(
+                    "{} already exists: pass --overwrite to replace it, or --resume to finish an export under way",
+                    p.display()
+                )));
+            }
+        }
+    }
+    if let Some(html) = &args.html {
+        output_path::check_overwrite("--html", html, args.overwrite || args.resume)?;
+    }
+    if args.excel && export_file::is_xlsx(out) {
+        return Err(Error::Usage(
+            "--excel marks a CSV for Excel; a .xlsx file is a workbook already".into(),
+        ));
+    }
+    let query = UserQuery {
+        filter: args.filter.clone(),
+        // Every user unless --all-users asks for members (then --include-guests adds guests).
+        guests: !args.all_users || args.include_guests,
+    };
+    if args.include_guests && !args.all_users {
+        return Err(Error::Usage(
+            "--include-guests goes with --all-users (an export without --all-users has every user, guests included)".into(),
+        ));
+    }
+    let settings = config::engine_settings(&args.pacing, "portal", true, None)?;
+    let connection = config::connection(&args.connection, &|k| std::env::var(k).ok())?;
+    let quiet = args.output.quiet || args.output.json;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let connected = runtime.block_on(async {
+        let connected = connect::connect(connection, &[], false).await?;
+        let needs: std::collections::BTreeSet<Action> = [Action::Export].into();
+        connect::check_permissions(&connected.client, &needs, true, false).await?;
+        Ok::<_, Error>(connected)
+    })?;
+
+    // The list first, whole, before any user is read (a resumed export keeps its own).
+    let listed_now = !(args.resume && users_file.exists());
+    if listed_now {
+        let listed = runtime
+            .block_on(list_users(
+                &connected.client,
+                &query,
+                settings.max_attempts,
+                &users_file,
+            ))
+            .map_err(Error::Other)?;
+        if !quiet {
+            eprintln!("listed {}", count(listed, "user", "users"));
+        }
+    }
+    let users = read_users(&users_file).map_err(Error::Other)?;
+    let done: HashSet<String> = if args.resume {
+        read_rows(&journal_file)
+            .map_err(Error::Other)?
+            .into_values()
+            .filter(|r| r.error.is_empty())
+            .map(|r| r.id)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    if args.resume && !quiet {
+        eprintln!(
+            "resuming: {} of {} read; {} to do",
+            thousands(done.len() as u64),
+            count(users.len() as u64, "user", "users"),
+            thousands((users.len() - done.len().min(users.len())) as u64)
+        );
+    }
+    let journal = if args.resume {
+        ExportJournal::open(&journal_file)
+    } else {
+        ExportJournal::create(&journal_file)
+    }
+    .map_err(|e| Error::File {
+        path: journal_file.clone(),
+        message: format!("cannot write the export journal: {e}"),
+    })?;
+    // The work items take the listed users' strings: the list is not held twice.
+    let work: Vec<WorkItem> = users
+        .into_iter()
+        .enumerate()
+        .filter(|(_, u)| !done.contains(&u.id))
+        .map(|(i, u)| WorkItem {
+            row: i as u64 + 2,
+            user: u.id,
+            actions: vec![Action::Export],
+            start_at: 0,
+            extra: vec![u.upn, u.display_name, u.user_type, u.account_enabled],
+            lookup: UserLookup::Key,
+        })
+        .collect();
+    drop(done);
+    let progress = Progress::new(work.len() as u64, ProgressMode::detect(quiet));
+    let mut sink = ExportSink {
+        journal,
+        progress: progress.clone(),
+        buffer: Vec::new(),
+    };
+    let stop_signal = ShutdownSignal::default();
+    let (report, saved) = runtime.block_on(async {
+        let transport = std::sync::Arc::new(connected.client.clone());
+        let report = engine::run(transport, work, &settings, &mut sink, stop_signal.wait()).await;
+        (report, connected.save_sandbox_state())
+    });
+    progress.finish();
+    drop(connected);
+    let resume_hint = || format!("resume with: {}", resume_command(argv));
+    match &report.stop {
+        None => {}
+        Some(Stop::Interrupted) => {
+            let signal = stop_signal.received().unwrap_or(StopSignal::Interrupt);
+            let message = format!(
+                "{}; the users read so far are in {}. {}",
+                signal.described(),
+                journal_file.display(),
+                resume_hint()
+            );
+            return Err(match signal {
+                StopSignal::Interrupt => Error::Interrupted(message),
+                StopSignal::Terminate => Error::Terminated(message),
+            });
+        }
+        Some(Stop::SignIn(cause)) => {
+            return Err(Error::Auth(format!("{cause}. {}", resume_hint())));
+        }
+        Some(Stop::Breaker(cause) | Stop::MaxFailures(cause) | Stop::MaxChanges(cause)) => {
+            return Err(Error::Guard(format!(
+                "the circuit breaker stopped the export: {cause}. {}",
+                resume_hint()
+            )));
+        }
+        Some(Stop::Sink(message)) => {
+            return Err(Error::Other(format!("{message}. {}", resume_hint())));
+        }
+    }
+    if report.writes > 0 {
+        // The engine ran dry with a read-only action: a write here is a bug, said loudly.
+        return Err(Error::Other(format!(
+            "internal error: the export sent {} writes",
+            report.writes
+        )));
+    }
+    drop(sink);
+
+    // Every listed user exactly once, in listing order.
+    let rows = read_rows(&journal_file).map_err(Error::Other)?;
+    let order = read_users(&users_file).map_err(Error::Other)?;
+    let missing: Vec<&str> = order
+        .iter()
+        .filter(|u| !rows.contains_key(&u.id))
+        .map(|u| u.upn.as_str())
+        .take(5)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Other(format!(
+            "internal error: users listed but not read ({}); {}",
+            missing.join(", "),
+            resume_hint()
+        )));
+    }
+    let ordered: Vec<&ExportRow> = order.iter().map(|u| &rows[&u.id]).collect();
+    write_final(out, ordered.iter().copied(), args.excel).map_err(|message| Error::File {
+        path: out.to_path_buf(),
+        message,
+    })?;
+    let summary = ExportSummary::of(ordered.iter().copied());
+    if let Some(html) = &args.html {
+        write_html(html, &summary, out)?;
+    }
+    drop(ordered);
+    let _ = std::fs::remove_file(&journal_file);
+    let _ = std::fs::remove_file(&users_file);
+    if args.output.json {
+        println!("{}", summary.to_json(out));
+    } else if args.output.quiet {
+        if let Some(first) = summary.render_text(out).lines().next() {
+            println!("{first}");
+        }
+    } else {
+        let secs = report.elapsed.as_secs_f64();
+        print!("{}", summary.render_text(out));
+        if secs > 0.0 && listed_now {
+            println!(
+                "  {} reads in {secs:.1} s, {} answered 429",
+                thousands(report.reads),
+                thousands(report.throttled)
+            );
+        }
+    }
+    saved?;
+    Ok(summary.completion())
+}
+
+/// A self-contained HTML summary of an export.
+pub fn write_html(path: &Path, summary: &ExportSummary, source: &Path) -> Result<(), Error> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut rows = String::new();
+    for (state, n) in &summary.by_state {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(state),
+            thousands(*n)
+        ));
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MFA export — {src}</title>\
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}}td,th{{padding:.2rem .8rem;text-align:left}}</style></head>\
+<body><h1>MFA export — {src}</h1><p>{users}; {without} with no method registered; {guests}; {not_read} not read.</p>\
+<table><thead><tr><th>per-user MFA state</th><th>users</th></tr></thead><tbody>{rows}</tbody></table></body></html>\n",
+        src = esc(&source.display().to_string()),
+        users = count(summary.users, "user", "users"),
+        without = thousands(summary.without_method),
+        guests = count(summary.guests, "guest", "guests"),
+        not_read = thousands(summary.not_read),
+    );
+    std::fs::write(path, page).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        message: format!("cannot write the HTML report: {e}"),
+    })
+}

@@ -1,0 +1,336 @@
+//! `mfa-rollout export` against the emulator: the file matches the tenant exactly (every user
+//! once, state, methods, default method), nothing is written, a workbook has the same rows,
+//! the file fed back as input rolls out, and a killed export resumes with no user missing or
+//! doubled.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mfa_rollout::emulator::EmulatorConfig;
+use serde_json::Value;
+
+use crate::util::{Env, run, stat};
+
+/// A generated tenant: guests, upper-case / apostrophe / `$` UPNs, all three states, method
+/// lists longer than one page, nested groups.
+fn tenant(users: usize) -> EmulatorConfig {
+    let mut config = EmulatorConfig::generated(users, 17).no_throttle();
+    // Two entries a page (the password is one): most method lists take several pages.
+    config.methods_page_size = 2;
+    config
+}
+
+fn export(env: &Env, out: &Path, extra: &[&str]) -> std::process::Command {
+    let mut c = env.command();
+    c.arg("export").arg("--out").arg(out);
+    env.point_at_emulator(&mut c);
+    c.arg("--quiet").args(extra);
+    c
+}
+
+/// The export's rows by id: (column → value).
+fn rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("export readable");
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// The methods column the emulator's user should have: its methods in order, phones named
+/// by their type.
+fn expected_methods(user: &Value) -> String {
+    user["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| match m["type"].as_str().unwrap() {
+            "phone" => match m["phoneType"].as_str().unwrap() {
+                "alternateMobile" => "alternateMobilePhone".to_string(),
+                "office" => "officePhone".to_string(),
+                _ => "mobilePhone".to_string(),
+            },
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn exported_state_count(path: &Path, state: &str) -> usize {
+    rows(path)
+        .iter()
+        .filter(|r| r["perUserMfaState"] == state)
+        .count()
+}
+
+#[track_caller]
+fn assert_matches_emulator(env: &Env, exported: &[HashMap<String, String>]) {
+    let users = env.emu.users();
+    let users = users["users"].as_array().unwrap();
+    assert_eq!(exported.len(), users.len(), "every user, once");
+    let by_id: HashMap<&str, &HashMap<String, String>> =
+        exported.iter().map(|r| (r["id"].as_str(), r)).collect();
+    assert_eq!(by_id.len(), users.len(), "no user twice");
+    for u in users {
+        let id = u["id"].as_str().unwrap();
+        let row = by_id.get(id).unwrap_or_else(|| panic!("{id} missing"));
+        let upn = u["upn"].as_str().unwrap();
+        assert_eq!(row["user"], upn);
+        assert_eq!(row["displayName"], u["displayName"].as_str().unwrap());
+        assert_eq!(row["userType"], u["userType"].as_str().unwrap());
+        assert_eq!(row["accountEnabled"], u["accountEnabled"].to_string());
+        assert_eq!(
+            row["perUserMfaState"],
+            u["perUserMfaState"].as_str().unwrap(),
+            "{upn}"
+        );
+        assert_eq!(row["methods"], expected_methods(u), "{upn}");
+        assert_eq!(
+            row["defaultMethod"],
+            u["defaultMethod"].as_str().unwrap_or(""),
+            "{upn}"
+        );
+        assert_eq!(row["action"], "");
+        assert_eq!(row["error"], "", "{upn}");
+    }
+}
+
+#[test]
+fn export_of_a_tenant_with_guests_groups_and_every_state_matches_the_emulator_exactly() {
+    let env = Env::start(tenant(260));
+    let out = env.path("users.csv");
+    let (code, stdout, stderr) = run(export(&env, &out, &[]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains(": 260 users"), "{stdout}");
+    // `report` summarises the file: users per state, users without a method.
+    let mut report = env.command();
+    report
+        .arg("report")
+        .arg(&out)
+        .arg("--html")
+        .arg(env.path("export.html"));
+    let (code, text, stderr) = run(report);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(text.contains("no method registered:"), "{text}");
+    for state in ["disabled", "enabled", "enforced"] {
+        let n = exported_state_count(&out, state);
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == [state, &n.to_string()]),
+            "{state} {n}: {text}"
+        );
+    }
+    let html = std::fs::read_to_string(env.path("export.html")).unwrap();
+    assert!(html.contains("260 users"), "{html}");
+    let exported = rows(&out);
+    assert_matches_emulator(&env, &exported);
+    // The tenant really has what the test claims to cover.
+    let states: std::collections::BTreeSet<&str> = exported
+        .iter()
+        .map(|r| r["perUserMfaState"].as_str())
+        .collect();
+    assert_eq!(states.len(), 3, "{states:?}");
+    assert!(exported.iter().any(|r| r["userType"] == "Guest"));
+    assert!(
+        exported
+            .iter()
+            .any(|r| r["methods"].split(';').count() >= 2),
+        "a list over a page"
+    );
+    assert!(exported.iter().any(|r| r["methods"].is_empty()));
+    assert_eq!(stat(&env.stats(), "writes"), 0, "an export writes nothing");
+    // Nothing is left beside the file.
+    assert!(!env.path("users.csv.partial").exists());
+    assert!(!env.path("users.csv.users").exists());
+
+    // The same users as a workbook; --json says users per state and users without a method.
+    let xlsx = env.path("users.xlsx");
+    let (code, stdout, stderr) = run(export(&env, &xlsx, &["--json"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("json summary");
+    assert_eq!(summary["users"], 260);
+    let per_state: u64 = summary["per_user_mfa_state"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_state, 260);
+    let no_method = exported.iter().filter(|r| r["methods"].is_empty()).count();
+    assert_eq!(summary["without_method"], no_method as u64);
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let range = book.worksheet_range("users").unwrap();
+    assert_eq!(range.get_size(), (261, 10));
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+
+    // An existing export is not replaced without --overwrite.
+    let (code, _, stderr) = run(export(&env, &out, &[]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+}
+
+#[test]
+fn all_users_exports_members_only_and_a_filter_goes_to_graph() {
+    let env = Env::start(tenant(60));
+    let out = env.path("members.csv");
+    let (code, _, stderr) = run(export(&env, &out, &["--all-users"]));
+    assert_eq!(code, 0, "{stderr}");
+    let members = rows(&out);
+    assert_eq!(members.len(), 54, "60 users less the 6 guests");
+    assert!(members.iter().all(|r| r["userType"] == "Member"));
+    let out = env.path("disabled.csv");
+    let (code, _, stderr) = run(export(&env, &out, &["--filter", "accountEnabled eq false"]));
+    assert_eq!(code, 0, "{stderr}");
+    let off = rows(&out);
+    let expected = env
+        .users()
+        .values()
+        .filter(|u| u["accountEnabled"] == false)
+        .count();
+    assert_eq!(off.len(), expected);
+    assert!(off.iter().all(|r| r["accountEnabled"] == "false"));
+    // A filter Graph refuses stops before any user is read, with Graph's words.
+    let (code, _, stderr) = run(export(
+        &env,
+        &env.path("bad.csv"),
+        &["--filter", "endsWith(mail,'@contoso.com')"],
+    ));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("Request_UnsupportedQuery"), "{stderr}");
+}
+
+#[test]
+fn an_export_with_its_action_column_filled_in_rolls_out_enforce() {
+    let env = Env::start(tenant(80));
+    let out = env.path("users.csv");
+    let (code, _, stderr) = run(export(&env, &out, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    // The admin fills in the action column (as a spreadsheet would save it).
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let header = r.headers().unwrap().clone();
+    let action = header.iter().position(|h| h == "action").unwrap();
+    let mut w = csv::Writer::from_path(env.path("wave.csv")).unwrap();
+    w.write_record(&header).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let cells: Vec<&str> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == action { "enforce" } else { c })
+            .collect();
+        w.write_record(cells).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let results = env.path("results.csv");
+    let (code, stdout, stderr) = run(env.rollout("apply", &env.path("wave.csv"), &results, &[]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for (upn, u) in env.users() {
+        assert_eq!(u["perUserMfaState"], "enforced", "{upn}");
+    }
+    // And the export afterwards is the after-picture.
+    let after = env.path("after.csv");
+    let (code, _, stderr) = run(export(&env, &after, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        rows(&after)
+            .iter()
+            .all(|r| r["perUserMfaState"] == "enforced")
+    );
+}
+
+#[test]
+fn export_resumes_after_a_kill_with_no_user_missing_or_doubled() {
+    // Slow enough to be killed mid-way: 40 ms a batch, one batch in flight.
+    let mut config = tenant(400);
+    config.faults.latency_ms = 40;
+    let env = Env::start(config);
+    let out = env.path("users.csv");
+    let journal = env.path("users.csv.partial");
+    let args = ["--concurrency", "1"];
+    let mut child = export(&env, &out, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Kill once some users are journaled, long before all 400.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the export never journaled");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "no final file from a killed export");
+    let partial = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
+    assert!(partial < 400, "{partial}");
+    let reads_before = stat(&env.stats(), "items");
+    let (code, stdout, stderr) = run(export(&env, &out, &["--resume"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_matches_emulator(&env, &rows(&out));
+    // The users already journaled were not read again: at most the last batch in flight
+    // (20 users, 3 reads each) is redone, and the list (one page) read again.
+    let reads_after = stat(&env.stats(), "items") - reads_before;
+    let todo = (400 - partial) as u64;
+    assert!(
+        reads_after <= (todo + 20) * 4 + 2,
+        "{reads_after} reads for {todo} users"
+    );
+    assert_eq!(stat(&env.stats(), "writes"), 0);
+    // --resume with nothing under way says so.
+    let (code, _, stderr) = run(export(&env, &out, &["--resume"]));
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn check_names_what_export_needs_and_export_stops_with_exit_3_without_it() {
+    let env = Env::start(tenant(5).withhold_permission("UserAuthenticationMethod.ReadWrite.All"));
+    let (code, stdout, stderr) = run(env.check(None));
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let export_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("export "))
+        .collect();
+    assert_eq!(export_lines.len(), 3, "{stdout}");
+    assert!(
+        export_lines
+            .iter()
+            .any(|l| l.contains("UserAuthenticationMethod.Read.All") && l.contains("MISSING")),
+        "{stdout}"
+    );
+    assert!(
+        export_lines
+            .iter()
+            .any(|l| l.contains("User.Read.All") && l.contains("ok")),
+        "{stdout}"
+    );
+    let out = env.path("users.csv");
+    let (code, _, stderr) = run(export(&env, &out, &[]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("UserAuthenticationMethod.Read.All (for export)"),
+        "{stderr}"
+    );
+    assert!(!out.exists() && !env.path("users.csv.partial").exists());
+    assert_eq!(stat(&env.stats(), "items"), 0, "nothing read");
+}
