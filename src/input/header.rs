@@ -421,24 +421,20 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         ..e
     };
 
-    let action = if let Some(fixed) = &options.action {
-        // `--action` over a file that names its own actions would silently replace them all:
-        // refused, so the file's wishes are never overridden by a flag left in a command.
-        if let Some(column) = ACTION_HEADERS.iter().flat_map(|h| named(h)).next() {
-            // A row naming an action column is a header even when the user column is given by
-            // letter: the search stops here rather than reading on into the data.
-            return Err(Unresolved {
-                user_found: true,
-                ..Unresolved::new(format!(
-                    "--action {} would override the file's own action column '{}' (column {}): drop --action to use the column, or remove the column to give every row {}",
-                    crate::action::combo_string(fixed),
-                    display_name(headers, column),
-                    column_letter(column),
-                    crate::action::combo_string(fixed)
-                ))
-            });
-        }
-        None
+    let action = if options.action.is_some() {
+        // `--action` over a file that names its own actions would silently replace them: the
+        // column is kept, and a row with an action of its own in it is refused there
+        // (`validate.rs`), so the file's wishes are never overridden by a flag left in a
+        // command. An empty column (an export's `action`) takes `--action`.
+        let column = ACTION_HEADERS
+            .iter()
+            .flat_map(|h| named(h))
+            .next()
+            .map(|column| (column, display_name(headers, column)));
+        // A row naming an action column is a header even when the user column is given by
+        // letter: the search stops here rather than reading on into the data.
+        by_text |= column.is_some();
+        column
     } else {
         let (index, named_action) = match &options.action_column {
             Some(name) => by_flag(headers, &keys, name, "--action-column").map_err(found)?,
@@ -759,9 +755,10 @@ mod tests {
             action: Some(vec![Action::Enforce]),
             ..InputOptions::default()
         };
-        // (--action over the action column is refused at the header, not read past.)
-        let (at, err) = locate(&rows, &o).unwrap_err();
-        assert!((at == 2) && err.contains("would override"), "{at} {err}");
+        // A row naming an action column is the header with --action too (its cells are then
+        // checked to be empty, row by row), not read past.
+        let (at, cols) = locate(&rows, &o).unwrap();
+        assert_eq!((at, cols.action), (2, Some((2, "Action".to_string()))));
         let rows = [
             headers(&["MFA rollout, wave 2"]),
             headers(&["", "2026-11-24"]),
@@ -861,16 +858,15 @@ mod tests {
     }
 
     #[test]
-    fn action_flag_over_an_action_column_is_refused_naming_the_column() {
+    fn action_flag_over_an_action_column_keeps_the_column_so_its_rows_are_checked() {
         let o = InputOptions {
             action: Some(vec![Action::Enforce]),
             ..InputOptions::default()
         };
-        let err = resolve(&headers(&["upn", "Name", "Action"]), &o).unwrap_err();
-        assert_eq!(
-            err,
-            "--action enforce would override the file's own action column 'Action' (column C): drop --action to use the column, or remove the column to give every row enforce"
-        );
+        // The column is kept (not ignored): a row with its own action in it is refused when
+        // the rows are read (load_tests), an empty one takes --action.
+        let cols = resolve(&headers(&["upn", "Name", "Action"]), &o).unwrap();
+        assert_eq!(cols.action, Some((2, "Action".to_string())));
         let cols = resolve(&headers(&["upn", "Name"]), &o).unwrap();
         assert_eq!(cols.action, None);
     }

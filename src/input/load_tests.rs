@@ -164,13 +164,27 @@ fn user_column_action_column_and_action_flags() {
         action: Some(vec![Action::Disable, Action::RevokeSessions]),
         ..InputOptions::default()
     };
-    // A file with its own action column is refused, not overridden (issue 14 item 2).
+    // A row with its own action is refused, never overridden (issue 14 item 2); the row
+    // whose action cell is empty takes --action (an export's empty column, issue 17).
     let err = format_error(b"upn,action\na@x.com,enable\nb@x.com,\n", &options);
     assert!(
-        err.contains(
-            "--action disable+revoke-sessions would override the file's own action column 'action'"
+        err.starts_with(
+            "--action disable+revoke-sessions would override the file's own action column 'action' (column B): drop --action to use the column, or empty the column (it holds actions on row 2)"
         ),
         "{err}"
+    );
+    // Refused whatever --skip-invalid says: the flag would replace the file's actions.
+    let skipping = InputOptions {
+        skip_invalid: true,
+        ..options.clone()
+    };
+    assert!(format_error(b"upn,action\na@x.com,enable\n", &skipping).contains("would override"));
+    let input = load_text("upn,action\na@x.com,\nb@x.com, \n", &options).unwrap();
+    assert!(
+        input
+            .jobs
+            .iter()
+            .all(|j| j.actions == [Action::Disable, Action::RevokeSessions])
     );
     let input = load_text("upn,name\na@x.com,A\nb@x.com,B\n", &options).unwrap();
     assert!(

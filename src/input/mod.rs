@@ -553,6 +553,28 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
         mut problems,
     } = parsed;
     let mut warnings = remarks;
+    // `--action` over a file whose action column names actions: the whole file is refused
+    // (not just its rows, and whatever --skip-invalid says), since every row would otherwise
+    // silently get the flag's action. An empty column (an export's) takes --action.
+    if let (Some(fixed), Some(column)) = (&options.action, &action_column) {
+        let rows: Vec<u64> = problems
+            .iter()
+            .filter(|p| p.message.contains(validate::OVERRIDES_OWN_ACTION))
+            .map(|p| p.row)
+            .collect();
+        if !rows.is_empty() {
+            let letter = headers
+                .iter()
+                .position(|h| h.trim() == column.as_str())
+                .map(|i| format!(" (column {})", header::column_letter(i)))
+                .unwrap_or_default();
+            let combo = crate::action::combo_string(fixed);
+            return Err(Failure::Format(format!(
+                "--action {combo} would override the file's own action column '{column}'{letter}: drop --action to use the column, or empty the column (it holds actions on {}) to give every row {combo}",
+                crate::figures::row_list(&rows)
+            )));
+        }
+    }
     let jobs = duplicates::resolve(jobs, action_column.as_deref(), &mut problems, &mut warnings);
     problems.sort_by_key(|p| p.row);
     if !problems.is_empty() && !options.skip_invalid {

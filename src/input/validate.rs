@@ -95,6 +95,10 @@ impl Chunk {
 }
 
 /// What every row is checked against.
+/// Marks a row problem as `--action` meeting the row's own action (`finish` in `mod.rs` turns
+/// any such row into one refusal of the file).
+pub(crate) const OVERRIDES_OWN_ACTION: &str = "would override the row's own action";
+
 pub(crate) struct Context<'a> {
     /// How messages name the user column.
     pub(crate) user_column: String,
@@ -162,8 +166,22 @@ fn check_row(
         check_user(&user)
     };
     let (action_text, actions) = match ctx.fixed_actions {
-        // The text is only needed for a problem; spelled out then.
-        Some(fixed) => (Cow::Borrowed(""), Ok(fixed.to_vec())),
+        // The file's action column, if it has one, must be empty on this row: `--action`
+        // never overrides a row's own action.
+        Some(fixed) => match ctx.action_column.as_ref().map(|_| chunk.text(&raw.action)) {
+            Some(own) if !own.trim().is_empty() => {
+                let message = format!(
+                    "--action {} {OVERRIDES_OWN_ACTION} '{}' in the file's action column '{}': drop --action to use the column, or empty the column to give every row {}",
+                    combo_string(fixed),
+                    shown(own.trim()),
+                    shown(ctx.action_column.as_deref().unwrap_or("")),
+                    combo_string(fixed)
+                );
+                (own, Err(message))
+            }
+            // The text is only needed for a problem; spelled out then.
+            _ => (Cow::Borrowed(""), Ok(fixed.to_vec())),
+        },
         None => {
             let text = chunk.text(&raw.action);
             let parsed = if text.is_empty() {

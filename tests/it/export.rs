@@ -210,13 +210,30 @@ fn all_users_exports_members_only_and_a_filter_goes_to_graph() {
 }
 
 #[test]
-fn an_export_with_its_action_column_filled_in_rolls_out_enforce() {
+fn an_export_fed_back_with_action_enforce_rolls_out_and_a_filled_in_column_works_too() {
     let env = Env::start(tenant(80));
     let out = env.path("users.csv");
     let (code, _, stderr) = run(export(&env, &out, &[]));
     assert_eq!(code, 0, "{stderr}");
-    // The admin fills in the action column (as a spreadsheet would save it).
-    let mut r = csv::Reader::from_path(&out).unwrap();
+    // The export's action column is empty, so --action gives every row its action.
+    let results = env.path("results.csv");
+    let (code, stdout, stderr) =
+        run(env.rollout("apply", &out, &results, &["--action", "enforce"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for (upn, u) in env.users() {
+        assert_eq!(u["perUserMfaState"], "enforced", "{upn}");
+    }
+    // The export afterwards is the after-picture; the admin fills its action column in (as a
+    // spreadsheet would save it) and rolls that out.
+    let after = env.path("after.csv");
+    let (code, _, stderr) = run(export(&env, &after, &[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        rows(&after)
+            .iter()
+            .all(|r| r["perUserMfaState"] == "enforced")
+    );
+    let mut r = csv::Reader::from_path(&after).unwrap();
     let header = r.headers().unwrap().clone();
     let action = header.iter().position(|h| h == "action").unwrap();
     let mut w = csv::Writer::from_path(env.path("wave.csv")).unwrap();
@@ -226,26 +243,29 @@ fn an_export_with_its_action_column_filled_in_rolls_out_enforce() {
         let cells: Vec<&str> = rec
             .iter()
             .enumerate()
-            .map(|(i, c)| if i == action { "enforce" } else { c })
+            .map(|(i, c)| if i == action { "disable" } else { c })
             .collect();
         w.write_record(cells).unwrap();
     }
     w.flush().unwrap();
     drop(w);
-    let results = env.path("results.csv");
-    let (code, stdout, stderr) = run(env.rollout("apply", &env.path("wave.csv"), &results, &[]));
+    let (code, stdout, stderr) =
+        run(env.rollout("apply", &env.path("wave.csv"), &env.path("r2.csv"), &[]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     for (upn, u) in env.users() {
-        assert_eq!(u["perUserMfaState"], "enforced", "{upn}");
+        assert_eq!(u["perUserMfaState"], "disabled", "{upn}");
     }
-    // And the export afterwards is the after-picture.
-    let after = env.path("after.csv");
-    let (code, _, stderr) = run(export(&env, &after, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    // With the column filled in, --action is refused rather than overriding it.
+    let (code, _, stderr) = run(env.rollout(
+        "apply",
+        &env.path("wave.csv"),
+        &env.path("r3.csv"),
+        &["--action", "enforce"],
+    ));
+    assert_eq!(code, 2, "{stderr}");
     assert!(
-        rows(&after)
-            .iter()
-            .all(|r| r["perUserMfaState"] == "enforced")
+        stderr.contains("would override the file's own action column 'action'"),
+        "{stderr}"
     );
 }
 
