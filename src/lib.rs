@@ -18,13 +18,15 @@
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
 //! - [`rollout`]: the `apply`/`plan` flow (journal, sign-in, engine, summary); [`connect`]:
 //!   sign-in and the permission check.
-//! - `output_path`: output paths checked against the input and each other.
+//! - `output_path`: output paths checked against the input and each other; `atomic_file`: the
+//!   one way a whole output file is written (temp file, fsync, rename, directory fsync).
 //! - `shutdown_signal`: Ctrl-C and SIGTERM, which stop a run gracefully.
 //! - [`rollback`]: the undo file of a finished run.
 //! - `cli_artifacts`: shell completions and manual pages generated from [`cli`].
 //! - [`run`]: dispatches a parsed command; [`error`]: what stops a command and its exit code.
 
 pub mod action;
+mod atomic_file;
 pub mod cli;
 mod cli_artifacts;
 pub mod config;

@@ -61,40 +61,17 @@ pub fn build(records: &[crate::journal::ResultRecord], resolved_at: Option<usize
     out
 }
 
+/// Writes the undo file atomically ([`crate::atomic_file`]).
 fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp = tempfile_in(dir.unwrap_or_else(|| Path::new(".")))?;
-    {
-        let mut w = csv::Writer::from_writer(&mut tmp.1);
+    crate::atomic_file::replace_with(path, |out| {
+        let mut w = csv::Writer::from_writer(out);
         w.write_record(["user", "action", "undoes_row"])?;
         for (user, action, row) in rows {
             w.write_record([neutralize(user).as_ref(), action.as_str(), &row.to_string()])?;
         }
-        w.flush()?;
-    }
-    tmp.1.sync_all()?;
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, path)
-}
-
-/// A new file beside the target, for an atomic rename.
-fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    for n in 0..100u32 {
-        let p = dir.join(format!(
-            ".mfa-rollout-rollback-{}-{n}.tmp",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("cannot create a temporary file"))
+        w.flush()
+    })?;
+    Ok(())
 }
 
 pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
@@ -217,5 +194,21 @@ mod tests {
                 2
             )]
         );
+    }
+
+    #[test]
+    fn a_rollback_file_that_cannot_be_written_leaves_no_temp_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory where the file should go: the rename over it fails.
+        let out = dir.path().join("undo.csv");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("inside"), "x").unwrap();
+        let rows = vec![("u2@x.com".to_string(), Action::Disable, 2)];
+        assert!(write_file(&out, &rows).is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("undo.csv")]);
     }
 }

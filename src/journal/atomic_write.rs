@@ -1,15 +1,14 @@
-//! Writing a whole results file at once, atomically: a temp file in the same directory,
-//! fsynced, then renamed over the target (`std::fs::rename` replaces on Unix and Windows), so a
-//! reader or a crash sees the old file or the new one, never half of one.
+//! Writing a whole results file at once, atomically, through [`crate::atomic_file`]: a reader
+//! or a crash sees the old file or the new one, never half of one.
 
 use std::borrow::Borrow;
-use std::fs::{self, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
 
 use super::codec::{encode_header, encode_record};
 use super::{JournalError, ResultRecord};
+use crate::atomic_file::{self, AtomicWriteError, parent_dir};
 
 /// Writes `records` under a header with `extra_columns` to `path`, replacing it atomically.
 /// Used for `plan --report FILE` and by the journal's final compaction.
@@ -23,16 +22,26 @@ pub fn write_results(
 
 /// [`write_results`] from records produced one at a time (read back from a journal, say), so
 /// the whole list never sits in memory. An error from `records` stops the write and leaves
-/// `path` as it was.
+/// `path` as it was. `records` is consumed before the file is replaced, so whatever they read
+/// from is closed by then.
 pub(crate) fn write_results_from<R: Borrow<ResultRecord>>(
     path: &Path,
     records: impl IntoIterator<Item = io::Result<R>>,
     extra_columns: &[String],
 ) -> Result<(), JournalError> {
     check_directory(path)?;
-    let tmp = temp_path(path);
-    let written = write_temp(&tmp, records, extra_columns);
-    replace_with_temp(path, &tmp, written)
+    let written = atomic_file::replace_with(path, |out| {
+        let mut line = Vec::with_capacity(512);
+        encode_header(extra_columns, &mut line)?;
+        out.write_all(&line)?;
+        for record in records {
+            line.clear();
+            encode_record(record?.borrow(), extra_columns.len(), &mut line)?;
+            out.write_all(&line)?;
+        }
+        Ok(())
+    });
+    written.map_err(|e| journal_error(path, e))
 }
 
 /// `--excel`: rewrites a finished results file with a UTF-8 byte-order mark in front, so
@@ -48,72 +57,24 @@ pub fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
     if start == BOM {
         return Ok(());
     }
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        io::Write::write_all(&mut f, BOM)?;
-        io::Write::write_all(&mut f, &start)?;
-        io::copy(&mut from, &mut f)?;
-        f.sync_all()
-    })();
-    // Closed before the rename: Windows refuses to replace an open file.
-    drop(from);
-    replace_with_temp(path, &tmp, written)
+    let written = atomic_file::replace_with(path, |out| {
+        out.write_all(BOM)?;
+        out.write_all(&start)?;
+        io::copy(&mut from, out)?;
+        // Closed before the rename: Windows refuses to replace an open file.
+        drop(from);
+        Ok(())
+    });
+    written.map_err(|e| journal_error(path, e))
 }
 
-/// Renames a fully written temp file over `path` (or removes it when writing failed).
-fn replace_with_temp(path: &Path, tmp: &Path, written: io::Result<()>) -> Result<(), JournalError> {
-    let result = written
-        .map_err(JournalError::io_with(
-            path,
-            "cannot write a temporary file for",
-        ))
-        .and_then(|()| {
-            fs::rename(tmp, path).map_err(|cause| {
-                // Windows refuses to replace a file another program (Excel) holds open.
-                let cause = if cause.kind() == io::ErrorKind::PermissionDenied {
-                    io::Error::new(
-                        cause.kind(),
-                        format!("{cause} (is it open in another program?)"),
-                    )
-                } else {
-                    cause
-                };
-                JournalError::io(path, "cannot replace", cause)
-            })
-        });
-    if result.is_err() {
-        let _ = fs::remove_file(tmp);
-        return result;
+fn journal_error(path: &Path, e: AtomicWriteError) -> JournalError {
+    match e {
+        AtomicWriteError::Write(cause) => {
+            JournalError::io(path, "cannot write a temporary file for", cause)
+        }
+        AtomicWriteError::Replace(cause) => JournalError::io(path, "cannot replace", cause),
     }
-    sync_directory(path);
-    Ok(())
-}
-
-/// Writes the temp file, consuming `records` (so whatever they read from is closed when this
-/// returns).
-fn write_temp<R: Borrow<ResultRecord>>(
-    tmp: &Path,
-    records: impl IntoIterator<Item = io::Result<R>>,
-    extra_columns: &[String],
-) -> io::Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(tmp)?;
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    let mut line = Vec::with_capacity(512);
-    encode_header(extra_columns, &mut line)?;
-    out.write_all(&line)?;
-    for record in records {
-        line.clear();
-        encode_record(record?.borrow(), extra_columns.len(), &mut line)?;
-        out.write_all(&line)?;
-    }
-    out.into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()
 }
 
 /// Removes temp files of earlier runs on `path` (`<name>.<pid>-<n>.tmp`, left by a run
@@ -126,42 +87,15 @@ pub(crate) fn remove_stale_temps(path: &Path) {
     let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
         return;
     };
-    let prefix = format!("{name}.");
     for entry in entries.flatten() {
         let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        let Some(middle) = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-        else {
-            continue;
-        };
-        let ours = middle.split_once('-').is_some_and(|(pid, n)| {
-            !pid.is_empty()
-                && !n.is_empty()
-                && pid.bytes().all(|b| b.is_ascii_digit())
-                && n.bytes().all(|b| b.is_ascii_digit())
-        });
-        if ours {
+        if file
+            .to_str()
+            .is_some_and(|file| atomic_file::is_temp_name_of(file, name))
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// A temp name beside `path`, unique within this process and across processes.
-fn temp_path(path: &Path) -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}-{n}.tmp", std::process::id()));
-    path.with_file_name(name)
-}
-
-/// The directory a results file goes in, `.` for a bare file name.
-pub(crate) fn parent_dir(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
 }
 
 /// Fails with a clear message when the results file's directory does not exist.
@@ -179,17 +113,6 @@ pub(crate) fn check_directory(path: &Path) -> Result<(), JournalError> {
             ),
         ))
     }
-}
-
-/// Makes a rename durable. Unix needs the directory entry fsynced; Windows offers no directory
-/// handle to sync and commits the rename's metadata through NTFS's own journal.
-fn sync_directory(path: &Path) {
-    #[cfg(unix)]
-    if let Ok(dir) = fs::File::open(parent_dir(path)) {
-        let _ = dir.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! - `reader`: reading a results file back, tolerant of a torn last line ([`read_results`]).
 //! - `codec`: one record ⇄ one CSV line; `neutralize`: formula-safe cells ([`neutralize`]).
 //! - `compact`: last record per (row, action), in input order.
-//! - `atomic_write`: temp file + rename ([`write_results`]).
+//! - `atomic_write`: whole results files through `crate::atomic_file` ([`write_results`]).
 //! - `lock`: the sidecar `<results>.lock` held for a run's life.
 //! - `error`: [`JournalError`].
 //!

@@ -14,10 +14,8 @@
 //! `data-row`.
 
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -43,9 +41,9 @@ pub fn render_html(records: &[ResultRecord], summary: &Summary, title: &str) -> 
     out
 }
 
-/// Writes the report page to `path`, atomically: a temp file in the same directory, synced,
-/// then renamed over `path`, so a reader sees the old page or the new one, never half of one.
-/// The page is streamed, not built in memory first.
+/// Writes the report page to `path`, atomically ([`crate::atomic_file`]), so a reader sees
+/// the old page or the new one, never half of one. The page is streamed, not built in memory
+/// first.
 ///
 /// # Errors
 /// The I/O error that stopped the write; no temp file is left behind.
@@ -56,47 +54,16 @@ pub fn write_html(
     title: &str,
 ) -> Result<(), io::Error> {
     let page = Page::new(records, summary, title, OffsetDateTime::now_utc());
-    let (tmp, file) = create_temp(path)?;
-    let written = write_temp(&page, file).and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
-}
-
-fn write_temp(page: &Page<'_>, mut file: File) -> io::Result<()> {
-    let mut buf = String::with_capacity(CHUNK + 4_096);
-    page.render(&mut buf, |buf| {
-        file.write_all(buf.as_bytes())?;
-        buf.clear();
-        Ok(())
+    crate::atomic_file::replace_with(path, |file| {
+        let mut buf = String::with_capacity(CHUNK + 4_096);
+        page.render(&mut buf, |buf| {
+            file.write_all(buf.as_bytes())?;
+            buf.clear();
+            Ok(())
+        })?;
+        file.write_all(buf.as_bytes())
     })?;
-    file.write_all(buf.as_bytes())?;
-    file.sync_all()
-}
-
-/// A new file beside `path` (same directory, so the rename stays on one file system).
-fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file name", path.display()),
-        )
-    })?;
-    let mut attempt = 0;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = name.to_os_string();
-        tmp_name.push(format!(".{}-{n}.tmp", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            // A leftover from a crashed run with the same process id: try the next name.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(e),
-        }
-    }
+    Ok(())
 }
 
 /// Appends `text` to `out` with `& < > " '` escaped: safe in element content and in quoted
@@ -694,6 +661,7 @@ const SCRIPT: &str = r"
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::fs;
     use std::time::Duration;
 
     use super::*;
