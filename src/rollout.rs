@@ -291,7 +291,7 @@ fn remaining_work(
     for r in done {
         let matches = match jobs_by_row.get(&r.row) {
             Some(job) => {
-                job.user.eq_ignore_ascii_case(&r.user)
+                input::same_user(&job.user, &r.user)
                     && job.actions.iter().any(|a| a.as_str() == r.action)
             }
             None => r.status == Status::Invalid && invalid_rows.contains(&r.row),
@@ -755,6 +755,34 @@ mod tests {
             point(20_000, 2_350, 1),
             "resuming: 2,350 of 20,000 rows done (1 invalid or repeated row among them, recorded with nothing sent); 17,650 to do"
         );
+    }
+
+    #[test]
+    fn resume_matches_a_row_whose_user_differs_only_in_case_as_duplicate_detection_does() {
+        let job = |row, user: &str| input::Job {
+            row,
+            user: user.into(),
+            actions: vec![Action::Enforce],
+            duplicate_of: None,
+            keep: Vec::new(),
+        };
+        let loaded = LoadedInput {
+            user_kind: UserKind::Mail,
+            jobs: vec![job(2, "Ann@Contoso.com"), job(3, "ZOË@contoso.com")],
+            ..LoadedInput::default()
+        };
+        let done: Vec<ResultRecord> = [(2, "ann@contoso.com"), (3, "zoë@contoso.com")]
+            .into_iter()
+            .map(|(row, user)| ResultRecord {
+                row,
+                user: user.into(),
+                action: "enforce".into(),
+                status: Status::Applied,
+                ..ResultRecord::default()
+            })
+            .collect();
+        let (work, upfront, _) = remaining_work(loaded, &done, Path::new("r.csv")).unwrap();
+        assert!(work.is_empty() && upfront.is_empty(), "{work:?}");
     }
 
     #[test]

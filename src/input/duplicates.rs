@@ -1,4 +1,4 @@
-//! Several rows for one user (UPNs and object ids compared case-insensitively).
+//! Several rows for one user ([`same_user`]: keys equal ignoring case).
 //!
 //! # The rule
 //! - Same user, same actions: the later row is marked `duplicate_of` the first and a warning
@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use super::cell_text::shown;
+use super::user_key::{same_user, user_chars};
 use super::{Job, RowProblem};
 use crate::action::{Action, MfaState, combo_string};
 
@@ -120,30 +121,19 @@ fn judge(jobs: &[Job]) -> Vec<Verdict> {
     verdicts
 }
 
-/// FNV-1a over the user's lowercased UTF-8 (the map's own hasher then spreads the `u64`).
+/// FNV-1a over the characters [`same_user`] compares, as UTF-8 (the map's own hasher then
+/// spreads the `u64`), so the same user always hashes alike.
 fn user_hash(user: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mix = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(PRIME);
     if user.is_ascii() {
+        // The same bytes `user_chars` yields for ASCII, without the per-char decoding.
         user.bytes()
             .fold(OFFSET, |h, b| mix(h, b.to_ascii_lowercase()))
     } else {
         let mut buf = [0u8; 4];
-        user.chars()
-            .flat_map(char::to_lowercase)
-            .fold(OFFSET, |h, c| c.encode_utf8(&mut buf).bytes().fold(h, mix))
-    }
-}
-
-/// Case-insensitive equality, with the same lowercasing as [`user_hash`].
-fn same_user(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.chars()
-            .flat_map(char::to_lowercase)
-            .eq(b.chars().flat_map(char::to_lowercase))
+        user_chars(user).fold(OFFSET, |h, c| c.encode_utf8(&mut buf).bytes().fold(h, mix))
     }
 }
 

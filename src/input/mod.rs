@@ -45,7 +45,8 @@ use crate::action::Action;
 use crate::figures::{count, plural, row_list, thousands};
 
 pub use header::UserKind;
-pub use user_key::{is_object_id, normalized_user};
+pub use user_key::is_object_id;
+pub(crate) use user_key::same_user;
 
 use header::Columns;
 use rows::Rows;
