@@ -144,7 +144,7 @@ impl fmt::Display for Action {
 
 /// Joins actions the way an input cell spells them (`disable+revoke-sessions`).
 #[must_use]
-pub fn combo_string(actions: &[Action]) -> String {
+pub(crate) fn combo_string(actions: &[Action]) -> String {
     actions
         .iter()
         .map(|a| a.as_str())

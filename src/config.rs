@@ -16,7 +16,7 @@ use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_u
 use crate::input::{HiddenRows, InputOptions};
 
 /// How to sign in.
-pub enum SignIn {
+pub(crate) enum SignIn {
     /// An in-process emulator; with a tenant file, that tenant; with a state file, the
     /// tenant kept there (when it exists), saved back there at the end.
     Sandbox {
@@ -59,7 +59,7 @@ pub enum SignIn {
 
 /// The sign-in modes `--auth` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     Auto,
     Secret,
     Certificate,
@@ -72,7 +72,7 @@ pub enum AuthMode {
 
 impl AuthMode {
     /// Every mode but `auto`, in `auto`'s order (device code last: only when asked).
-    pub const CHAIN: [AuthMode; 7] = [
+    pub(crate) const CHAIN: [AuthMode; 7] = [
         AuthMode::Certificate,
         AuthMode::Token,
         AuthMode::Secret,
@@ -84,7 +84,7 @@ impl AuthMode {
 
     /// The `--auth` value.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AuthMode::Auto => "auto",
             AuthMode::Secret => "secret",
@@ -111,7 +111,7 @@ impl AuthMode {
 }
 
 /// Where to connect and how to sign in.
-pub struct Connection {
+pub(crate) struct Connection {
     pub sign_in: SignIn,
     /// Which mode signs in and why, for the "signed in with" line: e.g.
     /// `certificate (auto: AZURE_CLIENT_CERTIFICATE_PATH)`.
@@ -123,7 +123,7 @@ pub struct Connection {
     pub scope: String,
 }
 
-pub fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
+pub(crate) fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
     let action = match &args.action {
         Some(text) => {
             Some(Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?)
@@ -184,7 +184,7 @@ fn pace(told: Option<f64>, default: f64) -> (Option<f64>, Option<f64>) {
     }
 }
 
-pub fn engine_settings(
+pub(crate) fn engine_settings(
     pacing: &PacingArgs,
     reset_scope: &str,
     dry_run: bool,
@@ -248,7 +248,7 @@ pub fn engine_settings(
 }
 
 /// The VM metadata service's managed-identity token URL (docs/graph.md §10.1).
-pub const IMDS_TOKEN_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+pub(crate) const IMDS_TOKEN_URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// Why `auto` passes over a managed identity.
 const NO_MANAGED_IDENTITY: &str = "IDENTITY_ENDPOINT and IDENTITY_HEADER are not set (on an Azure VM pass --managed-identity: auto does not probe the metadata service)";
@@ -479,7 +479,7 @@ impl Setup<'_> {
 /// that is set up in [`AuthMode::CHAIN`]'s order. A mode that is set up but wrong (a
 /// certificate without the tenant) is the error; when none is set up, the error says what
 /// each mode looked for, one line each.
-pub fn connection(
+pub(crate) fn connection(
     args: &ConnectionArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Connection, Error> {

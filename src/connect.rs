@@ -14,7 +14,7 @@ use crate::graph::{
 
 /// A signed-in client, and the sandbox emulator behind it when there is one (it serves for
 /// as long as this value lives), with the file its state is kept in (`--sandbox-state`).
-pub struct Connected {
+pub(crate) struct Connected {
     pub client: GraphClient,
     /// Which sign-in mode got the token and why it was chosen, e.g.
     /// `certificate (auto)`.
@@ -24,7 +24,7 @@ pub struct Connected {
 
 impl Connected {
     /// Saves the sandbox tenant to its `--sandbox-state` file, if it has one.
-    pub fn save_sandbox_state(&self) -> Result<(), Error> {
+    pub(crate) fn save_sandbox_state(&self) -> Result<(), Error> {
         if let Some((handle, Some(path))) = &self.sandbox {
             handle.save_state(path).map_err(|e| {
                 Error::Other(format!(
@@ -43,7 +43,7 @@ const SANDBOX_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// Signs in. An in-process sandbox without a tenant file is built with `sandbox_users` as its
 /// users: keys (object ids, UPNs), or mail addresses when `sandbox_by_mail` (each then a
 /// user reached only through a lookup).
-pub async fn connect(
+pub(crate) async fn connect(
     connection: Connection,
     sandbox_users: &[String],
     sandbox_by_mail: bool,
@@ -218,11 +218,11 @@ fn accepted(action: Action, dry_run: bool) -> &'static [&'static [&'static str]]
 /// `$filter`, docs/graph.md §9.1 and §9.3), any one enough, least privileged first.
 /// `User.ReadBasic.All` is not among them: whether an application permission of that name
 /// exists is unconfirmed (§9.1).
-pub const MAIL_LOOKUP: &[&str] = USER_READ;
+pub(crate) const MAIL_LOOKUP: &[&str] = USER_READ;
 
 /// What a permission is needed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     Action(Action),
     /// Finding the users of a mail column.
     MailLookup,
@@ -239,7 +239,7 @@ impl std::fmt::Display for Purpose {
 
 /// One permission need (an action's, or the mail lookup's) against a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Need {
+pub(crate) struct Need {
     pub purpose: Purpose,
     /// Any one of these is enough (least privileged first).
     pub accepted: &'static [&'static str],
@@ -251,7 +251,7 @@ pub struct Need {
 /// the mail lookup when `mail_lookup` (the user column holds mail addresses), against what the
 /// claims grant (`roles` for application tokens, `scp` for delegated ones).
 #[must_use]
-pub fn needs(
+pub(crate) fn needs(
     claims: &TokenClaims,
     actions: &BTreeSet<Action>,
     dry_run: bool,
@@ -300,7 +300,7 @@ fn missing_message(needs: &[Need]) -> Option<String> {
 
 /// Refuses (exit 3) when the token plainly lacks a permission the actions need. A token
 /// without `roles`/`scp` claims (opaque) is not judged: Graph will say.
-pub async fn check_permissions(
+pub(crate) async fn check_permissions(
     client: &GraphClient,
     actions: &BTreeSet<Action>,
     dry_run: bool,
@@ -319,7 +319,7 @@ pub async fn check_permissions(
 }
 
 /// `check`: sign in, print the identity and the permission table; exit 3 when one is missing.
-pub fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, Error> {
+pub(crate) fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, Error> {
     // The mail lookup is a need only for an input with a mail column; without an input it
     // is shown, not required.
     let (actions, mail_lookup): (BTreeSet<Action>, Option<bool>) = match &args.input {

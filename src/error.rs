@@ -7,7 +7,7 @@ use crate::input::InputError;
 use crate::journal::JournalError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad flags or arguments (exit 2, nothing sent).
     #[error("{0}")]
     Usage(String),
@@ -40,7 +40,7 @@ pub enum Error {
 impl Error {
     /// The process exit code for this error.
     #[must_use]
-    pub fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Input(_) | Error::Journal(_) | Error::File { .. } => 2,
             Error::Auth(_) => 3,
@@ -55,14 +55,14 @@ impl Error {
 /// How a command that ran to the end went: `0` every row ended well, `1` some rows failed or
 /// were not found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Completion {
+pub(crate) enum Completion {
     AllGood,
     SomeRowsFailed,
 }
 
 impl Completion {
     #[must_use]
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Completion::AllGood => 0,
             Completion::SomeRowsFailed => 1,

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,9 +19,9 @@ use crate::journal::Status;
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// How often the log thread wakes to notice `finish` or a dropped `Progress`.
 const LOG_POLL: Duration = Duration::from_millis(250);
-/// The bar's line: `███▌    1,234/10,000 · 18.2/s · eta 7m · applied 1,200 · … <message>`.
+/// The bar's line: `███▌    1,234/10,000 · 18.2/s · eta 7m · applied 1,200 · …`.
 const BAR_TEMPLATE: &str =
-    "{bar:30.cyan/blue} {human_pos}/{human_len} · {rate} · eta {eta} · {counts} {msg}";
+    "{bar:30.cyan/blue} {human_pos}/{human_len} · {rate} · eta {eta} · {counts}";
 /// The same line in ASCII, for a locale that is not UTF-8 (`LANG=C`).
 const BAR_TEMPLATE_ASCII: &str =
     "[{bar:30}] {human_pos}/{human_len} - {rate} - eta {eta} - {counts} {msg}";
@@ -30,7 +30,7 @@ const BAR_HZ: u8 = 10;
 
 /// Where progress goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProgressMode {
+pub(crate) enum ProgressMode {
     /// A live bar on stderr (a terminal).
     Bar,
     /// A plain line every ~10 s on stderr (CI logs, redirected output).
@@ -42,7 +42,7 @@ pub enum ProgressMode {
 impl ProgressMode {
     /// `Quiet` with `-q`; otherwise `Bar` when stderr is a terminal, `Log` when it is not.
     #[must_use]
-    pub fn detect(quiet: bool) -> ProgressMode {
+    pub(crate) fn detect(quiet: bool) -> ProgressMode {
         if quiet {
             ProgressMode::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -130,14 +130,13 @@ struct Inner {
     mode: ProgressMode,
     start: Instant,
     counts: Arc<Counts>,
-    message: Mutex<String>,
     bar: Option<ProgressBar>,
     finished: AtomicBool,
 }
 
 /// A handle on the run's progress display. Cheap to clone; share it with every task.
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     inner: Arc<Inner>,
 }
 
@@ -154,7 +153,7 @@ impl std::fmt::Debug for Progress {
 impl Progress {
     /// Starts showing progress towards `total` (row, action) pairs.
     #[must_use]
-    pub fn new(total: u64, mode: ProgressMode) -> Progress {
+    pub(crate) fn new(total: u64, mode: ProgressMode) -> Progress {
         let counts = Arc::new(Counts::default());
         let bar = (mode == ProgressMode::Bar).then(|| new_bar(total, &counts));
         let inner = Arc::new(Inner {
@@ -162,7 +161,6 @@ impl Progress {
             mode,
             start: Instant::now(),
             counts,
-            message: Mutex::new(String::new()),
             bar,
             finished: AtomicBool::new(false),
         });
@@ -173,7 +171,7 @@ impl Progress {
     }
 
     /// One (row, action) finished with `status`.
-    pub fn record(&self, status: Status) {
+    pub(crate) fn record(&self, status: Status) {
         let c = &self.inner.counts;
         let counter = match status {
             Status::Applied => &c.applied,
@@ -193,12 +191,12 @@ impl Progress {
     }
 
     /// `n` requests were answered 429 (items in a batch, or a whole batch).
-    pub fn throttled(&self, n: u64) {
+    pub(crate) fn throttled(&self, n: u64) {
         self.inner.counts.throttled.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The engine's requests so far and its budgets' current rates.
-    pub fn paced(&self, sent: Requests) {
+    pub(crate) fn paced(&self, sent: Requests) {
         let c = &self.inner.counts;
         c.reads_sent.store(sent.reads, Ordering::Relaxed);
         c.writes_sent.store(sent.writes, Ordering::Relaxed);
@@ -208,32 +206,9 @@ impl Progress {
             .store(sent.write_rate.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
     }
 
-    /// A short note on what the run is doing (`waiting 12s for the write quota`); empty clears.
-    pub fn set_message(&self, msg: &str) {
-        if let Ok(mut m) = self.inner.message.lock() {
-            msg.clone_into(&mut m);
-        }
-        if let Some(bar) = &self.inner.bar {
-            bar.set_message(if msg.is_empty() {
-                String::new()
-            } else {
-                format!("· {msg}")
-            });
-        }
-    }
-
-    /// Runs `f` with the bar hidden, so lines printed to stderr meanwhile (warnings, logs) do
-    /// not tear it. Without a bar, just runs `f`.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.inner.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
-    }
-
     /// Ends the display: clears the bar (the summary follows) or prints a final log line.
     /// Later calls do nothing.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if self.inner.finished.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -250,13 +225,13 @@ impl Progress {
 
     /// (row, action) pairs finished so far.
     #[must_use]
-    pub fn done(&self) -> u64 {
+    pub(crate) fn done(&self) -> u64 {
         self.inner.counts.done.load(Ordering::Relaxed)
     }
 }
 
 impl Inner {
-    /// `progress: 1,234/10,000 (12%) · 18.2/s · eta 7m 40s · applied … · <message>`.
+    /// `progress: 1,234/10,000 (12%) · 18.2/s · eta 7m 40s · applied …`.
     fn log_line(&self, last: bool) -> String {
         let done = self.counts.done.load(Ordering::Relaxed);
         let elapsed = self.start.elapsed();
@@ -287,13 +262,6 @@ impl Inner {
             }
         }
         let _ = write!(line, " · {}", self.counts.describe());
-        if !last {
-            if let Ok(m) = self.message.lock() {
-                if !m.is_empty() {
-                    let _ = write!(line, " · {m}");
-                }
-            }
-        }
         line
     }
 }
@@ -488,12 +456,11 @@ mod tests {
     }
 
     #[test]
-    fn log_line_shows_done_total_percent_rate_counts_and_message() {
+    fn log_line_shows_done_total_percent_rate_and_counts() {
         let p = Progress::new(10_000, ProgressMode::Quiet);
         for _ in 0..1_234 {
             p.record(Status::Applied);
         }
-        p.set_message("waiting 3s (429)");
         let line = p.inner.log_line(false);
         assert!(
             line.starts_with("progress: 1,234/10,000 (12%) · "),
@@ -501,7 +468,7 @@ mod tests {
         );
         assert!(line.contains("/s · eta "), "{line}");
         assert!(
-            line.ends_with("applied 1,234 · unchanged 0 · failed 0 · waiting 3s (429)"),
+            line.ends_with("applied 1,234 · unchanged 0 · failed 0"),
             "{line}"
         );
         let last = p.inner.log_line(true);

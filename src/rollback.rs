@@ -15,7 +15,7 @@ use crate::journal::{RESOLVED_USER, Status, neutralize, read_results_with_extra_
 
 /// What a rollback found.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Rollback {
+pub(crate) struct Rollback {
     /// (user, action that restores the previous state, results row it undoes).
     pub rows: Vec<(String, Action, u64)>,
     pub resets: u64,
@@ -35,7 +35,10 @@ fn restoring_action(before: &str) -> Option<Action> {
 
 /// The undo plan of `records`; `resolved_at` is where `resolved_user` sits among their
 /// extra cells, for a run over a mail column.
-pub fn build(records: &[crate::journal::ResultRecord], resolved_at: Option<usize>) -> Rollback {
+pub(crate) fn build(
+    records: &[crate::journal::ResultRecord],
+    resolved_at: Option<usize>,
+) -> Rollback {
     let mut out = Rollback::default();
     let user = |r: &crate::journal::ResultRecord| {
         resolved_at
@@ -74,7 +77,7 @@ fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()
     Ok(())
 }
 
-pub fn run(args: &RollbackArgs) -> Result<Completion, Error> {
+pub(crate) fn run(args: &RollbackArgs) -> Result<Completion, Error> {
     crate::output_path::check_distinct(
         &[crate::output_path::NamedPath {
             flag: "RESULTS",

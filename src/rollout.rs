@@ -42,7 +42,7 @@ struct Rollout<'a> {
     output: &'a OutputArgs,
 }
 
-pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
+pub(crate) fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
     run(
         Rollout {
             input: &args.input,
@@ -63,7 +63,7 @@ pub fn apply(args: &ApplyArgs, argv: &[OsString]) -> Result<Completion, Error> {
     )
 }
 
-pub fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
+pub(crate) fn plan(args: &PlanArgs, argv: &[OsString]) -> Result<Completion, Error> {
     run(
         Rollout {
             input: &args.input,

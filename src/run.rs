@@ -51,7 +51,7 @@ fn init_logging(output: &OutputArgs) {
 }
 
 /// Runs a parsed command.
-pub fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
+pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
     match &cli.command {
         Command::Validate(args) => {
             init_logging(&args.output);

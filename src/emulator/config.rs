@@ -11,33 +11,33 @@ use super::federated::FederatedCredential;
 use super::managed_identity::ManagedIdentities;
 
 /// Tenant (directory) id served when the tenant file names none.
-pub const DEFAULT_TENANT_ID: &str = "00000000-0000-4000-8000-00000000a11c";
+pub(super) const DEFAULT_TENANT_ID: &str = "00000000-0000-4000-8000-00000000a11c";
 /// The tenant's initial domain, accepted in login paths in place of the id.
-pub const DEFAULT_DOMAIN: &str = "contoso.onmicrosoft.com";
+pub(super) const DEFAULT_DOMAIN: &str = "contoso.onmicrosoft.com";
 /// Application (client) id the login routes accept by default.
-pub const DEFAULT_CLIENT_ID: &str = "11111111-1111-4111-8111-111111111111";
+pub(super) const DEFAULT_CLIENT_ID: &str = "11111111-1111-4111-8111-111111111111";
 /// Client secret the login routes accept by default (an emulator credential, not a secret).
-pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
+pub(super) const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
 /// Access-token lifetime, seconds.
-pub const DEFAULT_TOKEN_TTL: u64 = 3600;
+pub(super) const DEFAULT_TOKEN_TTL: u64 = 3600;
 /// Device code flow: seconds between polls.
-pub const DEFAULT_DEVICE_CODE_INTERVAL: u64 = 5;
+pub(super) const DEFAULT_DEVICE_CODE_INTERVAL: u64 = 5;
 /// Device code flow: lifetime of a device code, seconds (the platform's 15 minutes).
-pub const DEFAULT_DEVICE_CODE_TTL: u64 = 900;
+pub(super) const DEFAULT_DEVICE_CODE_TTL: u64 = 900;
 /// Entries per page of a user's methods list (docs/tenant-format.md: Microsoft does not say
 /// when that list pages, so the emulator pages it small enough for real method sets to page).
-pub const DEFAULT_METHODS_PAGE_SIZE: usize = 4;
+pub(super) const DEFAULT_METHODS_PAGE_SIZE: usize = 4;
 /// Resource units per 10 s for one app in one large tenant (docs/graph.md §6).
-pub const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
+pub(super) const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
 /// Writes per 150 s for one app in one tenant (docs/graph.md §6).
-pub const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
+pub(super) const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
 /// Writes per 5 minutes for a tenant across all apps (docs/graph.md §6).
-pub const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
+pub(super) const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
 /// The window of the per-app write limit, seconds (docs/graph.md §6: 2 minutes 30 seconds).
-pub const WRITE_WINDOW_SECS: f64 = 150.0;
+pub(super) const WRITE_WINDOW_SECS: f64 = 150.0;
 /// Application permissions granted to the app unless the tenant file withholds some: what
 /// README's permissions table asks an admin to grant (User.Read.All tells guests apart).
-pub const DEFAULT_PERMISSIONS: [&str; 5] = [
+pub(super) const DEFAULT_PERMISSIONS: [&str; 5] = [
     "Policy.ReadWrite.AuthenticationMethod",
     "Policy.Read.All",
     "UserAuthenticationMethod.ReadWrite.All",

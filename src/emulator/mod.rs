@@ -48,13 +48,7 @@ mod user_properties;
 use std::io::Write;
 use std::sync::Arc;
 
-pub use config::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_DEVICE_CODE_INTERVAL,
-    DEFAULT_DEVICE_CODE_TTL, DEFAULT_DOMAIN, DEFAULT_METHODS_PAGE_SIZE, DEFAULT_PERMISSIONS,
-    DEFAULT_RESOURCE_UNITS_PER_10S, DEFAULT_TENANT_ID, DEFAULT_TENANT_WRITES_PER_5MIN,
-    DEFAULT_TOKEN_TTL, DEFAULT_WRITES_PER_150S, EmulatorConfig, Faults, GroupSpec, MethodSpec,
-    Quotas, UserSpec, WRITE_WINDOW_SECS,
-};
+pub use config::{EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, UserSpec};
 
 pub use federated::{DEFAULT_FEDERATED_AUDIENCE, FederatedCredential};
 pub use managed_identity::ManagedIdentities;
@@ -176,7 +170,7 @@ impl Drop for EmulatorHandle {
 
 /// `mfa-rollout emulator`: serves on `--listen` until Ctrl-C. The first stdout line is exactly
 /// `emulator listening on http://ADDR`, so scripts can read the bound address (e.g. port 0).
-pub fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
+pub(crate) fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
     let config = EmulatorConfig::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -8,11 +8,10 @@ pub(crate) mod pacer;
 pub(crate) mod reset_methods;
 pub(crate) mod resolve_mail;
 pub(crate) mod revoke;
-pub mod scheduler;
-pub mod settings;
+pub(crate) mod scheduler;
+pub(crate) mod settings;
 pub(crate) mod state_change;
-pub mod transport;
+pub(crate) mod transport;
 
-pub use scheduler::{EngineReport, Requests, Sink, Stop, UserLookup, WorkItem, run};
-pub use settings::EngineSettings;
-pub use transport::Transport;
+pub(crate) use scheduler::{EngineReport, Requests, Sink, Stop, UserLookup, WorkItem, run};
+pub(crate) use settings::EngineSettings;

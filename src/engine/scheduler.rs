@@ -27,7 +27,7 @@ use super::transport::Transport;
 /// One input row's work: a user and its actions, starting at `start_at` (resume skips the
 /// actions already finished).
 #[derive(Clone, Debug)]
-pub struct WorkItem {
+pub(crate) struct WorkItem {
     pub row: u64,
     pub user: String,
     pub actions: Vec<Action>,
@@ -39,7 +39,7 @@ pub struct WorkItem {
 
 /// How a work item's user is found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UserLookup {
+pub(crate) enum UserLookup {
     /// `user` is an object id or a UPN: the key of `/users/{key}` as it is.
     #[default]
     Key,
@@ -49,7 +49,7 @@ pub enum UserLookup {
 }
 
 /// Where finished outcomes go (the journal and the progress display).
-pub trait Sink {
+pub(crate) trait Sink {
     /// One (row, action) finished.
     fn record(&mut self, record: ResultRecord) -> Result<(), String>;
     /// A batch's outcomes have all been recorded: make them durable.
@@ -62,7 +62,7 @@ pub trait Sink {
 
 /// Requests sent so far and the rates the budgets allow now (`None`: not limited).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Requests {
+pub(crate) struct Requests {
     pub reads: u64,
     pub writes: u64,
     pub read_rate: Option<f64>,
@@ -71,7 +71,7 @@ pub struct Requests {
 
 /// Why a run stopped before finishing every row.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     Interrupted,
     /// Graph kept refusing the access token, even after renewing it (exit 3).
     SignIn(String),
@@ -88,7 +88,7 @@ pub enum Stop {
 
 /// What a run did.
 #[derive(Clone, Debug, Default)]
-pub struct EngineReport {
+pub(crate) struct EngineReport {
     pub reads: u64,
     pub writes: u64,
     pub throttled: u64,
@@ -265,7 +265,7 @@ struct BatchDone {
 }
 
 /// Runs every work item to an outcome (or until stopped) and returns what happened.
-pub async fn run<T, F>(
+pub(crate) async fn run<T, F>(
     transport: Arc<T>,
     work: Vec<WorkItem>,
     settings: &EngineSettings,

@@ -4,29 +4,29 @@ use std::time::Duration;
 
 /// Documented identity quota for one app in one large tenant (docs/graph.md §6): 3,000 writes
 /// per 150 s and 8,000 resource units per 10 s, where reads and writes each cost one unit.
-pub const QUOTA_WRITES_PER_SEC: f64 = 3000.0 / 150.0;
-pub const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;
+pub(crate) const QUOTA_WRITES_PER_SEC: f64 = 3000.0 / 150.0;
+pub(crate) const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;
 
 /// Default pacing: just under the quota, so the steady state draws no 429s.
-pub const DEFAULT_WRITE_RATE: f64 = QUOTA_WRITES_PER_SEC * 0.97;
-pub const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_SEC) * 0.95;
+pub(crate) const DEFAULT_WRITE_RATE: f64 = QUOTA_WRITES_PER_SEC * 0.97;
+pub(crate) const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_SEC) * 0.95;
 
 /// How many in a row of one systemic failure trip the circuit breaker. Per-user failures are
 /// rarely consecutive: at the fault campaign's rates (2% of batches 503, 2% of items 5xx, 3%
 /// dropped, 10 attempts) a call gives up fewer than once in 10^11, so 25 in a row is not
 /// chance; and an outage trips it within the first 25 users to give up.
-pub const DEFAULT_BREAKER_THRESHOLD: usize = 25;
+pub(crate) const DEFAULT_BREAKER_THRESHOLD: usize = 25;
 
 /// `--max-failures N` or `N%` (of the rows this run does).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum FailureBound {
+pub(crate) enum FailureBound {
     Rows(u64),
     Percent(f64),
 }
 
 impl FailureBound {
     /// Parses the flag's value; the error says what is wrong with it.
-    pub fn parse(text: &str) -> Result<FailureBound, String> {
+    pub(crate) fn parse(text: &str) -> Result<FailureBound, String> {
         let t = text.trim();
         let bad = || {
             format!(
@@ -52,7 +52,7 @@ impl FailureBound {
 
     /// The number of failed rows that stops a run of `rows` rows (at least one).
     #[must_use]
-    pub fn rows(self, rows: u64) -> u64 {
+    pub(crate) fn rows(self, rows: u64) -> u64 {
         match self {
             FailureBound::Rows(n) => n,
             FailureBound::Percent(p) => ((rows as f64 * p / 100.0).ceil() as u64).max(1),
@@ -61,7 +61,7 @@ impl FailureBound {
 }
 
 #[derive(Clone, Debug)]
-pub struct EngineSettings {
+pub(crate) struct EngineSettings {
     /// Items per `$batch`, 1..=20.
     pub batch_size: usize,
     /// Batches in flight at once.

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply};
 
-pub trait Transport: Send + Sync + 'static {
+pub(crate) trait Transport: Send + Sync + 'static {
     fn batch(
         &self,
         version: ApiVersion,

@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 use super::{BatchItem, ItemResponse, Method};
 
 /// The longest `Retry-After` honoured; longer values are capped to this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// A parsed `$batch` response, correlated with the items that were sent.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct BatchReply {
+pub(crate) struct BatchReply {
     /// One answer per sent item that was answered, in the order the items were sent, each
     /// carrying the id exactly as it was sent.
     pub items: Vec<ItemResponse>,
@@ -29,7 +29,7 @@ pub struct BatchReply {
 impl Method {
     /// The HTTP method name.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -51,7 +51,7 @@ impl Method {
 /// `Content-Type: application/json`; a POST or PATCH without a body is sent with `{}` so Graph
 /// does not fail the whole batch (docs/graph.md §5).
 #[must_use]
-pub fn batch_body(items: &[BatchItem]) -> Value {
+pub(crate) fn batch_body(items: &[BatchItem]) -> Value {
     let requests: Vec<Value> = items
         .iter()
         .map(|item| {
@@ -92,7 +92,7 @@ pub fn batch_body(items: &[BatchItem]) -> Value {
 /// Ids match case-insensitively (Graph treats them so). An answer whose `status` is not an
 /// integer in 100..=599 counts as not answered. Errors only when the body as a whole is
 /// unusable (not JSON, or no `responses` array).
-pub fn parse_batch_response(body: &[u8], sent: &[BatchItem]) -> Result<BatchReply, String> {
+pub(crate) fn parse_batch_response(body: &[u8], sent: &[BatchItem]) -> Result<BatchReply, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let responses = value
         .as_object()
@@ -172,7 +172,7 @@ fn item_response(id: &str, status: u16, obj: &Map<String, Value>) -> ItemRespons
 /// left until then; a date in the past means no wait), capped at [`MAX_RETRY_AFTER`].
 /// Anything unreadable is treated as absent.
 #[must_use]
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     let secs: f64 = match v.parse::<f64>() {
         Ok(secs) => secs,

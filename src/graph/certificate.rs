@@ -35,7 +35,7 @@ pub(crate) const ASSERTION_LIFETIME_S: i64 = 300;
 
 /// Which signature the client assertion carries (docs/graph.md §7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum AssertionAlg {
+pub(crate) enum AssertionAlg {
     /// RSASSA-PSS with SHA-256 and header `x5t#S256` (SHA-256 thumbprint): what the current
     /// Microsoft docs ask for.
     #[default]
@@ -48,7 +48,7 @@ pub enum AssertionAlg {
 impl AssertionAlg {
     /// The JWT `alg` value: `PS256` or `RS256`.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AssertionAlg::Ps256 => "PS256",
             AssertionAlg::Rs256 => "RS256",
@@ -79,7 +79,7 @@ impl fmt::Display for AssertionAlg {
 
 /// Why a certificate file cannot be used. One line each, naming the file; never the key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CertificateError {
+pub(crate) enum CertificateError {
     #[error("cannot read the certificate file {path}: {message}")]
     Read { path: String, message: String },
     /// PEM markers without a complete PEM section.
@@ -164,7 +164,7 @@ pub enum CertificateError {
 /// An app registration's certificate and its RSA private key, checked and ready to sign
 /// client assertions. Cheap to clone.
 #[derive(Clone)]
-pub struct CertificateKey {
+pub(crate) struct CertificateKey {
     inner: Arc<KeyInner>,
 }
 
@@ -232,7 +232,7 @@ impl CertificateKey {
     /// holding both (opened with `password`; a file without a `-----BEGIN` line is read as
     /// PFX). Refuses a certificate that
     /// has expired, is not yet valid, or does not match the key.
-    pub fn from_pem_file(
+    pub(crate) fn from_pem_file(
         path: &Path,
         password: Option<&SecretString>,
     ) -> Result<CertificateKey, CertificateError> {
@@ -247,7 +247,8 @@ impl CertificateKey {
 
     /// Like [`from_pem_file`](Self::from_pem_file), from the file's bytes; messages call it
     /// "the certificate PEM".
-    pub fn from_pem(
+    #[cfg(test)]
+    pub(crate) fn from_pem(
         pem: &[u8],
         password: Option<&SecretString>,
     ) -> Result<CertificateKey, CertificateError> {
@@ -477,15 +478,15 @@ impl CertificateKey {
     }
 
     /// The SHA-1 thumbprint in uppercase hex, as the Entra portal lists the app's
-    /// certificates.
-    #[must_use]
-    pub fn thumbprint(&self) -> &str {
+    /// certificates (tests compare it with the certificate they made).
+    #[cfg(test)]
+    pub(crate) fn thumbprint(&self) -> &str {
         &self.inner.thumbprint
     }
 
     /// When the certificate expires, Unix seconds.
-    #[must_use]
-    pub fn not_after(&self) -> i64 {
+    #[cfg(test)]
+    pub(crate) fn not_after(&self) -> i64 {
         self.inner.not_after
     }
 

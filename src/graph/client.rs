@@ -16,11 +16,11 @@ use serde_json::Value;
 use super::batch::{BatchReply, batch_body, parse_batch_response, parse_retry_after};
 use super::error_body::{snippet, synthesized_message};
 use super::token::{TokenError, TokenSource, host_of};
-use super::{ApiVersion, BatchError, BatchItem, GraphError, ItemResponse, Method};
+use super::{ApiVersion, BatchError, BatchItem, GraphError};
 
 /// Sends requests to one Graph base URL with tokens from one [`TokenSource`]. Cheap to clone.
 #[derive(Clone)]
-pub struct GraphClient {
+pub(crate) struct GraphClient {
     inner: Arc<Inner>,
 }
 
@@ -58,7 +58,7 @@ impl GraphClient {
     /// validated by [`validate_base_url`](super::validate_base_url)); a trailing slash is
     /// ignored.
     #[must_use]
-    pub fn new(graph_base: &str, tokens: TokenSource, http: reqwest::Client) -> GraphClient {
+    pub(crate) fn new(graph_base: &str, tokens: TokenSource, http: reqwest::Client) -> GraphClient {
         let base = graph_base.trim_end_matches('/').to_owned();
         GraphClient {
             inner: Arc::new(Inner {
@@ -75,7 +75,7 @@ impl GraphClient {
     /// offered, up to 16 idle connections per host, no redirects, user agent
     /// `mfa-rollout/<version>`.
     #[must_use]
-    pub fn http_client() -> reqwest::Client {
+    pub(crate) fn http_client() -> reqwest::Client {
         reqwest::Client::builder()
             .user_agent(concat!("mfa-rollout/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -92,19 +92,13 @@ impl GraphClient {
     }
 
     #[must_use]
-    pub fn tokens(&self) -> &TokenSource {
+    pub(crate) fn tokens(&self) -> &TokenSource {
         &self.inner.tokens
-    }
-
-    /// The base URL, without trailing slash.
-    #[must_use]
-    pub fn base(&self) -> &str {
-        &self.inner.base
     }
 
     /// `POST {base}/{version}/$batch` with the items, parsed and correlated for an outer 2xx.
     /// An empty slice sends nothing (Graph refuses empty batches).
-    pub async fn batch(
+    pub(crate) async fn batch(
         &self,
         version: ApiVersion,
         items: &[BatchItem],
@@ -134,70 +128,6 @@ impl GraphClient {
                 self.inner.host,
                 answer.status.as_u16()
             ))
-        })
-    }
-
-    /// One plain request (for checks and tests), with the same error mapping as [`batch`]:
-    /// a 2xx is returned as the item's answer, anything else as a [`BatchError`].
-    ///
-    /// [`batch`]: Self::batch
-    pub async fn send(
-        &self,
-        version: ApiVersion,
-        item: &BatchItem,
-    ) -> Result<ItemResponse, BatchError> {
-        let sep = if item.url.starts_with('/') { "" } else { "/" };
-        let url = format!("{}/{}{sep}{}", self.inner.base, version.as_str(), item.url);
-        let client_request_id = if item.client_request_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
-        } else {
-            item.client_request_id.clone()
-        };
-        let body = match &item.body {
-            Some(b) => Some(
-                serde_json::to_vec(b)
-                    .map_err(|e| BatchError::Transport(format!("cannot encode the body: {e}")))?,
-            ),
-            None => None,
-        };
-        let method = match item.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let answer = self
-            .exchange(&client_request_id, || {
-                let req = self.inner.http.request(method.clone(), &url);
-                match &body {
-                    Some(b) => req.header(CONTENT_TYPE, "application/json").body(b.clone()),
-                    None => req,
-                }
-            })
-            .await?;
-        if !answer.status.is_success() {
-            return Err(self.outer_error(&answer, &client_request_id));
-        }
-        let body = if answer.body.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&answer.body).into_owned())
-            })
-        };
-        Ok(ItemResponse {
-            id: item.id.clone(),
-            status: answer.status.as_u16(),
-            retry_after: header(&answer.headers, "retry-after")
-                .as_deref()
-                .and_then(parse_retry_after),
-            request_id: header(&answer.headers, "request-id"),
-            client_request_id: header(&answer.headers, "client-request-id")
-                .or(Some(client_request_id)),
-            throttle_percentage: header(&answer.headers, "x-ms-throttle-limit-percentage")
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|p| p.is_finite()),
-            body,
         })
     }
 
@@ -338,7 +268,6 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -346,7 +275,7 @@ mod tests {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, post};
+    use axum::routing::post;
     use secrecy::SecretString;
     use serde_json::{Value, json};
 
@@ -454,14 +383,6 @@ mod tests {
             body["requests"][1]["headers"]["Content-Type"],
             "application/json"
         );
-    }
-
-    #[tokio::test]
-    async fn batch_goes_to_the_requested_version() {
-        let (base, seen) = graph(|_, _, body| ok_json(answer_all(body))).await;
-        let client = GraphClient::new(&base, static_source("t"), test_http());
-        client.batch(ApiVersion::V1, &items(1)).await.unwrap();
-        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -663,51 +584,6 @@ mod tests {
             panic!("{err:?}")
         };
         assert!(msg.contains(&addr.to_string()), "{msg}");
-    }
-
-    #[tokio::test]
-    async fn send_returns_one_answer_and_maps_errors_like_batch() {
-        let calls = Arc::new(AtomicU64::new(0));
-        let calls2 = calls.clone();
-        let router = Router::new()
-            .route(
-                "/beta/users/{user}/authentication/requirements",
-                get(move |axum::extract::Path(user): axum::extract::Path<String>, headers: HeaderMap| {
-                    let calls = calls2.clone();
-                    async move {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        let crid = headers["client-request-id"].to_str().unwrap_or("").to_owned();
-                        if user == "gone@x" {
-                            (StatusCode::NOT_FOUND, axum::Json(json!({"error":{"code":"Request_ResourceNotFound","message":"Resource 'gone@x' does not exist"}}))).into_response()
-                        } else {
-                            (StatusCode::OK, [("request-id", "rq-1"), ("client-request-id", crid.as_str())], axum::Json(json!({"perUserMfaState":"enabled"}))).into_response()
-                        }
-                    }
-                }),
-            );
-        let base = serve(router).await;
-        let client = GraphClient::new(&base, static_source("t"), test_http());
-        let mut item = BatchItem {
-            id: "x".into(),
-            method: Method::Get,
-            url: "/users/a@x/authentication/requirements".into(),
-            body: None,
-            client_request_id: "crid-7".into(),
-        };
-        let answer = client.send(ApiVersion::Beta, &item).await.unwrap();
-        assert_eq!(answer.id, "x");
-        assert_eq!(answer.status, 200);
-        assert_eq!(answer.body, json!({"perUserMfaState":"enabled"}));
-        assert_eq!(answer.request_id.as_deref(), Some("rq-1"));
-        assert_eq!(answer.client_request_id.as_deref(), Some("crid-7"));
-
-        item.url = "users/gone@x/authentication/requirements".into();
-        let err = client.send(ApiVersion::Beta, &item).await.unwrap_err();
-        assert!(
-            matches!(&err, BatchError::Rejected { status: 404, error } if error.code == "Request_ResourceNotFound"),
-            "{err:?}"
-        );
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use reqwest::Url;
 
 /// A Microsoft cloud. Tokens are not interchangeable between clouds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Cloud {
+pub(crate) enum Cloud {
     /// Global, also Microsoft 365 GCC.
     Global,
     /// US Government L4 (GCC High).
@@ -20,12 +20,9 @@ pub enum Cloud {
 }
 
 impl Cloud {
-    /// Every cloud, in the order the CLI lists them.
-    pub const ALL: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
-
     /// Parses a `--cloud` value: `global`, `usgov`, `usgov-dod`, `china` (case-insensitive;
     /// a few common spellings such as `public`, `gcch`, `dod`, `azurechinacloud` are accepted).
-    pub fn parse(s: &str) -> Result<Cloud, String> {
+    pub(crate) fn parse(s: &str) -> Result<Cloud, String> {
         let norm: String = s
             .trim()
             .chars()
@@ -47,7 +44,7 @@ impl Cloud {
 
     /// The name the CLI uses for this cloud.
     #[must_use]
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Cloud::Global => "global",
             Cloud::UsGov => "usgov",
@@ -58,7 +55,7 @@ impl Cloud {
 
     /// The identity platform's base URL (the "authority host"), without trailing slash.
     #[must_use]
-    pub fn login_host(self) -> &'static str {
+    pub(crate) fn login_host(self) -> &'static str {
         match self {
             Cloud::Global => "https://login.microsoftonline.com",
             Cloud::UsGov | Cloud::UsGovDod => "https://login.microsoftonline.us",
@@ -68,7 +65,7 @@ impl Cloud {
 
     /// Microsoft Graph's base URL, without version and without trailing slash.
     #[must_use]
-    pub fn graph_host(self) -> &'static str {
+    pub(crate) fn graph_host(self) -> &'static str {
         match self {
             Cloud::Global => "https://graph.microsoft.com",
             Cloud::UsGov => "https://graph.microsoft.us",
@@ -79,7 +76,7 @@ impl Cloud {
 
     /// The client-credentials scope for this cloud's Graph: `{graph_host}/.default`.
     #[must_use]
-    pub fn default_scope(self) -> String {
+    pub(crate) fn default_scope(self) -> String {
         format!("{}/.default", self.graph_host())
     }
 }
@@ -94,7 +91,7 @@ impl fmt::Display for Cloud {
 /// address (127.0.0.0/8, `::1`, `localhost`), so a token is never sent in clear over a
 /// network. No user name, password, query or fragment. Returns the URL without trailing
 /// slash; the error names the flag.
-pub fn validate_base_url(url: &str, flag: &str) -> Result<String, String> {
+pub(crate) fn validate_base_url(url: &str, flag: &str) -> Result<String, String> {
     let parsed =
         Url::parse(url.trim()).map_err(|e| format!("{flag}: '{url}' is not a URL: {e}"))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -172,7 +169,7 @@ mod tests {
 
     #[test]
     fn cloud_names_parse_back() {
-        for cloud in Cloud::ALL {
+        for cloud in [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China] {
             assert_eq!(Cloud::parse(cloud.name()), Ok(cloud));
         }
         assert_eq!(Cloud::parse("USGov-DoD"), Ok(Cloud::UsGovDod));

@@ -28,17 +28,17 @@ const MAX_TRANSIENT_FAILURES: u32 = 5;
 /// Shows the device-code sign-in instructions (Microsoft's `message`, e.g. "To sign in, use
 /// a web browser to open the page <https://microsoft.com/devicelogin> and enter the code …").
 #[derive(Clone)]
-pub struct DevicePrompt(Arc<dyn Fn(&str) + Send + Sync>);
+pub(crate) struct DevicePrompt(Arc<dyn Fn(&str) + Send + Sync>);
 
 impl DevicePrompt {
     /// A prompt calling `show` with the message.
-    pub fn new(show: impl Fn(&str) + Send + Sync + 'static) -> DevicePrompt {
+    pub(crate) fn new(show: impl Fn(&str) + Send + Sync + 'static) -> DevicePrompt {
         DevicePrompt(Arc::new(show))
     }
 
     /// Prints the message on stderr, where it does not mix with output the user asked for.
     #[must_use]
-    pub fn stderr() -> DevicePrompt {
+    pub(crate) fn stderr() -> DevicePrompt {
         DevicePrompt::new(|message| eprintln!("{message}"))
     }
 

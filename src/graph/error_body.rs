@@ -15,7 +15,7 @@ impl GraphError {
     /// Also reads the identity platform's OAuth shape (`{"error":"invalid_client",
     /// "error_description":…}`) so a sign-in failure relayed by a proxy is still readable.
     #[must_use]
-    pub fn from_body(body: &Value) -> Option<GraphError> {
+    pub(crate) fn from_body(body: &Value) -> Option<GraphError> {
         let obj = body.as_object()?;
         match obj.get("error")? {
             Value::Object(err) => {
@@ -58,7 +58,7 @@ impl ItemResponse {
     /// item's `request-id`/`client-request-id` headers filling gaps; when the body carries no
     /// error, a synthesized one (empty `code`, message naming the status). `None` for success.
     #[must_use]
-    pub fn error(&self) -> Option<GraphError> {
+    pub(crate) fn error(&self) -> Option<GraphError> {
         if self.status < 400 {
             return None;
         }

@@ -33,7 +33,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which managed-identity endpoint, and its secret.
 #[derive(Clone, Debug)]
-pub enum ManagedIdentityEndpoint {
+pub(crate) enum ManagedIdentityEndpoint {
     /// The VM's instance metadata service token URL.
     Imds { url: String },
     /// App Service / Functions / Automation: `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`.
@@ -60,7 +60,7 @@ impl ManagedIdentityEndpoint {
 
 /// Checks `IDENTITY_ENDPOINT`: http(s), and plain http only to this machine (loopback) or the
 /// link-local range the platform uses, as the identity header travels with each request.
-pub fn validate_identity_endpoint(url: &str) -> Result<String, String> {
+pub(crate) fn validate_identity_endpoint(url: &str) -> Result<String, String> {
     let parsed =
         Url::parse(url.trim()).map_err(|e| format!("IDENTITY_ENDPOINT is not a URL ({e})"))?;
     let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {

@@ -37,38 +37,37 @@ mod test_support;
 
 use std::time::Duration;
 
-pub use batch::{BatchReply, MAX_RETRY_AFTER, batch_body, parse_batch_response, parse_retry_after};
-pub use certificate::{AssertionAlg, CertificateError, CertificateKey};
-pub use client::GraphClient;
-pub use cloud::{Cloud, validate_base_url};
-pub use device_code::DevicePrompt;
-pub use managed_identity::{ManagedIdentityEndpoint, validate_identity_endpoint};
+pub(crate) use batch::BatchReply;
+pub(crate) use certificate::{AssertionAlg, CertificateKey};
+pub(crate) use client::GraphClient;
+pub(crate) use cloud::{Cloud, validate_base_url};
+pub(crate) use device_code::DevicePrompt;
+pub(crate) use managed_identity::{ManagedIdentityEndpoint, validate_identity_endpoint};
 pub(crate) use token::check_static_token;
-pub use token::{Credential, TokenClaims, TokenError, TokenSource, renewal_margin};
-pub use user_key::user_path;
+pub(crate) use token::{Credential, TokenClaims, TokenSource};
+pub(crate) use user_key::user_path;
 
 use serde_json::Value;
 
 /// Which Graph version a batch (and all its items) goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ApiVersion {
-    V1,
+pub(crate) enum ApiVersion {
     Beta,
 }
 
 impl ApiVersion {
-    /// The URL segment: `v1.0` or `beta`.
+    /// The URL segment. Every call the tool makes is in beta (per-user MFA state exists
+    /// only there, docs/graph.md §1).
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
-            ApiVersion::V1 => "v1.0",
             ApiVersion::Beta => "beta",
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Patch,
@@ -78,14 +77,14 @@ pub enum Method {
 impl Method {
     /// POST, PATCH and DELETE cost a write in Graph's identity quota.
     #[must_use]
-    pub fn is_write(self) -> bool {
+    pub(crate) fn is_write(self) -> bool {
         !matches!(self, Method::Get)
     }
 }
 
 /// One request to put in a `$batch`. `url` is relative to the version (`/users/…/authentication/requirements`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct BatchItem {
+pub(crate) struct BatchItem {
     pub id: String,
     pub method: Method,
     pub url: String,
@@ -97,7 +96,7 @@ pub struct BatchItem {
 
 /// One item's answer inside a `$batch` response.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ItemResponse {
+pub(crate) struct ItemResponse {
     pub id: String,
     pub status: u16,
     pub retry_after: Option<Duration>,
@@ -111,7 +110,7 @@ pub struct ItemResponse {
 
 /// A Graph error body's fields (`{"error":{"code","message","innerError":{…}}}`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct GraphError {
+pub(crate) struct GraphError {
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
@@ -120,7 +119,7 @@ pub struct GraphError {
 
 /// Why a whole batch did not produce item answers.
 #[derive(Debug, thiserror::Error)]
-pub enum BatchError {
+pub(crate) enum BatchError {
     /// The batch itself was answered 429 or 503 (or 424, or a gateway's 502/504): wait
     /// `retry_after` (from the outer `Retry-After`, capped at 300 s) and resend every item.
     #[error("batch answered {status}")]

@@ -31,7 +31,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// How an access token is obtained.
 #[derive(Clone, Debug)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// A ready-made token (`GRAPH_ACCESS_TOKEN`): used as is, cannot be renewed.
     Static(SecretString),
     /// The client-credentials grant with a client secret.
@@ -104,7 +104,7 @@ pub enum Credential {
 
 /// Why no token could be had. Messages are one line, for people, and never carry a secret.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The identity platform refused the request (`error` / `error_description`).
     #[error("sign-in failed: {code}: {description}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Rejected {
@@ -173,7 +173,7 @@ pub enum TokenError {
 
 /// Decoded, unverified claims of an access token, for permission checks.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct TokenClaims {
+pub(crate) struct TokenClaims {
     /// Application permissions (`roles`).
     pub roles: Vec<String>,
     /// Delegated permissions (`scp`, split on spaces).
@@ -190,13 +190,13 @@ pub struct TokenClaims {
 /// never more than a fifth of the lifetime (so a token living a few seconds, as in tests, is
 /// still used before it is renewed). A 60–90 min Entra token is renewed 6–9 min early.
 #[must_use]
-pub fn renewal_margin(lifetime: Duration) -> Duration {
+pub(crate) fn renewal_margin(lifetime: Duration) -> Duration {
     Duration::from_secs(60).max(lifetime / 10).min(lifetime / 5)
 }
 
 /// Access tokens, cached and renewed; cheap to clone and shared by concurrent tasks.
 #[derive(Clone)]
-pub struct TokenSource {
+pub(crate) struct TokenSource {
     inner: Arc<Inner>,
 }
 
@@ -264,7 +264,7 @@ impl fmt::Debug for TokenSource {
 
 impl TokenSource {
     #[must_use]
-    pub fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
+    pub(crate) fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
         let sleep: Sleep = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
         TokenSource::with_sleep(credential, http, sleep)
     }
@@ -293,13 +293,13 @@ impl TokenSource {
 
     /// Whether a renewed token can be had (false for a static token).
     #[must_use]
-    pub fn renewable(&self) -> bool {
+    pub(crate) fn renewable(&self) -> bool {
         !matches!(self.inner.credential, Credential::Static(_))
     }
 
     /// A valid token: the cached one, or a renewed one when less than [`renewal_margin`] of
     /// its lifetime remains. Concurrent callers share one renewal.
-    pub async fn token(&self) -> Result<SecretString, TokenError> {
+    pub(crate) async fn token(&self) -> Result<SecretString, TokenError> {
         if let Credential::Static(token) = &self.inner.credential {
             return static_token(token);
         }
@@ -365,7 +365,7 @@ impl TokenSource {
     /// Called after a 401 with the token that was used: drops it from the cache so the next
     /// [`token`](Self::token) renews (unless another task already did). Returns whether a
     /// renewed token can be had: false for a static token.
-    pub fn invalidate(&self, used: &SecretString) -> bool {
+    pub(crate) fn invalidate(&self, used: &SecretString) -> bool {
         if !self.renewable() {
             return false;
         }
@@ -380,7 +380,7 @@ impl TokenSource {
     }
 
     /// Decoded (unverified) claims of the current token.
-    pub async fn claims(&self) -> Result<TokenClaims, TokenError> {
+    pub(crate) async fn claims(&self) -> Result<TokenClaims, TokenError> {
         let token = match &self.inner.credential {
             // An expired static token's claims still tell the user what it was.
             Credential::Static(t) => t.clone(),
@@ -391,7 +391,7 @@ impl TokenSource {
 
     /// How many tokens were obtained from the identity platform (0 for a static token).
     #[must_use]
-    pub fn grants(&self) -> u64 {
+    pub(crate) fn grants(&self) -> u64 {
         self.inner.grants.load(Ordering::SeqCst)
     }
 

@@ -32,7 +32,7 @@ pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
 /// `/users('{key}')` when the key starts with `$`, apostrophes doubled inside the quotes and
 /// the same percent-encoding applied. Object ids (GUIDs) pass through unchanged.
 #[must_use]
-pub fn user_path(key: &str) -> String {
+pub(crate) fn user_path(key: &str) -> String {
     if key.starts_with('$') {
         let quoted = key.replace('\'', "''");
         format!("/users('{}')", utf8_percent_encode(&quoted, SEGMENT))

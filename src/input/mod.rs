@@ -44,8 +44,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::action::Action;
 use crate::figures::{count, plural, row_list, thousands};
 
-pub use header::UserKind;
-pub use user_key::is_object_id;
+pub(crate) use header::UserKind;
 pub(crate) use user_key::same_user;
 
 use header::Columns;
@@ -178,7 +177,7 @@ pub enum InputError {
 }
 
 /// At most this many problems are printed; the count of the rest follows.
-pub const MAX_PRINTED_PROBLEMS: usize = 50;
+pub(crate) const MAX_PRINTED_PROBLEMS: usize = 50;
 
 fn format_problems(problems: &[RowProblem]) -> String {
     let mut out = String::new();
@@ -221,7 +220,7 @@ pub fn load_with(
 }
 
 /// [`load_with`] on the file's content already in memory; `path` only names it in messages.
-pub fn load_bytes(
+pub(crate) fn load_bytes(
     path: &Path,
     bytes: Vec<u8>,
     options: &InputOptions,

@@ -32,7 +32,7 @@ const FORBIDDEN: [char; 12] = ['"', '(', ')', ',', ':', ';', '<', '>', '[', '\\'
 
 /// True when `s` is an object id: exactly `8-4-4-4-12` hexadecimal digits, without braces.
 #[must_use]
-pub fn is_object_id(s: &str) -> bool {
+pub(crate) fn is_object_id(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {

@@ -11,7 +11,8 @@ use super::{JournalError, ResultRecord};
 use crate::atomic_file::{self, AtomicWriteError, parent_dir};
 
 /// Writes `records` under a header with `extra_columns` to `path`, replacing it atomically.
-/// Used for `plan --report FILE` and by the journal's final compaction.
+/// Used by tests to make results files (the journal's compaction streams through
+/// [`write_results_from`]).
 pub fn write_results(
     path: &Path,
     records: &[ResultRecord],
@@ -47,7 +48,7 @@ pub(crate) fn write_results_from<R: Borrow<ResultRecord>>(
 /// `--excel`: rewrites a finished results file with a UTF-8 byte-order mark in front, so
 /// Excel on Windows reads non-ASCII names right. Atomic; a file that has one is left alone.
 /// The readers (and `--resume`) skip the mark.
-pub fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
+pub(crate) fn add_excel_bom(path: &Path) -> Result<(), JournalError> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let mut from =
         fs::File::open(path).map_err(JournalError::io_with(path, "cannot read results file"))?;

@@ -352,7 +352,7 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRecord>, JournalError> {
 
 /// Like [`read_results`], with the names of the file's extra columns (those after the fixed
 /// ones), in order, for readers that look for one of them (`resolved_user`).
-pub fn read_results_with_extra_columns(
+pub(crate) fn read_results_with_extra_columns(
     path: &Path,
 ) -> Result<(Vec<String>, Vec<ResultRecord>), JournalError> {
     let file = File::open(path).map_err(JournalError::io_with(path, "cannot read results file"))?;

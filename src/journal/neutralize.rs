@@ -20,7 +20,7 @@ fn needs_guard(cell: &str) -> bool {
 /// a carriage return gets a leading `'` (and so does one that starts with `'`s followed by one
 /// of those, which keeps the encoding reversible). Everything else is returned untouched.
 #[must_use]
-pub fn neutralize(cell: &str) -> Cow<'_, str> {
+pub(crate) fn neutralize(cell: &str) -> Cow<'_, str> {
     if needs_guard(cell) {
         Cow::Owned(format!("'{cell}"))
     } else {

@@ -22,7 +22,7 @@ pub const HEADER: [&str; 13] = [
 
 /// The extra column a run over a mail column adds, first after the fixed ones: the UPN each
 /// row's mail address was found to belong to (empty where none was found).
-pub const RESOLVED_USER: &str = "resolved_user";
+pub(crate) const RESOLVED_USER: &str = "resolved_user";
 
 /// How one (input row, action) ended. The default is `Failed`: a record nobody filled in
 /// must never read as a success.
@@ -104,7 +104,7 @@ pub struct ResultRecord {
 /// Now as a `finished_at` value: RFC 3339 in UTC to the millisecond, always the same width
 /// (`2026-11-24T21:00:00.939Z`), so the column sorts as text and reads well in a spreadsheet.
 #[must_use]
-pub fn timestamp_now() -> String {
+pub(crate) fn timestamp_now() -> String {
     timestamp(time::OffsetDateTime::now_utc())
 }
 

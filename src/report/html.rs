@@ -32,8 +32,9 @@ const CHUNK: usize = 1 << 16;
 
 /// Renders the report page for `records` and their `summary` (built from the same records
 /// with [`Summary::from_records`]). `title` is shown as the page's heading.
+#[cfg(test)]
 #[must_use]
-pub fn render_html(records: &[ResultRecord], summary: &Summary, title: &str) -> String {
+pub(crate) fn render_html(records: &[ResultRecord], summary: &Summary, title: &str) -> String {
     let page = Page::new(records, summary, title, OffsetDateTime::now_utc());
     let mut out = String::with_capacity(8_192 + records.len() * 160);
     // Collecting into a string cannot fail.
@@ -47,7 +48,7 @@ pub fn render_html(records: &[ResultRecord], summary: &Summary, title: &str) -> 
 ///
 /// # Errors
 /// The I/O error that stopped the write; no temp file is left behind.
-pub fn write_html(
+pub(crate) fn write_html(
     path: &Path,
     records: &[ResultRecord],
     summary: &Summary,

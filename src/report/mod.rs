@@ -9,5 +9,5 @@
 mod html;
 mod summary;
 
-pub use html::{render_html, write_html};
-pub use summary::{Remaining, RunStats, StateCount, Summary, Tally, Transition};
+pub(crate) use html::write_html;
+pub(crate) use summary::{Remaining, RunStats, Summary, Tally};

@@ -16,7 +16,7 @@ use crate::journal::{ResultRecord, Status};
 
 /// What the engine measured during a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct RunStats {
+pub(crate) struct RunStats {
     pub elapsed: Duration,
     /// Graph items sent that read state (GET), retries included.
     pub reads: u64,
@@ -34,7 +34,7 @@ pub struct RunStats {
 /// What an `apply` run left for the next one: the rows it did not reach (`--limit`), which
 /// are not in the results file, and the command that continues.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Remaining {
+pub(crate) struct Remaining {
     pub rows: u64,
     /// `--limit`, when given.
     pub limit: Option<u64>,
@@ -44,7 +44,7 @@ pub struct Remaining {
 
 /// How many users went from one per-user MFA state to another (or would, in a plan).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub from: String,
     pub to: String,
     pub count: u64,
@@ -52,7 +52,7 @@ pub struct Transition {
 
 /// How many users are in a state before and after the run (or now and as planned).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateCount {
+pub(crate) struct StateCount {
     pub state: String,
     pub before: u64,
     pub after: u64,
@@ -60,7 +60,7 @@ pub struct StateCount {
 
 /// A run's or a plan's outcome. Build with [`Summary::from_records`].
 #[derive(Clone, Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     rows: u64,
     records: u64,
     /// Per action, in action order: a count per status, indexed like [`Status::ALL`].
@@ -114,7 +114,7 @@ fn state_rank(state: &str) -> (usize, &str) {
 /// Counts records one at a time, so a summary of a large run needs no list of its records.
 /// [`Summary::from_records`] is this over a slice.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     per_action: HashMap<String, [u64; 7]>,
     totals: [u64; 7],
     transitions: HashMap<(String, String), u64>,
@@ -125,12 +125,12 @@ pub struct Tally {
 
 impl Tally {
     #[must_use]
-    pub fn new() -> Tally {
+    pub(crate) fn new() -> Tally {
         Tally::default()
     }
 
     /// Counts one record (one per (row, action), as the finished results file holds them).
-    pub fn add(&mut self, r: &ResultRecord) {
+    pub(crate) fn add(&mut self, r: &ResultRecord) {
         self.records += 1;
         self.rows.insert(r.row);
         let i = status_index(r.status);
@@ -166,7 +166,7 @@ impl Tally {
     /// The summary of everything added. `dry_run` marks a plan: changes are `planned`, not
     /// applied.
     #[must_use]
-    pub fn summary(
+    pub(crate) fn summary(
         self,
         stats: Option<RunStats>,
         results_path: Option<&Path>,
@@ -232,7 +232,7 @@ impl Summary {
     /// Summarises `records` (one per (row, action), as the finished results file holds them).
     /// `dry_run` marks a plan: changes are `planned`, not applied.
     #[must_use]
-    pub fn from_records(
+    pub(crate) fn from_records(
         records: &[ResultRecord],
         stats: Option<RunStats>,
         results_path: Option<&Path>,
@@ -247,27 +247,20 @@ impl Summary {
 
     /// The summary of an `apply` run that left `remaining` for the next one.
     #[must_use]
-    pub fn with_remaining(mut self, remaining: Remaining) -> Summary {
+    pub(crate) fn with_remaining(mut self, remaining: Remaining) -> Summary {
         self.remaining = Some(remaining);
         self
     }
 
-    /// What an `apply` run left for the next one (none for a plan or a results file read
-    /// back).
-    #[must_use]
-    pub fn remaining(&self) -> Option<&Remaining> {
-        self.remaining.as_ref()
-    }
-
     /// How many records ended with `status`.
     #[must_use]
-    pub fn total(&self, status: Status) -> u64 {
+    pub(crate) fn total(&self, status: Status) -> u64 {
         self.totals[status_index(status)]
     }
 
     /// How many records of `action` (canonical name) ended with `status`.
     #[must_use]
-    pub fn count(&self, action: &str, status: Status) -> u64 {
+    pub(crate) fn count(&self, action: &str, status: Status) -> u64 {
         self.counts
             .iter()
             .find(|(a, _)| a == action)
@@ -276,56 +269,50 @@ impl Summary {
 
     /// State transitions of applied (or, in a plan, planned) state actions, most frequent first.
     #[must_use]
-    pub fn transitions(&self) -> &[Transition] {
+    pub(crate) fn transitions(&self) -> &[Transition] {
         &self.transitions
     }
 
     /// Changes made (or, in a plan, that would be made): applied plus planned records.
     #[must_use]
-    pub fn changes(&self) -> u64 {
+    pub(crate) fn changes(&self) -> u64 {
         self.total(Status::Applied) + self.total(Status::Planned)
     }
 
     /// Records that failed or whose user was not found.
     #[must_use]
-    pub fn problems(&self) -> u64 {
+    pub(crate) fn problems(&self) -> u64 {
         self.total(Status::Failed) + self.total(Status::NotFound) + self.total(Status::Invalid)
     }
 
     /// Distinct input rows among the records.
     #[must_use]
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
-    }
-
-    /// Records summarised: one per (row, action).
-    #[must_use]
-    pub fn records(&self) -> u64 {
-        self.records
     }
 
     /// Whether this summarises a plan (changes `planned`) rather than an applied run.
     #[must_use]
-    pub fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.dry_run
     }
 
     /// The results (or plan report) file the records were written to, when known.
     #[must_use]
-    pub fn results_path(&self) -> Option<&Path> {
+    pub(crate) fn results_path(&self) -> Option<&Path> {
         self.results_path.as_deref()
     }
 
     /// What the engine measured, for a run that sent requests.
     #[must_use]
-    pub fn stats(&self) -> Option<RunStats> {
+    pub(crate) fn stats(&self) -> Option<RunStats> {
         self.stats
     }
 
     /// Users per per-user MFA state before and after (or now and as planned), known states
     /// first.
     #[must_use]
-    pub fn states(&self) -> &[StateCount] {
+    pub(crate) fn states(&self) -> &[StateCount] {
         &self.states
     }
 
@@ -345,7 +332,7 @@ impl Summary {
     /// were not found or were invalid. `skipped` rows (a repeated row, a guest's sessions)
     /// ended as they should and do not count.
     #[must_use]
-    pub fn completion(&self) -> Completion {
+    pub(crate) fn completion(&self) -> Completion {
         let bad: u64 = [Status::Failed, Status::NotFound, Status::Invalid]
             .iter()
             .map(|s| self.total(*s))
@@ -359,7 +346,7 @@ impl Summary {
 
     /// The summary for people: a few lines, aligned, ready for stdout or stderr.
     #[must_use]
-    pub fn render_text(&self) -> String {
+    pub(crate) fn render_text(&self) -> String {
         let mut out = String::new();
         if self.dry_run {
             let _ = writeln!(
@@ -575,7 +562,7 @@ impl Summary {
 
     /// The summary for scripts (`--json`). Keys are stable; new keys may be added.
     #[must_use]
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let by_status = |c: &[u64; 7]| -> Value {
             Status::ALL
                 .iter()
