@@ -8,7 +8,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::action::Action;
-use crate::cli::{ConnectionArgs, InputArgs, PacingArgs};
+use crate::cli::{
+    CheckArgs, ConnectionArgs, EmulatorArgs, InputArgs, OutputArgs, PacingArgs, RollbackArgs,
+};
+use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
 use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
 use crate::error::Error;
@@ -541,11 +544,175 @@ pub(crate) fn connection(
     })
 }
 
+/// What a command prints: `--json` (the summary as JSON on stdout) and `-q`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Output {
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+}
+
+pub(crate) fn output(args: &OutputArgs) -> Output {
+    Output {
+        json: args.json,
+        quiet: args.quiet,
+    }
+}
+
+/// What `rollback RESULTS --out FILE` does.
+pub(crate) struct RollbackSettings {
+    pub(crate) results: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) overwrite: bool,
+    pub(crate) output: Output,
+}
+
+pub(crate) fn rollback(args: &RollbackArgs) -> RollbackSettings {
+    RollbackSettings {
+        results: args.results.clone(),
+        out: args.out.clone(),
+        overwrite: args.overwrite,
+        output: output(&args.output),
+    }
+}
+
+/// What `check` does: sign in, and compare the token's permissions with what the actions of
+/// `input` (every action without one) need.
+pub(crate) struct CheckSettings {
+    /// The input file and how to read it: every row's actions count, invalid or hidden rows
+    /// too.
+    pub(crate) input: Option<(PathBuf, InputOptions)>,
+    pub(crate) connection: Connection,
+    pub(crate) output: Output,
+}
+
+pub(crate) fn check(
+    args: &CheckArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CheckSettings, Error> {
+    let input = match &args.input {
+        Some(path) => {
+            let options = input_options(&InputArgs {
+                input: path.clone(),
+                action: args.action.clone(),
+                user_column: args.user_column.clone(),
+                action_column: args.action_column.clone(),
+                skip_invalid: true,
+                sheet: None,
+                // Permissions for every action the file names, hidden rows or not.
+                hidden_rows: Some("include".into()),
+                keep_columns: None,
+                no_header: false,
+            })?;
+            Some((path.clone(), options))
+        }
+        None => None,
+    };
+    Ok(CheckSettings {
+        input,
+        connection: connection(&args.connection, env)?,
+        output: output(&args.output),
+    })
+}
+
+/// What `mfa-rollout emulator` runs: where to listen and the tenant to serve.
+pub(crate) struct EmulatorSettings {
+    pub(crate) listen: String,
+    pub(crate) config: EmulatorConfig,
+}
+
+/// Validates the `emulator` command's flags.
+pub(crate) fn emulator(args: &EmulatorArgs) -> Result<EmulatorSettings, Error> {
+    Ok(EmulatorSettings {
+        listen: args.listen.clone(),
+        config: emulator_config(args).map_err(Error::Usage)?,
+    })
+}
+
+/// The tenant `mfa-rollout emulator` serves: the `--tenant` file or a generated tenant, then
+/// every flag given overrides the file's value.
+fn emulator_config(args: &EmulatorArgs) -> Result<EmulatorConfig, String> {
+    let mut config = match (&args.tenant, args.users) {
+        (Some(path), _) => EmulatorConfig::from_tenant_file(path)?,
+        (None, Some(n)) => EmulatorConfig::generated(n, args.seed.unwrap_or(0)),
+        (None, None) => EmulatorConfig::default(),
+    };
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(scale) = args.quota_scale {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(format!(
+                "--quota-scale must be a positive number, got {scale}"
+            ));
+        }
+        config.quota_scale = scale;
+    }
+    if args.no_throttle {
+        config.no_throttle = true;
+    }
+    if let Some(spec) = &args.latency_ms {
+        let (ms, jitter) = parse_latency(spec)?;
+        config.faults.latency_ms = ms;
+        config.faults.latency_jitter_ms = jitter;
+    }
+    let probability = |name: &str, value: Option<f64>, slot: &mut f64| -> Result<(), String> {
+        if let Some(p) = value {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "--{name} must be a probability between 0 and 1, got {p}"
+                ));
+            }
+            *slot = p;
+        }
+        Ok(())
+    };
+    probability(
+        "fault-batch-429",
+        args.fault_batch_429,
+        &mut config.faults.batch_429,
+    )?;
+    probability(
+        "fault-batch-503",
+        args.fault_batch_503,
+        &mut config.faults.batch_503,
+    )?;
+    probability(
+        "fault-item-5xx",
+        args.fault_item_5xx,
+        &mut config.faults.item_5xx,
+    )?;
+    probability("fault-drop", args.fault_drop, &mut config.faults.drop)?;
+    if let Some(id) = &args.client_id {
+        config.client_id = id.clone();
+    }
+    if let Some(secret) = &args.client_secret {
+        config.client_secret = secret.clone();
+    }
+    if let Some(ttl) = args.token_ttl {
+        config.token_ttl = ttl;
+    }
+    Ok(config)
+}
+
+/// Parses `MS` or `MS~JITTER`.
+fn parse_latency(spec: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--latency-ms must be MS or MS~JITTER (e.g. 50~20), got '{spec}'");
+    let (ms, jitter) = match spec.split_once('~') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (spec.trim(), "0"),
+    };
+    Ok((
+        ms.parse().map_err(|_| bad())?,
+        jitter.parse().map_err(|_| bad())?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
 
-    use super::{SignIn, connection};
+    use super::*;
+    use crate::cli::{Cli, Command};
     use crate::error::Error;
 
     /// `check` with `args`, its connection built against `vars` alone.
@@ -633,5 +800,73 @@ mod tests {
                 .contains("AZURE_FEDERATED_TOKEN_FILE needs the tenant"),
             "{err}"
         );
+    }
+
+    fn emulator_flags(extra: &[&str]) -> Result<EmulatorConfig, String> {
+        let mut argv = vec!["mfa-rollout", "emulator"];
+        argv.extend_from_slice(extra);
+        let Command::Emulator(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("emulator command")
+        };
+        emulator_config(&args)
+    }
+
+    #[test]
+    fn latency_spec_parses_plain_and_jitter_forms() {
+        assert_eq!(parse_latency("50"), Ok((50, 0)));
+        assert_eq!(parse_latency("50~20"), Ok((50, 20)));
+        assert!(parse_latency("x").is_err());
+    }
+
+    #[test]
+    fn emulator_flags_override_the_tenant_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenant.json");
+        let mut c = EmulatorConfig::generated(7, 1);
+        c.client_secret = "from-file".into();
+        c.token_ttl = 60;
+        std::fs::write(&path, c.to_tenant_json().to_string()).unwrap();
+        let config = emulator_flags(&[
+            "--tenant",
+            path.to_str().unwrap(),
+            "--token-ttl",
+            "120",
+            "--quota-scale",
+            "3",
+            "--latency-ms",
+            "5~2",
+        ])
+        .unwrap();
+        assert_eq!(config.client_secret, "from-file");
+        assert_eq!(config.token_ttl, 120);
+        assert_eq!(config.quota_scale, 3.0);
+        assert_eq!(config.faults.latency_ms, 5);
+        assert_eq!(config.faults.latency_jitter_ms, 2);
+        assert_eq!(config.users.len(), 7);
+    }
+
+    #[test]
+    fn emulator_flags_generate_tenants_and_refuse_bad_values() {
+        let c = emulator_flags(&[
+            "--users",
+            "25",
+            "--seed",
+            "9",
+            "--no-throttle",
+            "--fault-item-5xx",
+            "0.1",
+        ])
+        .unwrap();
+        assert_eq!(c.users.len(), 25);
+        assert!(c.no_throttle);
+        assert_eq!(c.faults.item_5xx, 0.1);
+        assert_eq!(c.users, EmulatorConfig::generated(25, 9).users);
+        assert!(emulator_flags(&["--fault-drop", "1.5"]).is_err());
+        assert!(emulator_flags(&["--quota-scale", "0"]).is_err());
+        assert!(emulator_flags(&["--latency-ms", "fast"]).is_err());
+        let d = emulator_flags(&[]).unwrap();
+        assert_eq!(d.users.len(), 0);
+        assert!(!d.no_throttle);
+        assert_eq!(d.quotas.resource_units_per_10s, 8000.0);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::action::Action;
-use crate::config::{Connection, SignIn};
+use crate::config::{CheckSettings, Connection, SignIn};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::error::Error;
 use crate::graph::{
@@ -319,24 +319,17 @@ pub(crate) async fn check_permissions(
 }
 
 /// `check`: sign in, print the identity and the permission table; exit 3 when one is missing.
-pub(crate) fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Completion, Error> {
+pub(crate) fn check(settings: CheckSettings) -> Result<crate::error::Completion, Error> {
+    let CheckSettings {
+        input,
+        connection,
+        output,
+    } = settings;
     // The mail lookup is a need only for an input with a mail column; without an input it
     // is shown, not required.
-    let (actions, mail_lookup): (BTreeSet<Action>, Option<bool>) = match &args.input {
-        Some(path) => {
-            let options = crate::config::input_options(&crate::cli::InputArgs {
-                input: path.clone(),
-                action: args.action.clone(),
-                user_column: args.user_column.clone(),
-                action_column: args.action_column.clone(),
-                skip_invalid: true,
-                sheet: None,
-                // Permissions for every action the file names, hidden rows or not.
-                hidden_rows: Some("include".into()),
-                keep_columns: None,
-                no_header: false,
-            })?;
-            let loaded = crate::input::load(path, &options)?;
+    let (actions, mail_lookup): (BTreeSet<Action>, Option<bool>) = match &input {
+        Some((path, options)) => {
+            let loaded = crate::input::load(path, options)?;
             let actions = loaded
                 .jobs
                 .iter()
@@ -353,7 +346,6 @@ pub(crate) fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Comple
             None,
         ),
     };
-    let connection = crate::config::connection(&args.connection, &|k| std::env::var(k).ok())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -379,7 +371,7 @@ pub(crate) fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Comple
     } else {
         "application (roles)"
     };
-    if args.output.json {
+    if output.json {
         let rows: Vec<serde_json::Value> = needs
             .iter()
             .map(|n| match n.purpose {
@@ -406,7 +398,7 @@ pub(crate) fn check(args: &crate::cli::CheckArgs) -> Result<crate::error::Comple
                 "permissions": rows,
             })
         );
-    } else if !args.output.quiet {
+    } else if !output.quiet {
         println!(
             "signed in: tenant {}, app {}, {kind} token, with {signed_in_with}",
             claims.tenant_id.as_deref().unwrap_or("?"),

@@ -20,7 +20,9 @@
 //!   them, the same in every message, summary and progress line.
 //! - `report`: human and JSON summaries.
 //! - `progress`: progress bar or periodic log lines on stderr.
-//! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`.
+//! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`,
+//!   knowing nothing of the CLI: one entry point, [`emulator::serve`]`(listener, config,
+//!   shutdown)`; `emulator_command`: the `emulator` command around it.
 //! - `rollout`: the `apply`/`plan` flow (journal, sign-in, engine, summary); `connect`:
 //!   sign-in and the permission check.
 //! - `output_path`: output paths checked against the input and each other; `atomic_file`: the
@@ -37,6 +39,7 @@ mod cli_artifacts;
 mod config;
 mod connect;
 pub mod emulator;
+mod emulator_command;
 mod engine;
 mod error;
 mod export;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::action::{Action, MfaState};
-use crate::cli::RollbackArgs;
+use crate::config::RollbackSettings;
 use crate::error::{Completion, Error};
 use crate::figures::count;
 use crate::journal::{RESOLVED_USER, Status, neutralize, read_results_with_extra_columns};
@@ -77,7 +77,7 @@ fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()
     Ok(())
 }
 
-pub(crate) fn run(args: &RollbackArgs) -> Result<Completion, Error> {
+pub(crate) fn run(args: &RollbackSettings) -> Result<Completion, Error> {
     crate::output_path::check_distinct(
         &[crate::output_path::NamedPath {
             flag: "RESULTS",

@@ -694,14 +694,14 @@ fn run(r: Rollout<'_>, argv: &[OsString]) -> Result<Completion, Error> {
             message: format!("cannot write the HTML report: {e}"),
         })?;
     }
-    print_summary(&summary, r.output);
+    print_summary(&summary, config::output(r.output));
     saved?;
     Ok(summary.completion())
 }
 
 /// The summary on stdout: JSON with `--json`, its text otherwise, and with `-q` only its
 /// first line (the outcome), so a quiet run still says how it ended.
-pub(crate) fn print_summary(summary: &crate::report::Summary, output: &OutputArgs) {
+pub(crate) fn print_summary(summary: &crate::report::Summary, output: config::Output) {
     if output.json {
         println!("{}", summary.to_json());
         return;

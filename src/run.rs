@@ -67,7 +67,7 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Rollback(args) => {
             init_logging(&args.output);
-            crate::rollback::run(args)
+            crate::rollback::run(&config::rollback(args))
         }
         Command::Report(args) => {
             init_logging(&args.output);
@@ -75,14 +75,14 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Check(args) => {
             init_logging(&args.output);
-            crate::connect::check(args)
+            crate::connect::check(config::check(args, &|k| std::env::var(k).ok())?)
         }
         Command::Export(args) => {
             init_logging(&args.output);
             crate::export::run(args, argv)
         }
         Command::Emulator(args) => {
-            crate::emulator::run_cli(args).map_err(Error::Usage)?;
+            crate::emulator_command::run(config::emulator(args)?)?;
             Ok(Completion::AllGood)
         }
         Command::Completions(args) => {
@@ -227,6 +227,6 @@ fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
             message: format!("cannot write the HTML report: {e}"),
         })?;
     }
-    crate::rollout::print_summary(&summary, &args.output);
+    crate::rollout::print_summary(&summary, config::output(&args.output));
     Ok(summary.completion())
 }

@@ -370,72 +370,6 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// Builds the configuration from `mfa-rollout emulator` flags: the `--tenant` file or a
-    /// generated tenant, then every flag given overrides the file's value.
-    pub fn from_args(args: &crate::cli::EmulatorArgs) -> Result<EmulatorConfig, String> {
-        let mut config = match (&args.tenant, args.users) {
-            (Some(path), _) => EmulatorConfig::from_tenant_file(path)?,
-            (None, Some(n)) => EmulatorConfig::generated(n, args.seed.unwrap_or(0)),
-            (None, None) => EmulatorConfig::default(),
-        };
-        if let Some(seed) = args.seed {
-            config.seed = seed;
-        }
-        if let Some(scale) = args.quota_scale {
-            if !(scale.is_finite() && scale > 0.0) {
-                return Err(format!(
-                    "--quota-scale must be a positive number, got {scale}"
-                ));
-            }
-            config.quota_scale = scale;
-        }
-        if args.no_throttle {
-            config.no_throttle = true;
-        }
-        if let Some(spec) = &args.latency_ms {
-            let (ms, jitter) = parse_latency(spec)?;
-            config.faults.latency_ms = ms;
-            config.faults.latency_jitter_ms = jitter;
-        }
-        let probability = |name: &str, value: Option<f64>, slot: &mut f64| -> Result<(), String> {
-            if let Some(p) = value {
-                if !(0.0..=1.0).contains(&p) {
-                    return Err(format!(
-                        "--{name} must be a probability between 0 and 1, got {p}"
-                    ));
-                }
-                *slot = p;
-            }
-            Ok(())
-        };
-        probability(
-            "fault-batch-429",
-            args.fault_batch_429,
-            &mut config.faults.batch_429,
-        )?;
-        probability(
-            "fault-batch-503",
-            args.fault_batch_503,
-            &mut config.faults.batch_503,
-        )?;
-        probability(
-            "fault-item-5xx",
-            args.fault_item_5xx,
-            &mut config.faults.item_5xx,
-        )?;
-        probability("fault-drop", args.fault_drop, &mut config.faults.drop)?;
-        if let Some(id) = &args.client_id {
-            config.client_id = id.clone();
-        }
-        if let Some(secret) = &args.client_secret {
-            config.client_secret = secret.clone();
-        }
-        if let Some(ttl) = args.token_ttl {
-            config.token_ttl = ttl;
-        }
-        Ok(config)
-    }
-
     /// Reads a tenant file (JSON, docs/tenant-format.md).
     pub fn from_tenant_file(path: &Path) -> Result<EmulatorConfig, String> {
         let text = std::fs::read_to_string(path)
@@ -715,19 +649,6 @@ fn with_method_ids(mut specs: Vec<UserSpec>, seed: u64) -> Vec<UserSpec> {
     specs
 }
 
-/// Parses `MS` or `MS~JITTER`.
-fn parse_latency(spec: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("--latency-ms must be MS or MS~JITTER (e.g. 50~20), got '{spec}'");
-    let (ms, jitter) = match spec.split_once('~') {
-        Some((a, b)) => (a.trim(), b.trim()),
-        None => (spec.trim(), "0"),
-    };
-    Ok((
-        ms.parse().map_err(|_| bad())?,
-        jitter.parse().map_err(|_| bad())?,
-    ))
-}
-
 /// A random GUID from the seeded generator, so generated tenants are reproducible.
 pub(crate) fn seeded_guid(rng: &mut ChaCha8Rng) -> String {
     let bytes: [u8; 16] = rng.random();
@@ -908,13 +829,6 @@ fn display_name_of(upn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn latency_spec_parses_plain_and_jitter_forms() {
-        assert_eq!(parse_latency("50"), Ok((50, 0)));
-        assert_eq!(parse_latency("50~20"), Ok((50, 20)));
-        assert!(parse_latency("x").is_err());
-    }
 
     #[test]
     fn a_write_burst_is_read_from_the_tenant_file_and_held_within_the_window() {

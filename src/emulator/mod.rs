@@ -45,7 +45,6 @@ mod token;
 mod user_list;
 mod user_properties;
 
-use std::io::Write;
 use std::sync::Arc;
 
 pub use config::{EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, UserSpec};
@@ -55,44 +54,48 @@ pub use managed_identity::ManagedIdentities;
 
 use server::Shared;
 
-/// Starts emulators.
-pub struct Emulator;
-
-impl Emulator {
-    /// Binds `127.0.0.1:0` and serves `config` in the background until the handle is shut
-    /// down or dropped.
-    pub async fn start(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
-        let shared = Arc::new(
-            Shared::new(config, base_url.clone())
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
-        );
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve_until(listener, shared.clone(), async move {
-            let _ = rx.await;
-        }));
-        Ok(EmulatorHandle {
-            shared,
-            base_url,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
-    }
-}
-
-/// Serves `config` on `listener` until the task is dropped or the process ends.
+/// The emulator's one entry point: serves `config` on `listener` (the caller owns the socket,
+/// so it picks the address, `127.0.0.1:0` in tests) in the background until `shutdown`
+/// completes, [`EmulatorHandle::shutdown`] is called or the handle is dropped. The
+/// `emulator` command, `--sandbox`, the tests and the benchmarks all start it here.
+///
+/// # Errors
+/// The listener's address cannot be read, or `config` is not a valid tenant.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: EmulatorConfig,
-) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<EmulatorHandle> {
+    let base_url = format!("http://{}", listener.local_addr()?);
     let shared = Arc::new(
-        Shared::new(config, format!("http://{addr}"))
+        Shared::new(config, base_url.clone())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
     );
-    server::serve_until(listener, shared, std::future::pending()).await
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = rx => {}
+        }
+    };
+    let task = tokio::spawn(server::serve_until(listener, shared.clone(), stop));
+    Ok(EmulatorHandle {
+        shared,
+        base_url,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// Shorthand for tests and benchmarks.
+pub struct Emulator;
+
+impl Emulator {
+    /// [`serve`] on `127.0.0.1:0` until the handle is shut down or dropped.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        serve(listener, config, std::future::pending()).await
+    }
 }
 
 /// A running emulator. Dropping it stops the server too.
@@ -142,6 +145,14 @@ impl EmulatorHandle {
         self.shared.decide_device_code(user_code, false)
     }
 
+    /// Waits until the server stops (its `shutdown` future completed).
+    pub async fn stopped(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
     /// Stops accepting connections and waits (at most a second) for in-flight requests.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -165,79 +176,5 @@ impl Drop for EmulatorHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-    }
-}
-
-/// `mfa-rollout emulator`: serves on `--listen` until Ctrl-C. The first stdout line is exactly
-/// `emulator listening on http://ADDR`, so scripts can read the bound address (e.g. port 0).
-pub(crate) fn run_cli(args: &crate::cli::EmulatorArgs) -> Result<(), String> {
-    let config = EmulatorConfig::from_args(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the bound address: {e}"))?;
-        let users = config.users.len();
-        let hint = connect_hint(&config, &format!("http://{addr}"));
-        let shared = Arc::new(Shared::new(config, format!("http://{addr}"))?);
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "emulator listening on http://{addr}")
-            .and_then(|_| out.flush())
-            .map_err(|e| format!("cannot write to stdout: {e}"))?;
-        drop(out);
-        eprintln!(
-            "{}; Ctrl-C stops\n{hint}",
-            crate::figures::count(users as u64, "user", "users")
-        );
-        server::serve_until(listener, shared, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("emulator stopped: {e}"))
-    })
-}
-
-/// What connects the tool to an emulator at `base_url`: its app registration in the
-/// environment, and the two URL flags. The client secret shown is the emulator's own
-/// (`--client-secret` or the built-in default), never a tenant's.
-fn connect_hint(config: &EmulatorConfig, base_url: &str) -> String {
-    format!(
-        "connect mfa-rollout to it with:\n  export AZURE_TENANT_ID={} AZURE_CLIENT_ID={} AZURE_CLIENT_SECRET={}\n  mfa-rollout apply INPUT --results RESULTS --graph-url {base_url} --authority-host {base_url}",
-        config.tenant_id, config.client_id, config.client_secret
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_connect_hint_names_the_variables_and_flags_that_reach_the_emulator() {
-        let config = EmulatorConfig::default();
-        let hint = connect_hint(&config, "http://127.0.0.1:8080");
-        assert!(
-            hint.contains(&format!("AZURE_TENANT_ID={}", config.tenant_id)),
-            "{hint}"
-        );
-        assert!(
-            hint.contains(&format!("AZURE_CLIENT_ID={}", config.client_id)),
-            "{hint}"
-        );
-        assert!(
-            hint.contains(&format!("AZURE_CLIENT_SECRET={}", config.client_secret)),
-            "{hint}"
-        );
-        assert!(
-            hint.contains(
-                "--graph-url http://127.0.0.1:8080 --authority-host http://127.0.0.1:8080"
-            ),
-            "{hint}"
-        );
     }
 }
