@@ -9,11 +9,12 @@ use secrecy::SecretString;
 
 use crate::action::Action;
 use crate::cli::{
-    CheckArgs, ConnectionArgs, EmulatorArgs, InputArgs, OutputArgs, PacingArgs, RollbackArgs,
+    ApplyArgs, CheckArgs, ConnectionArgs, EmulatorArgs, InputArgs, OutputArgs, PacingArgs,
+    PlanArgs, RollbackArgs, RunArgs,
 };
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
-use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE};
+use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound};
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
 use crate::input::{HiddenRows, InputOptions};
@@ -542,6 +543,130 @@ pub(crate) fn connection(
         authority,
         scope,
     })
+}
+
+/// What `apply` and `plan` run, validated. The connection comes beside it (it is consumed by
+/// signing in).
+pub(crate) struct RolloutSettings {
+    pub(crate) input: PathBuf,
+    pub(crate) input_options: InputOptions,
+    /// The results file; `None` for a `plan` without `--report` (an unnamed journal).
+    pub(crate) results: Option<PathBuf>,
+    /// The flag that names `results` (`--results`, or `--report` for `plan`).
+    pub(crate) results_flag: &'static str,
+    pub(crate) resume: bool,
+    pub(crate) overwrite: bool,
+    pub(crate) dry_run: bool,
+    /// `--limit`: changes this run makes at most (also in `engine`).
+    pub(crate) limit: Option<u64>,
+    /// `--max-failures`; a percentage becomes a row count once the rows to do are known.
+    pub(crate) failure_bound: Option<FailureBound>,
+    pub(crate) engine: EngineSettings,
+    pub(crate) html: Option<PathBuf>,
+    pub(crate) excel: bool,
+    pub(crate) output: Output,
+}
+
+/// The flags `apply` and `plan` share, before validation.
+struct RolloutArgs<'a> {
+    input: &'a InputArgs,
+    results: Option<PathBuf>,
+    results_flag: &'static str,
+    resume: bool,
+    overwrite: bool,
+    dry_run: bool,
+    max_changes: Option<u64>,
+    limit: Option<u64>,
+    max_failures: Option<&'a str>,
+    run: &'a RunArgs,
+    connection: &'a ConnectionArgs,
+    pacing: &'a PacingArgs,
+    output: &'a OutputArgs,
+}
+
+pub(crate) fn apply(
+    args: &ApplyArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RolloutSettings, Connection), Error> {
+    rollout(
+        RolloutArgs {
+            input: &args.input,
+            results: Some(args.results.clone()),
+            results_flag: "--results",
+            resume: args.resume,
+            overwrite: args.overwrite,
+            dry_run: args.dry_run,
+            max_changes: args.max_changes,
+            limit: args.limit,
+            max_failures: args.max_failures.as_deref(),
+            run: &args.run,
+            connection: &args.connection,
+            pacing: &args.pacing,
+            output: &args.output,
+        },
+        env,
+    )
+}
+
+pub(crate) fn plan(
+    args: &PlanArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RolloutSettings, Connection), Error> {
+    rollout(
+        RolloutArgs {
+            input: &args.input,
+            results: args.report.clone(),
+            results_flag: "--report",
+            resume: false,
+            overwrite: args.overwrite,
+            dry_run: true,
+            max_changes: None,
+            limit: None,
+            max_failures: None,
+            run: &args.run,
+            connection: &args.connection,
+            pacing: &args.pacing,
+            output: &args.output,
+        },
+        env,
+    )
+}
+
+fn rollout(
+    a: RolloutArgs<'_>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RolloutSettings, Connection), Error> {
+    let input_options = input_options(a.input)?;
+    let mut engine = engine_settings(a.pacing, &a.run.reset_scope, a.dry_run, a.max_changes)?;
+    let failure_bound = a
+        .max_failures
+        .map(FailureBound::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
+    if a.limit == Some(0) {
+        return Err(Error::Usage(
+            "--limit must be at least 1 (the number of changes this run may make)".into(),
+        ));
+    }
+    engine.limit = a.limit;
+    let connection = connection(a.connection, env)?;
+    engine.global_cloud = connection.cloud == Cloud::Global;
+    let settings = RolloutSettings {
+        input: a.input.input.clone(),
+        input_options,
+        results: a.results,
+        results_flag: a.results_flag,
+        resume: a.resume,
+        overwrite: a.overwrite,
+        dry_run: a.dry_run,
+        limit: a.limit,
+        failure_bound,
+        engine,
+        html: a.run.html.clone(),
+        excel: a.run.excel,
+        output: output(a.output),
+    };
+    Ok((settings, connection))
 }
 
 /// What a command prints: `--json` (the summary as JSON on stdout) and `-q`.

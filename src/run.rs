@@ -59,11 +59,13 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Plan(args) => {
             init_logging(&args.output);
-            crate::rollout::plan(args, argv)
+            let (settings, connection) = config::plan(args, &|k| std::env::var(k).ok())?;
+            crate::rollout::run(&settings, connection, argv)
         }
         Command::Apply(args) => {
             init_logging(&args.output);
-            crate::rollout::apply(args, argv)
+            let (settings, connection) = config::apply(args, &|k| std::env::var(k).ok())?;
+            crate::rollout::run(&settings, connection, argv)
         }
         Command::Rollback(args) => {
             init_logging(&args.output);
@@ -220,13 +222,10 @@ fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
             .any(|r| r.status == crate::journal::Status::Planned);
     let summary =
         crate::report::Summary::from_records(&records, None, Some(&args.results), dry_run);
-    if let Some(html) = &args.html {
-        let title = format!("MFA rollout — {}", args.results.display());
-        crate::report::write_html(html, &records, &summary, &title).map_err(|e| Error::File {
-            path: html.clone(),
-            message: format!("cannot write the HTML report: {e}"),
-        })?;
-    }
-    crate::rollout::print_summary(&summary, config::output(&args.output));
+    let html = args.html.as_deref().map(|path| crate::report::HtmlReport {
+        path,
+        title: format!("MFA rollout — {}", args.results.display()),
+    });
+    crate::report::emit(&summary, &records, html, config::output(&args.output))?;
     Ok(summary.completion())
 }

@@ -10,6 +10,9 @@
 //! - `compact`: last record per (row, action), in input order.
 //! - `atomic_write`: whole results files through `crate::atomic_file` ([`write_results`]).
 //! - `lock`: the sidecar `<results>.lock` held for a run's life.
+//! - `sink`: `JournalSink`, the engine's sink during a run (journal + progress, on its own
+//!   thread).
+//! - `resume`: matching an earlier run's records against the input (`remaining_work`).
 //! - `error`: [`JournalError`].
 //!
 //! # Formula neutralization
@@ -26,6 +29,8 @@ mod lock;
 mod neutralize;
 mod reader;
 mod record;
+mod resume;
+mod sink;
 
 pub(crate) use atomic_write::add_excel_bom;
 pub use atomic_write::write_results;
@@ -37,3 +42,5 @@ pub(crate) use neutralize::neutralize;
 pub use record::{HEADER, ResultRecord, Status};
 pub(crate) use record::{RESOLVED_USER, timestamp_now};
 pub(crate) use neutralize::restore as restore_cell;
+pub(crate) use resume::remaining_work;
+pub(crate) use sink::JournalSink;

@@ -3,11 +3,13 @@
 //! change board. Never mutates state.
 //!
 //! # Layout
-//! - `summary`: [`Summary`], [`RunStats`], [`Transition`], [`StateCount`].
-//! - `html`: the HTML report page ([`render_html`], [`write_html`]).
+//! - `summary`: `Summary`, `Tally`, `RunStats`, `Remaining`.
+//! - `html`: the HTML report page (`write_html`).
+//! - `emit`: the one way a finished summary is put out: HTML report, then stdout (`emit`).
 
+mod emit;
 mod html;
 mod summary;
 
-pub(crate) use html::write_html;
+pub(crate) use emit::{HtmlReport, emit};
 pub(crate) use summary::{Remaining, RunStats, Summary, Tally};
