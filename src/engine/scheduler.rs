@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::action::Action;
 use crate::figures::count;
-use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse};
+use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse, RetryClass};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
 use super::machine::{Call, Machine, MachineOptions, Next, Outcome, Resolved};
@@ -934,13 +934,13 @@ impl Scheduler {
         if let (Some(id), Some(current)) = (&answer.request_id, self.jobs[job].current.as_mut()) {
             current.request_id.clone_from(id);
         }
-        match answer.status {
-            429 => {
+        match (answer.status, RetryClass::of(answer.status)) {
+            (_, RetryClass::Throttled) => {
                 self.report.throttled += 1;
                 self.throttled_new += 1;
                 self.on_throttled_item(pending, answer.retry_after, Some(&answer));
             }
-            500 | 502 | 503 | 504 => {
+            (_, RetryClass::Transient) => {
                 let (code, message) = error_text(&answer);
                 self.on_transient(
                     pending,
@@ -950,13 +950,13 @@ impl Scheduler {
                     answer.retry_after,
                 );
             }
-            401 if pending.auth_retries == 0 => {
+            (401, _) if pending.auth_retries == 0 => {
                 // A token that expired between the batch and its items: resend once.
                 let mut p = pending;
                 p.auth_retries += 1;
                 self.delay(p, Duration::ZERO);
             }
-            status => {
+            (status, RetryClass::Final) => {
                 let Some(current) = self.jobs[job].current.as_mut() else {
                     return;
                 };

@@ -19,6 +19,8 @@ struct Fake {
     throttle_first: AtomicUsize,
     /// Drop the connection on this many batches that contain a write, after applying them.
     drop_after_write: AtomicUsize,
+    /// Answer this many items with `status_first.1` before answering normally.
+    status_first: (AtomicUsize, u16),
     /// Answer every item 403.
     forbid: bool,
     /// Answer every write 403 (reads pass).
@@ -112,6 +114,20 @@ impl Transport for Fake {
                 .is_ok()
             {
                 answers.push(item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})));
+                continue;
+            }
+            if self
+                .status_first
+                .0
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let status = self.status_first.1;
+                answers.push(item(
+                    &it.id,
+                    status,
+                    json!({"error":{"code":"generalException","message":"failed"}}),
+                ));
                 continue;
             }
             if self.forbid {
@@ -299,6 +315,24 @@ async fn throttled_items_are_resent_alone_and_end_applied() {
     assert_eq!(report.throttled, 15);
     assert_eq!(sink.throttled, 15);
     assert!(fake.writes.lock().unwrap().values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn items_answered_500_or_424_are_retried_like_503_and_end_applied() {
+    for status in [500, 424, 502, 503, 504] {
+        let fake = Arc::new(Fake {
+            status_first: (AtomicUsize::new(15), status),
+            ..tenant(40, "disabled")
+        });
+        let (report, sink) = go(fake.clone(), work(40, Action::Enforce), fast()).await;
+        assert_eq!(report.stop, None, "{status}");
+        assert_eq!(count(&sink, Status::Applied), 40, "{status}");
+        assert_eq!(report.throttled, 0, "{status}");
+        assert!(
+            fake.writes.lock().unwrap().values().all(|&n| n == 1),
+            "{status}: a write applied once"
+        );
+    }
 }
 
 #[tokio::test]

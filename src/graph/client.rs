@@ -1,5 +1,6 @@
 //! The HTTP side of Graph: sends `$batch` (and single) requests with a bearer token and maps
-//! outer answers to [`BatchError`]: 429/503/424 (and gateway 502/504) → `Throttled`, 401 →
+//! outer answers to [`BatchError`]: 429 and the transient statuses ([`RetryClass`]) →
+//! `Throttled`, 401 →
 //! one token renewal and retry, then `Auth`; other non-2xx → `Rejected`; anything that did
 //! not yield a readable answer → `Transport`. Item-level failures inside a 200 batch are
 //! answers, returned as items: the engine decides what they mean.
@@ -16,7 +17,7 @@ use serde_json::Value;
 use super::batch::{BatchReply, batch_body, parse_batch_response, parse_retry_after};
 use super::error_body::{snippet, synthesized_message};
 use super::token::{TokenError, TokenSource, host_of};
-use super::{ApiVersion, BatchError, BatchItem, GraphError};
+use super::{ApiVersion, BatchError, BatchItem, GraphError, RetryClass};
 
 /// Sends requests to one Graph base URL with tokens from one [`TokenSource`]. Cheap to clone.
 #[derive(Clone)]
@@ -195,14 +196,14 @@ impl GraphClient {
     /// The error for a non-2xx, non-401 outer answer.
     fn outer_error(&self, answer: &Answer, client_request_id: &str) -> BatchError {
         let status = answer.status.as_u16();
-        match status {
-            424 | 429 | 502 | 503 | 504 => BatchError::Throttled {
+        match RetryClass::of(status) {
+            RetryClass::Throttled | RetryClass::Transient => BatchError::Throttled {
                 status,
                 retry_after: header(&answer.headers, "retry-after")
                     .as_deref()
                     .and_then(parse_retry_after),
             },
-            _ => {
+            RetryClass::Final => {
                 let body: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
                     Value::String(String::from_utf8_lossy(&answer.body).into_owned())
                 });
@@ -489,10 +490,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn outer_503_and_424_are_throttled_without_retry_after() {
+    async fn outer_transient_statuses_are_throttled_without_retry_after() {
         for status in [
             StatusCode::SERVICE_UNAVAILABLE,
             StatusCode::FAILED_DEPENDENCY,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
+            StatusCode::GATEWAY_TIMEOUT,
         ] {
             let (base, _) = graph(move |_, _, _| status.into_response()).await;
             let client = GraphClient::new(&base, static_source("t"), test_http());
@@ -530,7 +534,7 @@ mod tests {
     async fn outer_error_without_graph_body_is_rejected_with_a_snippet() {
         let (base, _) = graph(|_, _, _| {
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::NOT_IMPLEMENTED,
                 "<html>\n  upstream   broke\n</html>",
             )
                 .into_response()
@@ -538,7 +542,7 @@ mod tests {
         .await;
         let client = GraphClient::new(&base, static_source("t"), test_http());
         let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
-        let BatchError::Rejected { status: 500, error } = &err else {
+        let BatchError::Rejected { status: 501, error } = &err else {
             panic!("{err:?}")
         };
         assert_eq!(error.code, "");

@@ -29,6 +29,7 @@ mod error_body;
 mod federated;
 mod managed_identity;
 mod pfx;
+mod retry_class;
 mod token;
 mod user_key;
 
@@ -43,6 +44,7 @@ pub(crate) use client::GraphClient;
 pub(crate) use cloud::{Cloud, validate_base_url};
 pub(crate) use device_code::DevicePrompt;
 pub(crate) use managed_identity::{ManagedIdentityEndpoint, validate_identity_endpoint};
+pub(crate) use retry_class::RetryClass;
 pub(crate) use token::check_static_token;
 pub(crate) use token::{Credential, TokenClaims, TokenSource};
 pub(crate) use user_key::user_path;
