@@ -8,29 +8,38 @@
 //! [`emulator`]; every other module is private, so `dead_code` sees what nothing uses.
 //!
 //! # Layout
-//! - [`cli`]: clap types (raw strings and paths), no logic.
-//! - `config`: raw args + environment → validated settings.
-//! - [`input`]: the input spreadsheet → jobs, offline, with row-numbered validation.
+//! Data flows one way: command line → `config` → `input` → `engine` → `journal` → `report`,
+//! with `graph` beneath the engine and the emulator apart.
+//! - `main.rs` → [`run`]: parses the command line, dispatches the command, maps its outcome
+//!   to the exit code; `error`: what stops a command and its exit code.
+//! - [`cli`]: clap types (raw strings and paths), no logic. Only `config` and `run` see them.
+//! - `config`: raw args + environment → one validated settings value per command
+//!   (`RolloutSettings` + `Connection` for `apply`/`plan`, `CheckSettings`,
+//!   `RollbackSettings`, `EmulatorSettings`, `Output`).
+//! - [`input`]: the input spreadsheet → jobs, offline, with row-numbered validation; what
+//!   "the same user" means (`same_user`).
 //! - [`action`]: the `Action` enum, its aliases, the calls and permissions each needs.
-//! - `engine`: per-job state machines and the async scheduler (batching, pacing, retries).
-//! - `graph`: `$batch` wire types, user keys, HTTP client, tokens, clouds.
-//! - [`journal`]: the results CSV: append during the run, read back on resume, compact.
-//! - `locale_text`: ASCII in place of the output's marks when the locale is not UTF-8.
-//! - `figures`: numbers, counts (`1 user`, `2,350 rows`), rates and durations as people read
-//!   them, the same in every message, summary and progress line.
-//! - `report`: human and JSON summaries.
+//! - `rollout`: `apply`/`plan` as its steps: prepare → sign in → execute → finish → emit;
+//!   `connect`: signing in and the permission check (also the `check` command).
+//! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
+//!   retries, the breaker and the `--max-changes`/`--limit` gates).
+//! - `graph`: `$batch` wire types, user keys, HTTP client, tokens and sign-in modes, clouds,
+//!   and the one retry rule for batch and item statuses (`RetryClass`).
+//! - [`journal`]: the results CSV: the run's sink (append on its own thread), `--resume`
+//!   matching, read back, compaction.
+//! - `report`: summaries (text, JSON, HTML) and `emit`, the one way a summary is put out.
+//! - `rollback`: the undo file of a finished run.
 //! - `progress`: progress bar or periodic log lines on stderr.
-//! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`,
-//!   knowing nothing of the CLI: one entry point, [`emulator::serve`]`(listener, config,
-//!   shutdown)`; `emulator_command`: the `emulator` command around it.
-//! - `rollout`: the `apply`/`plan` flow (journal, sign-in, engine, summary); `connect`:
-//!   sign-in and the permission check.
+//! - `figures`: numbers, counts (`1 user`, `2,350 rows`), rates and durations as people read
+//!   them, the same in every message, summary and progress line; `locale_text`: ASCII in
+//!   place of the output's marks when the locale is not UTF-8.
 //! - `output_path`: output paths checked against the input and each other; `atomic_file`: the
 //!   one way a whole output file is written (temp file, fsync, rename, directory fsync).
 //! - `shutdown_signal`: Ctrl-C and SIGTERM, which stop a run gracefully.
-//! - `rollback`: the undo file of a finished run.
 //! - `cli_artifacts`: shell completions and manual pages generated from [`cli`].
-//! - [`run`]: dispatches a parsed command; `error`: what stops a command and its exit code.
+//! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`,
+//!   knowing nothing of the CLI, with one entry point, [`emulator::serve`]`(listener, config,
+//!   shutdown)`; `emulator_command`: the `emulator` command around it.
 
 pub mod action;
 mod atomic_file;

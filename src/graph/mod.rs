@@ -18,6 +18,7 @@
 //! - `azure_cli`: tokens from `az account get-access-token`.
 //! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
 //! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
+//! - `retry_class`: what a status means for sending again, one rule for a batch and its items.
 
 mod azure_cli;
 mod batch;

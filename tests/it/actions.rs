@@ -7,7 +7,7 @@ use mfa_rollout::emulator::{EmulatorConfig, MethodSpec, UserSpec};
 use mfa_rollout::journal::Status;
 use serde_json::Value;
 
-use crate::util::{Env, results, run, stat, state};
+use crate::util::{Env, Invocation, results, stat, state};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 
@@ -224,9 +224,8 @@ fn a_mixed_file_of_all_actions_leaves_exactly_the_expected_methods_and_states() 
     csv.push_str(&format!("ghost@{DOMAIN},disable+revoke-sessions\n"));
     let input = env.write("all.csv", &csv);
     let out = env.path("r.csv");
-    let (code, stdout, stderr) = run(env.rollout("apply", &input, &out, &[]));
     // The ghost is not found: exit 1, everything else must have ended well.
-    assert_eq!(code, 1, "{stdout}{stderr}");
+    env.apply(&input).results(&out).expect_exit(1);
 
     let users = by_upn(&env);
     for c in &cases {
@@ -306,13 +305,10 @@ fn reset_scope_all_also_removes_fido2_and_windows_hello() {
     let env = Env::start(config);
     let input = env.write("a.csv", &format!("upn\nstrong@{DOMAIN}\n"));
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout(
-        "apply",
-        &input,
-        &out,
-        &["--action", "reset-methods", "--reset-scope", "all"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input)
+        .results(&out)
+        .args(&["--action", "reset-methods", "--reset-scope", "all"])
+        .expect_exit(0);
     let users = by_upn(&env);
     assert_eq!(
         users[&format!("strong@{DOMAIN}")]["methods"]
@@ -334,13 +330,12 @@ fn rollback_of_a_completed_run_applied_restores_every_previous_state() {
     let csv = crate::util::rollout_csv(&upns, &["enforce", "disable", "enable"]);
     let input = env.write("u.csv", &csv);
     let out = env.path("run.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input).results(&out).expect_exit(0);
     let undo = env.path("undo.csv");
-    let (code, _, stderr) = run(env.rollback(&out, &undo));
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(env.rollout("apply", &undo, &env.path("undo-run.csv"), &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollback(&out, &undo)).expect_exit(0);
+    env.apply(&undo)
+        .results(&env.path("undo-run.csv"))
+        .expect_exit(0);
     let now = by_upn(&env);
     for (upn, was) in &before {
         let is = state(&now[upn]);
@@ -374,13 +369,12 @@ fn rollback_explains_what_cannot_be_undone_and_emits_no_rows_for_it() {
         &format!("upn,action\na@{DOMAIN},enforce+reset-methods\nb@{DOMAIN},revoke-sessions\n"),
     );
     let out = env.path("run.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input).results(&out).expect_exit(0);
     let undo = env.path("undo.csv");
-    let (code, _, stderr) = run(env.rollback(&out, &undo));
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("1 method reset"), "{stderr}");
-    assert!(stderr.contains("1 session revocation"), "{stderr}");
+    Invocation::from(env.rollback(&out, &undo))
+        .expect_exit(0)
+        .stderr_has("1 method reset")
+        .stderr_has("1 session revocation");
     let text = std::fs::read_to_string(&undo).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains(&format!("a@{DOMAIN},disable")), "{text}");
@@ -390,17 +384,14 @@ fn rollback_explains_what_cannot_be_undone_and_emits_no_rows_for_it() {
 fn check_reports_a_withheld_permission_and_exits_3() {
     let env =
         Env::start(EmulatorConfig::generated(3, 1).withhold_permission("User.RevokeSessions.All"));
-    let (code, stdout, stderr) = run(env.check(None));
-    assert_eq!(code, 3, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("revoke-sessions") && stdout.contains("MISSING"),
-        "{stdout}"
-    );
-    assert!(stderr.contains("User.RevokeSessions.All"), "{stderr}");
+    Invocation::from(env.check(None))
+        .expect_exit(3)
+        .stdout_has("revoke-sessions")
+        .stdout_has("MISSING")
+        .stderr_has("User.RevokeSessions.All");
 
     // With an input that needs only state changes, the same token is enough.
     let input = env.write("u.csv", &format!("upn,action\nuser0001@{DOMAIN},enforce\n"));
-    let (code, stdout, stderr) = run(env.check(Some(&input)));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    Invocation::from(env.check(Some(&input))).expect_exit(0);
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mfa_rollout::emulator::{EmulatorConfig, Faults};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, rollout_csv, run, stat, state};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, state};
 
 /// The emulator's users, as (upn, state) in a stable order.
 fn upns(env: &Env) -> Vec<String> {
@@ -95,8 +95,7 @@ fn a_5000_user_mixed_rollout_under_throttling_and_faults_converges_writing_each_
             "8",
         ],
     );
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(cmd).expect_exit(0);
 
     let records = results(&out);
     assert_eq!(records.len(), 5000, "one line per (row, action)");
@@ -124,8 +123,7 @@ fn plan_reads_every_user_and_writes_nothing() {
     let csv = rollout_csv(&upns, &["enforce", "disable"]);
     let input = env.write("users.csv", &csv);
     let report = env.path("plan.csv");
-    let (code, stdout, stderr) = run(env.rollout("plan", &input, &report, &[]));
-    assert_eq!(code, 0, "{stderr}{stdout}");
+    env.plan(&input).report(&report).expect_exit(0);
     assert_eq!(stat(&env.stats(), "writes"), 0);
     let records = results(&report);
     assert_eq!(records.len(), 300);
@@ -148,10 +146,11 @@ fn bad_input_exits_2_naming_rows_and_sends_nothing() {
         "upn,action\nok@contoso.onmicrosoft.com,enforce\nnot an upn,enforce\nb@contoso.onmicrosoft.com,explode\n",
     );
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("row 3"), "{stderr}");
-    assert!(stderr.contains("row 4"), "{stderr}");
+    env.apply(&input)
+        .results(&out)
+        .expect_exit(2)
+        .stderr_has("row 3")
+        .stderr_has("row 4");
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
 
@@ -162,12 +161,10 @@ fn delete_app_passwords_is_refused_with_the_explanation_and_nothing_is_sent() {
         "a.csv",
         "upn,action\na@contoso.onmicrosoft.com,delete-app-passwords\n",
     );
-    let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("no API exists for app passwords"),
-        "{stderr}"
-    );
+    env.apply(&input)
+        .results(&env.path("r.csv"))
+        .expect_exit(2)
+        .stderr_has("no API exists for app passwords");
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
 
@@ -177,12 +174,11 @@ fn an_existing_results_file_is_never_replaced_without_overwrite() {
     let upns = upns(&env);
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
     let out = env.write("r.csv", "precious\n");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--overwrite") || stderr.contains("--resume"),
-        "{stderr}"
-    );
+    env.apply(&input)
+        .results(&out)
+        .expect_exit(2)
+        .stderr_has("--overwrite")
+        .stderr_has("--resume");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
@@ -193,9 +189,11 @@ fn max_changes_below_the_plan_exits_4_before_any_write() {
     let upns = upns(&env);
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce", "disable"]));
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--max-changes", "3"]));
-    assert_eq!(code, 4, "{stderr}");
-    assert!(stderr.contains("--max-changes"), "{stderr}");
+    env.apply(&input)
+        .results(&out)
+        .args(&["--max-changes", "3"])
+        .expect_exit(4)
+        .stderr_has("--max-changes");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
 
@@ -208,12 +206,10 @@ fn a_withheld_permission_stops_apply_with_exit_3_before_any_write() {
     );
     let upns = upns(&env);
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
-    let (code, _, stderr) = run(env.rollout("apply", &input, &env.path("r.csv"), &[]));
-    assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("Policy.ReadWrite.AuthenticationMethod"),
-        "{stderr}"
-    );
+    env.apply(&input)
+        .results(&env.path("r.csv"))
+        .expect_exit(3)
+        .stderr_has("Policy.ReadWrite.AuthenticationMethod");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
 
@@ -222,10 +218,11 @@ fn a_wrong_client_secret_is_one_clear_line_and_exit_3() {
     let env = Env::start(EmulatorConfig::generated(5, 2));
     let upns = upns(&env);
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
-    let mut cmd = env.rollout("apply", &input, &env.path("r.csv"), &[]);
-    cmd.env("AZURE_CLIENT_SECRET", "not-the-secret-123");
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let Output { stdout, stderr, .. } = env
+        .apply(&input)
+        .results(&env.path("r.csv"))
+        .env("AZURE_CLIENT_SECRET", "not-the-secret-123")
+        .expect_exit(3);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("not-the-secret-123") && !stdout.contains("not-the-secret-123"));
 }
@@ -271,8 +268,7 @@ fn kill_9_mid_run_then_resume_ends_complete_and_correct() {
 
     let mut resume = pace.to_vec();
     resume.push("--resume");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &resume));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input).results(&out).args(&resume).expect_exit(0);
     let records = results(&out);
     assert_eq!(records.len(), 1500);
     let rows: std::collections::BTreeSet<u64> = records.iter().map(|r| r.row).collect();
@@ -318,8 +314,7 @@ fn ctrl_c_exits_130_with_a_resume_command_and_the_file_resumes() {
 
     let mut resume = pace.to_vec();
     resume.push("--resume");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &resume));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input).results(&out).args(&resume).expect_exit(0);
     assert_eq!(results(&out).len(), 800);
     assert_converged(&env, &wishes_of(&csv));
 }
@@ -330,14 +325,15 @@ fn resume_refuses_an_input_whose_rows_changed() {
     let upns = upns(&env);
     let input = env.write("u.csv", &rollout_csv(&upns, &["enforce"]));
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    env.apply(&input).results(&out).expect_exit(0);
     let mut other = upns.clone();
     other.swap(0, 1);
     let changed = env.write("u.csv", &rollout_csv(&other, &["enforce"]));
-    let (code, _, stderr) = run(env.rollout("apply", &changed, &out, &["--resume"]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("row 2"), "{stderr}");
+    env.apply(&changed)
+        .results(&out)
+        .arg("--resume")
+        .expect_exit(2)
+        .stderr_has("row 2");
 }
 
 #[test]
@@ -355,9 +351,9 @@ fn the_readme_sandbox_command_runs_the_sample_rollout() {
         .args(["--write-rate", "200", "--read-rate", "400"])
         .env_remove("GRAPH_ACCESS_TOKEN")
         .env_remove("AZURE_CLIENT_SECRET");
-    let (code, stdout, stderr) = run(cmd);
     // A few sample users are missing from the sample tenant on purpose.
-    assert_eq!(code, 1, "{stderr}");
+    // The summary is printed.
+    Invocation::from(cmd).expect_exit(1).stdout_has("applied");
     let records = results(&out);
     let rows = std::fs::read_to_string(root.join("samples/rollout.csv"))
         .unwrap()
@@ -367,10 +363,6 @@ fn the_readme_sandbox_command_runs_the_sample_rollout() {
     assert_eq!(records.len(), rows);
     assert!(records.iter().any(|r| r.status == Status::NotFound));
     assert!(records.iter().any(|r| r.status == Status::Applied));
-    assert!(
-        stdout.contains("applied"),
-        "the summary is printed: {stdout}"
-    );
 }
 
 #[test]
@@ -392,8 +384,7 @@ fn sandbox_without_a_tenant_file_makes_every_input_user_exist() {
         .arg("-q")
         .env_remove("GRAPH_ACCESS_TOKEN")
         .env_remove("AZURE_CLIENT_SECRET");
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(cmd).expect_exit(0);
     let records = results(&out);
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r.status != Status::NotFound));

@@ -166,6 +166,122 @@ impl Env {
     }
 }
 
+/// A command being built, then run and checked in one chain:
+/// `env.apply(&input).results(&out).arg("--resume").expect_exit(0).stderr_has("resuming")`.
+pub(crate) struct Invocation {
+    command: Command,
+}
+
+impl From<Command> for Invocation {
+    fn from(command: Command) -> Invocation {
+        Invocation { command }
+    }
+}
+
+impl Env {
+    /// `mfa-rollout apply INPUT` against this emulator, `--quiet`.
+    pub(crate) fn apply(&self, input: &Path) -> Invocation {
+        self.subcommand("apply", input)
+    }
+
+    /// `mfa-rollout plan INPUT` against this emulator, `--quiet`.
+    pub(crate) fn plan(&self, input: &Path) -> Invocation {
+        self.subcommand("plan", input)
+    }
+
+    fn subcommand(&self, sub: &str, input: &Path) -> Invocation {
+        let mut c = self.command();
+        c.arg(sub).arg(input);
+        self.point_at_emulator(&mut c);
+        c.arg("--quiet");
+        Invocation { command: c }
+    }
+}
+
+impl Invocation {
+    /// `--results FILE`.
+    pub(crate) fn results(self, path: &Path) -> Invocation {
+        self.arg("--results").arg(path)
+    }
+
+    /// `--report FILE` (plan).
+    pub(crate) fn report(self, path: &Path) -> Invocation {
+        self.arg("--report").arg(path)
+    }
+
+    pub(crate) fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Invocation {
+        self.command.arg(arg);
+        self
+    }
+
+    pub(crate) fn args(mut self, args: &[&str]) -> Invocation {
+        self.command.args(args);
+        self
+    }
+
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Invocation {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Runs the command to its end.
+    pub(crate) fn output(mut self) -> Output {
+        let out = self.command.output().expect("binary runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs the command and checks its exit code (printing both streams when it differs).
+    #[track_caller]
+    pub(crate) fn expect_exit(self, code: i32) -> Output {
+        self.output().expect_exit(code)
+    }
+}
+
+/// What a command did.
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "{what}\nexit code: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub(crate) fn expect_exit(self, code: i32) -> Output {
+        if self.code != code {
+            self.fail(&format!("expected exit code {code}"));
+        }
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn stderr_has(self, text: &str) -> Output {
+        if !self.stderr.contains(text) {
+            self.fail(&format!("expected {text:?} on stderr"));
+        }
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn stdout_has(self, text: &str) -> Output {
+        if !self.stdout.contains(text) {
+            self.fail(&format!("expected {text:?} on stdout"));
+        }
+        self
+    }
+}
+
 pub(crate) fn results(path: &Path) -> Vec<ResultRecord> {
     read_results(path).expect("results file readable")
 }
