@@ -402,6 +402,14 @@ pub struct ApplyArgs {
     /// the command that continues.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// With --resume: do again the rows whose last status is 'failed' (not_found, invalid
+    /// and skipped rows stay as they are)
+    ///
+    /// Each is read first, so a change that did land before its failure is recorded
+    /// 'unchanged', never written twice; the later actions of its row, skipped because it
+    /// failed, are done too. The new record replaces the failed one in the results file.
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

@@ -555,6 +555,8 @@ pub(crate) struct RolloutSettings {
     /// The flag that names `results` (`--results`, or `--report` for `plan`).
     pub(crate) results_flag: &'static str,
     pub(crate) resume: bool,
+    /// `--retry-failed` (only with `--resume`): failed rows are done again.
+    pub(crate) retry_failed: bool,
     pub(crate) overwrite: bool,
     pub(crate) dry_run: bool,
     /// `--limit`: changes this run makes at most (also in `engine`).
@@ -573,6 +575,7 @@ struct RolloutArgs<'a> {
     results: Option<PathBuf>,
     results_flag: &'static str,
     resume: bool,
+    retry_failed: bool,
     overwrite: bool,
     dry_run: bool,
     max_changes: Option<u64>,
@@ -594,6 +597,7 @@ pub(crate) fn apply(
             results: Some(args.results.clone()),
             results_flag: "--results",
             resume: args.resume,
+            retry_failed: args.retry_failed,
             overwrite: args.overwrite,
             dry_run: args.dry_run,
             max_changes: args.max_changes,
@@ -618,6 +622,7 @@ pub(crate) fn plan(
             results: args.report.clone(),
             results_flag: "--report",
             resume: false,
+            retry_failed: false,
             overwrite: args.overwrite,
             dry_run: true,
             max_changes: None,
@@ -636,6 +641,11 @@ fn rollout(
     a: RolloutArgs<'_>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(RolloutSettings, Connection), Error> {
+    if a.retry_failed && !a.resume {
+        return Err(Error::Usage(
+            "--retry-failed works only with --resume: it redoes the failed rows of an existing results file".into(),
+        ));
+    }
     let input_options = input_options(a.input)?;
     let mut engine = engine_settings(a.pacing, &a.run.reset_scope, a.dry_run, a.max_changes)?;
     let failure_bound = a
@@ -657,6 +667,7 @@ fn rollout(
         results: a.results,
         results_flag: a.results_flag,
         resume: a.resume,
+        retry_failed: a.retry_failed,
         overwrite: a.overwrite,
         dry_run: a.dry_run,
         limit: a.limit,

@@ -135,8 +135,12 @@ fn prepare(r: &RolloutSettings, connection: &Connection) -> Result<Prepared, Err
         _ => Vec::new(),
     };
     let by_mail = loaded.user_kind == UserKind::Mail;
-    let (items, upfront, point) =
-        remaining_work(loaded, &done, r.results.as_deref().unwrap_or(Path::new("")))?;
+    let (items, upfront, point) = remaining_work(
+        loaded,
+        &done,
+        r.results.as_deref().unwrap_or(Path::new("")),
+        r.retry_failed,
+    )?;
     if r.resume && !r.output.quiet {
         eprintln!("{}", point.message());
     }

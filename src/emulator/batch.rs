@@ -314,7 +314,7 @@ pub(crate) fn run(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             fault_item(shared, status, client_request_id)
         } else {
-            execute(
+            let ran = execute(
                 shared,
                 &Call {
                     beta,
@@ -325,7 +325,17 @@ pub(crate) fn run(
                     token,
                     eventual: super::server::is_eventual(header(&item.headers, "consistencylevel")),
                 },
-            )
+            );
+            match faults::after_execute_fault(&shared.config.faults, &mut shared.rng()) {
+                Some(status) => {
+                    shared
+                        .stats
+                        .faults_item_5xx_after_execute
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    fault_item(shared, status, client_request_id)
+                }
+                None => ran,
+            }
         };
         shared.stats.item(reply.status);
         replies[i] = Some(reply);

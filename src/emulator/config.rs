@@ -104,6 +104,10 @@ pub struct Faults {
     pub batch_503: f64,
     /// One item (or one plain request) answered `503` or `504`; it does not run.
     pub item_5xx: f64,
+    /// One item (or one plain request) runs, and is then answered `503` or `504` all the
+    /// same: the change happened, the answer says it failed (a gateway timing out on a
+    /// request the service completed). Drawn after `item_5xx`, for the items it spared.
+    pub item_5xx_after_execute: f64,
     /// A response cut off mid-body (headers and part of the body sent, then the connection
     /// is closed). By default nothing in the request runs; see `drop_after_execute`.
     pub drop: f64,

@@ -1,6 +1,7 @@
 //! Seeded fault injection: whole-batch 429/503, item 503/504, latency with jitter, and a
 //! response cut off mid-body. A faulted request or item is not executed (a 503 item did
-//! nothing), except a dropped one when `drop_after_execute` asks for the harder case.
+//! nothing), except a dropped one when `drop_after_execute` asks for the harder case, and an
+//! item answered 503/504 by `item_5xx_after_execute`, which ran first.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -37,6 +38,11 @@ pub(crate) fn batch_fault(f: &Faults, rng: &mut ChaCha8Rng) -> Option<BatchFault
 /// 503 or 504 for one item, or None.
 pub(crate) fn item_fault(f: &Faults, rng: &mut ChaCha8Rng) -> Option<u16> {
     roll(rng, f.item_5xx).then(|| if rng.random_bool(0.5) { 503 } else { 504 })
+}
+
+/// 503 or 504 for an item that has run (`item_5xx_after_execute`), or None.
+pub(crate) fn after_execute_fault(f: &Faults, rng: &mut ChaCha8Rng) -> Option<u16> {
+    roll(rng, f.item_5xx_after_execute).then(|| if rng.random_bool(0.5) { 503 } else { 504 })
 }
 
 pub(crate) fn drop_fault(f: &Faults, rng: &mut ChaCha8Rng) -> bool {

@@ -529,18 +529,27 @@ fn plain_request(
             Stats::bump(&shared.stats.faults_item_5xx);
             batch::fault_item(shared, status, crid)
         }
-        None => execute(
-            shared,
-            &Call {
-                beta,
-                method,
-                url: &url,
-                body: body.as_ref(),
-                client_request_id: crid,
-                token,
-                eventual,
-            },
-        ),
+        None => {
+            let ran = execute(
+                shared,
+                &Call {
+                    beta,
+                    method,
+                    url: &url,
+                    body: body.as_ref(),
+                    client_request_id: crid,
+                    token,
+                    eventual,
+                },
+            );
+            match faults::after_execute_fault(&shared.config.faults, &mut shared.rng()) {
+                Some(status) => {
+                    Stats::bump(&shared.stats.faults_item_5xx_after_execute);
+                    batch::fault_item(shared, status, crid)
+                }
+                None => ran,
+            }
+        }
     };
     shared.stats.item(reply.status);
     Stats::bump(&shared.stats.plain_requests);

@@ -27,6 +27,8 @@ pub(crate) struct Stats {
     pub(crate) faults_batch_429: AtomicU64,
     pub(crate) faults_batch_503: AtomicU64,
     pub(crate) faults_item_5xx: AtomicU64,
+    /// Items that ran and were answered 503/504 all the same.
+    pub(crate) faults_item_5xx_after_execute: AtomicU64,
     pub(crate) faults_dropped: AtomicU64,
     /// Items in the batches answered a whole-batch 429 or 503 (none of them ran).
     pub(crate) faults_batch_items: AtomicU64,
@@ -51,6 +53,7 @@ impl Stats {
             faults_batch_429: AtomicU64::new(0),
             faults_batch_503: AtomicU64::new(0),
             faults_item_5xx: AtomicU64::new(0),
+            faults_item_5xx_after_execute: AtomicU64::new(0),
             faults_dropped: AtomicU64::new(0),
             faults_batch_items: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
@@ -102,6 +105,7 @@ impl Stats {
                 "batch_429": self.faults_batch_429.load(Relaxed),
                 "batch_503": self.faults_batch_503.load(Relaxed),
                 "item_5xx": self.faults_item_5xx.load(Relaxed),
+                "item_5xx_after_execute": self.faults_item_5xx_after_execute.load(Relaxed),
                 "dropped": self.faults_dropped.load(Relaxed),
                 "batch_items": self.faults_batch_items.load(Relaxed),
             },

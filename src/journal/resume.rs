@@ -97,10 +97,16 @@ impl ResumePoint {
 /// Matches the records of an earlier run against the input (exit 2 when a row changed) and
 /// returns the work still to do, the upfront records not yet written, and where that leaves
 /// the run.
+///
+/// A (row, action) may have several records (a failed one, then its retry): the last one is
+/// current. With `retry_failed` a (row, action) whose current record is `failed` is not
+/// finished, so it is done again (its machine reads first), and so are its row's later
+/// actions.
 pub(crate) fn remaining_work(
     loaded: LoadedInput,
     done: &[ResultRecord],
     results: &Path,
+    retry_failed: bool,
 ) -> Result<(Vec<WorkItem>, Vec<ResultRecord>, ResumePoint), Error> {
     let jobs_by_row: HashMap<u64, &input::Job> = if done.is_empty() {
         HashMap::new()
@@ -112,7 +118,7 @@ pub(crate) fn remaining_work(
         UserKind::Mail => UserLookup::Mail,
         UserKind::Upn | UserKind::ObjectId => UserLookup::Key,
     };
-    let mut finished: BTreeSet<(u64, String)> = BTreeSet::new();
+    let mut current: HashMap<(u64, String), Status> = HashMap::new();
     for r in done {
         let matches = match jobs_by_row.get(&r.row) {
             Some(job) => {
@@ -134,8 +140,13 @@ pub(crate) fn remaining_work(
                 r.action
             )));
         }
-        finished.insert((r.row, r.action.clone()));
+        current.insert((r.row, r.action.clone()), r.status);
     }
+    let finished: BTreeSet<(u64, String)> = current
+        .into_iter()
+        .filter(|(_, status)| !(retry_failed && *status == Status::Failed))
+        .map(|(key, _)| key)
+        .collect();
     let upfront = upfront_records(&loaded)
         .into_iter()
         .filter(|r| !finished.contains(&(r.row, r.action.clone())))
@@ -185,6 +196,58 @@ mod tests {
     use super::*;
     use crate::action::Action;
 
+    fn job(row: u64, user: &str, actions: &[Action]) -> input::Job {
+        input::Job {
+            row,
+            user: user.into(),
+            actions: actions.to_vec(),
+            duplicate_of: None,
+            keep: vec![],
+        }
+    }
+
+    fn rec(row: u64, user: &str, action: Action, status: Status) -> ResultRecord {
+        ResultRecord {
+            row,
+            user: user.into(),
+            action: action.as_str().into(),
+            status,
+            ..ResultRecord::default()
+        }
+    }
+
+    #[test]
+    fn retry_failed_redoes_rows_whose_last_record_failed_and_their_skipped_later_actions() {
+        let loaded = || LoadedInput {
+            jobs: vec![
+                job(2, "a@x.com", &[Action::Disable, Action::RevokeSessions]),
+                job(3, "b@x.com", &[Action::Enforce]),
+                job(4, "c@x.com", &[Action::Enforce]),
+                job(5, "d@x.com", &[Action::Enforce]),
+            ],
+            ..LoadedInput::default()
+        };
+        let done = vec![
+            rec(2, "a@x.com", Action::Disable, Status::Failed),
+            rec(2, "a@x.com", Action::RevokeSessions, Status::Skipped),
+            rec(3, "b@x.com", Action::Enforce, Status::NotFound),
+            // Failed once, then done by an earlier retry: the later record is the current one.
+            rec(4, "c@x.com", Action::Enforce, Status::Failed),
+            rec(4, "c@x.com", Action::Enforce, Status::Applied),
+            rec(5, "d@x.com", Action::Enforce, Status::Failed),
+        ];
+        let path = Path::new("r.csv");
+        let (work, _, _) = remaining_work(loaded(), &done, path, true).unwrap();
+        let redo: Vec<(u64, usize)> = work.iter().map(|w| (w.row, w.start_at)).collect();
+        assert_eq!(
+            redo,
+            [(2, 0), (5, 0)],
+            "row 2 from its failed first action on"
+        );
+        let (work, _, _) = remaining_work(loaded(), &done, path, false).unwrap();
+        assert!(work.is_empty(), "without the flag a failed row is finished");
+    }
+
     #[test]
     fn the_resume_point_reads_as_words_and_names_rows_done_without_a_request() {
         let point = |rows, done, done_without_request| {
@@ -230,7 +293,7 @@ mod tests {
                 ..ResultRecord::default()
             })
             .collect();
-        let (work, upfront, _) = remaining_work(loaded, &done, Path::new("r.csv")).unwrap();
+        let (work, upfront, _) = remaining_work(loaded, &done, Path::new("r.csv"), false).unwrap();
         assert!(work.is_empty() && upfront.is_empty(), "{work:?}");
     }
 }

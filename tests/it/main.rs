@@ -17,6 +17,7 @@ mod limit;
 mod mail_column;
 mod methods;
 mod pacing;
+mod retry_failed;
 mod rollout;
 mod shell_integration;
 mod sign_in;
