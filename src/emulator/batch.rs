@@ -326,7 +326,8 @@ pub(crate) fn run(
                     eventual: super::server::is_eventual(header(&item.headers, "consistencylevel")),
                 },
             );
-            match faults::after_execute_fault(&shared.config.faults, &mut shared.rng()) {
+            let after = faults::after_execute_fault(&shared.config.faults, &mut shared.rng());
+            match after {
                 Some(status) => {
                     shared
                         .stats

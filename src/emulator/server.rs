@@ -524,7 +524,10 @@ fn plain_request(
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_string(),
     };
-    let reply = match faults::item_fault(&shared.config.faults, &mut shared.rng()) {
+    // Drawn in a statement of its own: the generator's lock must be released before the
+    // after-execute draw below takes it again.
+    let fault = faults::item_fault(&shared.config.faults, &mut shared.rng());
+    let reply = match fault {
         Some(status) => {
             Stats::bump(&shared.stats.faults_item_5xx);
             batch::fault_item(shared, status, crid)
@@ -542,7 +545,8 @@ fn plain_request(
                     eventual,
                 },
             );
-            match faults::after_execute_fault(&shared.config.faults, &mut shared.rng()) {
+            let after = faults::after_execute_fault(&shared.config.faults, &mut shared.rng());
+            match after {
                 Some(status) => {
                     Stats::bump(&shared.stats.faults_item_5xx_after_execute);
                     batch::fault_item(shared, status, crid)

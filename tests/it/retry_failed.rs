@@ -208,3 +208,56 @@ fn retry_failed_without_resume_is_refused_naming_the_flag_before_anything_is_sen
     assert_eq!(stat(&env.stats(), "requests"), 0);
     assert!(!out.exists());
 }
+
+#[test]
+fn an_item_answered_5xx_after_running_has_changed_the_tenant_plain_and_in_a_batch() {
+    let env = Env::start(
+        EmulatorConfig::generated(3, 5)
+            .no_throttle()
+            .faults(Faults {
+                item_5xx_after_execute: 1.0,
+                ..Faults::default()
+            }),
+    );
+    let mut upns: Vec<String> = env.users().keys().cloned().collect();
+    upns.sort();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let base = env.emu.base_url();
+    let statuses = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let token = crate::util::client_credentials_token(&env.emu, &http).await;
+        let url = |upn: &str| format!("/users/{upn}/authentication/requirements");
+        let plain = http
+            .patch(format!("{base}/beta{}", url(&upns[0])))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"perUserMfaState": "enforced"}))
+            .send()
+            .await
+            .expect("plain request")
+            .status()
+            .as_u16();
+        let batch: serde_json::Value = http
+            .post(format!("{base}/beta/$batch"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"requests": [{
+                "id": "1", "method": "PATCH", "url": url(&upns[1]),
+                "headers": {"Content-Type": "application/json"},
+                "body": {"perUserMfaState": "enforced"}
+            }]}))
+            .send()
+            .await
+            .expect("batch")
+            .json()
+            .await
+            .expect("batch json");
+        (plain, batch["responses"][0]["status"].as_u64().unwrap_or(0))
+    });
+    assert!(matches!(statuses.0, 503 | 504), "{statuses:?}");
+    assert!(matches!(statuses.1, 503 | 504), "{statuses:?}");
+    let users = env.users();
+    for upn in &upns[..2] {
+        assert_eq!(state(&users[upn]), "enforced", "{upn}: the change landed");
+    }
+    let faults = &env.stats()["faults"];
+    assert_eq!(stat(faults, "item_5xx_after_execute"), 2, "{faults}");
+}
