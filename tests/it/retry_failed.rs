@@ -9,8 +9,6 @@ use mfa_rollout::journal::{ResultRecord, Status};
 
 use crate::util::{Env, results, rollout_csv, run, stat, state};
 
-const FAST: [&str; 4] = ["--read-rate", "4000", "--write-rate", "2000"];
-
 fn target(action: &str) -> &'static str {
     match action {
         "enforce" => "enforced",
@@ -62,8 +60,18 @@ fn retry_failed_turns_failed_rows_into_applied_or_unchanged_with_zero_double_wri
     csv.push_str("not a user,enforce\n"); // invalid (--skip-invalid)
     let input = flaky.write("users.csv", &csv);
     let out = flaky.path("results.csv");
-    let mut args = FAST.to_vec();
-    args.extend(["--max-attempts", "1", "--skip-invalid"]);
+    // Writes paced slowly enough that the rows giving up after their verifying read (a
+    // quarter second later) are interleaved with writes that pass: the breaker sees failures
+    // of one user here and there, not a run of them.
+    let args = vec![
+        "--read-rate",
+        "4000",
+        "--write-rate",
+        "40",
+        "--max-attempts",
+        "1",
+        "--skip-invalid",
+    ];
     let (code, _, stderr) = run(flaky.rollout("apply", &input, &out, &args));
     assert_eq!(code, 1, "{stderr}");
     let first = results(&out);
