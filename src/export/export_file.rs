@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::journal::{ResultRecord, Status, neutralize};
 
 /// The columns, in order. Users and scripts read these names: extend, never rename.
-pub const EXPORT_HEADER: [&str; 10] = [
+pub(crate) const EXPORT_HEADER: [&str; 10] = [
     "user",
     "id",
     "displayName",
@@ -41,18 +41,18 @@ pub(crate) struct ListedUser {
 
 /// One row of the export.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ExportRow {
-    pub user: String,
-    pub id: String,
-    pub display_name: String,
-    pub user_type: String,
-    pub account_enabled: String,
-    pub state: String,
+pub(crate) struct ExportRow {
+    pub(crate) user: String,
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    pub(crate) user_type: String,
+    pub(crate) account_enabled: String,
+    pub(crate) state: String,
     /// Method labels joined by `;` (the password not counted).
-    pub methods: String,
-    pub default_method: String,
+    pub(crate) methods: String,
+    pub(crate) default_method: String,
     /// Empty when the user was read; why not otherwise.
-    pub error: String,
+    pub(crate) error: String,
 }
 
 impl ExportRow {
@@ -122,7 +122,7 @@ impl ExportRow {
 
     /// How many methods the user has (0: none registered).
     #[must_use]
-    pub fn method_count(&self) -> usize {
+    pub(crate) fn method_count(&self) -> usize {
         self.methods.split(';').filter(|m| !m.is_empty()).count()
     }
 }

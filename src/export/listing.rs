@@ -13,7 +13,7 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 
-use crate::engine::Transport;
+use crate::engine::transport::Transport;
 use crate::graph::{ApiVersion, BatchError, BatchItem, Method};
 use crate::journal::neutralize;
 

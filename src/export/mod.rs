@@ -31,7 +31,7 @@ use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
-pub use export_file::{EXPORT_HEADER, ExportRow};
+pub(crate) use export_file::{EXPORT_HEADER, ExportRow};
 use export_file::{ExportJournal, journal_path, read_rows, write_final};
 use listing::{UserQuery, list_users, read_users, users_path};
 
@@ -67,17 +67,17 @@ impl Sink for ExportSink {
 
 /// What an export found: users per state, users without a method, users not read.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ExportSummary {
-    pub users: u64,
-    pub by_state: BTreeMap<String, u64>,
-    pub without_method: u64,
-    pub guests: u64,
-    pub not_read: u64,
+pub(crate) struct ExportSummary {
+    pub(crate) users: u64,
+    pub(crate) by_state: BTreeMap<String, u64>,
+    pub(crate) without_method: u64,
+    pub(crate) guests: u64,
+    pub(crate) not_read: u64,
 }
 
 impl ExportSummary {
     #[must_use]
-    pub fn of<'a>(rows: impl Iterator<Item = &'a ExportRow>) -> ExportSummary {
+    pub(crate) fn of<'a>(rows: impl Iterator<Item = &'a ExportRow>) -> ExportSummary {
         let mut s = ExportSummary::default();
         for r in rows {
             s.users += 1;
@@ -93,7 +93,7 @@ impl ExportSummary {
     }
 
     #[must_use]
-    pub fn render_text(&self, out: &Path) -> String {
+    pub(crate) fn render_text(&self, out: &Path) -> String {
         let mut t = format!(
             "export {}: {}",
             out.display(),
@@ -124,7 +124,7 @@ impl ExportSummary {
     }
 
     #[must_use]
-    pub fn to_json(&self, out: &Path) -> serde_json::Value {
+    pub(crate) fn to_json(&self, out: &Path) -> serde_json::Value {
         serde_json::json!({
             "file": out.display().to_string(),
             "users": self.users,
@@ -136,7 +136,7 @@ impl ExportSummary {
     }
 
     #[must_use]
-    pub fn completion(&self) -> Completion {
+    pub(crate) fn completion(&self) -> Completion {
         if self.not_read > 0 {
             Completion::SomeRowsFailed
         } else {
@@ -146,7 +146,7 @@ impl ExportSummary {
 }
 
 /// Reads an export file (CSV) back, for `report`. `None` when it is not one.
-pub fn read_export(path: &Path) -> Option<Result<Vec<ExportRow>, String>> {
+pub(crate) fn read_export(path: &Path) -> Option<Result<Vec<ExportRow>, String>> {
     let first = std::fs::read(path).ok()?;
     let head = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&first);
     let header = EXPORT_HEADER.join(",");
@@ -204,7 +204,7 @@ fn resume_command(argv: &[OsString]) -> String {
 }
 
 /// `mfa-rollout export`.
-pub fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Error> {
+pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Error> {
     let out = args.out.as_path();
     let journal_file = journal_path(out);
     let users_file = users_path(out);
@@ -432,7 +432,7 @@ pub fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Error> {
 }
 
 /// A self-contained HTML summary of an export.
-pub fn write_html(path: &Path, summary: &ExportSummary, source: &Path) -> Result<(), Error> {
+pub(crate) fn write_html(path: &Path, summary: &ExportSummary, source: &Path) -> Result<(), Error> {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

@@ -55,15 +55,17 @@ use serde_json::Value;
 /// Which Graph version a batch (and all its items) goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ApiVersion {
+    V1,
     Beta,
 }
 
 impl ApiVersion {
-    /// The URL segment. Every call the tool makes is in beta (per-user MFA state exists
-    /// only there, docs/graph.md §1).
+    /// The URL segment: `v1.0` (export's user listing) or `beta` (every per-user call:
+    /// per-user MFA state exists only there, docs/graph.md §1).
     #[must_use]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            ApiVersion::V1 => "v1.0",
             ApiVersion::Beta => "beta",
         }
     }
