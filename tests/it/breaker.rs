@@ -7,13 +7,7 @@ use std::collections::HashMap;
 use mfa_rollout::emulator::{EmulatorConfig, Faults};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, rollout_csv, run, stat, state};
-
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
-}
+use crate::util::{Env, results, rollout_csv, run, stat, state, upns};
 
 /// Each recorded `applied`/`unchanged` row holds the state the emulator has now.
 fn assert_records_true(env: &Env, records: &[mfa_rollout::journal::ResultRecord]) {

@@ -6,13 +6,7 @@ use std::path::Path;
 
 use mfa_rollout::emulator::EmulatorConfig;
 
-use crate::util::{Env, rollout_csv, run, stat};
-
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
-}
+use crate::util::{Env, rollout_csv, run, stat, upns};
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()

@@ -5,13 +5,7 @@
 use mfa_rollout::emulator::EmulatorConfig;
 use serde_json::Value;
 
-use crate::util::{Env, rollout_csv, run, stat};
-
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
-}
+use crate::util::{Env, rollout_csv, run, stat, upns};
 
 fn items_429(stats: &Value) -> u64 {
     stats["items_by_status"]["429"].as_u64().unwrap_or(0)

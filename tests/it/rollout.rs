@@ -7,14 +7,7 @@ use std::time::{Duration, Instant};
 use mfa_rollout::emulator::{EmulatorConfig, Faults};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, state};
-
-/// The emulator's users, as (upn, state) in a stable order.
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
-}
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, state, upns};
 
 /// What each wish must end as in the emulator (`enable` may become `enforced`: Graph promotes
 /// users who registered a method).

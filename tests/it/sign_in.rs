@@ -9,7 +9,7 @@ use std::process::Stdio;
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, rollout_csv, run, stat};
+use crate::util::{Env, results, rollout_csv, run, stat, upns};
 
 /// An RSA key and a self-signed certificate valid from `from` to `to` (unix seconds), as one
 /// PEM text, and the certificate alone.
@@ -25,12 +25,6 @@ fn certificate(from: i64, to: i64) -> (String, String) {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
 }
 
 #[test]

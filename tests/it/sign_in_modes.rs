@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mfa_rollout::emulator::EmulatorConfig;
 
-use crate::util::{Env, results, rollout_csv, run, stat};
+use crate::util::{Env, results, rollout_csv, run, stat, upns};
 
 /// The fixtures' password (tests/fixtures/pfx/make.sh).
 const PFX_PASSWORD: &str = "pfx-fixture-pässwort";
@@ -16,12 +16,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/pfx")
         .join(name)
-}
-
-fn upns(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = env.users().keys().cloned().collect();
-    v.sort();
-    v
 }
 
 /// Nothing secret in what a run printed or wrote: none of `secrets`, and no JWT (access

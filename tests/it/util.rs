@@ -282,6 +282,13 @@ impl Output {
     }
 }
 
+/// The emulator's users' UPNs (lowercase), sorted.
+pub(crate) fn upns(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = env.users().keys().cloned().collect();
+    v.sort();
+    v
+}
+
 pub(crate) fn results(path: &Path) -> Vec<ResultRecord> {
     read_results(path).expect("results file readable")
 }
