@@ -353,8 +353,9 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// The command that resumes this run: the same arguments, `--resume` instead of `--overwrite`.
-fn resume_command(argv: &[OsString]) -> String {
+/// The command that resumes this run (`apply` or `export`): the same arguments, `--resume`
+/// instead of `--overwrite`.
+pub(crate) fn resume_command(argv: &[OsString]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut has_resume = false;
     for (i, a) in argv.iter().enumerate() {

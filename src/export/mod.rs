@@ -29,6 +29,7 @@ use crate::figures::{count, thousands};
 use crate::journal::ResultRecord;
 use crate::output_path::{self, NamedPath};
 use crate::progress::{Progress, ProgressMode};
+use crate::rollout::resume_command;
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 pub(crate) use export_file::{EXPORT_HEADER, ExportRow};
@@ -172,35 +173,6 @@ fn order_of(path: &Path) -> std::collections::HashMap<String, usize> {
         }
     }
     out
-}
-
-fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
-    {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
-}
-
-fn resume_command(argv: &[OsString]) -> String {
-    let mut parts = vec!["mfa-rollout".to_string()];
-    let mut has_resume = false;
-    for a in argv.iter().skip(1) {
-        let a = a.to_string_lossy();
-        if a == "--overwrite" {
-            continue;
-        }
-        has_resume |= a == "--resume";
-        parts.push(shell_quote(&a));
-    }
-    if !has_resume {
-        parts.push("--resume".into());
-    }
-    parts.join(" ")
 }
 
 /// `mfa-rollout export`.
