@@ -2,6 +2,7 @@
 //! sign-in mode). Nothing past this module sees raw arguments. Reads the environment only
 //! through the `env` function it is given, so tests can supply their own.
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use crate::cli::{
 };
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
-use crate::engine::settings::{DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound};
+use crate::engine::settings::{
+    BatchSize, DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound, Pace,
+};
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
 use crate::input::{HiddenRows, InputOptions};
@@ -165,12 +168,20 @@ pub(crate) fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
     })
 }
 
-fn rate(value: Option<f64>, flag: &str) -> Result<Option<f64>, Error> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
-        Some(v) => Err(Error::Usage(format!(
+/// A told rate is held (its own ceiling); an untold one starts just under the documented quota
+/// and may grow into a burst the service allows.
+fn pace(told: Option<f64>, default: f64, flag: &str) -> Result<Option<Pace>, Error> {
+    let pace = match told {
+        Some(r) => Pace::held(r),
+        None => Pace::growing(default, default * UNTOLD_HEADROOM),
+    };
+    match (pace, told) {
+        (Some(p), _) => Ok(Some(p)),
+        (None, Some(v)) => Err(Error::Usage(format!(
             "{flag} must be a positive number of requests per second, got {v}"
+        ))),
+        (None, None) => Err(Error::Usage(format!(
+            "--quota-scale is too large: the default {flag} would be {default} requests per second"
         ))),
     }
 }
@@ -179,15 +190,8 @@ fn rate(value: Option<f64>, flag: &str) -> Result<Option<f64>, Error> {
 /// room (`x-ms-throttle-limit-percentage` absent or low): Graph grants its bucket as a burst.
 const UNTOLD_HEADROOM: f64 = 4.0;
 
-/// A told rate is held (its own ceiling); an untold one starts just under the documented quota
-/// and may grow into a burst the service allows.
-fn pace(told: Option<f64>, default: f64) -> (Option<f64>, Option<f64>) {
-    match told {
-        Some(r) => (Some(r), Some(r)),
-        None => (Some(default), Some(default * UNTOLD_HEADROOM)),
-    }
-}
-
+/// The engine's settings, validated here once: the engine's types cannot hold a value out of
+/// range, so it never re-checks one.
 pub(crate) fn engine_settings(
     pacing: &PacingArgs,
     reset_scope: &str,
@@ -203,46 +207,50 @@ pub(crate) fn engine_settings(
             )));
         }
     };
-    if !(1..=20).contains(&pacing.batch_size) {
-        return Err(Error::Usage(format!(
+    let batch_size = BatchSize::new(pacing.batch_size).ok_or_else(|| {
+        Error::Usage(format!(
             "--batch-size must be between 1 and 20 (Microsoft Graph's $batch limit), got {}",
             pacing.batch_size
-        )));
-    }
-    if !(1..=64).contains(&pacing.concurrency) {
-        return Err(Error::Usage(format!(
-            "--concurrency must be between 1 and 64, got {}",
-            pacing.concurrency
-        )));
-    }
-    if pacing.max_attempts == 0 || pacing.max_attempts > 100 {
-        return Err(Error::Usage(format!(
-            "--max-attempts must be between 1 and 100, got {}",
-            pacing.max_attempts
-        )));
-    }
+        ))
+    })?;
+    let concurrency = NonZeroUsize::new(pacing.concurrency)
+        .filter(|n| n.get() <= 64)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--concurrency must be between 1 and 64, got {}",
+                pacing.concurrency
+            ))
+        })?;
+    let max_attempts = NonZeroU32::new(pacing.max_attempts)
+        .filter(|n| n.get() <= 100)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--max-attempts must be between 1 and 100, got {}",
+                pacing.max_attempts
+            ))
+        })?;
     if !(pacing.quota_scale.is_finite() && pacing.quota_scale > 0.0) {
         return Err(Error::Usage(format!(
             "--quota-scale must be a positive number, got {}",
             pacing.quota_scale
         )));
     }
-    let (write_rate, write_ceiling) = pace(
-        rate(pacing.write_rate, "--write-rate")?,
+    let writes = pace(
+        pacing.write_rate,
         DEFAULT_WRITE_RATE * pacing.quota_scale,
-    );
-    let (read_rate, read_ceiling) = pace(
-        rate(pacing.read_rate, "--read-rate")?,
+        "--write-rate",
+    )?;
+    let reads = pace(
+        pacing.read_rate,
         DEFAULT_READ_RATE * pacing.quota_scale,
-    );
+        "--read-rate",
+    )?;
     Ok(EngineSettings {
-        batch_size: pacing.batch_size,
-        concurrency: pacing.concurrency,
-        write_rate,
-        read_rate,
-        write_ceiling,
-        read_ceiling,
-        max_attempts: pacing.max_attempts,
+        batch_size,
+        concurrency,
+        writes,
+        reads,
+        max_attempts,
         dry_run,
         reset_all,
         max_changes,
@@ -869,6 +877,50 @@ mod tests {
         connection(&check.connection, &move |k| {
             vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })
+    }
+
+    /// The engine settings `plan INPUT` with `args` builds, or the usage line it refuses with.
+    fn pacing_with(args: &[&str]) -> Result<EngineSettings, String> {
+        let cli = Cli::try_parse_from(["mfa-rollout", "plan", "in.csv"].iter().chain(args))
+            .expect("parses");
+        let Command::Plan(plan) = cli.command else {
+            unreachable!("plan parses to Plan")
+        };
+        engine_settings(&plan.pacing, "portal", true, None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn pacing_flags_are_validated_once_into_values_the_engine_cannot_get_wrong() {
+        let s = pacing_with(&[
+            "--batch-size",
+            "7",
+            "--concurrency",
+            "3",
+            "--write-rate",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(s.batch_size.get(), 7);
+        assert_eq!(s.concurrency.get(), 3);
+        let writes = s.writes.expect("paced");
+        assert_eq!((writes.rate(), writes.ceiling()), (5.0, 5.0));
+        let reads = s.reads.expect("paced");
+        assert!(reads.ceiling() > reads.rate(), "an untold rate may grow");
+        for (flags, named) in [
+            (&["--batch-size", "0"][..], "--batch-size"),
+            (&["--batch-size", "21"], "--batch-size"),
+            (&["--concurrency", "0"], "--concurrency"),
+            (&["--concurrency", "65"], "--concurrency"),
+            (&["--max-attempts", "0"], "--max-attempts"),
+            (&["--max-attempts", "101"], "--max-attempts"),
+            (&["--write-rate", "0"], "--write-rate"),
+            (&["--read-rate", "NaN"], "--read-rate"),
+            (&["--quota-scale", "0"], "--quota-scale"),
+            (&["--quota-scale", "1e308"], "--quota-scale"),
+        ] {
+            let e = pacing_with(flags).expect_err("refused");
+            assert!(e.contains(named), "{flags:?}: {e}");
+        }
     }
 
     #[test]

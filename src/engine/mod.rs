@@ -2,6 +2,8 @@
 //! async scheduler that packs their requests into `$batch`es, paces them under the quota,
 //! retries what is transient and records every outcome.
 
+pub(crate) mod breaker;
+pub(crate) mod change_gate;
 pub(crate) mod inspect;
 pub(crate) mod machine;
 pub(crate) mod pacer;

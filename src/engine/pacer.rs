@@ -32,6 +32,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::settings::{BatchSize, Pace};
+
 /// Above this share of Graph's budget in use, a rising trend eases the rate down harder.
 pub(crate) const BACK_OFF_ABOVE: f64 = 0.95;
 /// The probe doubles the rate this often (counting only time spent waiting on the budget).
@@ -79,12 +81,12 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    /// A budget starting at `rate` items/s, growing up to `ceiling`, allowing bursts of
-    /// `burst` items (at least one batch's worth, so a full batch can ever be sent).
-    pub(crate) fn new(rate: Option<f64>, ceiling: Option<f64>, burst: f64, now: Instant) -> Budget {
-        let unlimited = rate.is_none();
-        let rate = rate.unwrap_or(f64::INFINITY);
-        let ceiling = ceiling.unwrap_or(rate).max(rate);
+    /// A budget paced by `pace` (`None`: unlimited), allowing bursts of one batch's worth
+    /// (so a full batch can ever be sent).
+    pub(crate) fn new(pace: Option<Pace>, burst: BatchSize, now: Instant) -> Budget {
+        let unlimited = pace.is_none();
+        let rate = pace.map_or(f64::INFINITY, Pace::rate);
+        let ceiling = pace.map_or(f64::INFINITY, Pace::ceiling);
         let adaptive = ceiling > rate;
         Budget {
             adaptive,
@@ -94,7 +96,7 @@ impl Budget {
             start: rate,
             rate,
             growth: rate * 0.05,
-            burst: burst.max(1.0),
+            burst: burst.get() as f64,
             // Start empty: a run must not open with a burst on top of what an earlier run
             // already spent (the probe finds out whether Graph grants one).
             tokens: 0.0,
@@ -273,7 +275,8 @@ mod tests {
     use super::*;
 
     fn budget(rate: f64, ceiling: f64, t0: Instant) -> Budget {
-        Budget::new(Some(rate), Some(ceiling), 20.0, t0)
+        let pace = Pace::growing(rate, ceiling).expect("a valid pace");
+        Budget::new(Some(pace), BatchSize::MAX, t0)
     }
 
     #[test]
@@ -697,12 +700,8 @@ mod tests {
     /// The tool's untold start (config.rs): just under the documented quota, growing up to
     /// four times that.
     fn untold(documented: f64, t0: Instant) -> Budget {
-        Budget::new(
-            Some(documented * 0.97),
-            Some(documented * 0.97 * 4.0),
-            20.0,
-            t0,
-        )
+        let pace = Pace::growing(documented * 0.97, documented * 0.97 * 4.0);
+        Budget::new(Some(pace.expect("a valid pace")), BatchSize::MAX, t0)
     }
 
     #[test]

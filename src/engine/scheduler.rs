@@ -19,6 +19,8 @@ use crate::figures::count;
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse, RetryClass};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
+use super::breaker::{Breaker, Suspicion, route_of};
+use super::change_gate::{Admission, ChangeGate};
 use super::machine::{Call, Machine, MachineOptions, Next, Outcome, Resolved};
 use super::pacer::Budget;
 use super::settings::EngineSettings;
@@ -198,43 +200,6 @@ impl Ord for Delayed {
     }
 }
 
-/// Why a failed outcome is held back: it may be one of a systemic run of failures, which the
-/// circuit breaker stops on without recording them (so `--resume` does them once the cause is
-/// gone).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Suspicion {
-    /// An item answered 401 even after its resend with a renewed token.
-    SignIn,
-    /// A call of this route that kept failing transiently (5xx, timeout, dropped
-    /// connection) until `max_attempts`.
-    Transient(String),
-    /// A call of one route (method and path, user ids masked) answered this status (400, 403).
-    Route(u16, String),
-}
-
-struct Suspect {
-    job: usize,
-    kind: Suspicion,
-    outcome: Outcome,
-}
-
-/// The route of a call: its method and path with the user and method ids masked, so that the
-/// same call for different users has the same route.
-fn route_of(call: &Call) -> String {
-    let path = call.url.split('?').next().unwrap_or_default();
-    let mut masked = Vec::new();
-    let mut mask_next = false;
-    for segment in path.split('/') {
-        if mask_next {
-            masked.push("{id}");
-        } else {
-            masked.push(segment);
-        }
-        mask_next = segment == "users" || segment.to_ascii_lowercase().ends_with("methods");
-    }
-    format!("{} {}", call.method.as_str(), masked.join("/"))
-}
-
 struct Sent {
     pending: Pending,
     id: String,
@@ -285,7 +250,7 @@ where
 /// while the pacing holds writes back, and few enough that a run's memory does not grow with
 /// its number of rows. Jobs start in input order as others finish.
 fn running_limit(settings: &EngineSettings) -> usize {
-    (settings.concurrency.max(1) * settings.batch_size.clamp(1, 20) * 8).max(512)
+    (settings.concurrency.get() * settings.batch_size.get() * 8).max(512)
 }
 
 struct Scheduler {
@@ -299,10 +264,8 @@ struct Scheduler {
     ready_reads: VecDeque<Pending>,
     ready_writes: VecDeque<Pending>,
     delayed: BinaryHeap<Reverse<Delayed>>,
-    /// First writes held back while `--max-changes` waits for every read to finish.
-    parked: Vec<Pending>,
-    gate_open: bool,
-    changes_reserved: u64,
+    /// `--max-changes` and `--limit`, with the first writes parked behind the former.
+    gate: ChangeGate<Pending>,
     seq: u64,
     in_flight: usize,
     /// Batches allowed in flight now: starts at one and grows by one per batch answered
@@ -312,13 +275,9 @@ struct Scheduler {
     reads: Budget,
     writes: Budget,
     report: EngineReport,
-    /// Per kind of suspicion: how many failures of that kind in a row (items answered 401
-    /// after a resend, on any route; per route, calls that failed their user transiently, or
-    /// answered 403, or 400).
-    streaks: HashMap<Suspicion, usize>,
     /// Failed outcomes held back until the breaker decides: if it trips they are not
     /// recorded, so `--resume` redoes them once the cause is fixed.
-    suspects: Vec<Suspect>,
+    breaker: Breaker,
     /// Finished records not yet handed to the sink.
     out: Vec<ResultRecord>,
     throttled_new: u64,
@@ -335,7 +294,6 @@ fn error_text(answer: &ItemResponse) -> (String, String) {
 impl Scheduler {
     fn new(work: Vec<WorkItem>, settings: EngineSettings) -> Scheduler {
         let now = Instant::now();
-        let burst = settings.batch_size.clamp(1, 20) as f64;
         let jobs = work
             .into_iter()
             .map(|item| JobState {
@@ -351,9 +309,10 @@ impl Scheduler {
             .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
             | 1;
         Scheduler {
-            gate_open: settings.max_changes.is_none() || settings.dry_run,
-            reads: Budget::new(settings.read_rate, settings.read_ceiling, burst, now),
-            writes: Budget::new(settings.write_rate, settings.write_ceiling, burst, now),
+            gate: ChangeGate::new(settings.max_changes, settings.limit, settings.dry_run),
+            breaker: Breaker::new(settings.breaker_threshold, settings.max_attempts),
+            reads: Budget::new(settings.reads, settings.batch_size, now),
+            writes: Budget::new(settings.writes, settings.batch_size, now),
             running_limit: running_limit(&settings),
             settings,
             jobs,
@@ -362,14 +321,10 @@ impl Scheduler {
             ready_reads: VecDeque::new(),
             ready_writes: VecDeque::new(),
             delayed: BinaryHeap::new(),
-            parked: Vec::new(),
-            changes_reserved: 0,
             seq: 0,
             in_flight: 0,
             window: 1,
             report: EngineReport::default(),
-            streaks: HashMap::new(),
-            suspects: Vec::new(),
             out: Vec::new(),
             throttled_new: 0,
             rng: seed,
@@ -464,8 +419,7 @@ impl Scheduler {
 
             // Send as much as concurrency and pacing allow.
             let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
-            while sending && self.in_flight < self.window.clamp(1, self.settings.concurrency.max(1))
-            {
+            while sending && self.in_flight < self.window {
                 match self.compose(Instant::now()) {
                     Composed::Batch(version, items) => {
                         self.send(&transport, &tx, version, items);
@@ -493,7 +447,7 @@ impl Scheduler {
                     self.start_next();
                     continue;
                 }
-                if self.gate_open || self.parked.is_empty() {
+                if !self.gate.waiting() {
                     break;
                 }
                 self.decide_gate();
@@ -527,7 +481,7 @@ impl Scheduler {
 
         // Failures that did not trip the breaker are real outcomes (after a breaker stop,
         // `finish_action` leaves them unrecorded).
-        for suspect in std::mem::take(&mut self.suspects) {
+        for suspect in self.breaker.take_all() {
             self.finish_action(suspect.job, suspect.outcome);
         }
         self.flush(sink);
@@ -557,13 +511,6 @@ impl Scheduler {
     /// not started stay unrecorded for `--resume`).
     fn may_start(&self) -> bool {
         self.report.stop.is_none() && !self.report.limit_reached
-    }
-
-    /// Whether `--limit` leaves no room for another change.
-    fn limit_full(&self) -> bool {
-        self.settings
-            .limit
-            .is_some_and(|limit| self.changes_reserved >= limit)
     }
 
     /// `--limit` is reached and job `j`'s action wants one change more: it is left as if never
@@ -628,7 +575,7 @@ impl Scheduler {
             self.ready_reads.clear();
             self.ready_writes.clear();
             self.delayed.clear();
-            self.parked.clear();
+            self.gate.clear_parked();
             return;
         }
         let reads = std::mem::take(&mut self.ready_reads);
@@ -646,7 +593,7 @@ impl Scheduler {
             .into_iter()
             .filter(|Reverse(d)| self.write_sent(d.pending.job))
             .collect();
-        self.parked.clear();
+        self.gate.clear_parked();
     }
 
     fn ready_is_empty(&self) -> bool {
@@ -675,7 +622,7 @@ impl Scheduler {
     /// are write tokens, then reads, up to `batch_size`. It waits (rather than send a sliver)
     /// until a full batch is affordable, or everything queued is when less than a batch is.
     fn compose(&mut self, now: Instant) -> Composed {
-        let size = self.settings.batch_size.clamp(1, 20);
+        let size = self.settings.batch_size.get();
         let queued = self.ready_writes.len() + self.ready_reads.len();
         if queued == 0 {
             return Composed::Nothing;
@@ -832,7 +779,7 @@ impl Scheduler {
                 if signal.iter().any(|s| s.throttled) {
                     self.window = (self.window / 2).max(1);
                 } else {
-                    self.window = (self.window + 1).min(self.settings.concurrency.max(1));
+                    self.window = (self.window + 1).min(self.settings.concurrency.get());
                 }
                 for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
                     if s.answered == 0 {
@@ -907,7 +854,7 @@ impl Scheduler {
             return;
         }
         p.throttled += 1;
-        if p.throttled >= self.settings.max_throttled_attempts.max(1) {
+        if p.throttled >= self.settings.max_throttled_attempts.get() {
             let (code, message) = answer.map_or_else(
                 || ("TooManyRequests".to_string(), String::new()),
                 error_text,
@@ -961,23 +908,10 @@ impl Scheduler {
                     return;
                 };
                 let next = current.machine.on_response(pending.call.tag, &answer);
-                let route = route_of(&pending.call);
-                // An answer other than the one a streak counts ends that streak: the token
-                // was taken, or the route works for this user.
-                if status != 401 {
-                    self.settle(&Suspicion::SignIn);
+                let (settled, kind) = self.breaker.answered(status, &route_of(&pending.call));
+                for s in settled {
+                    self.finish_action(s.job, s.outcome);
                 }
-                self.settle(&Suspicion::Transient(route.clone()));
-                for counted in [400, 403] {
-                    if status != counted {
-                        self.settle(&Suspicion::Route(counted, route.clone()));
-                    }
-                }
-                let kind = match status {
-                    401 => Some(Suspicion::SignIn),
-                    400 | 403 => Some(Suspicion::Route(status, route)),
-                    _ => None,
-                };
                 match (kind, next) {
                     (Some(kind), Next::Done(outcome)) if outcome.status == Status::Failed => {
                         self.suspect(job, kind, outcome);
@@ -997,58 +931,8 @@ impl Scheduler {
             Some(c) => c.suspected = true,
             None => return,
         }
-        let streak = {
-            let n = self.streaks.entry(kind.clone()).or_default();
-            *n += 1;
-            *n
-        };
-        let last = if outcome.error_code.is_empty() {
-            outcome.message.clone()
-        } else {
-            format!("{}: {}", outcome.error_code, outcome.message)
-        };
-        self.suspects.push(Suspect {
-            job,
-            kind: kind.clone(),
-            outcome,
-        });
-        if streak < self.settings.breaker_threshold.max(1) {
-            return;
-        }
-        let stop = match kind {
-            Suspicion::SignIn => Stop::SignIn(format!(
-                "Graph refused the access token for {} in a row, even after renewing it: {last}",
-                count(streak as u64, "call", "calls")
-            )),
-            Suspicion::Transient(route) => Stop::Breaker(format!(
-                "{} in a row failed {route} with transient errors (5xx, timeouts, dropped \
-                 connections) after {} each; Graph looks unavailable: {last}",
-                count(streak as u64, "user", "users"),
-                count(u64::from(self.settings.max_attempts), "attempt", "attempts")
-            )),
-            Suspicion::Route(403, route) => Stop::Breaker(format!(
-                "{} in a row were refused {route} (403): {last}",
-                count(streak as u64, "user", "users")
-            )),
-            Suspicion::Route(status, route) => Stop::Breaker(format!(
-                "{} in a row of {route} were answered {status}: {last}",
-                count(streak as u64, "call", "calls")
-            )),
-        };
-        self.stop(stop);
-    }
-
-    /// A streak of `kind` ended: its held-back outcomes are real, per-user ones.
-    fn settle(&mut self, kind: &Suspicion) {
-        if self.streaks.remove(kind).is_none() {
-            return;
-        }
-        let (settled, held): (Vec<Suspect>, Vec<Suspect>) = std::mem::take(&mut self.suspects)
-            .into_iter()
-            .partition(|s| &s.kind == kind);
-        self.suspects = held;
-        for s in settled {
-            self.finish_action(s.job, s.outcome);
+        if let Some(stop) = self.breaker.suspect(job, kind, outcome) {
+            self.stop(stop);
         }
     }
 
@@ -1072,7 +956,7 @@ impl Scheduler {
         } else {
             code
         };
-        let exhausted = p.transient >= self.settings.max_attempts.max(1);
+        let exhausted = p.transient >= self.settings.max_attempts.get();
         let Some(current) = self.jobs[p.job].current.as_mut() else {
             return;
         };
@@ -1250,35 +1134,30 @@ impl Scheduler {
                         }
                     }
                     if pending.call.method.is_write() && !current.change_reserved {
-                        if self
-                            .settings
-                            .limit
-                            .is_some_and(|limit| self.changes_reserved >= limit)
-                        {
-                            self.leave_for_next_run(j);
-                            return;
-                        }
-                        if !self.gate_open {
-                            if !current.parked {
-                                current.parked = true;
-                                self.running -= 1;
+                        match self.gate.admit() {
+                            Admission::Reserved => current.change_reserved = true,
+                            Admission::Park => {
+                                if !current.parked {
+                                    current.parked = true;
+                                    self.running -= 1;
+                                }
+                                self.gate.park(pending);
+                                continue;
                             }
-                            self.parked.push(pending);
-                            continue;
+                            Admission::OverLimit => {
+                                self.leave_for_next_run(j);
+                                return;
+                            }
+                            Admission::MaxReached(max) => {
+                                let outcome = Outcome {
+                                    status: Status::Skipped,
+                                    message: format!("--max-changes {max} reached"),
+                                    ..Outcome::default()
+                                };
+                                self.finish_action(j, outcome);
+                                return;
+                            }
                         }
-                        if let Some(max) = self.settings.max_changes
-                            && self.changes_reserved >= max
-                        {
-                            let outcome = Outcome {
-                                status: Status::Skipped,
-                                message: format!("--max-changes {max} reached"),
-                                ..Outcome::default()
-                            };
-                            self.finish_action(j, outcome);
-                            return;
-                        }
-                        self.changes_reserved += 1;
-                        current.change_reserved = true;
                     }
                     self.enqueue(pending);
                 }
@@ -1289,32 +1168,27 @@ impl Scheduler {
     /// Every read is done and some writes wait behind `--max-changes`: go on only if the plan
     /// fits (counting, for each waiting user, the later actions that may change it too).
     fn decide_gate(&mut self) {
-        let max = self.settings.max_changes.unwrap_or(u64::MAX);
         let mut needed: u64 = 0;
         let mut seen = std::collections::HashSet::new();
-        for p in &self.parked {
+        for p in self.gate.parked() {
             if seen.insert(p.job) {
                 let job = &self.jobs[p.job];
                 needed += (job.item.actions.len() - job.next_action) as u64;
             }
         }
-        // This run makes no more changes than --limit allows; the rest wait for --resume.
-        let needed = needed.min(self.settings.limit.unwrap_or(u64::MAX));
-        if needed > max {
-            self.stop(Stop::MaxChanges(format!(
-                "the plan needs up to {}, more than --max-changes {max}; no change was made",
-                count(needed, "change", "changes")
-            )));
-            return;
-        }
-        self.gate_open = true;
-        let parked = std::mem::take(&mut self.parked);
+        let parked = match self.gate.open(needed) {
+            Ok(parked) => parked,
+            Err(stop) => {
+                self.stop(stop);
+                return;
+            }
+        };
         for p in parked {
             let reserved = self.jobs[p.job]
                 .current
                 .as_ref()
                 .is_some_and(|c| c.change_reserved);
-            if !reserved && self.limit_full() {
+            if !reserved && self.gate.limit_full() {
                 if self.jobs[p.job].current.is_some() {
                     self.leave_for_next_run(p.job);
                 }
@@ -1327,7 +1201,7 @@ impl Scheduler {
                 }
                 if !current.change_reserved {
                     current.change_reserved = true;
-                    self.changes_reserved += 1;
+                    self.gate.reserve();
                 }
             }
             self.enqueue(p);

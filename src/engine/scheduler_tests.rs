@@ -1,12 +1,14 @@
 //! Scheduler tests against an in-memory fake of the requirements endpoint.
 
 use std::collections::HashMap;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
 use super::*;
+use crate::engine::settings::{BatchSize, Pace};
 use crate::graph::Method;
 
 /// A fake tenant answering GET/PATCH `/users/{upn}/authentication/requirements`, with
@@ -253,8 +255,8 @@ fn work(n: usize, action: Action) -> Vec<WorkItem> {
 
 fn fast() -> EngineSettings {
     EngineSettings {
-        write_rate: None,
-        read_rate: None,
+        writes: None,
+        reads: None,
         backoff_base: Duration::from_millis(1),
         ..EngineSettings::default()
     }
@@ -412,7 +414,7 @@ async fn limit_makes_exactly_n_changes_with_many_in_flight_and_leaves_the_rest_u
     }
     let settings = EngineSettings {
         limit: Some(50),
-        concurrency: 16,
+        concurrency: NonZeroUsize::new(16).unwrap(),
         ..fast()
     };
     let (report, sink) = go(fake.clone(), work(2_000, Action::Enforce), settings).await;
@@ -471,7 +473,7 @@ async fn limit_not_reached_ends_the_run_normally() {
 #[test]
 fn jobs_start_in_input_order_up_to_the_running_limit() {
     let settings = EngineSettings {
-        concurrency: 1,
+        concurrency: NonZeroUsize::new(1).unwrap(),
         ..fast()
     };
     let limit = running_limit(&settings);
@@ -520,7 +522,7 @@ fn a_call_whose_action_already_ended_is_never_sent() {
 async fn a_run_longer_than_the_running_limit_reads_users_in_input_order_and_finishes_all() {
     let n = 2_000;
     let settings = EngineSettings {
-        concurrency: 1,
+        concurrency: NonZeroUsize::new(1).unwrap(),
         ..fast()
     };
     assert!(
@@ -541,7 +543,7 @@ async fn max_changes_reads_every_row_first_even_beyond_the_running_limit() {
     let n = 1_500;
     let settings = EngineSettings {
         max_changes: Some(1_000),
-        concurrency: 1,
+        concurrency: NonZeroUsize::new(1).unwrap(),
         ..fast()
     };
     assert!(running_limit(&settings) < n);
@@ -645,8 +647,8 @@ async fn consecutive_permission_failures_trip_the_breaker_and_record_nothing() {
     let mut fake = tenant(100, "disabled");
     fake.forbid = true;
     let settings = EngineSettings {
-        breaker_threshold: 10,
-        concurrency: 1,
+        breaker_threshold: NonZeroUsize::new(10).unwrap(),
+        concurrency: NonZeroUsize::new(1).unwrap(),
         ..fast()
     };
     let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
@@ -784,8 +786,8 @@ async fn writes_refused_403_for_every_user_trip_the_breaker_though_their_reads_p
     let mut fake = tenant(100, "disabled");
     fake.forbid_writes = true;
     let settings = EngineSettings {
-        breaker_threshold: 10,
-        concurrency: 1,
+        breaker_threshold: NonZeroUsize::new(10).unwrap(),
+        concurrency: NonZeroUsize::new(1).unwrap(),
         ..fast()
     };
     let (report, sink) = go(Arc::new(fake), work(100, Action::Enforce), settings).await;
@@ -811,8 +813,8 @@ async fn every_call_unavailable_trips_the_breaker_recording_nothing_failed() {
     let mut fake = tenant(200, "disabled");
     fake.unavailable = true;
     let settings = EngineSettings {
-        breaker_threshold: 10,
-        max_attempts: 2,
+        breaker_threshold: NonZeroUsize::new(10).unwrap(),
+        max_attempts: NonZeroU32::new(2).unwrap(),
         ..fast()
     };
     let (report, sink) = go(Arc::new(fake), work(200, Action::Enforce), settings).await;
@@ -830,10 +832,10 @@ async fn transient_failures_of_a_few_users_are_recorded_and_do_not_trip_the_brea
     // Nine users in a row fail; the tenth works and ends the streak.
     fake.unavailable_for = (0..9).map(|i| format!("u{i}@x.com")).collect();
     let settings = EngineSettings {
-        breaker_threshold: 10,
-        max_attempts: 2,
-        concurrency: 1,
-        batch_size: 1,
+        breaker_threshold: NonZeroUsize::new(10).unwrap(),
+        max_attempts: NonZeroU32::new(2).unwrap(),
+        concurrency: NonZeroUsize::new(1).unwrap(),
+        batch_size: BatchSize::new(1).unwrap(),
         ..fast()
     };
     let (report, sink) = go(Arc::new(fake), work(60, Action::Enforce), settings).await;
@@ -854,7 +856,7 @@ async fn writes_failing_transiently_while_reads_pass_fail_the_action_after_max_a
     fake.writes_unavailable_for = vec!["u0@x.com".into()];
     let fake = Arc::new(fake);
     let settings = EngineSettings {
-        max_attempts: 2,
+        max_attempts: NonZeroU32::new(2).unwrap(),
         ..fast()
     };
     // Bounded: a run that resends the write forever must fail here, not hang the suite.
@@ -893,7 +895,7 @@ async fn a_write_that_landed_but_was_answered_503_on_its_last_attempt_is_verifie
     fake.writes_landing_as_503_for = vec!["u0@x.com".into()];
     let fake = Arc::new(fake);
     let settings = EngineSettings {
-        max_attempts: 1,
+        max_attempts: NonZeroU32::new(1).unwrap(),
         ..fast()
     };
     let (report, sink) = go(fake.clone(), work(1, Action::Enforce), settings).await;
@@ -913,7 +915,7 @@ async fn max_failures_stops_at_the_bound_and_leaves_later_failures_unrecorded() 
     let mut fake = tenant(100, "disabled");
     fake.unavailable_for = (0..100).step_by(2).map(|i| format!("u{i}@x.com")).collect();
     let settings = EngineSettings {
-        max_attempts: 1,
+        max_attempts: NonZeroU32::new(1).unwrap(),
         max_failures: Some(5),
         ..fast()
     };
@@ -954,8 +956,8 @@ async fn later_actions_of_a_user_are_skipped_after_a_failure() {
 async fn interrupting_leaves_unfinished_rows_unrecorded() {
     let fake = Arc::new(tenant(200, "disabled"));
     let settings = EngineSettings {
-        write_rate: Some(20.0),
-        read_rate: Some(20.0),
+        writes: Pace::held(20.0),
+        reads: Pace::held(20.0),
         ..fast()
     };
     let mut sink = Collect::default();
@@ -976,8 +978,8 @@ async fn interrupting_leaves_unfinished_rows_unrecorded() {
 async fn told_write_rate_is_not_exceeded() {
     let fake = Arc::new(tenant(60, "disabled"));
     let settings = EngineSettings {
-        write_rate: Some(100.0),
-        read_rate: None,
+        writes: Pace::held(100.0),
+        reads: None,
         ..fast()
     };
     let (report, _) = go(fake, work(60, Action::Enforce), settings).await;
@@ -996,8 +998,8 @@ async fn interrupting_mid_change_still_records_every_change_already_made() {
     fake.on_first_write = Some(notify.clone());
     let fake = Arc::new(fake);
     let settings = EngineSettings {
-        batch_size: 7,
-        concurrency: 3,
+        batch_size: BatchSize::new(7).unwrap(),
+        concurrency: NonZeroUsize::new(3).unwrap(),
         ..fast()
     };
     let mut sink = Collect::default();

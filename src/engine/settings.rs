@@ -1,5 +1,6 @@
 //! The engine's validated settings (built by `config` from flags and defaults).
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 /// Documented identity quota for one app in one large tenant (docs/graph.md §6): 3,000 writes
@@ -15,7 +16,7 @@ pub(crate) const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_S
 /// rarely consecutive: at the fault campaign's rates (2% of batches 503, 2% of items 5xx, 3%
 /// dropped, 10 attempts) a call gives up fewer than once in 10^11, so 25 in a row is not
 /// chance; and an outage trips it within the first 25 users to give up.
-pub(crate) const DEFAULT_BREAKER_THRESHOLD: usize = 25;
+const DEFAULT_BREAKER_THRESHOLD: NonZeroUsize = nonzero_usize(25);
 
 /// `--max-failures N` or `N%` (of the rows this run does).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,25 +61,82 @@ impl FailureBound {
     }
 }
 
+/// Items per `$batch`: 1 to 20, Microsoft Graph's limit (docs/graph.md §5). Made only by
+/// [`BatchSize::new`], so the engine never re-checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchSize(usize);
+
+impl BatchSize {
+    /// The most Graph takes in one `$batch`.
+    pub(crate) const MAX: BatchSize = BatchSize(20);
+
+    /// `None` outside 1..=20.
+    #[must_use]
+    pub(crate) fn new(items: usize) -> Option<BatchSize> {
+        (1..=Self::MAX.0)
+            .contains(&items)
+            .then_some(BatchSize(items))
+    }
+
+    #[must_use]
+    pub(crate) fn get(self) -> usize {
+        self.0
+    }
+}
+
+/// How one budget (reads or writes) is paced: a start rate in items per second and the
+/// ceiling adaptive pacing may grow it to (equal to the rate: held exactly). Made only by
+/// [`Pace::held`] and [`Pace::growing`], so a rate is always positive and finite and the
+/// ceiling never below it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Pace {
+    rate: f64,
+    ceiling: f64,
+}
+
+impl Pace {
+    /// A told rate (`--write-rate`, `--read-rate`): its own ceiling. `None` unless positive
+    /// and finite.
+    #[must_use]
+    pub(crate) fn held(rate: f64) -> Option<Pace> {
+        Pace::growing(rate, rate)
+    }
+
+    /// An untold rate, which may grow up to `ceiling` while Graph has room. `None` unless
+    /// both are positive and finite and `ceiling` is at least `rate`.
+    #[must_use]
+    pub(crate) fn growing(rate: f64, ceiling: f64) -> Option<Pace> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        (positive(rate) && positive(ceiling) && ceiling >= rate).then_some(Pace { rate, ceiling })
+    }
+
+    #[must_use]
+    pub(crate) fn rate(self) -> f64 {
+        self.rate
+    }
+
+    #[must_use]
+    pub(crate) fn ceiling(self) -> f64 {
+        self.ceiling
+    }
+}
+
+/// Everything the engine is told, validated when `config` builds it: the types make the
+/// values the engine cannot work with (an empty batch, no batch in flight, no attempt, a
+/// breaker that trips on nothing, a rate of zero) unrepresentable, so nothing re-clamps them.
 #[derive(Clone, Debug)]
 pub(crate) struct EngineSettings {
-    /// Items per `$batch`, 1..=20.
-    pub batch_size: usize,
+    pub batch_size: BatchSize,
     /// Batches in flight at once.
-    pub concurrency: usize,
-    /// Writes per second; `None` = unpaced.
-    pub write_rate: Option<f64>,
-    /// Reads per second; `None` = unpaced.
-    pub read_rate: Option<f64>,
-    /// How far adaptive pacing may grow the write rate while Graph has room (a told rate is
-    /// its own ceiling); `None` = the rate itself.
-    pub write_ceiling: Option<f64>,
-    /// The same for reads.
-    pub read_ceiling: Option<f64>,
+    pub concurrency: NonZeroUsize,
+    /// Writes; `None` = unpaced.
+    pub writes: Option<Pace>,
+    /// Reads; `None` = unpaced.
+    pub reads: Option<Pace>,
     /// Attempts per call for transient failures (5xx, timeouts, dropped connections).
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// Attempts per call when throttled (429s are always waited out, but not forever).
-    pub max_throttled_attempts: u32,
+    pub max_throttled_attempts: NonZeroU32,
     /// Read and report; change nothing.
     pub dry_run: bool,
     /// `--reset-scope all`.
@@ -97,7 +155,7 @@ pub(crate) struct EngineSettings {
     /// The circuit breaker: this many in a row of one systemic failure stop the run (users
     /// failing their transient retries, items refused the token after a renewal, calls of
     /// one route answered 403, or 400).
-    pub breaker_threshold: usize,
+    pub breaker_threshold: NonZeroUsize,
     /// First backoff step for transient failures (doubles each attempt, with jitter).
     pub backoff_base: Duration,
     /// Upper bound of one wait (Retry-After or backoff).
@@ -106,17 +164,41 @@ pub(crate) struct EngineSettings {
     pub shutdown_grace: Duration,
 }
 
+/// `n`, checked above zero at compile time (the defaults are constants).
+const fn nonzero_u32(n: u32) -> NonZeroU32 {
+    match NonZeroU32::new(n) {
+        Some(v) => v,
+        None => panic!("zero"),
+    }
+}
+
+const fn nonzero_usize(n: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(n) {
+        Some(v) => v,
+        None => panic!("zero"),
+    }
+}
+
+/// The defaults (the flags' defaults say the same).
+const DEFAULT_CONCURRENCY: NonZeroUsize = nonzero_usize(8);
+const DEFAULT_MAX_ATTEMPTS: NonZeroU32 = nonzero_u32(6);
+const DEFAULT_MAX_THROTTLED_ATTEMPTS: NonZeroU32 = nonzero_u32(50);
+
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
-            batch_size: 20,
-            concurrency: 8,
-            write_rate: Some(DEFAULT_WRITE_RATE),
-            read_rate: Some(DEFAULT_READ_RATE),
-            write_ceiling: None,
-            read_ceiling: None,
-            max_attempts: 6,
-            max_throttled_attempts: 50,
+            batch_size: BatchSize::MAX,
+            concurrency: DEFAULT_CONCURRENCY,
+            writes: Some(Pace {
+                rate: DEFAULT_WRITE_RATE,
+                ceiling: DEFAULT_WRITE_RATE,
+            }),
+            reads: Some(Pace {
+                rate: DEFAULT_READ_RATE,
+                ceiling: DEFAULT_READ_RATE,
+            }),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_throttled_attempts: DEFAULT_MAX_THROTTLED_ATTEMPTS,
             dry_run: false,
             reset_all: false,
             global_cloud: true,
@@ -133,7 +215,29 @@ impl Default for EngineSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::FailureBound;
+    use super::{BatchSize, FailureBound, Pace};
+
+    #[test]
+    fn a_batch_holds_1_to_20_items_and_nothing_else_is_a_batch_size() {
+        assert_eq!(BatchSize::new(0), None);
+        assert_eq!(BatchSize::new(1).map(BatchSize::get), Some(1));
+        assert_eq!(BatchSize::new(20), Some(BatchSize::MAX));
+        assert_eq!(BatchSize::new(21), None);
+    }
+
+    #[test]
+    fn a_pace_is_positive_and_finite_with_its_ceiling_not_below_its_rate() {
+        assert_eq!(
+            Pace::held(19.4).map(|p| (p.rate(), p.ceiling())),
+            Some((19.4, 19.4))
+        );
+        assert_eq!(Pace::growing(19.4, 77.6).map(Pace::ceiling), Some(77.6));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(Pace::held(bad), None, "{bad}");
+            assert_eq!(Pace::growing(10.0, bad), None, "{bad}");
+        }
+        assert_eq!(Pace::growing(20.0, 10.0), None);
+    }
 
     #[test]
     fn max_failures_takes_rows_or_a_percentage_of_the_run() {

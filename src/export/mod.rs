@@ -251,7 +251,7 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
             .block_on(list_users(
                 &connected.client,
                 &query,
-                settings.max_attempts,
+                settings.max_attempts.get(),
                 &users_file,
             ))
             .map_err(Error::Other)?;
