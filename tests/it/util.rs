@@ -170,11 +170,16 @@ impl Env {
 /// `env.apply(&input).results(&out).arg("--resume").expect_exit(0).stderr_has("resuming")`.
 pub(crate) struct Invocation {
     command: Command,
+    /// Said first when a check fails (which case of a loop it was).
+    label: String,
 }
 
 impl From<Command> for Invocation {
     fn from(command: Command) -> Invocation {
-        Invocation { command }
+        Invocation {
+            command,
+            label: String::new(),
+        }
     }
 }
 
@@ -194,7 +199,7 @@ impl Env {
         c.arg(sub).arg(input);
         self.point_at_emulator(&mut c);
         c.arg("--quiet");
-        Invocation { command: c }
+        Invocation::from(c)
     }
 }
 
@@ -224,6 +229,12 @@ impl Invocation {
         self
     }
 
+    /// Names this case in the message of a failed check.
+    pub(crate) fn labelled(mut self, label: impl Into<String>) -> Invocation {
+        self.label = label.into();
+        self
+    }
+
     /// Runs the command to its end.
     pub(crate) fn output(mut self) -> Output {
         let out = self.command.output().expect("binary runs");
@@ -231,6 +242,7 @@ impl Invocation {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            label: self.label,
         }
     }
 
@@ -246,13 +258,20 @@ pub(crate) struct Output {
     pub(crate) code: i32,
     pub(crate) stdout: String,
     pub(crate) stderr: String,
+    /// The case a failed check names first (empty: none).
+    pub(crate) label: String,
 }
 
 impl Output {
     #[track_caller]
     fn fail(&self, what: &str) -> ! {
+        let case = if self.label.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.label)
+        };
         panic!(
-            "{what}\nexit code: {}\n--- stdout\n{}\n--- stderr\n{}",
+            "{case}{what}\nexit code: {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
     }
