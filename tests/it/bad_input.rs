@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mfa_rollout::emulator::EmulatorConfig;
 
-use crate::util::{BIN, Env, run, stat};
+use crate::util::{BIN, Env, Invocation, Output, stat};
 
 /// Where the problem is: a row (spreadsheet numbering, header = row 1) or the whole file.
 #[derive(Clone, Copy, Debug)]
@@ -284,7 +284,8 @@ fn every_bad_file_is_refused_with_exit_2_naming_the_problem_and_nothing_is_sent(
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let results = env.path(&format!("results-{i}.csv"));
         let before = stat(&env.stats(), "requests");
-        let (code, _, stderr) = run(env.rollout("apply", path, &results, &[]));
+        let Output { code, stderr, .. } =
+            Invocation::from(env.rollout("apply", path, &results, &[])).output();
         if let Some(w) = judge(&name, *at, fragment, code, &stderr) {
             failures.push(format!("apply {w}"));
         }
@@ -302,7 +303,8 @@ fn every_bad_file_is_refused_with_exit_2_naming_the_problem_and_nothing_is_sent(
         // An existing results file is left untouched too (with --overwrite and with --resume).
         let kept = env.write(&format!("kept-{i}.csv"), "precious\n");
         for flag in ["--overwrite", "--resume"] {
-            let (code, _, stderr) = run(env.rollout("apply", path, &kept, &[flag]));
+            let Output { code, stderr, .. } =
+                Invocation::from(env.rollout("apply", path, &kept, &[flag])).output();
             if code != 2 || stderr.contains("panicked") {
                 failures.push(format!("apply {flag} {name}: exit {code}\n{stderr}"));
             }
@@ -316,7 +318,7 @@ fn every_bad_file_is_refused_with_exit_2_naming_the_problem_and_nothing_is_sent(
 
         let mut validate = std::process::Command::new(BIN);
         validate.arg("validate").arg(path);
-        let (code, _, stderr) = run(validate);
+        let Output { code, stderr, .. } = Invocation::from(validate).output();
         if let Some(w) = judge(&name, *at, fragment, code, &stderr) {
             failures.push(format!("validate {w}"));
         }
