@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use mfa_rollout::emulator::{EmulatorConfig, Faults};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, rollout_csv, run, stat, state, upns};
+use crate::util::{Env, Invocation, results, rollout_csv, stat, state, upns};
 
 /// Each recorded `applied`/`unchanged` row holds the state the emulator has now.
 fn assert_records_true(env: &Env, records: &[mfa_rollout::journal::ResultRecord]) {
@@ -39,9 +39,10 @@ fn a_total_outage_trips_the_breaker_before_most_rows_are_touched_and_resume_comp
     let out = down.path("results.csv");
     let mut args = FAST.to_vec();
     args.extend(["--max-attempts", "3", "--concurrency", "2"]);
-    let (code, _, stderr) = run(down.rollout("apply", &input, &out, &args));
-    assert_eq!(code, 4, "{stderr}");
-    assert!(stderr.contains("circuit breaker"), "{stderr}");
+    let stderr = Invocation::from(down.rollout("apply", &input, &out, &args))
+        .expect_exit(4)
+        .stderr_has("circuit breaker")
+        .stderr;
     assert!(stderr.contains("transient"), "names the cause: {stderr}");
     assert!(stderr.contains("0 rows ended before the stop"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
@@ -68,8 +69,7 @@ fn a_total_outage_trips_the_breaker_before_most_rows_are_touched_and_resume_comp
     std::fs::copy(&out, &out2).expect("copy results");
     let mut resume = args.clone();
     resume.push("--resume");
-    let (code, _, stderr) = run(up.rollout("apply", &input, &out2, &resume));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(up.rollout("apply", &input, &out2, &resume)).expect_exit(0);
     let records = results(&out2);
     assert_eq!(records.len(), n, "every row done once");
     assert!(
@@ -114,9 +114,10 @@ fn a_401_storm_that_renewal_does_not_cure_stops_with_exit_3_recording_only_what_
     let out = env.path("results.csv");
     let mut args = FAST.to_vec();
     args.extend(["--concurrency", "1"]);
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &args));
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("circuit breaker"), "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &args))
+        .expect_exit(3)
+        .stderr_has("circuit breaker")
+        .stderr;
     assert!(stderr.contains("401"), "names the cause: {stderr}");
     assert!(stderr.contains("rows ended before the stop"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
@@ -154,11 +155,12 @@ fn max_failures_10_stops_after_10_failed_rows_and_records_the_rest_truthfully() 
     let out = env.path("results.csv");
     let mut args = FAST.to_vec();
     args.extend(["--max-attempts", "1", "--max-failures", "10"]);
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &args));
-    assert_eq!(code, 4, "{stderr}");
-    assert!(stderr.contains("--max-failures"), "{stderr}");
-    assert!(stderr.contains("10 rows failed"), "{stderr}");
-    assert!(stderr.contains("--resume"), "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &args))
+        .expect_exit(4)
+        .stderr_has("--max-failures")
+        .stderr_has("10 rows failed")
+        .stderr_has("--resume")
+        .stderr;
     let records = results(&out);
     let failed = records
         .iter()
@@ -175,9 +177,11 @@ fn max_failures_refuses_a_bad_value_naming_the_flag_before_sending_anything() {
     let input = env.write("users.csv", &rollout_csv(&upns(&env), &["enforce"]));
     let out = env.path("results.csv");
     for bad in ["0", "ten", "150%"] {
-        let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--max-failures", bad]));
-        assert_eq!(code, 2, "{bad}: {stderr}");
-        assert!(stderr.contains("--max-failures"), "{stderr}");
+        let stderr = Invocation::from(env.rollout("apply", &input, &out, &["--max-failures", bad]))
+            .labelled(bad)
+            .expect_exit(2)
+            .stderr_has("--max-failures")
+            .stderr;
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
     assert_eq!(stat(&env.stats(), "requests"), 0);
