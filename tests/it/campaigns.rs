@@ -15,7 +15,7 @@ use mfa_rollout::emulator::{EmulatorConfig, Faults, UserSpec};
 use mfa_rollout::journal::{ResultRecord, Status};
 use serde_json::Value;
 
-use crate::util::{Env, results, rollout_csv, run, stat, state};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, state};
 
 const STATE_ACTIONS: [&str; 3] = ["enforce", "disable", "enable"];
 
@@ -198,7 +198,8 @@ fn fault_campaign_mixed_rollout_under_faults_and_expiring_tokens_matches_the_emu
         "--max-attempts",
         "10",
     ];
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &pace));
+    let Output { code, stderr, .. } =
+        Invocation::from(env.rollout("apply", &input, &out, &pace)).output();
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     let records = results(&out);
@@ -506,7 +507,8 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
         let env = Env::start(config.clone());
         let input = env.write("users.csv", &csv);
         let out = env.path("results.csv");
-        let (code, _, stderr) = run(env.rollout("apply", &input, &out, &pace));
+        let Output { code, stderr, .. } =
+            Invocation::from(env.rollout("apply", &input, &out, &pace)).output();
         assert!(!stderr.contains("panicked"), "{stderr}");
         let records = results(&out);
         assert_one_line_per_pair(&records, &pairs);
@@ -636,7 +638,8 @@ fn crash_campaign_kills_and_resumes_end_like_an_uninterrupted_run() {
     // The last resume runs to the end.
     let mut args: Vec<&str> = pace.to_vec();
     args.push("--resume");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &args));
+    let Output { code, stderr, .. } =
+        Invocation::from(env.rollout("apply", &input, &out, &args)).output();
     assert!(!stderr.contains("panicked"), "{stderr}");
     let records = results(&out);
     assert_one_line_per_pair(&records, &pairs);
@@ -769,9 +772,10 @@ fn small_env() -> (Env, std::path::PathBuf) {
 fn results_in_a_missing_directory_exits_2_before_the_first_request() {
     let (env, input) = small_env();
     let out = env.path("no/such/dir/results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("no/such/dir"), "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &[]))
+        .expect_exit(2)
+        .stderr_has("no/such/dir")
+        .stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert_eq!(stat(&env.stats(), "requests"), 0);
     assert!(!env.path("no").exists(), "no directory was created");
@@ -782,8 +786,9 @@ fn results_under_a_regular_file_exits_2_before_the_first_request() {
     let (env, input) = small_env();
     let file = env.write("plain.txt", "not a directory\n");
     let out = file.join("results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &[]))
+        .expect_exit(2)
+        .stderr;
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("plain.txt"), "{stderr}");
     assert_eq!(stat(&env.stats(), "requests"), 0);
@@ -797,8 +802,10 @@ fn results_path_that_is_a_directory_exits_2_and_is_left_alone() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("inside.txt"), "x").unwrap();
     for extra in [&[][..], &["--overwrite"][..], &["--resume"][..]] {
-        let (code, _, stderr) = run(env.rollout("apply", &input, &out, extra));
-        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        let stderr = Invocation::from(env.rollout("apply", &input, &out, extra))
+            .labelled(format!("{extra:?}"))
+            .expect_exit(2)
+            .stderr;
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(stderr.contains("adir"), "{stderr}");
     }
@@ -838,7 +845,7 @@ fn a_results_file_in_use_by_a_running_apply_is_refused_naming_the_lock() {
         let before = std::fs::read(&out).unwrap();
         let mut c = other.rollout("apply", &input, &out, &[flag]);
         c.current_dir(env.dir.path());
-        let (code, _, stderr) = run(c);
+        let Output { code, stderr, .. } = Invocation::from(c).output();
         let after = std::fs::read(&out).unwrap();
         outcomes.push((flag, code, stderr, after.starts_with(&before)));
     }
@@ -873,7 +880,8 @@ fn a_read_only_results_directory_exits_2_before_the_first_request() {
         return;
     }
     let out = dir.join("results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
+    let Output { code, stderr, .. } =
+        Invocation::from(env.rollout("apply", &input, &out, &[])).output();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -922,7 +930,8 @@ fn unjournaled_writes(signal: &str, at: usize) -> (Vec<String>, usize) {
     let _ = child.wait();
     let mut args = pace.to_vec();
     args.push("--resume");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &args));
+    let Output { code, stderr, .. } =
+        Invocation::from(env.rollout("apply", &input, &out, &args)).output();
     assert!(code == 0 || code == 1, "{stderr}");
     // A state row `unchanged` at the target although the tenant started elsewhere: the
     // interrupted run wrote it and never journaled it.
@@ -966,13 +975,11 @@ fn a_sigkill_loses_at_most_the_batches_in_flight() {
 fn a_resume_removes_the_temp_file_of_a_killed_compaction() {
     let (env, input) = small_env();
     let out = env.path("results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &[])).expect_exit(0);
     // What a compaction killed halfway leaves: a temp named after a process that is gone.
     let stale = env.path("results.csv.4194303-0.tmp");
     let text = std::fs::read_to_string(&out).unwrap();
     std::fs::write(&stale, &text[..text.len() / 2]).unwrap();
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--resume"]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &["--resume"])).expect_exit(0);
     assert!(!stale.exists(), "the stale temp file is still there");
 }
