@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mfa_rollout::emulator::EmulatorConfig;
 use serde_json::Value;
 
-use crate::util::{Env, run, stat};
+use crate::util::{Env, Invocation, Output, stat};
 
 /// A generated tenant: guests, upper-case / apostrophe / `$` UPNs, all three states, method
 /// lists longer than one page, nested groups.
@@ -108,8 +108,9 @@ fn assert_matches_emulator(env: &Env, exported: &[HashMap<String, String>]) {
 fn export_of_a_tenant_with_guests_groups_and_every_state_matches_the_emulator_exactly() {
     let env = Env::start(tenant(260));
     let out = env.path("users.csv");
-    let (code, stdout, stderr) = run(export(&env, &out, &[]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stdout = Invocation::from(export(&env, &out, &[]))
+        .expect_exit(0)
+        .stdout;
     assert!(stdout.contains(": 260 users"), "{stdout}");
     // `report` summarises the file: users per state, users without a method.
     let mut report = env.command();
@@ -118,8 +119,7 @@ fn export_of_a_tenant_with_guests_groups_and_every_state_matches_the_emulator_ex
         .arg(&out)
         .arg("--html")
         .arg(env.path("export.html"));
-    let (code, text, stderr) = run(report);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout: text, .. } = Invocation::from(report).expect_exit(0);
     assert!(text.contains("no method registered:"), "{text}");
     for state in ["disabled", "enabled", "enforced"] {
         let n = exported_state_count(&out, state);
@@ -154,8 +154,9 @@ fn export_of_a_tenant_with_guests_groups_and_every_state_matches_the_emulator_ex
 
     // The same users as a workbook; --json says users per state and users without a method.
     let xlsx = env.path("users.xlsx");
-    let (code, stdout, stderr) = run(export(&env, &xlsx, &["--json"]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stdout = Invocation::from(export(&env, &xlsx, &["--json"]))
+        .expect_exit(0)
+        .stdout;
     let summary: Value = serde_json::from_str(stdout.trim()).expect("json summary");
     assert_eq!(summary["users"], 260);
     let per_state: u64 = summary["per_user_mfa_state"]
@@ -174,23 +175,21 @@ fn export_of_a_tenant_with_guests_groups_and_every_state_matches_the_emulator_ex
     assert_eq!(stat(&env.stats(), "writes"), 0);
 
     // An existing export is not replaced without --overwrite.
-    let (code, _, stderr) = run(export(&env, &out, &[]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--overwrite"), "{stderr}");
+    Invocation::from(export(&env, &out, &[]))
+        .expect_exit(2)
+        .stderr_has("--overwrite");
 }
 
 #[test]
 fn all_users_exports_members_only_and_a_filter_goes_to_graph() {
     let env = Env::start(tenant(60));
     let out = env.path("members.csv");
-    let (code, _, stderr) = run(export(&env, &out, &["--all-users"]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(export(&env, &out, &["--all-users"])).expect_exit(0);
     let members = rows(&out);
     assert_eq!(members.len(), 54, "60 users less the 6 guests");
     assert!(members.iter().all(|r| r["userType"] == "Member"));
     let out = env.path("disabled.csv");
-    let (code, _, stderr) = run(export(&env, &out, &["--filter", "accountEnabled eq false"]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(export(&env, &out, &["--filter", "accountEnabled eq false"])).expect_exit(0);
     let off = rows(&out);
     let expected = env
         .users()
@@ -200,12 +199,13 @@ fn all_users_exports_members_only_and_a_filter_goes_to_graph() {
     assert_eq!(off.len(), expected);
     assert!(off.iter().all(|r| r["accountEnabled"] == "false"));
     // A filter Graph refuses stops before any user is read, with Graph's words.
-    let (code, _, stderr) = run(export(
+    let stderr = Invocation::from(export(
         &env,
         &env.path("bad.csv"),
         &["--filter", "endsWith(mail,'@contoso.com')"],
-    ));
-    assert_eq!(code, 1, "{stderr}");
+    ))
+    .expect_exit(1)
+    .stderr;
     assert!(stderr.contains("Request_UnsupportedQuery"), "{stderr}");
 }
 
@@ -213,21 +213,17 @@ fn all_users_exports_members_only_and_a_filter_goes_to_graph() {
 fn an_export_fed_back_with_action_enforce_rolls_out_and_a_filled_in_column_works_too() {
     let env = Env::start(tenant(80));
     let out = env.path("users.csv");
-    let (code, _, stderr) = run(export(&env, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(export(&env, &out, &[])).expect_exit(0);
     // The export's action column is empty, so --action gives every row its action.
     let results = env.path("results.csv");
-    let (code, stdout, stderr) =
-        run(env.rollout("apply", &out, &results, &["--action", "enforce"]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    Invocation::from(env.rollout("apply", &out, &results, &["--action", "enforce"])).expect_exit(0);
     for (upn, u) in env.users() {
         assert_eq!(u["perUserMfaState"], "enforced", "{upn}");
     }
     // The export afterwards is the after-picture; the admin fills its action column in (as a
     // spreadsheet would save it) and rolls that out.
     let after = env.path("after.csv");
-    let (code, _, stderr) = run(export(&env, &after, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(export(&env, &after, &[])).expect_exit(0);
     assert!(
         rows(&after)
             .iter()
@@ -249,20 +245,20 @@ fn an_export_fed_back_with_action_enforce_rolls_out_and_a_filled_in_column_works
     }
     w.flush().unwrap();
     drop(w);
-    let (code, stdout, stderr) =
-        run(env.rollout("apply", &env.path("wave.csv"), &env.path("r2.csv"), &[]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    Invocation::from(env.rollout("apply", &env.path("wave.csv"), &env.path("r2.csv"), &[]))
+        .expect_exit(0);
     for (upn, u) in env.users() {
         assert_eq!(u["perUserMfaState"], "disabled", "{upn}");
     }
     // With the column filled in, --action is refused rather than overriding it.
-    let (code, _, stderr) = run(env.rollout(
+    let stderr = Invocation::from(env.rollout(
         "apply",
         &env.path("wave.csv"),
         &env.path("r3.csv"),
         &["--action", "enforce"],
-    ));
-    assert_eq!(code, 2, "{stderr}");
+    ))
+    .expect_exit(2)
+    .stderr;
     assert!(
         stderr.contains("would override the file's own action column 'action'"),
         "{stderr}"
@@ -305,8 +301,7 @@ fn export_resumes_after_a_kill_with_no_user_missing_or_doubled() {
     let partial = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
     assert!(partial < 400, "{partial}");
     let reads_before = stat(&env.stats(), "items");
-    let (code, stdout, stderr) = run(export(&env, &out, &["--resume"]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    Invocation::from(export(&env, &out, &["--resume"])).expect_exit(0);
     assert_matches_emulator(&env, &rows(&out));
     // The users already journaled were not read again: at most the last batch in flight
     // (20 users, 3 reads each) is redone, and the list (one page) read again.
@@ -318,15 +313,13 @@ fn export_resumes_after_a_kill_with_no_user_missing_or_doubled() {
     );
     assert_eq!(stat(&env.stats(), "writes"), 0);
     // --resume with nothing under way says so.
-    let (code, _, stderr) = run(export(&env, &out, &["--resume"]));
-    assert_eq!(code, 2, "{stderr}");
+    Invocation::from(export(&env, &out, &["--resume"])).expect_exit(2);
 }
 
 #[test]
 fn check_names_what_export_needs_and_export_stops_with_exit_3_without_it() {
     let env = Env::start(tenant(5).withhold_permission("UserAuthenticationMethod.ReadWrite.All"));
-    let (code, stdout, stderr) = run(env.check(None));
-    assert_eq!(code, 3, "{stdout}{stderr}");
+    let stdout = Invocation::from(env.check(None)).expect_exit(3).stdout;
     let export_lines: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("export "))
@@ -345,12 +338,9 @@ fn check_names_what_export_needs_and_export_stops_with_exit_3_without_it() {
         "{stdout}"
     );
     let out = env.path("users.csv");
-    let (code, _, stderr) = run(export(&env, &out, &[]));
-    assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("UserAuthenticationMethod.Read.All (for export)"),
-        "{stderr}"
-    );
+    Invocation::from(export(&env, &out, &[]))
+        .expect_exit(3)
+        .stderr_has("UserAuthenticationMethod.Read.All (for export)");
     assert!(!out.exists() && !env.path("users.csv.partial").exists());
     assert_eq!(stat(&env.stats(), "items"), 0, "nothing read");
 }
