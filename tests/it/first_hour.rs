@@ -6,7 +6,7 @@ use std::path::Path;
 
 use mfa_rollout::emulator::EmulatorConfig;
 
-use crate::util::{Env, rollout_csv, run, stat, upns};
+use crate::util::{Env, Invocation, Output, rollout_csv, stat, upns};
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
@@ -57,8 +57,10 @@ fn an_output_path_that_is_the_input_is_refused_and_the_input_survives() {
         let mut c = env.command();
         c.arg(sub).arg("in.csv").args(&flags);
         env.point_at_emulator(&mut c);
-        let (code, stdout, stderr) = run(c);
-        assert_eq!(code, 2, "{sub} {flags:?}: {stderr}{stdout}");
+        let stderr = Invocation::from(c)
+            .labelled(format!("{sub} {flags:?}"))
+            .expect_exit(2)
+            .stderr;
         assert!(stderr.contains(expected), "{sub} {flags:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         assert_eq!(read(&input), csv.as_bytes(), "{sub} {flags:?}: input kept");
@@ -70,12 +72,9 @@ fn an_output_path_that_is_the_input_is_refused_and_the_input_survives() {
         let mut c = env.command();
         c.args(["apply", "in.csv", "--results", "link.csv", "--overwrite"]);
         env.point_at_emulator(&mut c);
-        let (code, _, stderr) = run(c);
-        assert_eq!(code, 2, "{stderr}");
-        assert!(
-            stderr.contains("--results link.csv is the INPUT file"),
-            "{stderr}"
-        );
+        Invocation::from(c)
+            .expect_exit(2)
+            .stderr_has("--results link.csv is the INPUT file");
         assert_eq!(read(&input), csv.as_bytes());
     }
     assert_untouched(&env);
@@ -87,23 +86,20 @@ fn an_existing_html_report_is_kept_without_overwrite() {
     let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce"]));
     let page = env.write("r.html", "<p>last week's report</p>");
     let report = env.path("p.csv");
-    let (code, _, stderr) = run(env.rollout("plan", &input, &report, &["--html", "r.html"]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--html r.html already exists and is not empty: pass --overwrite"),
-        "{stderr}"
-    );
+    Invocation::from(env.rollout("plan", &input, &report, &["--html", "r.html"]))
+        .expect_exit(2)
+        .stderr_has("--html r.html already exists and is not empty: pass --overwrite");
     assert_eq!(read(&page), b"<p>last week's report</p>");
     assert!(!report.exists());
     assert_untouched(&env);
 
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "plan",
         &input,
         &report,
         &["--html", "r.html", "--overwrite"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     assert!(String::from_utf8(read(&page)).unwrap().contains("<html"));
 }
 
@@ -112,28 +108,21 @@ fn rollback_and_report_refuse_to_write_over_the_results_they_read() {
     let env = Env::start(EmulatorConfig::generated(5, 1).no_throttle());
     let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce"]));
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &[])).expect_exit(0);
     let before = read(&out);
 
     let mut c = env.rollback(&out, Path::new("./r.csv"));
     c.arg("--overwrite");
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--out ./r.csv is the RESULTS file"),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(2)
+        .stderr_has("--out ./r.csv is the RESULTS file");
     assert_eq!(read(&out), before);
 
     let mut c = env.command();
     c.args(["report", "r.csv", "--html", "r.csv", "--overwrite"]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--html r.csv is the RESULTS file"),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(2)
+        .stderr_has("--html r.csv is the RESULTS file");
     assert_eq!(read(&out), before);
 }
 
@@ -145,16 +134,15 @@ fn action_flag_over_a_file_with_an_action_column_is_refused_before_anything_is_r
     let expected = "--action enforce would override the file's own action column 'action' (column B): drop --action to use the column";
     let mut c = env.command();
     c.args(["validate", "in.csv", "--action", "enforce"]);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}{stdout}");
+    let Output { stdout, stderr, .. } = Invocation::from(c).expect_exit(2);
     assert!(stderr.contains(expected), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
 
     let report = env.path("p.csv");
-    let (code, _, stderr) = run(env.rollout("plan", &input, &report, &["--action", "enforce"]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains(expected), "{stderr}");
+    Invocation::from(env.rollout("plan", &input, &report, &["--action", "enforce"]))
+        .expect_exit(2)
+        .stderr_has(expected);
     assert!(!report.exists(), "no report made");
     assert_eq!(read(&input), csv.as_bytes());
     assert_untouched(&env);
@@ -173,8 +161,7 @@ fn a_garbage_graph_access_token_is_refused_before_the_first_request() {
         let mut c = env.rollout(sub, &input, &out, &[]);
         c.env_remove("AZURE_CLIENT_SECRET")
             .env("GRAPH_ACCESS_TOKEN", garbage);
-        let (code, stdout, stderr) = run(c);
-        assert_eq!(code, 3, "{sub}: {stderr}");
+        let Output { stdout, stderr, .. } = Invocation::from(c).labelled(sub).expect_exit(3);
         assert!(stderr.contains(expected), "{sub}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{sub}: {stderr}");
         assert!(!stderr.contains(garbage) && !stdout.contains(garbage));
@@ -184,8 +171,7 @@ fn a_garbage_graph_access_token_is_refused_before_the_first_request() {
     let mut c = env.check(None);
     c.env_remove("AZURE_CLIENT_SECRET")
         .env("GRAPH_ACCESS_TOKEN", garbage);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(c).expect_exit(3).stderr;
     assert!(stderr.contains(expected), "check says the same: {stderr}");
     assert_untouched(&env);
 }
@@ -262,12 +248,9 @@ fn sigterm_drains_journals_prints_the_resume_command_and_exits_143() {
     c.args(["apply", "in.csv", "--results", "r.csv", "--resume"]);
     env.point_at_emulator(&mut c);
     c.stdout(std::process::Stdio::null());
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains(&format!("resuming: {rows_done} of 60 rows done")),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(0)
+        .stderr_has(&format!("resuming: {rows_done} of 60 rows done"));
     assert_eq!(results(&out).len(), 60);
 }
 
@@ -298,11 +281,11 @@ fn sandbox_state_keeps_the_tenant_so_apply_rollback_and_the_undo_can_be_rehearse
             "state.json",
             "-q",
         ]);
-        run(c)
+        Invocation::from(c)
     };
 
-    let (code, stdout, stderr) = sandbox(&["apply", "in.csv", "--results", "r1.csv"]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } =
+        sandbox(&["apply", "in.csv", "--results", "r1.csv"]).expect_exit(0);
     let changed = results(&env.path("r1.csv"))
         .iter()
         .filter(|r| r.status == Status::Applied)
@@ -315,10 +298,10 @@ fn sandbox_state_keeps_the_tenant_so_apply_rollback_and_the_undo_can_be_rehearse
     );
     assert!(env.path("state.json").exists(), "the state was saved");
 
-    let (code, _, stderr) = run(env.rollback(&env.path("r1.csv"), &env.path("undo.csv")));
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = sandbox(&["apply", "undo.csv", "--results", "r2.csv"]);
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollback(&env.path("r1.csv"), &env.path("undo.csv"))).expect_exit(0);
+    let stdout = sandbox(&["apply", "undo.csv", "--results", "r2.csv"])
+        .expect_exit(0)
+        .stdout;
     assert!(
         stdout.starts_with(&format!("done: {changed} rows, ")),
         "{stdout}"
@@ -369,8 +352,7 @@ fn a_damaged_sandbox_state_file_is_refused_and_left_as_it_was() {
         "--sandbox-state",
         "state.json",
     ]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(c).expect_exit(2).stderr;
     assert!(
         stderr.starts_with("error: state.json: tenant file state.json: "),
         "{stderr}"
@@ -389,12 +371,9 @@ fn a_damaged_sandbox_state_file_is_refused_and_left_as_it_was() {
         "--sandbox-state",
         "./in.csv",
     ]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("--sandbox-state ./in.csv is the INPUT file"),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(2)
+        .stderr_has("--sandbox-state ./in.csv is the INPUT file");
     assert_eq!(read(&input), csv.as_bytes());
 }
 
@@ -432,8 +411,7 @@ fn the_plan_for_enable_predicts_the_after_state_the_run_reports() {
     let env = Env::start(EmulatorConfig::generated(80, 12).no_throttle());
     let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enable"]));
     let plan = env.path("plan.csv");
-    let (code, _, stderr) = run(env.rollout("plan", &input, &plan, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("plan", &input, &plan, &[])).expect_exit(0);
     assert_eq!(stat(&env.stats(), "writes"), 0);
     let planned = results(&plan);
     let predicted_enforced = planned
@@ -446,8 +424,7 @@ fn the_plan_for_enable_predicts_the_after_state_the_run_reports() {
     );
 
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &[])).expect_exit(0);
     let after: HashMap<u64, String> = results(&out)
         .into_iter()
         .map(|r| (r.row, r.after))
@@ -465,8 +442,9 @@ fn the_plan_for_enable_predicts_the_after_state_the_run_reports() {
 fn quiet_keeps_the_outcome_line_and_a_c_locale_gets_ascii() {
     let env = Env::start(EmulatorConfig::generated(12, 8).no_throttle());
     let input = env.write("in.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
-    let (code, stdout, stderr) = run(env.rollout("plan", &input, &env.path("p.csv"), &[]));
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = Invocation::from(env.rollout("plan", &input, &env.path("p.csv"), &[]))
+        .expect_exit(0)
+        .stdout;
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(
         stdout.starts_with("plan: ") && stdout.contains("would be made"),
@@ -479,8 +457,7 @@ fn quiet_keeps_the_outcome_line_and_a_c_locale_gets_ascii() {
         .env_remove("LC_CTYPE")
         .env("LANG", "C");
     env.point_at_emulator(&mut c);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(c).expect_exit(0);
     assert!(stdout.lines().count() > 1, "{stdout}");
     assert!(stdout.contains(" -> "), "{stdout}");
     assert!(stdout.is_ascii() && stderr.is_ascii(), "{stdout}{stderr}");
@@ -492,8 +469,7 @@ fn validate_json_prints_a_refused_files_problems_as_json_and_counts_read_as_word
     env.write("bad.csv", "Name,Login\nA,a@contoso.com\n");
     let mut c = env.command();
     c.args(["validate", "bad.csv", "--json"]);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
+    let stdout = Invocation::from(c).expect_exit(2).stdout;
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON on stdout");
     assert_eq!(v["refused"], true);
     assert_eq!(v["file"], "bad.csv");
@@ -508,8 +484,7 @@ fn validate_json_prints_a_refused_files_problems_as_json_and_counts_read_as_word
     env.write("one.csv", "upn,action\na@contoso.com,enforce\n");
     let mut c = env.command();
     c.args(["validate", "one.csv"]);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = Invocation::from(c).expect_exit(0).stdout;
     assert!(
         stdout.contains("one.csv: 1 user to process (enforce: 1); 0 invalid rows, 0 warnings"),
         "{stdout}"
@@ -546,8 +521,10 @@ fn plan_without_report_prints_its_summary_and_leaves_no_file_anywhere() {
     let mut c = env.command();
     c.arg("plan").arg(&input).env("TMPDIR", &tmp);
     env.point_at_emulator(&mut c);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 1, "one user is not found: {stderr}");
+    let stdout = Invocation::from(c)
+        .labelled("one user is not found")
+        .expect_exit(1)
+        .stdout;
     assert!(
         stdout.starts_with("plan: ") && stdout.contains("would be made (nothing was changed)"),
         "{stdout}"
@@ -571,8 +548,7 @@ fn plan_without_report_prints_its_summary_and_leaves_no_file_anywhere() {
     let mut c = env.command();
     c.args(["plan", "in.csv", "--json"]).env("TMPDIR", &tmp);
     env.point_at_emulator(&mut c);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 1, "{stderr}");
+    let stdout = Invocation::from(c).expect_exit(1).stdout;
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     assert_eq!(v["dry_run"], true);
     assert_eq!(v["rows"], 31);
@@ -585,8 +561,7 @@ fn plan_without_report_prints_its_summary_and_leaves_no_file_anywhere() {
     let mut c = env.command();
     c.args(["plan", "in.csv", "--excel"]);
     env.point_at_emulator(&mut c);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(c).expect_exit(2).stderr;
     assert!(
         stderr.contains("--excel") && stderr.contains("--report FILE"),
         "{stderr}"
@@ -686,23 +661,16 @@ fn the_resume_message_counts_only_rows_with_results_and_says_which_needed_no_req
         ]);
         env.point_at_emulator(&mut c);
         c.stdout(std::process::Stdio::null());
-        run(c)
+        Invocation::from(c)
     };
     // No results yet: nothing is done, though two rows will be recorded without a request.
-    let (code, _, stderr) = resume();
-    assert_eq!(code, 1, "an invalid row: {stderr}");
-    assert!(
-        stderr.contains("resuming: 0 of 5 rows done; 5 to do\n"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = resume();
-    assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains(
+    resume()
+        .labelled("an invalid row")
+        .expect_exit(1)
+        .stderr_has("resuming: 0 of 5 rows done; 5 to do\n");
+    resume().expect_exit(1).stderr_has(
             "resuming: 5 of 5 rows done (2 invalid or repeated rows among them, recorded with nothing sent); 0 to do\n"
-        ),
-        "{stderr}"
-    );
+        );
 }
 
 #[test]
@@ -726,8 +694,7 @@ fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
     write_results(&env.path("one.csv"), &records, &[]).unwrap();
     let mut c = env.command();
     c.args(["rollback", "one.csv", "--out", "undo1.csv"]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
+    let stderr = Invocation::from(c).expect_exit(0).stderr;
     for line in [
         "undo1.csv: 1 state change to undo;",
         "not undoable: 1 method reset: ",
@@ -744,16 +711,10 @@ fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
     write_results(&env.path("many.csv"), &records, &[]).unwrap();
     let mut c = env.command();
     c.args(["rollback", "many.csv", "--out", "undo2.csv"]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("undo2.csv: 1,200 state changes to undo;"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("2 state changes whose previous state is unknown (rows 1202, 1203)"),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(0)
+        .stderr_has("undo2.csv: 1,200 state changes to undo;")
+        .stderr_has("2 state changes whose previous state is unknown (rows 1202, 1203)");
 
     let mut bad = String::from("upn,action\n");
     for i in 0..1_500 {
@@ -762,8 +723,7 @@ fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
     env.write("bad.csv", &bad);
     let mut c = env.command();
     c.args(["validate", "bad.csv"]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(c).expect_exit(2).stderr;
     assert!(
         stderr.contains(" more problems\n")
             && stderr.contains("1,500 invalid rows; nothing was sent"),
@@ -772,12 +732,9 @@ fn counts_in_rollback_and_input_errors_read_as_words_with_separators() {
     env.write("bad1.csv", "upn,action\nuser@contoso.com,enforce-ish\n");
     let mut c = env.command();
     c.args(["validate", "bad1.csv"]);
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("1 invalid row; nothing was sent"),
-        "{stderr}"
-    );
+    Invocation::from(c)
+        .expect_exit(2)
+        .stderr_has("1 invalid row; nothing was sent");
 }
 
 #[test]
@@ -850,8 +807,7 @@ fn the_standalone_emulator_prints_what_connects_the_tool_to_it_and_that_works() 
         let (k, v) = pair.split_once('=').expect("NAME=value");
         c.env(k, v);
     }
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(c).expect_exit(0);
     assert!(
         stderr.contains("signed in") || stdout.contains("signed in"),
         "{stdout}{stderr}"
