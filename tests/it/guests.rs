@@ -5,7 +5,7 @@
 use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, run, stat};
+use crate::util::{Env, Invocation, Output, results, stat};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 const EXT_GUEST: &str = "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com";
@@ -59,8 +59,7 @@ fn revoke_sessions_skips_guests_by_upn_and_by_object_id_and_revokes_only_members
     let env = Env::start(tenant());
     let file = env.write("u.csv", &input());
     let out = env.path("r.csv");
-    let (code, stdout, stderr) = run(env.rollout("apply", &file, &out, &[]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    Invocation::from(env.rollout("apply", &file, &out, &[])).expect_exit(0);
     let records = results(&out);
     assert_eq!(records.len(), 6);
     for (row, status) in [
@@ -88,8 +87,7 @@ fn without_user_read_all_check_and_apply_stop_with_exit_3_naming_it_before_any_r
     let env = Env::start(tenant().withhold_permission("User.Read.All"));
     let file = env.write("u.csv", &input());
 
-    let (code, stdout, stderr) = run(env.check(Some(&file)));
-    assert_eq!(code, 3, "{stdout}{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(env.check(Some(&file))).expect_exit(3);
     assert!(
         stdout.lines().any(|l| l.contains("revoke-sessions")
             && l.contains("User.Read.All")
@@ -99,8 +97,9 @@ fn without_user_read_all_check_and_apply_stop_with_exit_3_naming_it_before_any_r
     assert!(stderr.contains("User.Read.All"), "{stderr}");
 
     let out = env.path("r.csv");
-    let (code, stdout, stderr) = run(env.rollout("apply", &file, &out, &[]));
-    assert_eq!(code, 3, "{stdout}{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &file, &out, &[]))
+        .expect_exit(3)
+        .stderr;
     assert!(stderr.contains("User.Read.All"), "{stderr}");
     let stats = env.stats();
     assert_eq!(stat(&stats, "items") + stat(&stats, "plain_requests"), 0);
@@ -113,8 +112,9 @@ fn without_user_read_all_check_and_apply_stop_with_exit_3_naming_it_before_any_r
 fn with_user_read_all_check_passes_for_revoke_sessions() {
     let env = Env::start(tenant());
     let file = env.write("u.csv", &input());
-    let (code, stdout, stderr) = run(env.check(Some(&file)));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stdout = Invocation::from(env.check(Some(&file)))
+        .expect_exit(0)
+        .stdout;
     assert!(
         stdout
             .lines()
