@@ -107,7 +107,7 @@ fn validate_reads_an_xlsx_and_stops_on_its_bad_row() {
 use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
 use mfa_rollout::journal::Status;
 
-use crate::util::{BIN, Env, results, run, stat};
+use crate::util::{BIN, Env, Invocation, Output, results, stat};
 
 fn member(upn: &str) -> UserSpec {
     UserSpec {
@@ -135,10 +135,10 @@ fn tenant(upns: &[&str]) -> Env {
 }
 
 /// `mfa-rollout validate FILE ARGS` (not quiet): (exit code, stdout, stderr).
-fn validate(path: &Path, args: &[&str]) -> (i32, String, String) {
+fn validate(path: &Path, args: &[&str]) -> Invocation {
     let mut c = std::process::Command::new(BIN);
     c.arg("validate").arg(path).args(args);
-    run(c)
+    Invocation::from(c)
 }
 
 /// The stderr lines that are not blank.
@@ -150,13 +150,17 @@ fn lines(stderr: &str) -> Vec<&str> {
 /// stderr; no request reaches the tenant and no results or report file is made.
 #[track_caller]
 fn refused_everywhere(env: &Env, path: &Path, args: &[&str], expected: &[&str]) {
-    let (code, _, stderr) = validate(path, args);
-    assert_eq!(code, 2, "validate: {stderr}");
+    let stderr = validate(path, args)
+        .labelled("validate")
+        .expect_exit(2)
+        .stderr;
     assert_eq!(lines(&stderr), expected, "validate");
     for sub in ["plan", "apply"] {
         let out = env.path(&format!("{sub}-out.csv"));
-        let (code, _, stderr) = run(env.rollout(sub, path, &out, args));
-        assert_eq!(code, 2, "{sub}: {stderr}");
+        let stderr = Invocation::from(env.rollout(sub, path, &out, args))
+            .labelled(sub)
+            .expect_exit(2)
+            .stderr;
         assert_eq!(lines(&stderr), expected, "{sub}");
         assert!(!out.exists(), "{sub} made {}", out.display());
     }
@@ -222,8 +226,7 @@ fn invisible_characters_at_the_ends_of_a_user_cell_are_removed_with_a_warning_na
          bob@contoso.com,enforce\n\
          cy@contoso.com\u{200b}\u{200e},enforce\n",
     );
-    let (code, stdout, stderr) = validate(&path, &[]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = validate(&path, &[]).expect_exit(0);
     assert_eq!(
         lines(&stderr),
         [
@@ -232,8 +235,7 @@ fn invisible_characters_at_the_ends_of_a_user_cell_are_removed_with_a_warning_na
     );
     assert!(stdout.contains("3 users to process"), "{stdout}");
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &path, &out, &[])).expect_exit(0);
     let records = results(&out);
     let got: Vec<(u64, &str, Status)> = records
         .iter()
@@ -269,13 +271,11 @@ fn a_ctrl_z_end_of_file_byte_is_ignored() {
         b"upn,action\r\nann@contoso.com,enforce\r\nbob@contoso.com,disable\r\n\x1a",
     )
     .unwrap();
-    let (code, stdout, stderr) = validate(&path, &[]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = validate(&path, &[]).expect_exit(0);
     assert!(lines(&stderr).is_empty(), "{stderr}");
     assert!(stdout.contains("2 users to process"), "{stdout}");
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &path, &out, &[])).expect_exit(0);
     assert_eq!(results(&out).len(), 2);
 }
 
@@ -294,8 +294,7 @@ fn a_bom_inside_one_cell_is_that_row_s_error_not_the_whole_file_s() {
     refused_everywhere(&env, &path, &[], &expected);
     // With --skip-invalid the other row is applied and this one recorded, not lost.
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &["--skip-invalid"]));
-    assert_eq!(code, 1, "{stderr}");
+    Invocation::from(env.rollout("apply", &path, &out, &["--skip-invalid"])).expect_exit(1);
     let records = results(&out);
     assert_eq!(
         records
@@ -342,26 +341,24 @@ fn a_headerless_list_of_upns_loses_no_user_in_validate_plan_and_apply_csv_and_xl
     let warning = "warning: row 1: column A holds 'ann@contoso.com', a user, not a header: the file is read as having no header row, this row included (pass --no-header to say so)";
     for path in [&csv, &xlsx] {
         let args = ["--user-column", "A", "--action", "enforce"];
-        let (code, stdout, stderr) = validate(path, &args);
-        assert_eq!(code, 0, "{stderr}");
+        let Output { stdout, stderr, .. } = validate(path, &args).expect_exit(0);
         assert_eq!(lines(&stderr), [warning], "{}", path.display());
         assert!(stdout.contains("3 users to process"), "{stdout}");
         // --no-header says it: the same rows, no warning.
         let mut stated = args.to_vec();
         stated.push("--no-header");
-        let (code, stdout, stderr) = validate(path, &stated);
-        assert_eq!(code, 0, "{stderr}");
+        let Output { stdout, stderr, .. } = validate(path, &stated).expect_exit(0);
         assert!(lines(&stderr).is_empty(), "{stderr}");
         assert!(stdout.contains("3 users to process"), "{stdout}");
 
         let report = env.path("plan.csv");
-        let (code, _, stderr) = run(env.rollout(
+        Invocation::from(env.rollout(
             "plan",
             path,
             &report,
             &[&args[..], &["--overwrite"]].concat(),
-        ));
-        assert_eq!(code, 0, "{stderr}");
+        ))
+        .expect_exit(0);
         let planned: Vec<(u64, String, Status)> = BARE
             .iter()
             .enumerate()
@@ -379,8 +376,7 @@ fn a_headerless_list_of_upns_loses_no_user_in_validate_plan_and_apply_csv_and_xl
         .arg(&out)
         .args(["--user-column", "A", "--action", "enforce"]);
     env.point_at_emulator(&mut apply);
-    let (code, _, stderr) = run(apply);
-    assert_eq!(code, 0, "{stderr}");
+    let stderr = Invocation::from(apply).expect_exit(0).stderr;
     assert!(
         stderr.contains(warning),
         "apply says so on stderr: {stderr}"
@@ -392,13 +388,13 @@ fn a_headerless_list_of_upns_loses_no_user_in_validate_plan_and_apply_csv_and_xl
         .collect();
     assert_eq!(outcome(&out), applied);
     let out = env.path("r2.csv");
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &xlsx,
         &out,
         &["--no-header", "--action", "enforce"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     assert_eq!(
         outcome(&out)
             .iter()
@@ -430,8 +426,9 @@ fn no_header_takes_columns_by_letter_only_and_needs_an_action() {
         "bare.csv",
         "ann@contoso.com,enforce\nbob@contoso.com,disable\n",
     );
-    let (code, stdout, stderr) = validate(&csv, &["--no-header", "--action-column", "B"]);
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = validate(&csv, &["--no-header", "--action-column", "B"])
+        .expect_exit(0)
+        .stdout;
     assert!(
         stdout.contains("2 users to process (disable: 1, enforce: 1)"),
         "{stdout}"
@@ -484,17 +481,15 @@ fn a_title_row_is_skipped_when_the_user_column_is_named_by_letter() {
     );
     for path in [&csv, &xlsx] {
         let args = ["--user-column", "B", "--action", "enforce"];
-        let (code, stdout, stderr) = validate(path, &args);
-        assert_eq!(code, 0, "{stderr}");
+        let Output { stdout, stderr, .. } = validate(path, &args).expect_exit(0);
         assert_eq!(
             lines(&stderr),
             ["warning: rows 1, 2: above the header (row 3), read as titles and skipped"]
         );
         assert!(stdout.contains("2 users to process"), "{stdout}");
         let out = env.path("plan.csv");
-        let (code, _, stderr) =
-            run(env.rollout("plan", path, &out, &[&args[..], &["--overwrite"]].concat()));
-        assert_eq!(code, 0, "{stderr}");
+        Invocation::from(env.rollout("plan", path, &out, &[&args[..], &["--overwrite"]].concat()))
+            .expect_exit(0);
         assert_eq!(
             outcome(&out),
             [
@@ -512,16 +507,14 @@ fn the_legacy_per_user_mfa_portal_bulk_update_file_reads_as_it_is() {
         "bulkupdate.csv",
         "Username,MFA Status\nann@contoso.com,Enabled\nbob@contoso.com,Enforced\ncy@contoso.com,Disabled\n",
     );
-    let (code, stdout, stderr) = validate(&csv, &[]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = validate(&csv, &[]).expect_exit(0);
     assert!(lines(&stderr).is_empty(), "{stderr}");
     assert!(
         stdout.contains("3 users to process (disable: 1, enable: 1, enforce: 1)"),
         "{stdout}"
     );
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &csv, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &csv, &out, &[])).expect_exit(0);
     let got: Vec<(u64, String, String, Status)> = results(&out)
         .into_iter()
         .map(|r| (r.row, r.user, r.action, r.status))
@@ -571,8 +564,7 @@ fn a_workbook_whose_first_sheet_is_a_cover_lists_its_sheets_and_suggests_one() {
         xlsx.display()
     );
     refused_everywhere(&env, &xlsx, &[], &[&expected]);
-    let (code, stdout, stderr) = validate(&xlsx, &["--sheet", "Users"]);
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = validate(&xlsx, &["--sheet", "Users"]).expect_exit(0).stdout;
     assert!(stdout.contains("1 user to process"), "{stdout}");
 }
 
