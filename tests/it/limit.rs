@@ -6,7 +6,7 @@ use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 use serde_json::Value;
 
-use crate::util::{Env, results, rollout_csv, run, stat};
+use crate::util::{Env, Invocation, results, rollout_csv, stat};
 
 const FAST: [&str; 4] = ["--read-rate", "4000", "--write-rate", "2000"];
 
@@ -29,8 +29,10 @@ fn limit_50_makes_exactly_50_changes_then_waves_and_resume_finish_the_rest() {
     let mut args = FAST.to_vec();
     args.extend(["--concurrency", "8", "--limit", "50", "--json"]);
 
-    let (code, stdout, stderr) = run(env.rollout("apply", &input, &out, &args));
-    assert_eq!(code, 0, "a planned stop is a clean one: {stderr}");
+    let stdout = Invocation::from(env.rollout("apply", &input, &out, &args))
+        .labelled("a planned stop is a clean one")
+        .expect_exit(0)
+        .stdout;
     let summary: Value = serde_json::from_str(&stdout).expect("--json summary");
     let stats = env.stats();
     assert_eq!(stat(&stats, "users_written"), 50, "{stats}");
@@ -57,8 +59,9 @@ fn limit_50_makes_exactly_50_changes_then_waves_and_resume_finish_the_rest() {
     // The next wave: 50 more.
     let mut wave: Vec<&str> = args.clone();
     wave.push("--resume");
-    let (code, stdout, stderr) = run(env.rollout("apply", &input, &out, &wave));
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = Invocation::from(env.rollout("apply", &input, &out, &wave))
+        .expect_exit(0)
+        .stdout;
     let summary: Value = serde_json::from_str(&stdout).expect("--json summary");
     let stats = env.stats();
     assert_eq!(stat(&stats, "users_written"), 100, "{stats}");
@@ -72,8 +75,9 @@ fn limit_50_makes_exactly_50_changes_then_waves_and_resume_finish_the_rest() {
     // The full run finishes the rest.
     let mut full = FAST.to_vec();
     full.extend(["--resume", "--json"]);
-    let (code, stdout, stderr) = run(env.rollout("apply", &input, &out, &full));
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = Invocation::from(env.rollout("apply", &input, &out, &full))
+        .expect_exit(0)
+        .stdout;
     let summary: Value = serde_json::from_str(&stdout).expect("--json summary");
     assert_eq!(summary["remaining_rows"], 0, "{summary}");
     assert_eq!(summary["continue_with"], Value::Null);
@@ -101,8 +105,7 @@ fn limit_says_how_many_rows_remain_and_the_command_that_continues_in_text() {
     c.arg("apply").arg(&input).arg("--results").arg(&out);
     env.point_at_emulator(&mut c);
     c.args(FAST).args(["--limit", "5"]);
-    let (code, stdout, stderr) = run(c);
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = Invocation::from(c).expect_exit(0).stdout;
     let first = stdout.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("stopped at --limit 5:") && first.contains("rows remain"),
@@ -122,9 +125,10 @@ fn limit_0_is_refused_naming_the_flag_before_anything_is_sent() {
     upns.sort();
     let input = env.write("users.csv", &rollout_csv(&upns, &["enforce"]));
     let out = env.path("results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--limit", "0"]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--limit"), "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &["--limit", "0"]))
+        .expect_exit(2)
+        .stderr_has("--limit")
+        .stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert_eq!(stat(&env.stats(), "requests"), 0);
     assert!(!out.exists());
