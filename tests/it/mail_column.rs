@@ -5,7 +5,7 @@
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::{HEADER, Status};
 
-use crate::util::{Env, mail_user, results, run, stat, state};
+use crate::util::{Env, Invocation, mail_user, results, stat, state};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 const GUEST_UPN: &str = "carol_fabrikam.com#EXT#@contoso.onmicrosoft.com";
@@ -66,9 +66,9 @@ fn a_mail_column_rollout_acts_on_the_users_found_members_and_guests_alike() {
     let env = Env::start(hr_tenant());
     let input = env.write("hr.csv", HR_SHEET);
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--keep-columns", "Ticket"]));
     // Two rows cannot be acted on (ambiguous, unknown): exit 1, the others applied.
-    assert_eq!(code, 1, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &["--keep-columns", "Ticket"]))
+        .expect_exit(1);
 
     let records = results(&out);
     let got: Vec<(u64, &str, Status, &str, &str)> = records
@@ -148,20 +148,19 @@ fn a_mail_column_rollout_acts_on_the_users_found_members_and_guests_alike() {
 
     // Resuming finds every row done, sends nothing and keeps the column.
     let before = stat(&env.stats(), "requests");
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &input,
         &out,
         &["--keep-columns", "Ticket", "--resume"],
-    ));
-    assert_eq!(code, 1, "{stderr}");
+    ))
+    .expect_exit(1);
     assert_eq!(stat(&env.stats(), "requests"), before);
     assert_eq!(results(&out), records);
 
     // The undo file names the UPNs found, which a UPN column reads without a lookup.
     let undo = env.path("undo.csv");
-    let (code, _, stderr) = run(env.rollback(&out, &undo));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollback(&out, &undo)).expect_exit(0);
     let undo_text = std::fs::read_to_string(&undo).unwrap();
     assert!(
         undo_text.contains("annl@contoso.onmicrosoft.com,disable,2"),
@@ -175,8 +174,7 @@ fn a_dry_run_over_a_mail_column_shows_the_users_found_and_changes_nothing() {
     let env = Env::start(hr_tenant());
     let input = env.write("hr.csv", "email,action\ncarol@fabrikam.com,enforce\n");
     let out = env.path("plan.csv");
-    let (code, _, stderr) = run(env.rollout("plan", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("plan", &input, &out, &[])).expect_exit(0);
     let records = results(&out);
     assert_eq!(
         (records[0].status, records[0].extra[0].as_str()),
@@ -190,25 +188,24 @@ fn a_mail_column_without_user_read_all_stops_before_the_first_request_naming_it(
     let env = Env::start(hr_tenant().withhold_permission("User.Read.All"));
     let input = env.write("hr.csv", HR_SHEET);
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("User.Read.All (for mail lookup)"),
-        "{stderr}"
-    );
+    Invocation::from(env.rollout("apply", &input, &out, &[]))
+        .expect_exit(3)
+        .stderr_has("User.Read.All (for mail lookup)");
     assert_eq!(stat(&env.stats(), "items"), 0);
     assert_eq!(stat(&env.stats(), "plain_requests"), 0);
 
     // `check` with the same input says what is missing; a UPN column does not need it.
-    let (code, stdout, stderr) = run(env.check(Some(&input)));
-    assert_eq!(code, 3, "{stdout}{stderr}");
+    let stdout = Invocation::from(env.check(Some(&input)))
+        .expect_exit(3)
+        .stdout;
     assert!(
         stdout.contains("mail lookup") && stdout.contains("MISSING"),
         "{stdout}"
     );
     let upns = env.write("u.csv", &format!("upn,action\nannl@{DOMAIN},enforce\n"));
-    let (code, stdout, stderr) = run(env.check(Some(&upns)));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stdout = Invocation::from(env.check(Some(&upns)))
+        .expect_exit(0)
+        .stdout;
     assert!(!stdout.contains("mail lookup"), "{stdout}");
 }
 
@@ -275,7 +272,7 @@ fn the_sandbox_resolves_a_mail_column_through_a_lookup() {
     )
     .unwrap();
     let out = dir.path().join("r.csv");
-    let (code, _, stderr) = run({
+    Invocation::from({
         let mut c = std::process::Command::new(crate::util::BIN);
         c.arg("apply")
             .arg(&input)
@@ -284,8 +281,8 @@ fn the_sandbox_resolves_a_mail_column_through_a_lookup() {
             .arg("--sandbox")
             .arg("--quiet");
         c
-    });
-    assert_eq!(code, 0, "{stderr}");
+    })
+    .expect_exit(0);
     let records = results(&out);
     let resolved: Vec<&str> = records.iter().map(|r| r.extra[0].as_str()).collect();
     assert_eq!(
