@@ -5,7 +5,7 @@
 use mfa_rollout::emulator::{EmulatorConfig, MethodSpec, UserSpec};
 use mfa_rollout::journal::{ResultRecord, Status};
 
-use crate::util::{Env, results, run};
+use crate::util::{Env, Invocation, results};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 
@@ -55,11 +55,15 @@ fn record(records: &[ResultRecord], row: u64) -> &ResultRecord {
         .unwrap_or_else(|| panic!("no record for row {row}"))
 }
 
-fn apply(env: &Env, csv: &str, extra: &[&str]) -> (i32, Vec<ResultRecord>, String) {
+/// Applies `csv` with `extra`, expecting exit 0 (a failure names `extra`), and returns the
+/// results.
+fn apply(env: &Env, csv: &str, extra: &[&str]) -> Vec<ResultRecord> {
     let input = env.write("u.csv", csv);
     let out = env.path("r.csv");
-    let (code, stdout, stderr) = run(env.rollout("apply", &input, &out, extra));
-    (code, results(&out), format!("{stdout}{stderr}"))
+    Invocation::from(env.rollout("apply", &input, &out, extra))
+        .labelled(extra.join(" "))
+        .expect_exit(0);
+    results(&out)
 }
 
 #[test]
@@ -84,12 +88,11 @@ fn reset_methods_reads_every_page_of_a_long_method_list() {
     .no_throttle();
     assert_eq!(config.methods_page_size, 4);
     let env = Env::start(config);
-    let (code, records, out) = apply(
+    let records = apply(
         &env,
         &format!("upn,action\nlong.list@{DOMAIN},reset-methods\n"),
         &[],
     );
-    assert_eq!(code, 0, "{out}");
     let r = record(&records, 2);
     assert_eq!(r.status, Status::Applied, "{}", r.message);
     assert_eq!(
@@ -122,12 +125,11 @@ fn methods_the_tool_does_not_delete_are_named_and_the_row_still_ends_well() {
     .no_throttle();
     for scope in ["portal", "all"] {
         let env = Env::start(config.clone());
-        let (code, records, out) = apply(
+        let records = apply(
             &env,
             &format!("upn,action\nfrontline@{DOMAIN},reset-methods\n"),
             &["--reset-scope", scope],
         );
-        assert_eq!(code, 0, "{scope}: {out}");
         let r = record(&records, 2);
         assert_eq!(r.status, Status::Applied, "{scope}: {}", r.message);
         for name in [
@@ -175,12 +177,11 @@ fn hardware_tenant() -> EmulatorConfig {
 #[test]
 fn hardware_oath_is_unassigned_by_object_id_and_left_with_the_reason_for_a_upn() {
     let env = Env::start(hardware_tenant());
-    let (code, records, out) = apply(
+    let records = apply(
         &env,
         &format!("user,action\n{HW_ID},reset-methods\ntoken.by.upn@{DOMAIN},reset-methods\n"),
         &[],
     );
-    assert_eq!(code, 0, "{out}");
     let by_id = record(&records, 2);
     assert_eq!(by_id.status, Status::Applied, "{}", by_id.message);
     assert!(method_types(&env, "token.by.id").is_empty());
@@ -198,12 +199,11 @@ fn hardware_oath_is_unassigned_by_object_id_and_left_with_the_reason_for_a_upn()
 #[test]
 fn hardware_oath_is_left_with_the_reason_outside_the_global_cloud() {
     let env = Env::start(hardware_tenant());
-    let (code, records, out) = apply(
+    let records = apply(
         &env,
         &format!("user,action\n{HW_ID},reset-methods\n"),
         &["--cloud", "usgov"],
     );
-    assert_eq!(code, 0, "{out}");
     let r = record(&records, 2);
     assert_eq!(r.status, Status::Applied, "{}", r.message);
     assert!(r.message.contains("global cloud"), "{}", r.message);
