@@ -5,7 +5,7 @@
 use mfa_rollout::emulator::EmulatorConfig;
 use serde_json::Value;
 
-use crate::util::{Env, rollout_csv, run, stat, upns};
+use crate::util::{Env, Invocation, rollout_csv, stat, upns};
 
 fn items_429(stats: &Value) -> u64 {
     stats["items_by_status"]["429"].as_u64().unwrap_or(0)
@@ -20,13 +20,14 @@ fn told_rate_just_under_the_quota_draws_no_429s_with_almost_no_burst_to_hide_beh
     let env = Env::start(config);
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
     // Quota: 400 writes/s, 16,000 RU/s (reads and writes both cost one unit).
-    let (code, stdout, stderr) = run(env.rollout(
+    let stdout = Invocation::from(env.rollout(
         "apply",
         &input,
         &env.path("r.csv"),
         &["--write-rate", "380", "--read-rate", "1500", "--json"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0)
+    .stdout;
     let stats = env.stats();
     let items = stat(&stats, "items");
     let throttled = items_429(&stats);
@@ -52,13 +53,14 @@ fn an_untold_smaller_quota_is_converged_on_without_a_429_storm() {
     let real_writes = 3000.0 / 3.0 * 10.0 / 150.0; // 66.7/s
     let env = Env::start(config);
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
-    let (code, stdout, stderr) = run(env.rollout(
+    let stdout = Invocation::from(env.rollout(
         "apply",
         &input,
         &env.path("r.csv"),
         &["--quota-scale", "10", "--json"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0)
+    .stdout;
     let stats = env.stats();
     let items = stat(&stats, "items");
     let throttled = items_429(&stats);
@@ -92,13 +94,14 @@ fn an_untold_run_spends_a_granted_burst_without_a_429_storm_and_changes_every_us
     }
     let env = Env::start(config);
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce"]));
-    let (code, stdout, stderr) = run(env.rollout(
+    let stdout = Invocation::from(env.rollout(
         "apply",
         &input,
         &env.path("r.csv"),
         &["--quota-scale", "10", "--json"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0)
+    .stdout;
     let stats = env.stats();
     let items = stat(&stats, "items");
     let throttled = items_429(&stats);
