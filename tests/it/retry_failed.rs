@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use mfa_rollout::emulator::{EmulatorConfig, Faults};
 use mfa_rollout::journal::{ResultRecord, Status};
 
-use crate::util::{Env, results, rollout_csv, run, stat, state};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, state};
 
 fn target(action: &str) -> &'static str {
     match action {
@@ -72,8 +72,7 @@ fn retry_failed_turns_failed_rows_into_applied_or_unchanged_with_zero_double_wri
         "1",
         "--skip-invalid",
     ];
-    let (code, _, stderr) = run(flaky.rollout("apply", &input, &out, &args));
-    assert_eq!(code, 1, "{stderr}");
+    Invocation::from(flaky.rollout("apply", &input, &out, &args)).expect_exit(1);
     let first = results(&out);
     let after_first = flaky.users();
     let ids: HashMap<String, String> = initial
@@ -128,7 +127,8 @@ fn retry_failed_turns_failed_rows_into_applied_or_unchanged_with_zero_double_wri
     std::fs::copy(&out, &out2).expect("copy results");
     let mut retry = args.clone();
     retry.extend(["--resume", "--retry-failed"]);
-    let (code, _, stderr) = run(fixed.rollout("apply", &input, &out2, &retry));
+    let Output { code, stderr, .. } =
+        Invocation::from(fixed.rollout("apply", &input, &out2, &retry)).output();
     let second = results(&out2);
     let now = by_row(&second);
     let before = by_row(&first);
@@ -206,8 +206,9 @@ fn retry_failed_without_resume_is_refused_naming_the_flag_before_anything_is_sen
     upns.sort();
     let input = env.write("users.csv", &rollout_csv(&upns, &["enforce"]));
     let out = env.path("results.csv");
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &["--retry-failed"]));
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &input, &out, &["--retry-failed"]))
+        .expect_exit(2)
+        .stderr;
     assert!(
         stderr.contains("--retry-failed") && stderr.contains("--resume"),
         "{stderr}"
