@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{BIN, run};
+use crate::util::{BIN, Invocation, Output};
 
 /// `mfa-rollout ARGS`, in `dir`, with nothing from the environment that could sign in.
-fn tool(dir: &Path, args: &[&str]) -> (i32, String, String) {
+fn tool(dir: &Path, args: &[&str]) -> Invocation {
     let mut c = Command::new(BIN);
     c.args(args).current_dir(dir);
-    run(c)
+    Invocation::from(c)
 }
 
 /// Sources the bash script, finds the function `complete -p` registered for mfa-rollout and
@@ -72,8 +72,7 @@ fn bash_completes(script: &Path, lines: &[&str]) -> Vec<Vec<String>> {
 #[test]
 fn the_bash_completion_script_completes_subcommands_their_flags_and_shells() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, script, stderr) = tool(dir.path(), &["completions", "bash"]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout: script, .. } = tool(dir.path(), &["completions", "bash"]).expect_exit(0);
     let path = dir.path().join("mfa-rollout.bash");
     std::fs::write(&path, &script).unwrap();
     let got = bash_completes(
@@ -109,8 +108,9 @@ fn every_shell_gets_a_script_naming_the_subcommands_and_an_unknown_shell_is_refu
         ("powershell", "Register-ArgumentCompleter"),
         ("elvish", "set edit:completion:arg-completer[mfa-rollout]"),
     ] {
-        let (code, script, stderr) = tool(dir.path(), &["completions", shell]);
-        assert_eq!(code, 0, "{shell}: {stderr}");
+        let Output { stdout: script, .. } = tool(dir.path(), &["completions", shell])
+            .labelled(shell)
+            .expect_exit(0);
         assert!(script.contains(marker), "{shell}: {marker}");
         for sub in [
             "validate", "plan", "apply", "rollback", "report", "check", "emulator",
@@ -120,8 +120,9 @@ fn every_shell_gets_a_script_naming_the_subcommands_and_an_unknown_shell_is_refu
         // fish names a long flag without its dashes (`-l max-changes`).
         assert!(script.contains("max-changes"), "{shell}: apply's flags");
     }
-    let (code, stdout, stderr) = tool(dir.path(), &["completions", "tcsh"]);
-    assert_eq!(code, 2, "{stdout}{stderr}");
+    let stderr = tool(dir.path(), &["completions", "tcsh"])
+        .expect_exit(2)
+        .stderr;
     assert!(stderr.contains("invalid value 'tcsh'"), "{stderr}");
     assert!(
         stderr.contains("bash, elvish, fish, powershell, zsh"),
@@ -144,8 +145,7 @@ fn sections(roff: &str) -> Vec<String> {
 #[test]
 fn the_man_page_is_roff_that_renders_with_every_command_and_its_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, page, stderr) = tool(dir.path(), &["man"]);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout: page, .. } = tool(dir.path(), &["man"]).expect_exit(0);
     let title = page
         .lines()
         .find(|l| l.starts_with(".TH "))
@@ -173,8 +173,7 @@ fn the_man_page_is_roff_that_renders_with_every_command_and_its_flags() {
     }
 
     // --out-dir: one page per command, each with that command's own flags.
-    let (code, _, stderr) = tool(dir.path(), &["man", "--out-dir", "."]);
-    assert_eq!(code, 0, "{stderr}");
+    tool(dir.path(), &["man", "--out-dir", "."]).expect_exit(0);
     let apply = std::fs::read_to_string(dir.path().join("mfa-rollout-apply.1")).unwrap();
     assert!(
         apply.starts_with(".ie") || apply.contains(".TH mfa-rollout-apply 1"),
@@ -183,12 +182,9 @@ fn the_man_page_is_roff_that_renders_with_every_command_and_its_flags() {
     assert!(apply.contains("\\-\\-max\\-changes"), "apply's flags");
     assert!(dir.path().join("mfa-rollout.1").exists());
     assert!(dir.path().join("mfa-rollout-plan.1").exists());
-    let (code, _, stderr) = tool(dir.path(), &["man", "--out-dir", "missing"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("missing: --out-dir: not a directory"),
-        "{stderr}"
-    );
+    tool(dir.path(), &["man", "--out-dir", "missing"])
+        .expect_exit(2)
+        .stderr_has("missing: --out-dir: not a directory");
 
     // Where man(1) is installed, the page renders as a reader sees it.
     if Command::new("man")
