@@ -9,7 +9,7 @@ use std::process::Stdio;
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, rollout_csv, run, stat, upns};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, upns};
 
 /// An RSA key and a self-signed certificate valid from `from` to `to` (unix seconds), as one
 /// PEM text, and the certificate alone.
@@ -46,8 +46,7 @@ fn a_certificate_sign_in_completes_a_rollout() {
         cmd.env_remove("AZURE_CLIENT_SECRET")
             .arg("--certificate")
             .arg(&key);
-        let (code, _, stderr) = run(cmd);
-        assert_eq!(code, 0, "{alg}: {stderr}");
+        Invocation::from(cmd).labelled(alg).expect_exit(0);
         assert_eq!(results(&out).len(), 60);
     }
     assert!(stat(&env.stats(), "token_grants") >= 2);
@@ -64,8 +63,7 @@ fn an_expired_certificate_is_refused_before_any_request_in_one_line() {
     let mut cmd = env.rollout("apply", &input, &env.path("r.csv"), &[]);
     cmd.env_remove("AZURE_CLIENT_SECRET")
         .env("AZURE_CLIENT_CERTIFICATE_PATH", &key);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(cmd).expect_exit(3).stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("expired"), "{stderr}");
     assert_eq!(stat(&env.stats(), "requests"), 0);
@@ -84,8 +82,7 @@ fn a_certificate_the_app_does_not_know_is_refused_with_exit_3() {
     cmd.env_remove("AZURE_CLIENT_SECRET")
         .arg("--certificate")
         .arg(&key);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(cmd).expect_exit(3).stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
@@ -151,7 +148,7 @@ fn tokens_that_expire_every_few_seconds_are_renewed_without_losing_an_item() {
     );
     let out = env.path("r.csv");
     // About 8 s of paced writes against 2 s tokens.
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &input,
         &out,
@@ -163,8 +160,8 @@ fn tokens_that_expire_every_few_seconds_are_renewed_without_losing_an_item() {
             "--concurrency",
             "2",
         ],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     let records = results(&out);
     assert_eq!(records.len(), 240);
     assert!(records.iter().all(|r| r.status != Status::Failed));
@@ -188,8 +185,7 @@ fn no_secret_or_token_appears_in_anything_a_verbose_run_writes() {
     cmd.args(["-vv", "--html"])
         .arg(&html)
         .env("AZURE_CLIENT_SECRET", secret);
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(0);
     assert!(
         stderr.contains("obtained an access token"),
         "the debug log was on: {stderr}"
@@ -207,7 +203,7 @@ fn no_secret_or_token_appears_in_anything_a_verbose_run_writes() {
     let mut help = env.command();
     help.args(["apply", "--help"])
         .env("AZURE_CLIENT_ID", "visible-client-id-value");
-    let (_, stdout, _) = run(help);
+    let stdout = Invocation::from(help).output().stdout;
     assert!(!stdout.contains("visible-client-id-value"));
     assert!(!stdout.contains(secret));
 }
@@ -239,8 +235,7 @@ fn an_expired_static_token_stops_the_run_with_exit_3_and_a_resume_hint() {
     );
     cmd.env_remove("AZURE_CLIENT_SECRET")
         .env("GRAPH_ACCESS_TOKEN", &access);
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(3);
     assert!(stderr.contains("--resume"), "{stderr}");
     assert!(!stderr.contains(&access) && !stdout.contains(&access));
     // What finished before the token expired is journaled and ended well.
@@ -257,16 +252,14 @@ fn after_a_failed_sign_in_the_identical_rerun_works_and_no_file_is_left() {
     let lock = env.path("r.csv.lock");
     let mut cmd = env.rollout("apply", &input, &out, &[]);
     cmd.env("AZURE_CLIENT_SECRET", "a-secret-the-app-does-not-have");
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(cmd).expect_exit(3).stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!out.exists(), "no results file before a sign-in succeeds");
     assert!(!lock.exists(), "no lock file left");
     assert_eq!(stat(&env.stats(), "batches"), 0);
 
     // The same command with the right secret.
-    let (code, _, stderr) = run(env.rollout("apply", &input, &out, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("apply", &input, &out, &[])).expect_exit(0);
     assert_eq!(results(&out).len(), 8);
     #[cfg(unix)]
     assert!(!lock.exists(), "a finished run leaves no lock file");
@@ -280,7 +273,6 @@ fn after_a_failed_sign_in_the_identical_rerun_works_and_no_file_is_left() {
         .unwrap()
         .to_string();
     let again = env.write("again.csv", &format!("{header}\n"));
-    let (code, _, stderr) = run(env.rollout("plan", &input, &again, &[]));
-    assert_eq!(code, 0, "{stderr}");
+    Invocation::from(env.rollout("plan", &input, &again, &[])).expect_exit(0);
     assert_eq!(results(&again).len(), 8);
 }
