@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mfa_rollout::emulator::EmulatorConfig;
 
-use crate::util::{Env, results, rollout_csv, run, stat, upns};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, upns};
 
 /// The fixtures' password (tests/fixtures/pfx/make.sh).
 const PFX_PASSWORD: &str = "pfx-fixture-pässwort";
@@ -47,8 +47,7 @@ fn a_pfx_of_each_exporters_encryption_signs_in_and_completes_a_rollout() {
         cmd.env_remove("AZURE_CLIENT_SECRET")
             .env("AZURE_CLIENT_CERTIFICATE_PATH", fixture(name))
             .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PFX_PASSWORD);
-        let (code, stdout, stderr) = run(cmd);
-        assert_eq!(code, 0, "{name}: {stderr}");
+        let Output { stdout, stderr, .. } = Invocation::from(cmd).labelled(name).expect_exit(0);
         assert_eq!(results(&out).len(), 20, "{name}");
         let written = std::fs::read_to_string(&out).unwrap();
         assert_clean(&[&stdout, &stderr, &written], &[PFX_PASSWORD]);
@@ -67,8 +66,7 @@ fn a_pfx_with_a_wrong_password_is_refused_in_one_line_before_any_request() {
         .arg("--certificate")
         .arg(fixture("windows-3des-sha1.pfx"))
         .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "not-the-password");
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(3);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("the password is wrong"), "{stderr}");
     assert_clean(&[&stdout, &stderr], &["not-the-password"]);
@@ -207,7 +205,12 @@ fn a_rotating_federated_token_file_is_read_again_at_every_renewal() {
     };
     let mut cmd = verbose_apply(&env, &input, &out, &[]);
     cmd.env("AZURE_FEDERATED_TOKEN_FILE", &file);
-    let (code, stdout, stderr) = run(cmd);
+    let Output {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = Invocation::from(cmd).output();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     rotator.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
@@ -246,10 +249,10 @@ fn a_federated_token_whose_subject_differs_in_case_is_refused_with_the_hint() {
         &["--auth", "workload-identity"],
     );
     cmd.env("AZURE_FEDERATED_TOKEN_FILE", &file);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("AADSTS70021"), "{stderr}");
-    assert!(stderr.contains("case-sensitive"), "{stderr}");
+    Invocation::from(cmd)
+        .expect_exit(3)
+        .stderr_has("AADSTS70021")
+        .stderr_has("case-sensitive");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
 
@@ -266,11 +269,11 @@ fn with_managed_identities(config: &mut EmulatorConfig) {
 }
 
 /// The app id in `check --json`'s output.
-fn checked_app(env: &Env, setup: impl FnOnce(&mut std::process::Command)) -> (i32, String, String) {
+fn checked_app(env: &Env, setup: impl FnOnce(&mut std::process::Command)) -> Invocation {
     let mut c = env.check(None);
     c.env_remove("AZURE_CLIENT_SECRET").arg("--json");
     setup(&mut c);
-    run(c)
+    Invocation::from(c)
 }
 
 #[test]
@@ -285,8 +288,7 @@ fn a_vm_managed_identity_signs_in_through_the_metadata_service_and_renews() {
     let out = env.path("r.csv");
     let mut cmd = verbose_apply(&env, &input, &out, &["--managed-identity"]);
     cmd.env("MFA_ROLLOUT_IMDS_ENDPOINT", &imds);
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(0);
     assert!(
         stderr.contains("signed in with managed-identity"),
         "{stderr}"
@@ -299,22 +301,24 @@ fn a_vm_managed_identity_signs_in_through_the_metadata_service_and_renews() {
     assert_clean(&[&stdout, &stderr], &[]);
     // System-assigned unless a client id names the user-assigned one.
     for (flag, app) in [(None, SYSTEM_MI), (Some(USER_MI), USER_MI)] {
-        let (code, stdout, stderr) = checked_app(&env, |c| {
+        let stdout = checked_app(&env, |c| {
             c.arg("--managed-identity")
                 .args(flag)
                 .env("MFA_ROLLOUT_IMDS_ENDPOINT", &imds);
-        });
-        assert_eq!(code, 0, "{stderr}");
+        })
+        .expect_exit(0)
+        .stdout;
         let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(json["app"], app, "{stdout}");
         assert_eq!(json["sign_in"], "managed-identity", "{stdout}");
     }
     // An identity the VM does not have: one line, exit 3.
-    let (code, _, stderr) = checked_app(&env, |c| {
+    let stderr = checked_app(&env, |c| {
         c.args(["--managed-identity", "00000000-0000-4000-8000-000000000bad"])
             .env("MFA_ROLLOUT_IMDS_ENDPOINT", &imds);
-    });
-    assert_eq!(code, 3, "{stderr}");
+    })
+    .expect_exit(3)
+    .stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("Identity not found"), "{stderr}");
 }
@@ -333,8 +337,7 @@ fn an_app_service_managed_identity_is_found_by_auto_and_its_header_never_shown()
             format!("{}/msi/token", env.emu.base_url()),
         )
         .env("IDENTITY_HEADER", IDENTITY_HEADER);
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(0);
     assert!(
         stderr.contains("signed in with managed-identity (auto)"),
         "{stderr}"
@@ -350,8 +353,7 @@ fn an_app_service_managed_identity_is_found_by_auto_and_its_header_never_shown()
             format!("{}/msi/token", env.emu.base_url()),
         )
         .env("IDENTITY_HEADER", "an-old-header-value");
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(3);
     assert!(
         stderr.contains("HTTP 401") && stderr.contains("IDENTITY_HEADER"),
         "{stderr}"
@@ -506,8 +508,7 @@ fn the_azure_cli_is_asked_for_graph_tokens_and_asked_again_near_expiry() {
     let mut cmd = verbose_apply(&env, &input, &out, &["--azure-cli"]);
     cmd.env("PATH", path_with(&bin))
         .env_remove("AZURE_TENANT_ID");
-    let (code, stdout, stderr) = run(cmd);
-    assert_eq!(code, 0, "{stderr}");
+    let Output { stdout, stderr, .. } = Invocation::from(cmd).expect_exit(0);
     assert!(stderr.contains("signed in with azure-cli"), "{stderr}");
     assert_eq!(results(&out).len(), 200);
     let log = std::fs::read_to_string(env.path("az-args.log")).unwrap();
@@ -539,8 +540,7 @@ fn the_azure_cli_gets_the_tenant_and_the_clouds_resource_and_its_refusal_is_one_
             "--tenant-id",
             "contoso.onmicrosoft.us",
         ]);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(cmd).expect_exit(3).stderr;
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("Please run 'az login'"), "{stderr}");
     let log = std::fs::read_to_string(env.path("az-args.log")).unwrap();
@@ -557,8 +557,7 @@ fn auto_with_nothing_set_up_says_what_each_mode_looked_for_one_line_each() {
     std::fs::create_dir_all(&empty).unwrap();
     let mut cmd = env.check(None);
     cmd.env_remove("AZURE_CLIENT_SECRET").env("PATH", &empty);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
+    let stderr = Invocation::from(cmd).expect_exit(3).stderr;
     let lines: Vec<&str> = stderr.trim().lines().collect();
     assert!(lines[0].contains("no credentials"), "{stderr}");
     let modes: Vec<&str> = lines[1..]
@@ -603,12 +602,14 @@ fn auth_picks_a_mode_over_autos_order_and_check_shows_which_signed_in() {
         if let Some(a) = auth {
             cmd.args(["--auth", a]);
         }
-        let (code, stdout, stderr) = run(cmd);
-        assert_eq!(code, 0, "{auth:?}: {stderr}");
+        let stdout = Invocation::from(cmd)
+            .labelled(format!("{auth:?}"))
+            .expect_exit(0)
+            .stdout;
         let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(json["sign_in"], shown, "{stdout}");
     }
-    let (_, stdout, _) = run(env.check(None));
+    let stdout = Invocation::from(env.check(None)).output().stdout;
     assert!(stdout.contains("with secret (auto)"), "{stdout}");
 }
 
@@ -622,18 +623,17 @@ fn a_mode_asked_for_twice_differently_or_unknown_is_a_usage_error() {
     ] {
         let mut cmd = env.check(None);
         cmd.args(args);
-        let (code, _, stderr) = run(cmd);
-        assert_eq!(code, 2, "{args:?}: {stderr}");
+        let stderr = Invocation::from(cmd)
+            .labelled(format!("{args:?}"))
+            .expect_exit(2)
+            .stderr;
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
     let mut cmd = env.check(None);
     cmd.env_remove("AZURE_CLIENT_SECRET")
         .args(["--auth", "secret"]);
-    let (code, _, stderr) = run(cmd);
-    assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("--auth secret cannot sign in: AZURE_CLIENT_SECRET is not set"),
-        "{stderr}"
-    );
+    Invocation::from(cmd)
+        .expect_exit(3)
+        .stderr_has("--auth secret cannot sign in: AZURE_CLIENT_SECRET is not set");
     assert_eq!(stat(&env.stats(), "requests"), 0);
 }
