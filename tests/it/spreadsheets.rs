@@ -5,7 +5,7 @@
 use mfa_rollout::emulator::{EmulatorConfig, UserSpec};
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, results, run};
+use crate::util::{Env, Invocation, results};
 
 fn member(upn: &str, state: &str) -> UserSpec {
     UserSpec {
@@ -62,9 +62,8 @@ fn an_xlsx_with_title_rows_applies_with_kept_columns_and_an_html_report() {
         &["--keep-columns", "Employee ID", "--skip-invalid", "--html"],
     );
     cmd.arg(&html);
-    let (code, _, stderr) = run(cmd);
     // The formula-looking row is invalid: exit 1, the others applied.
-    assert_eq!(code, 1, "{stderr}");
+    Invocation::from(cmd).expect_exit(1);
     let records = results(&out);
     assert_eq!(records.len(), 3);
     assert_eq!((records[0].row, records[0].status), (4, Status::Applied));
@@ -96,23 +95,23 @@ fn excel_flag_finishes_the_results_with_a_bom_and_resume_still_reads_them() {
         "upn,action,name\nzoe@contoso.onmicrosoft.com,enforce,Zoë\n",
     );
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &input,
         &out,
         &["--excel", "--keep-columns", "name"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBFrow,user,action,status"));
     assert!(String::from_utf8_lossy(&bytes).contains(",Zoë"));
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &input,
         &out,
         &["--resume", "--keep-columns", "name"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     assert_eq!(results(&out)[0].status, Status::Applied);
 }
 
@@ -152,8 +151,9 @@ fn a_filtered_sheet_is_refused_until_told_and_skip_applies_only_the_visible_rows
     wb.save(&path).unwrap();
     let out = env.path("r.csv");
 
-    let (code, _, stderr) = run(env.rollout("apply", &path, &out, &["--action", "enforce"]));
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = Invocation::from(env.rollout("apply", &path, &out, &["--action", "enforce"]))
+        .expect_exit(2)
+        .stderr;
     assert!(
         stderr.contains("sheet 'Sales': 1 data row is hidden (row 3)")
             && stderr.contains("--hidden-rows include"),
@@ -162,13 +162,13 @@ fn a_filtered_sheet_is_refused_until_told_and_skip_applies_only_the_visible_rows
     assert!(!out.exists(), "nothing was written");
     assert_eq!(env.stats()["writes"], 0, "nothing was sent");
 
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &path,
         &out,
         &["--action", "enforce", "--hidden-rows", "skip"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     let records = results(&out);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].user, "ann@contoso.onmicrosoft.com");
@@ -217,13 +217,13 @@ fn number_formats_are_applied_so_kept_columns_join_back_as_excel_shows_them() {
     let path = env.path("hr.xlsx");
     wb.save(&path).unwrap();
     let out = env.path("r.csv");
-    let (code, _, stderr) = run(env.rollout(
+    Invocation::from(env.rollout(
         "apply",
         &path,
         &out,
         &["--keep-columns", "Employee ID,Start,Cost,Plain"],
-    ));
-    assert_eq!(code, 0, "{stderr}");
+    ))
+    .expect_exit(0);
     let got: Vec<(u64, Status, Vec<String>)> = results(&out)
         .into_iter()
         .map(|r| (r.row, r.status, r.extra))
