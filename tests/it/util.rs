@@ -319,16 +319,6 @@ pub(crate) fn state(user: &Value) -> String {
         .to_string()
 }
 
-/// Runs a command to its end, returning (exit code, stdout, stderr).
-pub(crate) fn run(mut c: Command) -> (i32, String, String) {
-    let out = c.output().expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The CSV of a rollout over the emulator's users: user i gets `actions[i % len]`.
 pub(crate) fn rollout_csv(upns: &[String], actions: &[&str]) -> String {
     let mut s = String::from("userPrincipalName,action\n");
