@@ -82,16 +82,9 @@ pub struct ExportArgs {
     /// Replace an existing export file
     #[arg(long)]
     pub overwrite: bool,
-    /// Members only (without it every user, guests included); --include-guests adds guests
-    #[arg(long)]
-    pub all_users: bool,
-    /// With --all-users: guests too
-    #[arg(long)]
-    pub include_guests: bool,
-    /// Only the users this OData filter selects, passed to Graph as it is (e.g.
-    /// "accountEnabled eq true")
-    #[arg(long, value_name = "EXPR")]
-    pub filter: Option<String>,
+    // Which users (without any: every user of the tenant, guests included).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// Also write a self-contained HTML summary (users per state, users with no method)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -162,7 +155,7 @@ pub struct InputArgs {
     /// The input file: CSV (UTF-8 or UTF-16, with or without BOM; ',' ';' or tab separated)
     /// or an Excel workbook (.xlsx)
     #[arg(value_name = "INPUT")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// One action for every row (enable, enforce, disable, reset-methods, revoke-sessions, or a
     /// '+' combination), for a file without an action column (a file with one is refused)
     #[arg(long, value_name = "ACTION", conflicts_with = "action_column")]
@@ -195,6 +188,29 @@ pub struct InputArgs {
     /// after the fixed columns, so the results join back to the source sheet
     #[arg(long, value_name = "COLUMNS")]
     pub keep_columns: Option<String>,
+}
+
+/// The users a command works on instead of an input file's (`plan`, `apply`, `export`).
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Every member of the tenant (guests not, unless --include-guests), instead of INPUT
+    #[arg(long)]
+    pub all_users: bool,
+    /// With --all-users: guests too
+    #[arg(long, requires = "all_users")]
+    pub include_guests: bool,
+    /// The users among this group's members, nested groups' members included, instead of
+    /// INPUT: its display name or object id (repeatable; a user in several groups is done once)
+    #[arg(
+        long,
+        value_name = "NAME|ID",
+        conflicts_with_all = ["all_users", "filter"]
+    )]
+    pub group: Vec<String>,
+    /// The users this OData filter selects (e.g. "accountEnabled eq true"), passed to Graph
+    /// as it is, instead of INPUT; with --all-users, the members among them
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +354,7 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("input", |a| a.required(true)))]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -346,9 +363,21 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    group(
+        clap::ArgGroup::new("users")
+            .required(true)
+            .multiple(true)
+            .args(["input", "all_users", "group", "filter"])
+    ),
+    mut_arg("input", |a| a.conflicts_with_all(["all_users", "group", "filter"]))
+)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    // Which users, instead of INPUT (`--action` then says what to do).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// Also write the plan to FILE (a results-format CSV with status 'planned' / 'unchanged' /
     /// ...); without it the plan's summary is printed and no file is written
     #[arg(long, value_name = "FILE")]
@@ -367,9 +396,21 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    group(
+        clap::ArgGroup::new("users")
+            .required(true)
+            .multiple(true)
+            .args(["input", "all_users", "group", "filter"])
+    ),
+    mut_arg("input", |a| a.conflicts_with_all(["all_users", "group", "filter"]))
+)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    // Which users, instead of INPUT (`--action` then says what to do).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// The results file, also the journal that --resume reads back
     #[arg(long, value_name = "FILE")]
     pub results: PathBuf,

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 
 use crate::action::Action;
 use crate::cli::{
-    ApplyArgs, CheckArgs, ConnectionArgs, EmulatorArgs, InputArgs, OutputArgs, PacingArgs,
-    PlanArgs, RollbackArgs, RunArgs,
+    ApplyArgs, CheckArgs, ConnectionArgs, EmulatorArgs, ExportArgs, InputArgs, OutputArgs,
+    PacingArgs, PlanArgs, RollbackArgs, RunArgs, SelectionArgs,
 };
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
@@ -21,6 +21,7 @@ use crate::engine::settings::{
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
 use crate::input::{HiddenRows, InputOptions};
+use crate::selection::Selection;
 
 /// How to sign in.
 pub(crate) enum SignIn {
@@ -128,6 +129,86 @@ pub(crate) struct Connection {
     pub graph_url: String,
     pub authority: String,
     pub scope: String,
+}
+
+impl Connection {
+    /// The `--sandbox-state` file, which the sandbox writes.
+    pub(crate) fn sandbox_state(&self) -> Option<&std::path::Path> {
+        match &self.sign_in {
+            SignIn::Sandbox { state, .. } => state.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The selection flags as a [`Selection`], `None` when none is given. `--filter` alone keeps
+/// guests (the filter says who); `--all-users` keeps members, guests only with
+/// `--include-guests` (clap refuses `--include-guests` without `--all-users`, and `--group`
+/// with either of the others).
+pub(crate) fn selection(args: &SelectionArgs) -> Result<Option<Selection>, Error> {
+    if let Some(empty) = args.group.iter().find(|g| g.trim().is_empty()) {
+        return Err(Error::Usage(format!(
+            "--group needs a group's display name or object id, got {empty:?}"
+        )));
+    }
+    if !args.group.is_empty() {
+        return Ok(Some(Selection::Groups(
+            args.group.iter().map(|g| g.trim().to_string()).collect(),
+        )));
+    }
+    if let Some(f) = &args.filter
+        && f.trim().is_empty()
+    {
+        return Err(Error::Usage(
+            "--filter needs an OData filter expression (e.g. \"accountEnabled eq true\"), got an empty one".into(),
+        ));
+    }
+    if !args.all_users && args.filter.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Selection::Users {
+        guests: !args.all_users || args.include_guests,
+        filter: args.filter.clone(),
+    }))
+}
+
+/// What `export` does, validated.
+pub(crate) struct ExportSettings {
+    pub(crate) out: PathBuf,
+    pub(crate) resume: bool,
+    pub(crate) overwrite: bool,
+    /// The users to export: the selection, or every user (guests included) without one.
+    pub(crate) selection: Selection,
+    pub(crate) html: Option<PathBuf>,
+    pub(crate) excel: bool,
+    pub(crate) engine: EngineSettings,
+    pub(crate) output: Output,
+}
+
+pub(crate) fn export(
+    args: &ExportArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(ExportSettings, Connection), Error> {
+    let selection = selection(&args.selection)?.unwrap_or(Selection::Users {
+        guests: true,
+        filter: None,
+    });
+    // Reads only: the engine runs dry.
+    let engine = engine_settings(&args.pacing, "portal", true, None)?;
+    let connection = connection(&args.connection, env)?;
+    Ok((
+        ExportSettings {
+            out: args.out.clone(),
+            resume: args.resume,
+            overwrite: args.overwrite,
+            selection,
+            html: args.html.clone(),
+            excel: args.excel,
+            engine,
+            output: output(&args.output),
+        },
+        connection,
+    ))
 }
 
 pub(crate) fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
@@ -556,7 +637,8 @@ pub(crate) fn connection(
 /// What `apply` and `plan` run, validated. The connection comes beside it (it is consumed by
 /// signing in).
 pub(crate) struct RolloutSettings {
-    pub(crate) input: PathBuf,
+    /// Whose rows: an input file's, or a selection's.
+    pub(crate) users: Users,
     pub(crate) input_options: InputOptions,
     /// The results file; `None` for a `plan` without `--report` (an unnamed journal).
     pub(crate) results: Option<PathBuf>,
@@ -577,9 +659,69 @@ pub(crate) struct RolloutSettings {
     pub(crate) output: Output,
 }
 
+/// Where the rows of `apply` and `plan` come from.
+pub(crate) enum Users {
+    /// An input file (its own actions, or `--action`).
+    Input(PathBuf),
+    /// A selection's users, each given `actions` (`--action`).
+    Selection {
+        selection: Selection,
+        actions: Vec<Action>,
+    },
+}
+
+/// Input-file flags, which mean nothing without an input file.
+fn input_only_flags(a: &InputArgs) -> Vec<&'static str> {
+    [
+        (a.user_column.is_some(), "--user-column"),
+        (a.action_column.is_some(), "--action-column"),
+        (a.skip_invalid, "--skip-invalid"),
+        (a.sheet.is_some(), "--sheet"),
+        (a.hidden_rows.is_some(), "--hidden-rows"),
+        (a.no_header, "--no-header"),
+        (a.keep_columns.is_some(), "--keep-columns"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect()
+}
+
+/// Whose rows `apply`/`plan` do: INPUT, or the selection with `--action` (clap has refused
+/// both, and neither).
+fn users(input: &InputArgs, selection: &SelectionArgs) -> Result<Users, Error> {
+    let chosen = self::selection(selection)?;
+    match (&input.input, chosen) {
+        (Some(path), None) => Ok(Users::Input(path.clone())),
+        (None, Some(selection)) => {
+            let what = selection.describe();
+            if let Some(flag) = input_only_flags(input).first() {
+                return Err(Error::Usage(format!(
+                    "{flag} reads an input file, and {what} takes none: leave {flag} out"
+                )));
+            }
+            let Some(text) = &input.action else {
+                return Err(Error::Usage(format!(
+                    "{what} needs --action ACTION (e.g. --action enforce): without an input file nothing else says what to do"
+                )));
+            };
+            let actions =
+                Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?;
+            Ok(Users::Selection { selection, actions })
+        }
+        (Some(_), Some(selection)) => Err(Error::Usage(format!(
+            "INPUT and {} both name the users: give one",
+            selection.describe()
+        ))),
+        (None, None) => Err(Error::Usage(
+            "give the users: INPUT, or --all-users, --group NAME|ID or --filter EXPR".into(),
+        )),
+    }
+}
+
 /// The flags `apply` and `plan` share, before validation.
 struct RolloutArgs<'a> {
     input: &'a InputArgs,
+    selection: &'a SelectionArgs,
     results: Option<PathBuf>,
     results_flag: &'static str,
     resume: bool,
@@ -602,6 +744,7 @@ pub(crate) fn apply(
     rollout(
         RolloutArgs {
             input: &args.input,
+            selection: &args.selection,
             results: Some(args.results.clone()),
             results_flag: "--results",
             resume: args.resume,
@@ -627,6 +770,7 @@ pub(crate) fn plan(
     rollout(
         RolloutArgs {
             input: &args.input,
+            selection: &args.selection,
             results: args.report.clone(),
             results_flag: "--report",
             resume: false,
@@ -654,6 +798,7 @@ fn rollout(
             "--retry-failed works only with --resume: it redoes the failed rows of an existing results file".into(),
         ));
     }
+    let users = users(a.input, a.selection)?;
     let input_options = input_options(a.input)?;
     let mut engine = engine_settings(a.pacing, &a.run.reset_scope, a.dry_run, a.max_changes)?;
     let failure_bound = a
@@ -670,7 +815,7 @@ fn rollout(
     let connection = connection(a.connection, env)?;
     engine.global_cloud = connection.cloud == Cloud::Global;
     let settings = RolloutSettings {
-        input: a.input.input.clone(),
+        users,
         input_options,
         results: a.results,
         results_flag: a.results_flag,
@@ -736,7 +881,7 @@ pub(crate) fn check(
     let input = match &args.input {
         Some(path) => {
             let options = input_options(&InputArgs {
-                input: path.clone(),
+                input: Some(path.clone()),
                 action: args.action.clone(),
                 user_column: args.user_column.clone(),
                 action_column: args.action_column.clone(),

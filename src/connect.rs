@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::graph::{
     CertificateKey, Credential, DevicePrompt, GraphClient, TokenClaims, TokenSource,
 };
+use crate::selection::{Selection, USER_READ};
 
 /// A signed-in client, and the sandbox emulator behind it when there is one (it serves for
 /// as long as this value lives), with the file its state is kept in (`--sandbox-state`).
@@ -169,14 +170,6 @@ pub(crate) async fn connect(
     })
 }
 
-/// Reading a user's `userType` (docs/graph.md §9.1); User.ReadBasic.All does not cover it.
-const USER_READ: &[&str] = &[
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-
 /// What an action needs: each entry is one requirement, any permission in it enough (least
 /// privileged first).
 fn accepted(action: Action, dry_run: bool) -> &'static [&'static [&'static str]] {
@@ -226,6 +219,45 @@ pub(crate) enum Purpose {
     Action(Action),
     /// Finding the users of a mail column.
     MailLookup,
+    /// Resolving a selection (`--all-users`, `--filter`, `--group`) into users.
+    Selection(SelectionKind),
+}
+
+/// The kinds of selection, as `check` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SelectionKind {
+    /// `--all-users` or `--filter` (and `export`'s list of every user).
+    Users,
+    /// `--group`.
+    Groups,
+}
+
+impl SelectionKind {
+    fn of(selection: &Selection) -> SelectionKind {
+        match selection {
+            Selection::Users { .. } => SelectionKind::Users,
+            Selection::Groups(_) => SelectionKind::Groups,
+        }
+    }
+
+    /// A selection of this kind, for its permissions.
+    fn example(self) -> Selection {
+        match self {
+            SelectionKind::Users => Selection::Users {
+                guests: true,
+                filter: None,
+            },
+            SelectionKind::Groups => Selection::Groups(Vec::new()),
+        }
+    }
+
+    /// The flags, as `check` shows them.
+    fn flags(self) -> &'static str {
+        match self {
+            SelectionKind::Users => "--all-users/--filter",
+            SelectionKind::Groups => "--group",
+        }
+    }
 }
 
 impl std::fmt::Display for Purpose {
@@ -233,6 +265,7 @@ impl std::fmt::Display for Purpose {
         match self {
             Purpose::Action(a) => write!(f, "{a}"),
             Purpose::MailLookup => f.write_str("mail lookup"),
+            Purpose::Selection(kind) => f.write_str(kind.flags()),
         }
     }
 }
@@ -257,20 +290,10 @@ pub(crate) fn needs(
     dry_run: bool,
     mail_lookup: bool,
 ) -> Vec<Need> {
-    let need = |purpose: Purpose, accepted: &'static [&'static str]| {
-        let granted = accepted.iter().find_map(|p| {
-            claims
-                .roles
-                .iter()
-                .chain(&claims.scopes)
-                .find(|have| have.eq_ignore_ascii_case(p))
-                .cloned()
-        });
-        Need {
-            purpose,
-            accepted,
-            granted,
-        }
+    let need = |purpose: Purpose, accepted: &'static [&'static str]| Need {
+        purpose,
+        accepted,
+        granted: granted(claims, accepted),
     };
     let lookup = mail_lookup.then(|| need(Purpose::MailLookup, MAIL_LOOKUP));
     lookup
@@ -296,6 +319,51 @@ fn missing_message(needs: &[Need]) -> Option<String> {
             missing.join(", ")
         )
     })
+}
+
+/// What a selection needs (docs/graph.md §9.2, §9.4), against what the claims grant.
+#[must_use]
+pub(crate) fn selection_needs(claims: &TokenClaims, selection: &Selection) -> Vec<Need> {
+    let purpose = Purpose::Selection(SelectionKind::of(selection));
+    selection
+        .permissions()
+        .iter()
+        .map(|&accepted| Need {
+            purpose,
+            accepted,
+            granted: granted(claims, accepted),
+        })
+        .collect()
+}
+
+/// The permission of `accepted` the claims grant, if any.
+fn granted(claims: &TokenClaims, accepted: &[&str]) -> Option<String> {
+    accepted.iter().find_map(|p| {
+        claims
+            .roles
+            .iter()
+            .chain(&claims.scopes)
+            .find(|have| have.eq_ignore_ascii_case(p))
+            .cloned()
+    })
+}
+
+/// Refuses (exit 3), before anything is listed, when the token plainly lacks a permission
+/// the selection needs. An opaque token is not judged: Graph will say.
+pub(crate) async fn check_selection_permissions(
+    client: &GraphClient,
+    selection: &Selection,
+) -> Result<(), Error> {
+    let Ok(claims) = client.tokens().claims().await else {
+        return Ok(());
+    };
+    if claims.roles.is_empty() && claims.scopes.is_empty() {
+        return Ok(());
+    }
+    match missing_message(&selection_needs(&claims, selection)) {
+        Some(m) => Err(Error::Auth(m)),
+        None => Ok(()),
+    }
 }
 
 /// Refuses (exit 3) when the token plainly lacks a permission the actions need. A token
@@ -360,10 +428,20 @@ pub(crate) fn check(settings: CheckSettings) -> Result<crate::error::Completion,
             .map_err(|e| Error::Auth(e.to_string()))?;
         Ok::<_, Error>((claims, connected.signed_in_with))
     })?;
-    let needs = needs(&claims, &actions, false, mail_lookup != Some(false));
+    let mut needs = needs(&claims, &actions, false, mail_lookup != Some(false));
+    // What each selection needs: shown, required only of the runs that select.
+    if input.is_none() {
+        for kind in [SelectionKind::Users, SelectionKind::Groups] {
+            needs.extend(selection_needs(&claims, &kind.example()));
+        }
+    }
     let required: Vec<Need> = needs
         .iter()
-        .filter(|n| mail_lookup.is_some() || n.purpose != Purpose::MailLookup)
+        .filter(|n| match n.purpose {
+            Purpose::MailLookup => mail_lookup.is_some(),
+            Purpose::Selection(_) => false,
+            Purpose::Action(_) => true,
+        })
         .cloned()
         .collect();
     let kind = if claims.roles.is_empty() && !claims.scopes.is_empty() {
@@ -385,6 +463,12 @@ pub(crate) fn check(settings: CheckSettings) -> Result<crate::error::Completion,
                     "needs_one_of": n.accepted,
                     "granted": n.granted,
                     "required": mail_lookup.is_some(),
+                }),
+                Purpose::Selection(kind) => serde_json::json!({
+                    "selection": kind.flags(),
+                    "needs_one_of": n.accepted,
+                    "granted": n.granted,
+                    "required": false,
                 }),
             })
             .collect();
@@ -408,6 +492,9 @@ pub(crate) fn check(settings: CheckSettings) -> Result<crate::error::Completion,
             let state = match (&n.granted, n.purpose, mail_lookup) {
                 (Some(p), ..) => format!("ok ({p})"),
                 (None, Purpose::MailLookup, None) => "missing (needed for a mail column)".into(),
+                (None, Purpose::Selection(kind), _) => {
+                    format!("missing (needed for {})", kind.flags())
+                }
                 (None, ..) => "MISSING".to_string(),
             };
             println!(

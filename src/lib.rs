@@ -14,7 +14,7 @@
 //!   to the exit code; `error`: what stops a command and its exit code.
 //! - [`cli`]: clap types (raw strings and paths), no logic. Only `config` and `run` see them.
 //! - `config`: raw args + environment → one validated settings value per command
-//!   (`RolloutSettings` + `Connection` for `apply`/`plan`, `CheckSettings`,
+//!   (`RolloutSettings` + `Connection` for `apply`/`plan`, `ExportSettings`, `CheckSettings`,
 //!   `RollbackSettings`, `EmulatorSettings`, `Output`).
 //! - [`input`]: the input spreadsheet → jobs, offline, with row-numbered validation; what
 //!   "the same user" means (`same_user`).
@@ -29,6 +29,9 @@
 //!   matching, read back, compaction.
 //! - `report`: summaries (text, JSON, HTML) and `emit`, the one way a summary is put out.
 //! - `rollback`: the undo file of a finished run.
+//! - `selection`: `--all-users`, `--filter`, `--group` resolved through Graph into a users
+//!   file before the first read or write (for `export`, `plan`, `apply`); `export`: the
+//!   tenant's per-user MFA state and methods as a file.
 //! - `progress`: progress bar or periodic log lines on stderr.
 //! - `figures`: numbers, counts (`1 user`, `2,350 rows`), rates and durations as people read
 //!   them, the same in every message, summary and progress line; `locale_text`: ASCII in
@@ -63,4 +66,5 @@ mod report;
 mod rollback;
 mod rollout;
 pub mod run;
+mod selection;
 mod shutdown_signal;

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::action::Action;
-use crate::config::{self, Connection, RolloutSettings};
+use crate::config::{self, Connection, RolloutSettings, Users};
 use crate::connect;
 use crate::engine::{self, EngineSettings, Stop, WorkItem};
 use crate::error::{Completion, Error};
@@ -21,6 +21,8 @@ use crate::progress::{Progress, ProgressMode};
 use crate::report::{HtmlReport, RunStats, Tally};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
+mod selected;
+
 /// Runs `apply` or `plan`: prepare → sign in → execute → finish → emit.
 pub(crate) fn run(
     r: &RolloutSettings,
@@ -28,13 +30,22 @@ pub(crate) fn run(
     argv: &[OsString],
 ) -> Result<Completion, Error> {
     check_output_paths(r, &connection)?;
-    let prepared = prepare(r, &connection)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
-    let connected = sign_in(r, connection, &prepared, &runtime)?;
+    let (prepared, connected) = match &r.users {
+        Users::Input(path) => {
+            let prepared = prepare(r, &connection, input::load(path, &r.input_options)?)?;
+            let connected = sign_in(r, connection, &prepared, &runtime)?;
+            (prepared, connected)
+        }
+        // The selection is resolved once signed in, before the first user is read.
+        Users::Selection { selection, actions } => {
+            selected::prepare(r, connection, &runtime, selection, actions)?
+        }
+    };
     let Prepared {
         opened,
         extra,
@@ -76,7 +87,7 @@ pub(crate) fn run(
         title: format!(
             "MFA {} — {}",
             if r.dry_run { "plan" } else { "rollout" },
-            r.input.display()
+            r.source()
         ),
     });
     crate::report::emit(&summary, &listed, html, r.output)?;
@@ -108,36 +119,63 @@ struct Prepared {
 /// Reads the input, opens the results journal (new or resumed) and matches it against the
 /// input. A new run's results file is locked and checked here, before sign-in, so nothing is
 /// asked of the tenant for a run that would be refused.
-fn prepare(r: &RolloutSettings, connection: &Connection) -> Result<Prepared, Error> {
-    let loaded = input::load(&r.input, &r.input_options)?;
+fn prepare(
+    r: &RolloutSettings,
+    connection: &Connection,
+    loaded: LoadedInput,
+) -> Result<Prepared, Error> {
     let extra = extra_columns(&loaded)?;
     for w in &loaded.warnings {
         if !r.output.quiet {
             eprintln!("warning: {w}");
         }
     }
-    let (opened, done) = match &r.results {
+    let (opened, done) = open_results(r, &extra)?;
+    // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
+    let make_sandbox = matches!(
+        &connection.sign_in,
+        config::SignIn::Sandbox { tenant: None, .. }
+    );
+    match_work(r, make_sandbox, loaded, extra, opened, &done)
+}
+
+/// Opens the results journal: resumed (with the records it holds), reserved (locked, made
+/// once signed in) or unnamed (a `plan` without `--report`).
+fn open_results(
+    r: &RolloutSettings,
+    extra: &[String],
+) -> Result<(Opened, Vec<ResultRecord>), Error> {
+    Ok(match &r.results {
         None => (Opened::Unnamed, Vec::new()),
         Some(results) if r.resume => {
-            let (j, done) = Journal::resume(results, &extra)?;
+            let (j, done) = Journal::resume(results, extra)?;
             (Opened::Resumed(j), done)
         }
         Some(results) => {
             let reserved = Journal::reserve(results, r.overwrite).map_err(|e| exists_for(r, e))?;
             (Opened::Reserved(reserved), Vec::new())
         }
-    };
-    // Only an in-process sandbox without a tenant file needs the input's users (it makes them).
-    let sandbox_users: Vec<String> = match &connection.sign_in {
-        config::SignIn::Sandbox { tenant: None, .. } => {
-            loaded.jobs.iter().map(|j| j.user.clone()).collect()
-        }
-        _ => Vec::new(),
+    })
+}
+
+/// The work left once the journal's records are matched against the rows.
+fn match_work(
+    r: &RolloutSettings,
+    make_sandbox: bool,
+    loaded: LoadedInput,
+    extra: Vec<String>,
+    opened: Opened,
+    done: &[ResultRecord],
+) -> Result<Prepared, Error> {
+    let sandbox_users: Vec<String> = if make_sandbox {
+        loaded.jobs.iter().map(|j| j.user.clone()).collect()
+    } else {
+        Vec::new()
     };
     let by_mail = loaded.user_kind == UserKind::Mail;
     let (items, upfront, point) = remaining_work(
         loaded,
-        &done,
+        done,
         r.results.as_deref().unwrap_or(Path::new("")),
         r.retry_failed,
     )?;
@@ -377,6 +415,14 @@ pub(crate) fn resume_command(argv: &[OsString]) -> String {
 }
 
 impl RolloutSettings {
+    /// Whose rows, for titles: the input file, or the selection's flags.
+    fn source(&self) -> String {
+        match &self.users {
+            Users::Input(path) => path.display().to_string(),
+            Users::Selection { selection, .. } => selection.describe(),
+        }
+    }
+
     /// `plan`, which takes no `--resume` (unlike `apply --dry-run`).
     fn is_plan(&self) -> bool {
         self.results_flag == "--report"
@@ -441,11 +487,16 @@ fn exists_for(r: &RolloutSettings, e: crate::journal::JournalError) -> Error {
 fn check_output_paths(r: &RolloutSettings, connection: &Connection) -> Result<(), Error> {
     let named = |flag, path| NamedPath { flag, path };
     output_path::check_distinct(
-        &[named("INPUT", r.input.as_path())],
+        &match &r.users {
+            Users::Input(path) => vec![named("INPUT", path.as_path())],
+            Users::Selection { .. } => Vec::new(),
+        },
         &[
             r.results.as_deref().map(|p| named(r.results_flag, p)),
             r.html.as_deref().map(|p| named("--html", p)),
-            sandbox_state(connection).map(|p| named("--sandbox-state", p)),
+            connection
+                .sandbox_state()
+                .map(|p| named("--sandbox-state", p)),
         ],
     )?;
     if let Some(html) = &r.html {
@@ -458,14 +509,6 @@ fn check_output_paths(r: &RolloutSettings, connection: &Connection) -> Result<()
         )));
     }
     Ok(())
-}
-
-/// The `--sandbox-state` file, which the sandbox writes.
-fn sandbox_state(connection: &Connection) -> Option<&Path> {
-    match &connection.sign_in {
-        config::SignIn::Sandbox { state, .. } => state.as_deref(),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -81,7 +81,8 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
         }
         Command::Export(args) => {
             init_logging(&args.output);
-            crate::export::run(args, argv)
+            let (settings, connection) = config::export(args, &|k| std::env::var(k).ok())?;
+            crate::export::run(&settings, connection, argv)
         }
         Command::Emulator(args) => {
             crate::emulator_command::run(config::emulator(args)?)?;
@@ -100,7 +101,13 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
 
 fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     let options = config::input_options(&args.input)?;
-    let loaded = match input::load(&args.input.input, &options) {
+    // clap requires INPUT of validate.
+    let Some(path) = args.input.input.as_deref() else {
+        return Err(Error::Usage(
+            "validate needs INPUT, the file to check".into(),
+        ));
+    };
+    let loaded = match input::load(path, &options) {
         Ok(loaded) => loaded,
         Err(e) => {
             if args.output.json {
@@ -110,7 +117,7 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
                 println!(
                     "{}",
                     serde_json::json!({
-                        "file": args.input.input.display().to_string(),
+                        "file": path.display().to_string(),
                         "refused": true,
                         "problems": text.lines().collect::<Vec<_>>(),
                     })
@@ -130,7 +137,7 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
     let lookup = user_lookup(&loaded.user_column, loaded.user_kind);
     if args.output.json {
         let json = serde_json::json!({
-            "file": args.input.input.display().to_string(),
+            "file": path.display().to_string(),
             "user_column": loaded.user_column,
             "user_lookup": match loaded.user_kind {
                 input::UserKind::Mail => "mail",
@@ -159,7 +166,7 @@ fn validate(args: &ValidateArgs) -> Result<Completion, Error> {
         let warnings = loaded.warnings.len() as u64;
         println!(
             "{}: {} to process ({list}); {}, {}",
-            args.input.input.display(),
+            path.display(),
             count(jobs, "user", "users"),
             count(invalid, "invalid row", "invalid rows"),
             count(warnings, "warning", "warnings"),

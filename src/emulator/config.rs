@@ -36,13 +36,15 @@ pub(super) const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
 /// The window of the per-app write limit, seconds (docs/graph.md §6: 2 minutes 30 seconds).
 pub(super) const WRITE_WINDOW_SECS: f64 = 150.0;
 /// Application permissions granted to the app unless the tenant file withholds some: what
-/// README's permissions table asks an admin to grant (User.Read.All tells guests apart).
-pub(super) const DEFAULT_PERMISSIONS: [&str; 5] = [
+/// README's permissions table asks an admin to grant (User.Read.All tells guests apart;
+/// GroupMember.Read.All finds a `--group`'s members).
+pub(super) const DEFAULT_PERMISSIONS: [&str; 6] = [
     "Policy.ReadWrite.AuthenticationMethod",
     "Policy.Read.All",
     "UserAuthenticationMethod.ReadWrite.All",
     "User.RevokeSessions.All",
     "User.Read.All",
+    "GroupMember.Read.All",
 ];
 
 /// Throttling budgets per application + tenant pair (and the tenant-wide write budget), before

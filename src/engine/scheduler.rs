@@ -725,6 +725,7 @@ impl Scheduler {
                 url: pending.call.url.clone(),
                 body: pending.call.body.clone(),
                 client_request_id,
+                advanced_query: false,
             });
             sent.push(Sent { pending, id });
         }

@@ -29,16 +29,6 @@ pub(crate) const EXPORT_HEADER: [&str; 10] = [
     "error",
 ];
 
-/// One user as listed (before its reads): what `GET /users` gave.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ListedUser {
-    pub(crate) id: String,
-    pub(crate) upn: String,
-    pub(crate) display_name: String,
-    pub(crate) user_type: String,
-    pub(crate) account_enabled: String,
-}
-
 /// One row of the export.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ExportRow {

@@ -3,7 +3,8 @@
 //! also an input for `plan`/`apply` once its `action` column is filled in.
 //!
 //! # Layout
-//! - `listing`: the paged `GET /users` into `FILE.users`, written before any user is read.
+//! - `crate::selection`: the users (every user, or the selection's) into `FILE.users`,
+//!   written before any user is read.
 //! - `export_file`: the columns, the `FILE.partial` journal, the final CSV or workbook.
 //! - this file: the command: list, read every user through the engine (`Action::Export`, on
 //!   the read budget, in `$batch`es), journal each, then write the file and its summary.
@@ -13,15 +14,13 @@
 //! tenant: the engine runs dry, and the only action it is given reads.
 
 mod export_file;
-mod listing;
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
 
 use crate::action::Action;
-use crate::cli::ExportArgs;
-use crate::config;
+use crate::config::{Connection, ExportSettings};
 use crate::connect;
 use crate::engine::{self, Sink, Stop, UserLookup, WorkItem};
 use crate::error::{Completion, Error};
@@ -32,9 +31,9 @@ use crate::progress::{Progress, ProgressMode};
 use crate::rollout::resume_command;
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
+use crate::selection::{self, read_users, users_path};
 pub(crate) use export_file::{EXPORT_HEADER, ExportRow};
 use export_file::{ExportJournal, journal_path, read_rows, write_final};
-use listing::{UserQuery, list_users, read_users, users_path};
 
 /// The engine's records, turned into export rows and appended to the journal every batch.
 struct ExportSink {
@@ -176,8 +175,12 @@ fn order_of(path: &Path) -> std::collections::HashMap<String, usize> {
 }
 
 /// `mfa-rollout export`.
-pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Error> {
-    let out = args.out.as_path();
+pub(crate) fn run(
+    s: &ExportSettings,
+    connection: Connection,
+    argv: &[OsString],
+) -> Result<Completion, Error> {
+    let out = s.out.as_path();
     let journal_file = journal_path(out);
     let users_file = users_path(out);
     let named = |flag, path| NamedPath { flag, path };
@@ -185,14 +188,13 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
         &[],
         &[
             Some(named("--out", out)),
-            args.html.as_deref().map(|p| named("--html", p)),
-            args.connection
-                .sandbox_state
-                .as_deref()
+            s.html.as_deref().map(|p| named("--html", p)),
+            connection
+                .sandbox_state()
                 .map(|p| named("--sandbox-state", p)),
         ],
     )?;
-    if args.resume {
+    if s.resume {
         if !journal_file.exists() {
             return Err(Error::Usage(format!(
                 "--resume: {} does not exist, so no export of {} is under way (start one without --resume)",
@@ -200,7 +202,7 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
                 out.display()
             )));
         }
-    } else if !args.overwrite {
+    } else if !s.overwrite {
         for p in [out, journal_file.as_path()] {
             if p.exists() {
                 return Err(Error::Usage(format!(
@@ -210,27 +212,16 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
             }
         }
     }
-    if let Some(html) = &args.html {
-        output_path::check_overwrite("--html", html, args.overwrite || args.resume)?;
+    if let Some(html) = &s.html {
+        output_path::check_overwrite("--html", html, s.overwrite || s.resume)?;
     }
-    if args.excel && export_file::is_xlsx(out) {
+    if s.excel && export_file::is_xlsx(out) {
         return Err(Error::Usage(
             "--excel marks a CSV for Excel; a .xlsx file is a workbook already".into(),
         ));
     }
-    let query = UserQuery {
-        filter: args.filter.clone(),
-        // Every user unless --all-users asks for members (then --include-guests adds guests).
-        guests: !args.all_users || args.include_guests,
-    };
-    if args.include_guests && !args.all_users {
-        return Err(Error::Usage(
-            "--include-guests goes with --all-users (an export without --all-users has every user, guests included)".into(),
-        ));
-    }
-    let settings = config::engine_settings(&args.pacing, "portal", true, None)?;
-    let connection = config::connection(&args.connection, &|k| std::env::var(k).ok())?;
-    let quiet = args.output.quiet || args.output.json;
+    let settings = &s.engine;
+    let quiet = s.output.quiet || s.output.json;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -241,26 +232,25 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
         let connected = connect::connect(connection, &[], false).await?;
         let needs: std::collections::BTreeSet<Action> = [Action::Export].into();
         connect::check_permissions(&connected.client, &needs, true, false).await?;
+        connect::check_selection_permissions(&connected.client, &s.selection).await?;
         Ok::<_, Error>(connected)
     })?;
 
     // The list first, whole, before any user is read (a resumed export keeps its own).
-    let listed_now = !(args.resume && users_file.exists());
+    let listed_now = !(s.resume && users_file.exists());
     if listed_now {
-        let listed = runtime
-            .block_on(list_users(
-                &connected.client,
-                &query,
-                settings.max_attempts.get(),
-                &users_file,
-            ))
-            .map_err(Error::Other)?;
+        let listed = runtime.block_on(selection::resolve(
+            &connected.client,
+            &s.selection,
+            settings.max_attempts.get(),
+            &users_file,
+        ))?;
         if !quiet {
             eprintln!("listed {}", count(listed, "user", "users"));
         }
     }
     let users = read_users(&users_file).map_err(Error::Other)?;
-    let done: HashSet<String> = if args.resume {
+    let done: HashSet<String> = if s.resume {
         read_rows(&journal_file)
             .map_err(Error::Other)?
             .into_values()
@@ -270,7 +260,7 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
     } else {
         HashSet::new()
     };
-    if args.resume && !quiet {
+    if s.resume && !quiet {
         eprintln!(
             "resuming: {} of {} read; {} to do",
             thousands(done.len() as u64),
@@ -278,7 +268,7 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
             thousands((users.len() - done.len().min(users.len())) as u64)
         );
     }
-    let journal = if args.resume {
+    let journal = if s.resume {
         ExportJournal::open(&journal_file)
     } else {
         ExportJournal::create(&journal_file)
@@ -311,7 +301,7 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
     let stop_signal = ShutdownSignal::default();
     let (report, saved) = runtime.block_on(async {
         let transport = std::sync::Arc::new(connected.client.clone());
-        let report = engine::run(transport, work, &settings, &mut sink, stop_signal.wait()).await;
+        let report = engine::run(transport, work, settings, &mut sink, stop_signal.wait()).await;
         (report, connected.save_sandbox_state())
     });
     progress.finish();
@@ -371,20 +361,20 @@ pub(crate) fn run(args: &ExportArgs, argv: &[OsString]) -> Result<Completion, Er
         )));
     }
     let ordered: Vec<&ExportRow> = order.iter().map(|u| &rows[&u.id]).collect();
-    write_final(out, ordered.iter().copied(), args.excel).map_err(|message| Error::File {
+    write_final(out, ordered.iter().copied(), s.excel).map_err(|message| Error::File {
         path: out.to_path_buf(),
         message,
     })?;
     let summary = ExportSummary::of(ordered.iter().copied());
-    if let Some(html) = &args.html {
+    if let Some(html) = &s.html {
         write_html(html, &summary, out)?;
     }
     drop(ordered);
     let _ = std::fs::remove_file(&journal_file);
     let _ = std::fs::remove_file(&users_file);
-    if args.output.json {
+    if s.output.json {
         println!("{}", summary.to_json(out));
-    } else if args.output.quiet {
+    } else if s.output.quiet {
         if let Some(first) = summary.render_text(out).lines().next() {
             println!("{first}");
         }

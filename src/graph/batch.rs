@@ -62,6 +62,9 @@ pub(crate) fn batch_body(items: &[BatchItem]) -> Value {
                     Value::String(item.client_request_id.clone()),
                 );
             }
+            if item.advanced_query {
+                headers.insert("ConsistencyLevel".into(), Value::String("eventual".into()));
+            }
             let body = match &item.body {
                 Some(b) => Some(b.clone()),
                 None if item.method.needs_body() => Some(json!({})),
@@ -250,6 +253,7 @@ mod tests {
             url: format!("/users/u{id}/authentication/requirements"),
             body,
             client_request_id: format!("crid-{id}"),
+            advanced_query: false,
         }
     }
 
@@ -281,6 +285,22 @@ mod tests {
         assert_eq!(reqs[1]["headers"]["Content-Type"], "application/json");
         assert_eq!(reqs[2]["method"], "DELETE");
         assert!(reqs[2].get("body").is_none());
+    }
+
+    #[test]
+    fn an_advanced_query_item_carries_consistency_level_eventual_and_others_do_not() {
+        let mut advanced = item("4", Method::Get, None);
+        advanced.advanced_query = true;
+        let body = batch_body(&[advanced, item("5", Method::Get, None)]);
+        assert_eq!(
+            body["requests"][0]["headers"]["ConsistencyLevel"],
+            "eventual"
+        );
+        assert!(
+            body["requests"][1]["headers"]
+                .get("ConsistencyLevel")
+                .is_none()
+        );
     }
 
     #[test]

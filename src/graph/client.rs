@@ -302,6 +302,7 @@ mod tests {
                 url: format!("/users/u{i}/authentication/requirements"),
                 body: (i % 2 == 0).then(|| json!({"perUserMfaState":"enforced"})),
                 client_request_id: format!("c-{i}"),
+                advanced_query: false,
             })
             .collect()
     }

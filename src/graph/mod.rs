@@ -97,6 +97,9 @@ pub(crate) struct BatchItem {
     /// fails the whole batch otherwise.
     pub body: Option<Value>,
     pub client_request_id: String,
+    /// Sent with `ConsistencyLevel: eventual`: an advanced query (a cast, `$count`, `ne`,
+    /// `endsWith` …) that Graph refuses without it, on every page (docs/graph.md §9.2, §9.4).
+    pub advanced_query: bool,
 }
 
 /// One item's answer inside a `$batch` response.

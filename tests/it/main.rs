@@ -19,6 +19,7 @@ mod methods;
 mod pacing;
 mod retry_failed;
 mod rollout;
+mod selection;
 mod shell_integration;
 mod sign_in;
 mod sign_in_modes;
