@@ -9,7 +9,7 @@ use std::path::Path;
 use mfa_rollout::emulator::{EmulatorConfig, GroupSpec, UserSpec};
 use serde_json::Value;
 
-use crate::util::{Env, results, run, stat};
+use crate::util::{Env, Invocation, results, stat};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 
@@ -61,7 +61,7 @@ fn tenant() -> EmulatorConfig {
 }
 
 /// `mfa-rollout SUB --results|--report FILE ARGS…` against the emulator, `--quiet`.
-fn selected(env: &Env, sub: &str, out: &Path, args: &[&str]) -> std::process::Command {
+fn selected(env: &Env, sub: &str, out: &Path, args: &[&str]) -> Invocation {
     let mut c = env.command();
     c.arg(sub)
         .arg(if sub == "plan" {
@@ -72,7 +72,7 @@ fn selected(env: &Env, sub: &str, out: &Path, args: &[&str]) -> std::process::Co
         .arg(out);
     env.point_at_emulator(&mut c);
     c.arg("--quiet").args(args);
-    c
+    Invocation::from(c)
 }
 
 /// The emulator's users by UPN: (state, writes).
@@ -117,13 +117,13 @@ fn range(r: std::ops::RangeInclusive<usize>) -> BTreeSet<String> {
 fn group_resolves_nested_groups_each_user_once_and_writes_nobody_else() {
     let env = Env::start(tenant());
     let out = env.path("run.csv");
-    let (code, stdout, stderr) = run(selected(
+    selected(
         &env,
         "apply",
         &out,
         &["--group", "Everyone", "--action", "enforce"],
-    ));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    )
+    .expect_exit(0);
     let got = upns_of(&out);
     let unique: BTreeSet<String> = got.iter().cloned().collect();
     assert_eq!(
@@ -160,7 +160,7 @@ fn group_resolves_nested_groups_each_user_once_and_writes_nobody_else() {
     // Two groups (a name and an id), overlapping: each user once; guests of a group are in.
     let partners_id = group_id(&env, "Partners");
     let out = env.path("two.csv");
-    let (code, stdout, stderr) = run(selected(
+    selected(
         &env,
         "plan",
         &out,
@@ -174,8 +174,8 @@ fn group_resolves_nested_groups_each_user_once_and_writes_nobody_else() {
             "--action",
             "disable",
         ],
-    ));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    )
+    .expect_exit(0);
     let got = upns_of(&out);
     let mut expected: Vec<String> = (10..=15).chain(31..=33).map(upn).collect();
     expected.sort();
@@ -213,14 +213,14 @@ fn a_group_that_is_not_there_or_not_one_stops_before_any_user_is_read() {
         ("Twin", r#"--group "Twin": 2 groups have this display name"#),
     ] {
         let out = env.path("run.csv");
-        let (code, stdout, stderr) = run(selected(
+        selected(
             &env,
             "apply",
             &out,
             &["--group", group, "--action", "enforce", "--overwrite"],
-        ));
-        assert_eq!(code, 2, "{stdout}{stderr}");
-        assert!(stderr.contains(says), "{stderr}");
+        )
+        .expect_exit(2)
+        .stderr_has(says);
     }
     assert_eq!(stat(&env.stats(), "writes"), 0);
     let per_user: u64 = tenant_users(&env).values().map(|(_, w)| w).sum();
@@ -234,8 +234,7 @@ fn all_users_takes_members_include_guests_adds_guests_and_a_filter_goes_to_graph
         let out = env.path(name);
         let mut all = args.to_vec();
         all.extend(["--action", "enforce"]);
-        let (code, stdout, stderr) = run(selected(&env, "plan", &out, &all));
-        assert_eq!(code, 0, "{stdout}{stderr}");
+        selected(&env, "plan", &out, &all).expect_exit(0);
         upns_of(&out).into_iter().collect::<BTreeSet<String>>()
     };
     assert_eq!(plan("members.csv", &["--all-users"]), range(1..=30));
@@ -271,7 +270,7 @@ fn all_users_takes_members_include_guests_adds_guests_and_a_filter_goes_to_graph
     );
     assert_eq!(stat(&env.stats(), "writes"), 0, "plans write nothing");
     // A filter Graph refuses stops with Graph's words, before any user is read.
-    let (code, _, stderr) = run(selected(
+    selected(
         &env,
         "plan",
         &env.path("bad.csv"),
@@ -281,9 +280,9 @@ fn all_users_takes_members_include_guests_adds_guests_and_a_filter_goes_to_graph
             "--action",
             "enforce",
         ],
-    ));
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("Request_UnsupportedQuery"), "{stderr}");
+    )
+    .expect_exit(1)
+    .stderr_has("Request_UnsupportedQuery");
 }
 
 #[test]
@@ -305,10 +304,9 @@ fn a_resumed_selection_does_the_users_first_selected_though_the_tenant_changed()
             .arg(&state)
             .arg("--quiet")
             .args(extra);
-        run(c)
+        Invocation::from(c).expect_exit(0)
     };
-    let (code, stdout, stderr) = apply(&["--limit", "7"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    apply(&["--limit", "7"]);
     assert!(
         env.path("run.csv.users").exists(),
         "the list is kept beside the results"
@@ -334,8 +332,7 @@ fn a_resumed_selection_does_the_users_first_selected_though_the_tenant_changed()
         .unwrap();
     turned["userType"] = Value::String("Guest".into());
     std::fs::write(&state, serde_json::to_string(&t).unwrap()).unwrap();
-    let (code, stdout, stderr) = apply(&["--resume"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    apply(&["--resume"]);
     let after = rows(&out);
     // The first run's rows stay as they were; the rest are the users it listed, not a new list.
     for row in &first {
@@ -368,9 +365,9 @@ fn a_resumed_selection_does_the_users_first_selected_though_the_tenant_changed()
         .arg("--sandbox")
         .arg(&tenant_file)
         .arg("--resume");
-    let (code, _, stderr) = run(c);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("other.csv.users"), "{stderr}");
+    Invocation::from(c)
+        .expect_exit(2)
+        .stderr_has("other.csv.users");
 }
 
 #[test]
@@ -393,9 +390,7 @@ fn input_and_a_selection_together_or_neither_are_refused_naming_both() {
             c.arg(&input);
         }
         c.args(["--results", "r.csv"]).args(args).arg("--sandbox");
-        let (code, stdout, stderr) = run(c);
-        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
-        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        Invocation::from(c).expect_exit(2).stderr_has(says);
     }
     assert!(!env.path("r.csv").exists());
 }
@@ -403,8 +398,7 @@ fn input_and_a_selection_together_or_neither_are_refused_naming_both() {
 #[test]
 fn check_names_what_each_selection_needs_and_a_group_run_without_it_stops_with_exit_3() {
     let env = Env::start(tenant().withhold_permission("GroupMember.Read.All"));
-    let (code, stdout, stderr) = run(env.check(None));
-    assert_eq!(code, 0, "informational only: {stdout}{stderr}");
+    let stdout = Invocation::from(env.check(None)).expect_exit(0).stdout;
     assert!(
         stdout.contains("--all-users/--filter needs User.Read.All"),
         "{stdout}"
@@ -418,16 +412,13 @@ fn check_names_what_each_selection_needs_and_a_group_run_without_it_stops_with_e
         "{group_line}"
     );
     let out = env.path("run.csv");
-    let (code, stdout, stderr) = run(selected(
+    selected(
         &env,
         "apply",
         &out,
         &["--group", "Everyone", "--action", "enforce"],
-    ));
-    assert_eq!(code, 3, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("GroupMember.Read.All (for --group)"),
-        "{stderr}"
-    );
+    )
+    .expect_exit(3)
+    .stderr_has("GroupMember.Read.All (for --group)");
     assert_eq!(stat(&env.stats(), "writes"), 0);
 }
