@@ -478,8 +478,10 @@ mod bench {
     #[ignore]
     fn batch_cpu_cost() {
         let config = EmulatorConfig::generated(1000, 1).no_throttle();
-        let shared = Shared::new(config, "http://127.0.0.1:1".into()).unwrap();
+        let tokens = std::sync::Arc::new(crate::emulator::token::TokenStore::new([1; 32]));
+        let shared = Shared::new(config, "http://127.0.0.1:1".into(), tokens).unwrap();
         let token = TokenInfo {
+            tenant_id: shared.config.tenant_id.clone(),
             app_id: "app".into(),
             permissions: vec!["Policy.Read.All".into()],
             expires_at: u64::MAX,

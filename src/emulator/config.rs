@@ -306,6 +306,71 @@ struct TenantFile {
     users: Vec<UserSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     groups: Vec<GroupSpec>,
+    #[serde(default = "enabled", skip_serializing_if = "is_true")]
+    consented: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tenants: Vec<TenantSpec>,
+}
+
+/// One more tenant behind the same base URL (the `tenants` list of the tenant file): a
+/// customer tenant of the same multi-tenant app, with its own directory, quotas, faults and
+/// consent (docs/graph.md §14). The app registration (client id, credentials, token
+/// lifetime) is the top level's: one app signs in to every tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    /// The directory id (GUID), the `tid` of the tokens this tenant issues.
+    pub tenant_id: String,
+    /// Its verified domain, accepted in login paths in place of the id.
+    pub domain: String,
+    /// Whether the app has a service principal (admin consent) here; without one every sign-in
+    /// is refused with AADSTS7000229 (docs/graph.md §14). Default true.
+    #[serde(default = "enabled", skip_serializing_if = "is_true")]
+    pub consented: bool,
+    /// Seeds this tenant's method ids, shuffling and faults (absent: the top level's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// This tenant's own buckets' sizes (absent: the top level's sizes, in buckets of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotas: Option<Quotas>,
+    /// Absent: the top level's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_scale: Option<f64>,
+    /// Throttling off here (it is off everywhere when the top level turns it off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_throttle: bool,
+    /// Absent: the top level's fault settings; `{}`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Faults>,
+    /// Permissions this tenant's admin did not consent to (the top level's lists are its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_permissions: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupSpec>,
+}
+
+impl TenantSpec {
+    /// A consented tenant with these users, everything else the top level's.
+    pub fn new(tenant_id: &str, domain: &str, users: Vec<UserSpec>) -> TenantSpec {
+        TenantSpec {
+            tenant_id: tenant_id.to_string(),
+            domain: domain.to_string(),
+            consented: true,
+            seed: None,
+            quotas: None,
+            quota_scale: None,
+            no_throttle: false,
+            faults: None,
+            withheld_permissions: Vec::new(),
+            extra_permissions: Vec::new(),
+            users,
+            groups: Vec::new(),
+        }
+    }
 }
 
 /// Everything the emulator serves: one tenant, its app registration, quotas and faults.
@@ -345,6 +410,10 @@ pub struct EmulatorConfig {
     pub allow_public_client_flows: bool,
     pub users: Vec<UserSpec>,
     pub groups: Vec<GroupSpec>,
+    /// Whether the app is consented in this (the first) tenant; see [`TenantSpec::consented`].
+    pub consented: bool,
+    /// Further tenants served behind the same base URL (docs/tenant-format.md, "Many tenants").
+    pub tenants: Vec<TenantSpec>,
 }
 
 impl Default for EmulatorConfig {
@@ -371,6 +440,8 @@ impl Default for EmulatorConfig {
             allow_public_client_flows: false,
             users: Vec::new(),
             groups: Vec::new(),
+            consented: true,
+            tenants: Vec::new(),
         }
     }
 }
@@ -410,6 +481,8 @@ impl EmulatorConfig {
             allow_public_client_flows: file.allow_public_client_flows,
             users: file.users,
             groups: file.groups,
+            consented: file.consented,
+            tenants: file.tenants,
         };
         config.validate()?;
         Ok(config)
@@ -440,12 +513,76 @@ impl EmulatorConfig {
             allow_public_client_flows: self.allow_public_client_flows,
             users: with_method_ids(self.users.clone(), self.seed),
             groups: self.groups.clone(),
+            consented: self.consented,
+            tenants: self
+                .tenants
+                .iter()
+                .map(|t| TenantSpec {
+                    users: with_method_ids(t.users.clone(), t.seed.unwrap_or(self.seed)),
+                    ..t.clone()
+                })
+                .collect(),
         };
         serde_json::to_value(file).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Checks what serde cannot: quotas positive, users unique, values known.
+    /// Checks what serde cannot: quotas positive, users unique, values known, in every tenant;
+    /// tenant ids and domains unique across tenants.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        let mut ids = std::collections::HashSet::new();
+        let mut domains = std::collections::HashSet::new();
+        for (n, world) in self.worlds().iter().enumerate() {
+            let at = |e: String| {
+                if n == 0 {
+                    e
+                } else {
+                    format!("tenants[{}] ({}): {e}", n - 1, world.tenant_id)
+                }
+            };
+            world.validate_one().map_err(at)?;
+            if !ids.insert(world.tenant_id.to_lowercase()) {
+                return Err(at(format!(
+                    "tenant_id '{}' is served twice",
+                    world.tenant_id
+                )));
+            }
+            if !domains.insert(world.domain.to_lowercase()) {
+                return Err(at(format!("domain '{}' is served twice", world.domain)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every tenant served, as a one-tenant configuration each: this one first (without its
+    /// `tenants`), then each of `tenants` with the app registration copied from the top level.
+    pub(crate) fn worlds(&self) -> Vec<EmulatorConfig> {
+        let first = EmulatorConfig {
+            tenants: Vec::new(),
+            ..self.clone()
+        };
+        let rest = self.tenants.iter().map(|t| EmulatorConfig {
+            tenant_id: t.tenant_id.clone(),
+            domain: t.domain.clone(),
+            consented: t.consented,
+            // What a tenant leaves out is the top level's, so `--quota-scale` or a fault flag
+            // reaches every tenant; an explicit value (`"faults": {}`) is the tenant's own.
+            seed: t.seed.unwrap_or(self.seed),
+            quotas: t.quotas.clone().unwrap_or_else(|| self.quotas.clone()),
+            quota_scale: t.quota_scale.unwrap_or(self.quota_scale),
+            no_throttle: t.no_throttle || self.no_throttle,
+            faults: t.faults.clone().unwrap_or_else(|| self.faults.clone()),
+            withheld_permissions: t.withheld_permissions.clone(),
+            extra_permissions: t.extra_permissions.clone(),
+            users: t.users.clone(),
+            groups: t.groups.clone(),
+            tenants: Vec::new(),
+            ..self.clone()
+        });
+        std::iter::once(first).chain(rest).collect()
+    }
+
+    /// [`EmulatorConfig::validate`] for one tenant, its `tenants` aside.
+    fn validate_one(&self) -> Result<(), String> {
         if uuid::Uuid::parse_str(&self.tenant_id).is_err() {
             return Err(format!("tenant_id '{}' is not a GUID", self.tenant_id));
         }
@@ -617,6 +754,12 @@ impl EmulatorConfig {
     /// Grants a permission beyond the default ones.
     pub fn grant_permission(mut self, permission: &str) -> Self {
         self.extra_permissions.push(permission.to_string());
+        self
+    }
+
+    /// Serves one more tenant behind the same base URL.
+    pub fn with_tenant(mut self, tenant: TenantSpec) -> Self {
+        self.tenants.push(tenant);
         self
     }
 

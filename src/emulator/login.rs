@@ -162,6 +162,20 @@ fn unknown_client(shared: &Shared, client_id: &str) -> LoginReply {
     )
 }
 
+/// The app exists (in its home tenant) but has no service principal in this one: nobody here
+/// consented to it (docs/graph.md §14). Status 401, as in Microsoft's example of this answer.
+fn missing_service_principal(shared: &Shared) -> LoginReply {
+    aad_error(
+        401,
+        "invalid_client",
+        7000229,
+        &format!(
+            "The client application {} is missing service principal in the tenant {}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+            shared.config.client_id, shared.config.tenant_id
+        ),
+    )
+}
+
 /// `POST /{tenant}/oauth2/v2.0/token`.
 pub(crate) fn token(
     shared: &Shared,
@@ -241,6 +255,9 @@ fn client_credentials(
     };
     if !client_id.eq_ignore_ascii_case(&config.client_id) {
         return unknown_client(shared, &client_id);
+    }
+    if !config.consented {
+        return missing_service_principal(shared);
     }
     let secret = form
         .get("client_secret")
@@ -461,6 +478,18 @@ pub(crate) fn device_code(shared: &Shared, tenant: &str, body: &[u8]) -> LoginRe
     let form = parse_form(body);
     if let Err(reply) = known_client(shared, &form) {
         return reply;
+    }
+    if !shared.config.consented {
+        // A delegated sign-in would need someone to consent first.
+        return aad_error(
+            400,
+            "invalid_grant",
+            65001,
+            &format!(
+                "The user or administrator has not consented to use the application with ID '{}'. Send an interactive authorization request for this user and resource.",
+                shared.config.client_id
+            ),
+        );
     }
     let Some(scope) = form.get("scope") else {
         return missing("scope");

@@ -1,5 +1,6 @@
-//! A local Microsoft Graph + Microsoft identity platform fake (axum) modelling one tenant, its
-//! throttling and its faults, faithful to docs/graph.md. Used by tests, benchmarks and
+//! A local Microsoft Graph + Microsoft identity platform fake (axum) modelling one tenant (or
+//! several behind one base URL, docs/graph.md §14), its throttling and its faults, faithful to
+//! docs/graph.md. Used by tests, benchmarks and
 //! `--sandbox`. It parses and emits raw JSON itself and shares no wire code with `graph`, so a
 //! wire-format bug in the client cannot hide behind the same bug here.
 //!
@@ -19,7 +20,10 @@
 //! - `login`, `token`, `assertion`: the identity platform's token and device code endpoints.
 //! - `throttle`: token buckets; `faults`: seeded fault injection; `stats`: counters.
 //! - `state_file`: the tenant as it is now, saved as a tenant file (`--sandbox-state`).
-//! - `server`: shared state and the HTTP handler; `graph_error`: answers and error bodies.
+//! - `server`: one tenant's shared state and the HTTP handler; `graph_error`: answers and
+//!   error bodies.
+//! - `tenants`: the tenants behind the base URL; which one a login path or a token's `tid`
+//!   selects.
 
 mod assertion;
 mod batch;
@@ -40,6 +44,7 @@ mod server;
 mod state_file;
 mod stats;
 mod tenant;
+mod tenants;
 mod throttle;
 mod token;
 mod user_list;
@@ -47,12 +52,13 @@ mod user_properties;
 
 use std::sync::Arc;
 
-pub use config::{EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, UserSpec};
+pub use config::{EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, TenantSpec, UserSpec};
 
 pub use federated::{DEFAULT_FEDERATED_AUDIENCE, FederatedCredential};
 pub use managed_identity::ManagedIdentities;
 
 use server::Shared;
+use tenants::Tenants;
 
 /// The emulator's one entry point: serves `config` on `listener` (the caller owns the socket,
 /// so it picks the address, `127.0.0.1:0` in tests) in the background until `shutdown`
@@ -67,8 +73,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<EmulatorHandle> {
     let base_url = format!("http://{}", listener.local_addr()?);
-    let shared = Arc::new(
-        Shared::new(config, base_url.clone())
+    let tenants = Arc::new(
+        Tenants::new(&config, &base_url)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -78,9 +84,9 @@ pub async fn serve(
             _ = rx => {}
         }
     };
-    let task = tokio::spawn(server::serve_until(listener, shared.clone(), stop));
+    let task = tokio::spawn(server::serve_until(listener, tenants.clone(), stop));
     Ok(EmulatorHandle {
-        shared,
+        tenants,
         base_url,
         shutdown: Some(tx),
         task: Some(task),
@@ -100,49 +106,73 @@ impl Emulator {
 
 /// A running emulator. Dropping it stops the server too.
 pub struct EmulatorHandle {
-    shared: Arc<Shared>,
+    tenants: Arc<Tenants>,
     base_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl EmulatorHandle {
+    /// The first (the tenant file's top-level) tenant.
+    fn shared(&self) -> &Shared {
+        self.tenants.first()
+    }
+
     /// One base URL serving both login (`/{tenant}/oauth2/v2.0/…`) and Graph (`/v1.0`, `/beta`).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }
 
     pub fn tenant_id(&self) -> String {
-        self.shared.config.tenant_id.clone()
+        self.shared().config.tenant_id.clone()
     }
 
     pub fn client_id(&self) -> String {
-        self.shared.config.client_id.clone()
+        self.shared().config.client_id.clone()
     }
 
     pub fn client_secret(&self) -> String {
-        self.shared.config.client_secret.clone()
+        self.shared().config.client_secret.clone()
     }
 
     /// The same JSON as `GET /_emulator/stats`.
     pub fn stats(&self) -> serde_json::Value {
-        self.shared.stats_json()
+        self.shared().stats_json()
     }
 
     /// The same JSON as `GET /_emulator/users`.
     pub fn users(&self) -> serde_json::Value {
-        self.shared.users_json()
+        self.shared().users_json()
+    }
+
+    /// Every tenant served, by id: the first tenant, then the tenant file's `tenants`.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        self.tenants
+            .all()
+            .iter()
+            .map(|w| w.config.tenant_id.clone())
+            .collect()
+    }
+
+    /// One tenant's `GET /_emulator/tenants/{tenant}/stats`; `tenant` is its id or domain.
+    pub fn tenant_stats(&self, tenant: &str) -> Option<serde_json::Value> {
+        self.tenants.find(tenant).map(|w| w.stats_json())
+    }
+
+    /// One tenant's `GET /_emulator/tenants/{tenant}/users`; `tenant` is its id or domain.
+    pub fn tenant_users(&self, tenant: &str) -> Option<serde_json::Value> {
+        self.tenants.find(tenant).map(|w| w.users_json())
     }
 
     /// Approves a pending device code as the signed-in user would; false if unknown or not
     /// pending.
     pub fn approve_device_code(&self, user_code: &str) -> bool {
-        self.shared.decide_device_code(user_code, true)
+        self.tenants.decide_device_code(user_code, true)
     }
 
     /// Declines a pending device code.
     pub fn decline_device_code(&self, user_code: &str) -> bool {
-        self.shared.decide_device_code(user_code, false)
+        self.tenants.decide_device_code(user_code, false)
     }
 
     /// Waits until the server stops (its `shutdown` future completed).

@@ -29,6 +29,7 @@ use super::managed_identity::{self, Endpoint as ManagedEndpoint};
 use super::routes::{Call, execute};
 use super::stats::Stats;
 use super::tenant::Tenant;
+use super::tenants::Tenants;
 use super::throttle::{Throttle, format_retry_after};
 use super::token::TokenStore;
 
@@ -48,7 +49,8 @@ pub(crate) struct Shared {
     /// Groups never change while the emulator runs, so they need no lock.
     pub(crate) groups: Groups,
     pub(crate) throttle: Mutex<Throttle>,
-    pub(crate) tokens: TokenStore,
+    /// Shared by every tenant behind the base URL (`tenants`).
+    pub(crate) tokens: Arc<TokenStore>,
     pub(crate) sessions: Mutex<Sessions>,
     pub(crate) stats: Stats,
     rng: Mutex<ChaCha8Rng>,
@@ -57,7 +59,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: EmulatorConfig, base_url: String) -> Result<Shared, String> {
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        base_url: String,
+        tokens: Arc<TokenStore>,
+    ) -> Result<Shared, String> {
         config.validate()?;
         let tenant = Tenant::build(&config.users, config.seed)?;
         let groups = Groups::build(&config.groups, &tenant, config.seed)?;
@@ -71,9 +77,6 @@ impl Shared {
             .iter()
             .map(Federated::new)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut key = [0u8; 32];
-        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         let throttle = Throttle::new(
             !config.no_throttle,
             &config.tenant_id,
@@ -90,7 +93,7 @@ impl Shared {
             tenant: Mutex::new(tenant),
             groups,
             throttle: Mutex::new(throttle),
-            tokens: TokenStore::new(key),
+            tokens,
             sessions: Mutex::new(Sessions::default()),
             stats: Stats::new(),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
@@ -143,17 +146,17 @@ impl Shared {
 }
 
 /// The router: one fallback handler sees every request with its raw path.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(handle).with_state(shared)
+pub(crate) fn router(tenants: Arc<Tenants>) -> Router {
+    Router::new().fallback(handle).with_state(tenants)
 }
 
 /// Serves until `shutdown` completes.
 pub(crate) async fn serve_until(
     listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
+    tenants: Arc<Tenants>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
+    axum::serve(listener, router(tenants))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -220,9 +223,22 @@ pub(crate) fn is_eventual(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    Stats::bump(&shared.stats.requests);
+async fn handle(State(tenants): State<Arc<Tenants>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Counted by the tenant that serves the request; a Graph request's is known only once its
+    // token has been read, so `graph` counts those.
+    let shared = match segments.as_slice() {
+        [tenant, "oauth2", ..] => {
+            let tenant = percent_decode_str(tenant).decode_utf8_lossy();
+            tenants.for_login(&tenant).clone()
+        }
+        _ => tenants.first().clone(),
+    };
+    if !matches!(segments.first(), Some(&("v1.0" | "beta"))) {
+        Stats::bump(&shared.stats.requests);
+    }
     let client_request_id = header_str(&parts.headers, "client-request-id").map(str::to_string);
     let crid = client_request_id.as_deref();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -239,12 +255,30 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             );
         }
     };
-    let path = parts.uri.path();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let post = parts.method == axum::http::Method::POST;
     match segments.as_slice() {
         ["_emulator", "stats"] => json_response(200, &shared.stats_json(), &[]),
         ["_emulator", "users"] => json_response(200, &shared.users_json(), &[]),
+        ["_emulator", "tenants"] => {
+            let ids: Vec<&str> = tenants
+                .all()
+                .iter()
+                .map(|w| w.config.tenant_id.as_str())
+                .collect();
+            json_response(200, &json!({ "tenants": ids }), &[])
+        }
+        ["_emulator", "tenants", tenant, what @ ("stats" | "users")] => {
+            let tenant = percent_decode_str(tenant).decode_utf8_lossy();
+            match tenants.find(&tenant) {
+                Some(w) if *what == "stats" => json_response(200, &w.stats_json(), &[]),
+                Some(w) => json_response(200, &w.users_json(), &[]),
+                None => json_response(
+                    404,
+                    &json!({"error": format!("no tenant '{tenant}' is served here")}),
+                    &[],
+                ),
+            }
+        }
         ["_emulator", "device", verb @ ("approve" | "decline")] if post => {
             let code = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
                 v.get("user_code")
@@ -253,7 +287,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             });
             match code {
                 Some(code) => {
-                    let ok = shared.decide_device_code(&code, *verb == "approve");
+                    let ok = tenants.decide_device_code(&code, *verb == "approve");
                     json_response(if ok { 200 } else { 404 }, &json!({ "ok": ok }), &[])
                 }
                 None => json_response(
@@ -314,7 +348,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .map(|r| r.strip_prefix('/').unwrap_or(r))
                 .unwrap_or("");
             graph(
-                &shared,
+                &tenants,
                 beta,
                 rest,
                 parts.uri.query(),
@@ -339,9 +373,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
+/// A Graph request: the bearer token says which tenant serves it (its `tid`, docs/graph.md
+/// §14); a request without a valid token is refused by the first tenant.
 #[allow(clippy::too_many_arguments)]
 async fn graph(
-    shared: &Arc<Shared>,
+    tenants: &Tenants,
     beta: bool,
     rest: &str,
     query: Option<&str>,
@@ -350,26 +386,41 @@ async fn graph(
     bytes: Bytes,
     crid: Option<&str>,
 ) -> Response {
+    let checked = tenants
+        .first()
+        .tokens
+        .check(header_str(headers, "authorization"));
+    let shared = match &checked {
+        Ok(t) => tenants
+            .by_tid(&t.tenant_id)
+            .unwrap_or_else(|| tenants.first()),
+        Err(_) => tenants.first(),
+    };
+    Stats::bump(&shared.stats.requests);
     let fault_settings = &shared.config.faults;
     let delay = faults::latency(fault_settings, &mut shared.rng());
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let checked = shared
-        .tokens
-        .check(header_str(headers, "authorization"))
-        .and_then(|t| {
-            let refused = fault_settings.refuse_tokens_after.is_some_and(|after| {
-                shared.stats.token_checks_passed.fetch_add(1, Relaxed) >= after
-            });
-            if refused {
-                Err(super::token::TokenProblem::Refused)
-            } else {
-                Ok(t)
-            }
-        });
+    let checked = checked.and_then(|t| {
+        // Only tokens this tenant issued reach here; a tid nobody serves is a forgery.
+        if t.tenant_id != shared.config.tenant_id {
+            return Err(super::token::TokenProblem::Unknown);
+        }
+        let refused = fault_settings
+            .refuse_tokens_after
+            .is_some_and(|after| shared.stats.token_checks_passed.fetch_add(1, Relaxed) >= after);
+        if refused {
+            Err(super::token::TokenProblem::Refused)
+        } else {
+            Ok(t)
+        }
+    });
     let token = match checked {
-        Ok(t) => t,
+        Ok(t) => {
+            Stats::bump(&shared.stats.authorized);
+            t
+        }
         Err(problem) => {
             Stats::bump(&shared.stats.unauthorized);
             let mut r = graph_error(

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::EmulatorHandle;
-use super::config::{EmulatorConfig, MethodSpec, UserSpec};
+use super::config::{EmulatorConfig, GroupSpec, MethodSpec, TenantSpec, UserSpec};
+use super::server::Shared;
 use super::tenant::{Method, User};
 
 impl Method {
@@ -40,22 +41,41 @@ impl User {
     }
 }
 
+/// One tenant's users and groups as they are now.
+fn now(world: &Shared) -> (Vec<UserSpec>, Vec<GroupSpec>) {
+    let tenant = world
+        .tenant
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let users = tenant.users.iter().map(User::to_spec).collect();
+    // With their ids, so a saved tenant keeps its groups' ids whatever the seed.
+    let groups = world.groups.to_specs(&tenant);
+    (users, groups)
+}
+
 impl EmulatorHandle {
-    /// The configuration this emulator was started with, its users as they are now.
+    /// The configuration this emulator was started with, the users of every tenant as they
+    /// are now.
     pub fn current_state(&self) -> EmulatorConfig {
-        let tenant = self
-            .shared
-            .tenant
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let users = tenant.users.iter().map(User::to_spec).collect();
-        // With their ids, so a saved tenant keeps its groups' ids whatever the seed.
-        let groups = self.shared.groups.to_specs(&tenant);
-        drop(tenant);
+        let worlds = self.tenants.all();
+        let (users, groups) = now(&worlds[0]);
+        let tenants = worlds[1..]
+            .iter()
+            .zip(self.tenants.specs())
+            .map(|(w, spec)| {
+                let (users, groups) = now(w);
+                TenantSpec {
+                    users,
+                    groups,
+                    ..spec.clone()
+                }
+            })
+            .collect();
         EmulatorConfig {
             users,
             groups,
-            ..self.shared.config.clone()
+            tenants,
+            ..worlds[0].config.clone()
         }
     }
 

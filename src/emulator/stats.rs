@@ -24,6 +24,9 @@ pub(crate) struct Stats {
     pub(crate) unauthorized: AtomicU64,
     /// Graph requests whose bearer token passed (what `refuse_tokens_after` counts).
     pub(crate) token_checks_passed: AtomicU64,
+    /// Graph requests served with a valid token of this tenant (its `tid`): with several
+    /// tenants, how many requests each tenant's tokens carried.
+    pub(crate) authorized: AtomicU64,
     pub(crate) faults_batch_429: AtomicU64,
     pub(crate) faults_batch_503: AtomicU64,
     pub(crate) faults_item_5xx: AtomicU64,
@@ -50,6 +53,7 @@ impl Stats {
             federated_tokens: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
             token_checks_passed: AtomicU64::new(0),
+            authorized: AtomicU64::new(0),
             faults_batch_429: AtomicU64::new(0),
             faults_batch_503: AtomicU64::new(0),
             faults_item_5xx: AtomicU64::new(0),
@@ -101,6 +105,7 @@ impl Stats {
             "token_failures": self.token_failures.load(Relaxed),
             "federated_tokens": self.federated_tokens.load(Relaxed),
             "unauthorized": self.unauthorized.load(Relaxed),
+            "authorized_requests": self.authorized.load(Relaxed),
             "faults": {
                 "batch_429": self.faults_batch_429.load(Relaxed),
                 "batch_503": self.faults_batch_503.load(Relaxed),

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 /// What the bearer check needs from a token.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenInfo {
+    /// The `tid` claim: the tenant whose directory the token reads (docs/graph.md §14).
+    pub(crate) tenant_id: String,
     pub(crate) app_id: String,
     /// Application roles or delegated scopes, as granted.
     pub(crate) permissions: Vec<String>,
@@ -108,6 +110,7 @@ impl TokenStore {
         let tag = hmac::sign(&self.key, signing_input.as_bytes());
         let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
         let info = TokenInfo {
+            tenant_id: tenant_id.to_string(),
             app_id: app_id.to_string(),
             permissions,
             expires_at: now + ttl,

@@ -24,5 +24,6 @@ mod shell_integration;
 mod sign_in;
 mod sign_in_modes;
 mod spreadsheets;
+mod tenants;
 mod user_list_conformance;
 mod util;
