@@ -340,6 +340,24 @@ pub struct RunArgs {
     pub reset_scope: String,
 }
 
+/// Protected accounts, on `plan` and `apply`.
+#[derive(Debug, Args)]
+pub struct ProtectArgs {
+    /// Never touch the users listed in FILE (UPNs or object ids; a bare list with or without
+    /// a header, or a user column among others, CSV or XLSX): their rows are 'skipped' with
+    /// "excluded" and nothing is sent for them. For break-glass (emergency access) accounts
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Never touch this user (UPN or object id), like --exclude; repeatable
+    #[arg(long, value_name = "KEY")]
+    pub exclude_user: Vec<String>,
+    /// Signed in as a user (--device-code, or a user's token): do not keep that account out
+    /// of disable, reset-methods and revoke-sessions. Without it those actions skip the
+    /// signed-in admin, since they could lock the run out of its own account
+    #[arg(long)]
+    pub include_self: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Print the summary as JSON on stdout
@@ -387,6 +405,8 @@ pub struct PlanArgs {
     pub overwrite: bool,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub protect: ProtectArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -453,6 +473,8 @@ pub struct ApplyArgs {
     pub retry_failed: bool,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub protect: ProtectArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::action::Action;
 use crate::cli::{
     ApplyArgs, CheckArgs, ConnectionArgs, EmulatorArgs, ExportArgs, InputArgs, OutputArgs,
-    PacingArgs, PlanArgs, RollbackArgs, RunArgs, SelectionArgs,
+    PacingArgs, PlanArgs, ProtectArgs, RollbackArgs, RunArgs, SelectionArgs,
 };
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
@@ -246,6 +246,7 @@ pub(crate) fn input_options(args: &InputArgs) -> Result<InputOptions, Error> {
         keep_columns,
         hidden_rows,
         no_header: args.no_header,
+        user_list: false,
     })
 }
 
@@ -657,6 +658,12 @@ pub(crate) struct RolloutSettings {
     pub(crate) html: Option<PathBuf>,
     pub(crate) excel: bool,
     pub(crate) output: Output,
+    /// `--exclude FILE` (read with the input, before sign-in).
+    pub(crate) exclude_file: Option<PathBuf>,
+    /// `--exclude-user KEY`, as given (checked with the exclude file).
+    pub(crate) exclude_users: Vec<String>,
+    /// `--include-self`: the signed-in admin is not kept out of self-locking actions.
+    pub(crate) include_self: bool,
 }
 
 /// Where the rows of `apply` and `plan` come from.
@@ -732,6 +739,7 @@ struct RolloutArgs<'a> {
     limit: Option<u64>,
     max_failures: Option<&'a str>,
     run: &'a RunArgs,
+    protect: &'a ProtectArgs,
     connection: &'a ConnectionArgs,
     pacing: &'a PacingArgs,
     output: &'a OutputArgs,
@@ -755,6 +763,7 @@ pub(crate) fn apply(
             limit: args.limit,
             max_failures: args.max_failures.as_deref(),
             run: &args.run,
+            protect: &args.protect,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -781,6 +790,7 @@ pub(crate) fn plan(
             limit: None,
             max_failures: None,
             run: &args.run,
+            protect: &args.protect,
             connection: &args.connection,
             pacing: &args.pacing,
             output: &args.output,
@@ -829,6 +839,9 @@ fn rollout(
         html: a.run.html.clone(),
         excel: a.run.excel,
         output: output(a.output),
+        exclude_file: a.protect.exclude.clone(),
+        exclude_users: a.protect.exclude_user.clone(),
+        include_self: a.protect.include_self,
     };
     Ok((settings, connection))
 }

@@ -521,6 +521,8 @@ mod tests {
             expires_at: None,
             app_id: None,
             tenant_id: None,
+            object_id: None,
+            user_name: None,
         }
     }
 

@@ -20,7 +20,8 @@
 //!   "the same user" means (`same_user`).
 //! - [`action`]: the `Action` enum, its aliases, the calls and permissions each needs.
 //! - `rollout`: `apply`/`plan` as its steps: prepare → sign in → execute → finish → emit;
-//!   `connect`: signing in and the permission check (also the `check` command).
+//!   `connect`: signing in and the permission check (also the `check` command);
+//!   `exclusions`: the protected accounts of `--exclude FILE` and `--exclude-user KEY`.
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
 //!   retries, the breaker and the `--max-changes`/`--limit` gates).
 //! - `graph`: `$batch` wire types, user keys, HTTP client, tokens and sign-in modes, clouds,
@@ -54,6 +55,7 @@ pub mod emulator;
 mod emulator_command;
 mod engine;
 mod error;
+mod exclusions;
 mod export;
 mod figures;
 mod graph;

@@ -11,8 +11,9 @@ use std::path::Path;
 use crate::action::Action;
 use crate::config::{self, Connection, RolloutSettings, Users};
 use crate::connect;
-use crate::engine::{self, EngineSettings, Stop, WorkItem};
+use crate::engine::{self, EngineSettings, Protected, Stop, WorkItem};
 use crate::error::{Completion, Error};
+use crate::exclusions::Exclusions;
 use crate::figures::count;
 use crate::input::{self, LoadedInput, UserKind};
 use crate::journal::{Journal, JournalSink, RESOLVED_USER, ResultRecord, remaining_work};
@@ -30,6 +31,12 @@ pub(crate) fn run(
     argv: &[OsString],
 ) -> Result<Completion, Error> {
     check_output_paths(r, &connection)?;
+    // Bad exclusions stop the command before anything is read from the tenant.
+    let exclusions = Exclusions {
+        keys: crate::exclusions::load(r.exclude_file.as_deref(), &r.exclude_users)?,
+        include_self: r.include_self,
+    };
+    let device_code = matches!(connection.sign_in, config::SignIn::DeviceCode { .. });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,9 +57,20 @@ pub(crate) fn run(
         opened,
         extra,
         upfront,
-        work,
+        mut work,
+        by_mail,
         ..
     } = prepared;
+    if let Some(connected) = &connected {
+        work.settings.protected = runtime.block_on(protect(
+            r,
+            connected,
+            &exclusions,
+            device_code,
+            by_mail,
+            &work,
+        ))?;
+    }
     // The results file is made only once signed in, so a failed sign-in leaves none behind.
     let mut journal = match opened {
         Opened::Resumed(j) => j,
@@ -228,6 +246,39 @@ fn sign_in(
         connect::check_permissions(&connected.client, &actions, r.dry_run, p.by_mail).await?;
         Ok(Some(connected))
     })
+}
+
+/// The accounts the run protects (`--exclude`, `--exclude-user`, the signed-in admin), found
+/// once signed in and before the first user is read: the excluded users are read first when
+/// the rows name users differently (object ids against UPNs).
+async fn protect(
+    r: &RolloutSettings,
+    connected: &connect::Connected,
+    exclusions: &Exclusions,
+    device_code: bool,
+    by_mail: bool,
+    work: &Work,
+) -> Result<std::sync::Arc<Protected>, Error> {
+    let lookup = crate::exclusions::needs_lookup(
+        &exclusions.keys,
+        by_mail,
+        work.items.iter().map(|w| w.user.as_str()),
+    );
+    let actions: BTreeSet<Action> = work
+        .items
+        .iter()
+        .flat_map(|w| w.actions[w.start_at..].iter().copied())
+        .collect();
+    let protected = crate::exclusions::protected(
+        &connected.client,
+        exclusions,
+        lookup,
+        device_code,
+        &actions,
+        r.output.quiet,
+    )
+    .await?;
+    Ok(std::sync::Arc::new(protected))
 }
 
 /// A run the engine finished: the journal with every record written, what the engine
@@ -486,11 +537,15 @@ fn exists_for(r: &RolloutSettings, e: crate::journal::JournalError) -> Error {
 /// `--overwrite` (a resumed run's report replaces the one its earlier part may have left).
 fn check_output_paths(r: &RolloutSettings, connection: &Connection) -> Result<(), Error> {
     let named = |flag, path| NamedPath { flag, path };
+    let mut inputs = match &r.users {
+        Users::Input(path) => vec![named("INPUT", path.as_path())],
+        Users::Selection { .. } => Vec::new(),
+    };
+    if let Some(exclude) = &r.exclude_file {
+        inputs.push(named("--exclude", exclude.as_path()));
+    }
     output_path::check_distinct(
-        &match &r.users {
-            Users::Input(path) => vec![named("INPUT", path.as_path())],
-            Users::Selection { .. } => Vec::new(),
-        },
+        &inputs,
         &[
             r.results.as_deref().map(|p| named(r.results_flag, p)),
             r.html.as_deref().map(|p| named("--html", p)),

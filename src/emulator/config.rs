@@ -302,6 +302,8 @@ struct TenantFile {
     methods_page_size: Option<usize>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     allow_public_client_flows: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_code_user: Option<String>,
     #[serde(default)]
     users: Vec<UserSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -408,6 +410,10 @@ pub struct EmulatorConfig {
     /// The app registration's "Allow public client flows": the device code flow works only
     /// when it is on (default off, as for a new registration).
     pub allow_public_client_flows: bool,
+    /// The UPN of the tenant user who approves device codes: delegated tokens carry its `oid`
+    /// and `upn`. Unset: an administrator account the tenant's user list does not hold
+    /// (`admin@{domain}`), as every delegated token names some user.
+    pub device_code_user: Option<String>,
     pub users: Vec<UserSpec>,
     pub groups: Vec<GroupSpec>,
     /// Whether the app is consented in this (the first) tenant; see [`TenantSpec::consented`].
@@ -438,6 +444,7 @@ impl Default for EmulatorConfig {
             managed_identities: ManagedIdentities::default(),
             methods_page_size: DEFAULT_METHODS_PAGE_SIZE,
             allow_public_client_flows: false,
+            device_code_user: None,
             users: Vec::new(),
             groups: Vec::new(),
             consented: true,
@@ -479,6 +486,7 @@ impl EmulatorConfig {
             managed_identities: file.managed_identities.unwrap_or_default(),
             methods_page_size: file.methods_page_size.unwrap_or(d.methods_page_size),
             allow_public_client_flows: file.allow_public_client_flows,
+            device_code_user: file.device_code_user,
             users: file.users,
             groups: file.groups,
             consented: file.consented,
@@ -511,6 +519,7 @@ impl EmulatorConfig {
             faults: (self.faults != Faults::default()).then(|| self.faults.clone()),
             methods_page_size: Some(self.methods_page_size),
             allow_public_client_flows: self.allow_public_client_flows,
+            device_code_user: self.device_code_user.clone(),
             users: with_method_ids(self.users.clone(), self.seed),
             groups: self.groups.clone(),
             consented: self.consented,

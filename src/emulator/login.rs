@@ -379,6 +379,32 @@ fn assertion_audiences(shared: &Shared, tenant: &str, host: Option<&str>) -> Vec
     out
 }
 
+/// The object id of the administrator who approves device codes when the configuration names
+/// none of the tenant's users (`device_code_user`): an account the user list does not hold.
+const DEVICE_CODE_ADMIN_ID: &str = "0d5c3f4e-6a7b-4c8d-9e0f-a1b2c3d4e5f6";
+
+/// The (object id, UPN) of the user a delegated token is for: `device_code_user` when it names
+/// a tenant user, else the built-in administrator `admin@{domain}`.
+fn signed_in_user(shared: &Shared) -> (String, String) {
+    let named = shared.config.device_code_user.as_deref().and_then(|upn| {
+        let tenant = shared
+            .tenant
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenant
+            .users
+            .iter()
+            .find(|u| u.upn.eq_ignore_ascii_case(upn))
+            .map(|u| (u.id.clone(), u.upn.clone()))
+    });
+    named.unwrap_or_else(|| {
+        (
+            DEVICE_CODE_ADMIN_ID.to_string(),
+            format!("admin@{}", shared.config.domain),
+        )
+    })
+}
+
 /// Mints an access token (and a refresh token when asked for) and answers as the platform.
 fn issue(
     shared: &Shared,
@@ -388,12 +414,13 @@ fn issue(
     offline: bool,
 ) -> LoginReply {
     let config = &shared.config;
+    let user = delegated.then(|| signed_in_user(shared));
     let access = shared.tokens.mint(
         &config.tenant_id,
         &config.client_id,
         permissions.clone(),
         config.token_ttl,
-        delegated,
+        user.as_ref().map(|(id, upn)| (id.as_str(), upn.as_str())),
         audience,
     );
     let mut body = json!({

@@ -204,7 +204,7 @@ fn token_inner(
         &client_id,
         shared.permissions.clone(),
         config.token_ttl,
-        false,
+        None,
         &resource,
     );
     let expires_on = unix_now() + config.token_ttl;

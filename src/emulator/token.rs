@@ -73,16 +73,18 @@ impl TokenStore {
         }
     }
 
-    /// Mints an access token. `delegated` puts the permissions in `scp` instead of `roles`.
+    /// Mints an access token. `user` (object id, UPN) makes it a delegated token for that
+    /// user: the permissions go in `scp` instead of `roles`, with `oid` and `upn` claims.
     pub(crate) fn mint(
         &self,
         tenant_id: &str,
         app_id: &str,
         permissions: Vec<String>,
         ttl: u64,
-        delegated: bool,
+        user: Option<(&str, &str)>,
         audience: &str,
     ) -> String {
+        let delegated = user.is_some();
         let now = unix_now();
         let header = json!({"typ": "JWT", "alg": "HS256", "kid": "emulator"});
         let mut claims = json!({
@@ -97,8 +99,11 @@ impl TokenStore {
             "uti": uuid::Uuid::new_v4().simple().to_string(),
             "idtyp": if delegated { "user" } else { "app" },
         });
-        if delegated {
+        if let Some((oid, upn)) = user {
             claims["scp"] = Value::String(permissions.join(" "));
+            // A v1.0 access token for a user names it by `oid` and `upn` (docs/graph.md §7).
+            claims["oid"] = Value::String(oid.to_string());
+            claims["upn"] = Value::String(upn.to_string());
         } else {
             claims["roles"] = json!(permissions);
         }
@@ -163,7 +168,7 @@ mod tests {
             "app",
             vec!["Policy.Read.All".into()],
             3600,
-            false,
+            None,
             "n",
         );
         let ok = store.check(Some(&format!("Bearer {t}"))).unwrap();
@@ -178,14 +183,7 @@ mod tests {
             TokenProblem::Unknown
         );
         assert_eq!(store.check(None).unwrap_err(), TokenProblem::Missing);
-        let expired = store.mint(
-            "tid",
-            "app",
-            vec![],
-            0,
-            false,
-            "https://graph.microsoft.com",
-        );
+        let expired = store.mint("tid", "app", vec![], 0, None, "https://graph.microsoft.com");
         assert_eq!(
             store.check(Some(&format!("bearer {expired}"))).unwrap_err(),
             TokenProblem::Expired

@@ -7,6 +7,7 @@ pub(crate) mod change_gate;
 pub(crate) mod inspect;
 pub(crate) mod machine;
 pub(crate) mod pacer;
+pub(crate) mod protected;
 pub(crate) mod reset_methods;
 pub(crate) mod resolve_mail;
 pub(crate) mod revoke;
@@ -15,5 +16,6 @@ pub(crate) mod settings;
 pub(crate) mod state_change;
 pub(crate) mod transport;
 
+pub(crate) use protected::Protected;
 pub(crate) use scheduler::{EngineReport, Requests, Sink, Stop, UserLookup, WorkItem, run};
 pub(crate) use settings::EngineSettings;

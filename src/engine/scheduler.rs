@@ -1049,6 +1049,23 @@ impl Scheduler {
                 self.jobs[j].next_action += 1;
                 continue;
             }
+            // A protected user gets nothing sent (a mail row is checked once looked up).
+            let keys: &[&str] = match (&job.item.lookup, &job.resolved) {
+                (_, Some(found)) => &[job.item.user.as_str(), &found.id, &found.upn],
+                (UserLookup::Key, None) => &[job.item.user.as_str()],
+                (UserLookup::Mail, None) => &[],
+            };
+            if let Some(why) = self.settings.protected.refuses(keys, action) {
+                let outcome = Outcome {
+                    status: Status::Skipped,
+                    message: why.to_string(),
+                    ..Outcome::default()
+                };
+                self.push_record(j, action, &outcome);
+                self.jobs[j].next_action += 1;
+                continue;
+            }
+            let job = &mut self.jobs[j];
             // A mail address is looked up first; the action's machine takes over once found.
             let mut machine = match (&job.item.lookup, &job.resolved) {
                 (UserLookup::Mail, None) => Machine::resolve(&job.item.user),
@@ -1094,6 +1111,17 @@ impl Scheduler {
                 let Some(current) = job.current.as_mut() else {
                     return;
                 };
+                let keys = [job.item.user.as_str(), &found.id, &found.upn];
+                if self.settings.protected.refuses(&keys, action).is_some() {
+                    // Found to be a protected user: `advance` records it (it knows the user
+                    // now) and nothing more is sent for the row.
+                    job.resolved = Some(Box::new(found));
+                    if job.current.take().is_some_and(|c| !c.parked) {
+                        self.running -= 1;
+                    }
+                    self.advance(j);
+                    return;
+                }
                 current.machine = Machine::new(action, &found.id, options);
                 let next = current.machine.start();
                 job.resolved = Some(Box::new(found));

@@ -150,6 +150,9 @@ pub(crate) struct EngineSettings {
     /// write; it is counted when the write is reserved, before it is sent, so what is in
     /// flight when N is reached cannot go past N.
     pub limit: Option<u64>,
+    /// Users no action may touch, and the signed-in admin kept out of self-locking actions:
+    /// their actions are recorded `skipped` and nothing is sent for them.
+    pub protected: std::sync::Arc<super::Protected>,
     /// Stop the run once this many actions have failed (`--max-failures`, resolved).
     pub max_failures: Option<u64>,
     /// The circuit breaker: this many in a row of one systemic failure stop the run (users
@@ -204,6 +207,7 @@ impl Default for EngineSettings {
             global_cloud: true,
             max_changes: None,
             limit: None,
+            protected: std::sync::Arc::default(),
             max_failures: None,
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             backoff_base: Duration::from_millis(500),

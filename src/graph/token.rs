@@ -184,6 +184,11 @@ pub(crate) struct TokenClaims {
     pub app_id: Option<String>,
     /// `tid`.
     pub tenant_id: Option<String>,
+    /// `oid`: in a token for a user, that user's object id, which Graph returns as the user's
+    /// `id` (docs/graph.md §7).
+    pub object_id: Option<String>,
+    /// `upn` (v1.0 tokens), else `preferred_username` (v2.0): the signed-in user's name.
+    pub user_name: Option<String>,
 }
 
 /// How long before expiry a token is renewed: 10 % of its lifetime but at least 60 s, and
@@ -713,6 +718,8 @@ fn decode_claims(token: &str) -> Result<TokenClaims, TokenError> {
         }),
         app_id: text("appid").or_else(|| text("azp")),
         tenant_id: text("tid"),
+        object_id: text("oid"),
+        user_name: text("upn").or_else(|| text("preferred_username")),
     })
 }
 

@@ -426,10 +426,12 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         // column is kept, and a row with an action of its own in it is refused there
         // (`validate.rs`), so the file's wishes are never overridden by a flag left in a
         // command. An empty column (an export's `action`) takes `--action`.
+        // A list of users (`--exclude`) takes no actions from the file at all.
         let column = ACTION_HEADERS
             .iter()
             .flat_map(|h| named(h))
             .next()
+            .filter(|_| !options.user_list)
             .map(|column| (column, display_name(headers, column)));
         // A row naming an action column is a header even when the user column is given by
         // letter: the search stops here rather than reading on into the data.

@@ -44,8 +44,9 @@ use std::sync::{Mutex, PoisonError};
 use crate::action::Action;
 use crate::figures::{count, plural, row_list, thousands};
 
+pub(crate) use cell_text::shown;
 pub(crate) use header::UserKind;
-pub(crate) use user_key::same_user;
+pub(crate) use user_key::{check_user, is_object_id, same_user, user_chars};
 
 use header::Columns;
 use rows::Rows;
@@ -77,6 +78,9 @@ pub struct InputOptions {
     /// `--no-header`: the file has no header row; every non-empty row is data and columns
     /// are named by letter (the user column is A unless `user_column` names another).
     pub no_header: bool,
+    /// The file is a list of users (`--exclude FILE`): only the user column is read; an
+    /// action column there is not looked for (its cells are not the run's actions).
+    pub user_list: bool,
 }
 
 /// What to do with data rows a workbook's sheet hides (a filter left them out, or they were

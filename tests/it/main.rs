@@ -17,6 +17,7 @@ mod limit;
 mod mail_column;
 mod methods;
 mod pacing;
+mod protected;
 mod retry_failed;
 mod rollout;
 mod selection;
