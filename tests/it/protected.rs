@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, mail_user, results, rollout_csv, stat, state};
+use crate::util::{Env, Invocation, mail_user, results, rollout_csv, stat, state};
 
 const FAST: [&str; 4] = ["--read-rate", "4000", "--write-rate", "2000"];
 
@@ -246,6 +246,48 @@ fn a_mail_row_is_protected_once_its_user_is_found() {
     let users = env.users();
     assert_eq!(users[&format!("ann@{DOMAIN}")]["revoke_count"], 2);
     assert_eq!(state(&users[&format!("ann@{DOMAIN}")]), "enforced");
+}
+
+#[test]
+fn a_tenant_wide_selection_leaves_the_excluded_users_alone() {
+    let env = Env::start(EmulatorConfig::generated(30, 97).seed(97).no_throttle());
+    let upns = members(&env);
+    let protected = [&upns[0], &upns[5]];
+    let list = env.write(
+        "break-glass.txt",
+        &format!("{}\n{}\n", protected[0], protected[1]),
+    );
+    let out = env.path("results.csv");
+    let mut c = env.command();
+    c.arg("apply").arg("--results").arg(&out);
+    env.point_at_emulator(&mut c);
+    c.args([
+        "--quiet",
+        "--all-users",
+        "--action",
+        "disable+revoke-sessions",
+    ])
+    .arg("--exclude")
+    .arg(&list)
+    .args(FAST);
+    Invocation::from(c).expect_exit(0);
+    let users = env.users();
+    for u in protected {
+        assert_eq!(writes_of(&env, u), 0, "{u} was written");
+        assert_eq!(users[u]["revoke_count"], 0, "{u} was revoked");
+    }
+    let records = results(&out);
+    // A selection's rows name users by object id: the exclusion by UPN still matches.
+    let skipped = records
+        .iter()
+        .filter(|r| r.status == Status::Skipped && r.message.starts_with("excluded"))
+        .count();
+    assert_eq!(skipped, 4, "two users, two actions each: {records:?}");
+    let revoked = upns
+        .iter()
+        .filter(|u| users[*u]["revoke_count"] == 1)
+        .count();
+    assert_eq!(revoked, upns.len() - 2);
 }
 
 /// Runs `cmd` (a device-code sign-in against `env`), approving the code it prints; returns
