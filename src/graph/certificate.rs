@@ -255,6 +255,8 @@ impl CertificateKey {
         Self::load(pem, password, "the certificate PEM".into(), unix_now())
     }
 
+    /// Loads the key and certificate from a PEM or PFX file's bytes (`source` names it in
+    /// messages), checked for validity at `now`.
     pub(crate) fn load(
         pem: &[u8],
         password: Option<&SecretString>,
@@ -266,63 +268,11 @@ impl CertificateKey {
         }
         let text = String::from_utf8_lossy(pem);
         let sections = pem_sections(&text);
-        let bad_key = |message: String| CertificateError::BadKey {
-            path: source.clone(),
-            message,
-        };
-
         if sections.is_empty() {
             return Err(CertificateError::NotPem { path: source });
         }
-        let key_section = sections
-            .iter()
-            .find(|s| s.label.ends_with("PRIVATE KEY"))
-            .ok_or_else(|| CertificateError::NoPrivateKey {
-                path: source.clone(),
-            })?;
-        if key_section.text.contains("Proc-Type: 4,ENCRYPTED") {
-            return Err(CertificateError::LegacyEncrypted { path: source });
-        }
-        let (_, der) = x509_cert::der::pem::decode_vec(key_section.text.as_bytes())
-            .map_err(|e| bad_key(format!("bad PEM: {e}")))?;
-        let der = SecretSlice::from(der);
-        let key = match key_section.label {
-            "PRIVATE KEY" => pkcs8_key(der.expose_secret()).map_err(bad_key)?,
-            "RSA PRIVATE KEY" => KeyPair::from_der(der.expose_secret())
-                .map_err(|e| bad_key(format!("not a usable RSA key ({e})")))?,
-            "ENCRYPTED PRIVATE KEY" => {
-                let Some(password) = password else {
-                    return Err(CertificateError::Encrypted { path: source });
-                };
-                let decrypt = |reason: String| CertificateError::Decrypt {
-                    path: source.clone(),
-                    reason,
-                };
-                let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.expose_secret())
-                    .map_err(|e| decrypt(format!("not an encrypted PKCS#8 key ({e})")))?;
-                let plain = info
-                    .decrypt(password.expose_secret())
-                    .map_err(|e| match e {
-                        // pkcs5 reports a bad padding, i.e. a wrong key, as either.
-                        pkcs8::Error::EncryptedPrivateKey(
-                            pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
-                        ) => decrypt("wrong password".into()),
-                        other => decrypt(format!("unsupported encryption ({other})")),
-                    })?;
-                // A wrong password can still leave valid padding (1 in 256): garbage then.
-                if pkcs8::PrivateKeyInfo::try_from(plain.as_bytes()).is_err() {
-                    return Err(decrypt("wrong password".into()));
-                }
-                pkcs8_key(plain.as_bytes()).map_err(bad_key)?
-            }
-            other => {
-                return Err(bad_key(format!(
-                    "{other} is not supported: use an RSA key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
-                )));
-            }
-        };
-
-        let candidates: Vec<Result<Vec<u8>, String>> = sections
+        let key = pem_private_key(&sections, password, &source)?;
+        let candidates = sections
             .iter()
             .filter(|s| s.label == "CERTIFICATE")
             .map(|section| {
@@ -556,6 +506,78 @@ impl CertificateKey {
 }
 
 /// An RSA key from PKCS#8 DER, saying so when the key is of another kind.
+/// The RSA private key of a PEM file's sections: PKCS#8, PKCS#1, or encrypted PKCS#8
+/// opened with `password`.
+fn pem_private_key(
+    sections: &[Section<'_>],
+    password: Option<&SecretString>,
+    source: &str,
+) -> Result<KeyPair, CertificateError> {
+    let bad_key = |message: String| CertificateError::BadKey {
+        path: source.to_string(),
+        message,
+    };
+    let key_section = sections
+        .iter()
+        .find(|s| s.label.ends_with("PRIVATE KEY"))
+        .ok_or_else(|| CertificateError::NoPrivateKey {
+            path: source.to_string(),
+        })?;
+    if key_section.text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(CertificateError::LegacyEncrypted {
+            path: source.to_string(),
+        });
+    }
+    let (_, der) = x509_cert::der::pem::decode_vec(key_section.text.as_bytes())
+        .map_err(|e| bad_key(format!("bad PEM: {e}")))?;
+    let der = SecretSlice::from(der);
+    match key_section.label {
+        "PRIVATE KEY" => pkcs8_key(der.expose_secret()).map_err(bad_key),
+        "RSA PRIVATE KEY" => KeyPair::from_der(der.expose_secret())
+            .map_err(|e| bad_key(format!("not a usable RSA key ({e})"))),
+        "ENCRYPTED PRIVATE KEY" => {
+            let Some(password) = password else {
+                return Err(CertificateError::Encrypted {
+                    path: source.to_string(),
+                });
+            };
+            let plain = decrypt_pkcs8(der.expose_secret(), password, source)?;
+            pkcs8_key(plain.as_bytes()).map_err(bad_key)
+        }
+        other => Err(bad_key(format!(
+            "{other} is not supported: use an RSA key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
+        ))),
+    }
+}
+
+/// The plain PKCS#8 key inside an encrypted one.
+fn decrypt_pkcs8(
+    der: &[u8],
+    password: &SecretString,
+    source: &str,
+) -> Result<pkcs8::SecretDocument, CertificateError> {
+    let decrypt = |reason: String| CertificateError::Decrypt {
+        path: source.to_string(),
+        reason,
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+        .map_err(|e| decrypt(format!("not an encrypted PKCS#8 key ({e})")))?;
+    let plain = info
+        .decrypt(password.expose_secret())
+        .map_err(|e| match e {
+            // pkcs5 reports a bad padding, i.e. a wrong key, as either.
+            pkcs8::Error::EncryptedPrivateKey(
+                pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+            ) => decrypt("wrong password".into()),
+            other => decrypt(format!("unsupported encryption ({other})")),
+        })?;
+    // A wrong password can still leave valid padding (1 in 256): garbage then.
+    if pkcs8::PrivateKeyInfo::try_from(plain.as_bytes()).is_err() {
+        return Err(decrypt("wrong password".into()));
+    }
+    Ok(plain)
+}
+
 fn pkcs8_key(der: &[u8]) -> Result<KeyPair, String> {
     match pkcs8::PrivateKeyInfo::try_from(der) {
         Ok(info) if info.algorithm.oid.to_string() != RSA_ENCRYPTION => Err(format!(
