@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::token::{Flow, Grant, TokenError, TokenSource, grant_of, host_of, seconds};
 
@@ -53,6 +53,53 @@ impl fmt::Debug for DevicePrompt {
     }
 }
 
+/// What the device-code endpoint answered: the code to poll with, and what to show the user.
+struct DeviceCode {
+    device_code: SecretString,
+    message: String,
+    interval: Duration,
+    expiry: Duration,
+}
+
+impl DeviceCode {
+    /// Reads the device-code answer (`url`, the endpoint, names its host in errors).
+    fn from_answer(start: &Map<String, Value>, url: &str) -> Result<DeviceCode, TokenError> {
+        let text = |k: &str| {
+            start
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let bad = |detail: &str| TokenError::BadResponse {
+            host: host_of(url),
+            status: 200,
+            detail: detail.into(),
+        };
+        let device_code = text("device_code")
+            .map(|c| SecretString::from(c.to_owned()))
+            .ok_or_else(|| bad("the device-code answer has no device_code"))?;
+        let message = match (text("message"), text("verification_uri"), text("user_code")) {
+            (Some(m), _, _) => m.to_owned(),
+            (None, Some(uri), Some(code)) => {
+                format!(
+                    "To sign in, use a web browser to open the page {uri} and enter the code {code} to authenticate."
+                )
+            }
+            _ => return Err(bad("the device-code answer has no message nor user_code")),
+        };
+        Ok(DeviceCode {
+            device_code,
+            message,
+            interval: seconds(start.get("interval"))
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_INTERVAL),
+            expiry: seconds(start.get("expires_in"))
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_EXPIRY),
+        })
+    }
+}
+
 impl TokenSource {
     /// The whole device-code sign-in: code, prompt, polling.
     pub(super) async fn device_sign_in(
@@ -71,42 +118,25 @@ impl TokenSource {
                 Flow::Device,
             )
             .await?;
-        let text = |k: &str| {
-            start
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let device_code = text("device_code")
-            .map(|c| SecretString::from(c.to_owned()))
-            .ok_or_else(|| TokenError::BadResponse {
-                host: host_of(device_url),
-                status: 200,
-                detail: "the device-code answer has no device_code".into(),
-            })?;
-        let message = match (text("message"), text("verification_uri"), text("user_code")) {
-            (Some(m), _, _) => m.to_owned(),
-            (None, Some(uri), Some(code)) => {
-                format!(
-                    "To sign in, use a web browser to open the page {uri} and enter the code {code} to authenticate."
-                )
-            }
-            _ => {
-                return Err(TokenError::BadResponse {
-                    host: host_of(device_url),
-                    status: 200,
-                    detail: "the device-code answer has no message nor user_code".into(),
-                });
-            }
-        };
-        let mut interval = seconds(start.get("interval"))
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_INTERVAL);
-        let expiry = seconds(start.get("expires_in"))
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_EXPIRY);
-        prompt.show(&message);
+        let code = DeviceCode::from_answer(&start, device_url)?;
+        prompt.show(&code.message);
+        self.poll_device_code(code, token_url, client_id).await
+    }
 
+    /// Polls the token endpoint until the user has signed in (the grant), declined, or the
+    /// code expired.
+    async fn poll_device_code(
+        &self,
+        code: DeviceCode,
+        token_url: &str,
+        client_id: &str,
+    ) -> Result<Grant, TokenError> {
+        let DeviceCode {
+            device_code,
+            mut interval,
+            expiry,
+            ..
+        } = code;
         let expired = TokenError::CodeExpired {
             minutes: expiry.as_secs().div_ceil(60),
         };
