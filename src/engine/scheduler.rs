@@ -205,6 +205,16 @@ struct Sent {
     id: String,
 }
 
+/// What the run's loop does when nothing may be in flight.
+enum Idle {
+    /// The run is over.
+    Finished,
+    /// Something changed (a job started, the gate decided): go round again.
+    Again,
+    /// Wait for what is under way.
+    Busy,
+}
+
 /// What `compose` found.
 enum Composed {
     Batch(ApiVersion, Vec<Pending>),
@@ -391,6 +401,9 @@ impl Scheduler {
         }
     }
 
+    /// The run's loop: start jobs, queue what is due, send what concurrency and pacing
+    /// allow, then wait for an answer, a due retry or the shutdown signal; until nothing is
+    /// left, or a stop has drained (within the grace period).
     async fn run<T: Transport, F: Future<Output = ()>>(
         &mut self,
         transport: Arc<T>,
@@ -416,43 +429,14 @@ impl Scheduler {
             }
             // While stopping, only the jobs kept by the drain are still sending.
             let sending = !stopping || self.may_drain();
-
-            // Send as much as concurrency and pacing allow.
-            let mut wake: Option<Instant> = self.delayed.peek().map(|Reverse(d)| d.at);
-            while sending && self.in_flight < self.window {
-                match self.compose(Instant::now()) {
-                    Composed::Batch(version, items) => {
-                        self.send(&transport, &tx, version, items);
-                    }
-                    Composed::Wait(wait) => {
-                        let at = Instant::now() + wait;
-                        wake = Some(wake.map_or(at, |x| x.min(at)));
-                        break;
-                    }
-                    Composed::Nothing => break,
-                }
+            let mut wake = self.delayed.peek().map(|Reverse(d)| d.at);
+            if sending && let Some(at) = self.send_affordable(&transport, &tx) {
+                wake = Some(wake.map_or(at, |x| x.min(at)));
             }
-
-            if stopping {
-                if self.in_flight == 0
-                    && (!sending || (self.ready_is_empty() && self.delayed.is_empty()))
-                {
-                    break;
-                }
-            } else if self.in_flight == 0 && self.ready_is_empty() && self.delayed.is_empty() {
-                if self.next_start < self.jobs.len() && self.may_start() {
-                    // Nothing is under way but jobs are left: the running ones all wait on
-                    // something else (the breaker's verdict on their permission failures).
-                    self.flush(sink);
-                    self.start_next();
-                    continue;
-                }
-                if !self.gate.waiting() {
-                    break;
-                }
-                self.decide_gate();
-                self.flush(sink);
-                continue;
+            match self.when_idle(stopping, sending, sink) {
+                Idle::Finished => break,
+                Idle::Again => continue,
+                Idle::Busy => {}
             }
             if let Some(deadline) = stop_deadline {
                 if Instant::now() >= deadline {
@@ -465,20 +449,82 @@ impl Scheduler {
             tokio::select! {
                 done = rx.recv() => {
                     if let Some(done) = done {
-                        self.in_flight -= 1;
-                        self.handle(done);
-                        while let Ok(done) = rx.try_recv() {
-                            self.in_flight -= 1;
-                            self.handle(done);
-                        }
-                        self.flush(sink);
+                        self.receive(done, &mut rx, sink);
                     }
                 }
                 () = tokio::time::sleep_until(sleep_until.into()) => {}
                 () = &mut shutdown, if !stopping => self.stop(Stop::Interrupted),
             }
         }
+        self.wrap_up(sink, started)
+    }
 
+    /// Sends batches as long as concurrency and pacing allow; when the budgets hold the next
+    /// one back, the instant it becomes affordable.
+    fn send_affordable<T: Transport>(
+        &mut self,
+        transport: &Arc<T>,
+        tx: &mpsc::UnboundedSender<BatchDone>,
+    ) -> Option<Instant> {
+        while self.in_flight < self.window {
+            match self.compose(Instant::now()) {
+                Composed::Batch(version, items) => self.send(transport, tx, version, items),
+                Composed::Wait(wait) => return Some(Instant::now() + wait),
+                Composed::Nothing => break,
+            }
+        }
+        None
+    }
+
+    /// What to do when nothing may be in flight: finish, go round again (a job started, or
+    /// the `--max-changes` gate decided), or wait for what is under way.
+    fn when_idle(&mut self, stopping: bool, sending: bool, sink: &mut dyn Sink) -> Idle {
+        let quiet = self.in_flight == 0 && self.ready_is_empty() && self.delayed.is_empty();
+        if stopping {
+            return if self.in_flight == 0 && (!sending || quiet) {
+                Idle::Finished
+            } else {
+                Idle::Busy
+            };
+        }
+        if !quiet {
+            return Idle::Busy;
+        }
+        if self.next_start < self.jobs.len() && self.may_start() {
+            // Nothing is under way but jobs are left: the running ones all wait on
+            // something else (the breaker's verdict on their permission failures).
+            self.flush(sink);
+            self.start_next();
+            return Idle::Again;
+        }
+        if !self.gate.waiting() {
+            return Idle::Finished;
+        }
+        self.decide_gate();
+        self.flush(sink);
+        Idle::Again
+    }
+
+    /// Handles an answered batch and every other one already answered, then hands the
+    /// outcomes to the sink.
+    fn receive(
+        &mut self,
+        first: BatchDone,
+        rx: &mut mpsc::UnboundedReceiver<BatchDone>,
+        sink: &mut dyn Sink,
+    ) {
+        self.in_flight -= 1;
+        self.handle(first);
+        while let Ok(done) = rx.try_recv() {
+            self.in_flight -= 1;
+            self.handle(done);
+        }
+        self.flush(sink);
+    }
+
+    /// The run ended: records the failures the breaker held back without tripping, and
+    /// reports.
+    fn wrap_up(&mut self, sink: &mut dyn Sink, started: Instant) -> EngineReport {
         // Failures that did not trip the breaker are real outcomes (after a breaker stop,
         // `finish_action` leaves them unrecorded).
         for suspect in self.breaker.take_all() {
@@ -743,78 +789,16 @@ impl Scheduler {
         });
     }
 
+    /// One batch's answer: each item's, or the batch's own (throttled, failed in transit,
+    /// refused the token, or refused whole).
     fn handle(&mut self, done: BatchDone) {
         let now = Instant::now();
         match done.result {
-            Ok(reply) => {
-                let mut answers: HashMap<String, ItemResponse> = reply
-                    .items
-                    .into_iter()
-                    .map(|r| (r.id.to_ascii_lowercase(), r))
-                    .collect();
-                // What each budget learned from this batch: the longest Retry-After of its
-                // 429s, or else the highest limit percentage of its passes.
-                let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
-                for sent in done.sent {
-                    match answers.remove(&sent.id.to_ascii_lowercase()) {
-                        Some(answer) => {
-                            let s = &mut signal[usize::from(sent.pending.call.method.is_write())];
-                            s.answered += 1;
-                            if answer.status == 429 {
-                                s.throttled = true;
-                                s.retry_after = s.retry_after.max(answer.retry_after);
-                            } else if let Some(p) = answer.throttle_percentage {
-                                s.percentage = Some(s.percentage.map_or(p, |q: f64| q.max(p)));
-                            }
-                            self.on_item(sent.pending, answer);
-                        }
-                        None => self.on_transient(
-                            sent.pending,
-                            None,
-                            "",
-                            "the batch response did not answer this item",
-                            None,
-                        ),
-                    }
-                }
-                if signal.iter().any(|s| s.throttled) {
-                    self.window = (self.window / 2).max(1);
-                } else {
-                    self.window = (self.window + 1).min(self.settings.concurrency.get());
-                }
-                for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
-                    if s.answered == 0 {
-                        continue;
-                    }
-                    if s.throttled {
-                        budget.on_throttled(s.retry_after, done.sent_at, now);
-                    } else {
-                        budget.on_passed(s.percentage, now);
-                    }
-                }
-            }
+            Ok(reply) => self.on_reply(done.sent, reply, done.sent_at, now),
             Err(BatchError::Throttled {
                 status,
                 retry_after,
-            }) => {
-                if status == 429 {
-                    self.report.throttled += 1;
-                    self.throttled_new += 1;
-                }
-                self.window = (self.window / 2).max(1);
-                let hold = if status == 429 { retry_after } else { None };
-                self.reads.on_throttled(hold, done.sent_at, now);
-                self.writes.on_throttled(hold, done.sent_at, now);
-                for sent in done.sent {
-                    if status == 429 {
-                        // A throttled batch was refused whole: nothing ran, resend as is.
-                        self.on_throttled_item(sent.pending, retry_after, None);
-                    } else {
-                        let message = format!("the batch was answered {status}");
-                        self.on_transient(sent.pending, Some(status), "", &message, retry_after);
-                    }
-                }
-            }
+            }) => self.on_batch_throttled(done.sent, status, retry_after, done.sent_at, now),
             Err(BatchError::Transport(message)) => {
                 for sent in done.sent {
                     self.on_transient(sent.pending, None, "", &message, None);
@@ -841,6 +825,83 @@ impl Scheduler {
                     };
                     self.suspect(job, Suspicion::Route(status, "POST $batch".into()), outcome);
                 }
+            }
+        }
+    }
+
+    /// A batch answered item by item: each item goes to its call, and what the answers say
+    /// about the quota goes to the budgets and the window.
+    fn on_reply(&mut self, sent: Vec<Sent>, reply: BatchReply, sent_at: Instant, now: Instant) {
+        let mut answers: HashMap<String, ItemResponse> = reply
+            .items
+            .into_iter()
+            .map(|r| (r.id.to_ascii_lowercase(), r))
+            .collect();
+        // What each budget learned from this batch: the longest Retry-After of its 429s, or
+        // else the highest limit percentage of its passes.
+        let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
+        for sent in sent {
+            let Some(answer) = answers.remove(&sent.id.to_ascii_lowercase()) else {
+                self.on_transient(
+                    sent.pending,
+                    None,
+                    "",
+                    "the batch response did not answer this item",
+                    None,
+                );
+                continue;
+            };
+            let s = &mut signal[usize::from(sent.pending.call.method.is_write())];
+            s.answered += 1;
+            if answer.status == 429 {
+                s.throttled = true;
+                s.retry_after = s.retry_after.max(answer.retry_after);
+            } else if let Some(p) = answer.throttle_percentage {
+                s.percentage = Some(s.percentage.map_or(p, |q: f64| q.max(p)));
+            }
+            self.on_item(sent.pending, answer);
+        }
+        if signal.iter().any(|s| s.throttled) {
+            self.window = (self.window / 2).max(1);
+        } else {
+            self.window = (self.window + 1).min(self.settings.concurrency.get());
+        }
+        for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
+            if s.answered == 0 {
+                continue;
+            }
+            if s.throttled {
+                budget.on_throttled(s.retry_after, sent_at, now);
+            } else {
+                budget.on_passed(s.percentage, now);
+            }
+        }
+    }
+
+    /// The whole batch was answered 429, or a 5xx the retry classifier calls throttled.
+    fn on_batch_throttled(
+        &mut self,
+        sent: Vec<Sent>,
+        status: u16,
+        retry_after: Option<Duration>,
+        sent_at: Instant,
+        now: Instant,
+    ) {
+        if status == 429 {
+            self.report.throttled += 1;
+            self.throttled_new += 1;
+        }
+        self.window = (self.window / 2).max(1);
+        let hold = if status == 429 { retry_after } else { None };
+        self.reads.on_throttled(hold, sent_at, now);
+        self.writes.on_throttled(hold, sent_at, now);
+        for sent in sent {
+            if status == 429 {
+                // A throttled batch was refused whole: nothing ran, resend as is.
+                self.on_throttled_item(sent.pending, retry_after, None);
+            } else {
+                let message = format!("the batch was answered {status}");
+                self.on_transient(sent.pending, Some(status), "", &message, retry_after);
             }
         }
     }
