@@ -15,12 +15,12 @@ use serde_json::{Map, Value, json};
 
 use super::graph_error::{GraphError, Reply};
 use super::groups::{Group, Member};
+use super::list_query::{self, Bound};
 use super::routes::{Call, charge, stamped};
 use super::server::Shared;
 use super::tenant::{Tenant, is_guid};
 use super::user_list::{
-    Cursor, DEFAULT_PAGE, decode, fnv, make_skiptoken, parse_select, parse_top, read_skiptoken,
-    unsupported,
+    Cursor, DEFAULT_PAGE, make_skiptoken, parse_select, parse_top, unsupported,
 };
 use super::user_properties::Selection;
 
@@ -184,23 +184,11 @@ fn parse_group_filter(text: &str) -> Result<String, GraphError> {
 
 fn parse_query(query: Option<&str>, target: &Target) -> Result<Query, GraphError> {
     let mut q = Query::default();
-    let mut seen: Vec<String> = Vec::new();
-    let mut skiptoken = None;
-    let mut bound = String::new();
     let is_list = matches!(target, Target::List);
     let is_members = matches!(target, Target::Members { .. });
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = decode(raw_name)?;
-        let value = decode(raw_value)?;
-        let lower = name.to_ascii_lowercase();
-        if seen.contains(&lower) {
-            return Err(GraphError::bad_request(format!(
-                "Query option '{name}' was specified more than once, but it must be specified at most once."
-            )));
-        }
-        seen.push(lower.clone());
-        match lower.as_str() {
+    let paged = !matches!(target, Target::Get(_));
+    let paging = list_query::bind(query, |lower, name, value| {
+        match lower {
             "$filter" if is_list => q.display_name = Some(parse_group_filter(&value)?),
             "$filter" => {
                 return Err(unsupported(
@@ -209,8 +197,8 @@ fn parse_query(query: Option<&str>, target: &Target) -> Result<Query, GraphError
             }
             "$select" if is_members => q.user_select = parse_select(&value)?,
             "$select" => q.group_select = Some(parse_group_select(&value)?),
-            "$top" if !matches!(target, Target::Get(_)) => q.top = Some(parse_top(&value)?),
-            "$count" if !matches!(target, Target::Get(_)) => {
+            "$top" if paged => q.top = Some(parse_top(&value)?),
+            "$count" if paged => {
                 q.count = match value.as_str() {
                     "true" => true,
                     "false" => false,
@@ -221,10 +209,7 @@ fn parse_query(query: Option<&str>, target: &Target) -> Result<Query, GraphError
                     }
                 };
             }
-            "$skiptoken" if !matches!(target, Target::Get(_)) => {
-                skiptoken = Some(value);
-                continue;
-            }
+            "$skiptoken" if paged => return Ok(Bound::SkipToken),
             "$skip" => {
                 return Err(unsupported(
                     "The query option '$skip' is not supported; follow @odata.nextLink.",
@@ -241,16 +226,11 @@ fn parse_query(query: Option<&str>, target: &Target) -> Result<Query, GraphError
                 )));
             }
         }
-        bound.push_str(&lower);
-        bound.push('=');
-        bound.push_str(&value);
-        bound.push('&');
-        q.carried.push(pair.to_string());
-    }
-    q.fingerprint = fnv(&bound);
-    if let Some(token) = skiptoken {
-        q.offset = read_skiptoken(&token, q.fingerprint)?;
-    }
+        Ok(Bound::Applied)
+    })?;
+    q.offset = paging.offset;
+    q.carried = paging.carried;
+    q.fingerprint = paging.fingerprint;
     Ok(q)
 }
 

@@ -35,6 +35,7 @@ mod group_routes;
 mod groups;
 mod json_out;
 mod keys;
+mod list_query;
 mod login;
 mod managed_identity;
 mod methods_page;

@@ -14,6 +14,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use super::graph_error::GraphError;
+use super::list_query::{self, Bound};
 use super::tenant::{Tenant, User};
 use super::user_properties::{Property, Selection};
 
@@ -142,36 +143,15 @@ pub(crate) fn fnv(text: &str) -> u64 {
 
 /// Parses the query string of a list request (`None`: no query at all).
 pub(crate) fn parse_query(query: Option<&str>) -> Result<Query, GraphError> {
-    let mut q = Query {
-        filter: None,
-        select: Selection::default(),
-        top: None,
-        offset: 0,
-        carried: Vec::new(),
-        fingerprint: 0,
-    };
-    let mut seen: Vec<String> = Vec::new();
-    let mut skiptoken = None;
-    let mut bound = String::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = decode(raw_name)?;
-        let value = decode(raw_value)?;
-        let lower = name.to_ascii_lowercase();
-        if seen.contains(&lower) {
-            return Err(GraphError::bad_request(format!(
-                "Query option '{name}' was specified more than once, but it must be specified at most once."
-            )));
-        }
-        seen.push(lower.clone());
-        match lower.as_str() {
-            "$filter" => q.filter = Some(parse_filter(&value)?),
-            "$select" => q.select = parse_select(&value)?,
-            "$top" => q.top = Some(parse_top(&value)?),
-            "$skiptoken" => {
-                skiptoken = Some(value);
-                continue;
-            }
+    let mut filter = None;
+    let mut select = Selection::default();
+    let mut top = None;
+    let paging = list_query::bind(query, |lower, name, value| {
+        match lower {
+            "$filter" => filter = Some(parse_filter(&value)?),
+            "$select" => select = parse_select(&value)?,
+            "$top" => top = Some(parse_top(&value)?),
+            "$skiptoken" => return Ok(Bound::SkipToken),
             "$skip" => {
                 return Err(unsupported(
                     "The query option '$skip' is not supported on users; follow @odata.nextLink.",
@@ -188,17 +168,16 @@ pub(crate) fn parse_query(query: Option<&str>) -> Result<Query, GraphError> {
                 )));
             }
         }
-        bound.push_str(&lower);
-        bound.push('=');
-        bound.push_str(&value);
-        bound.push('&');
-        q.carried.push(pair.to_string());
-    }
-    q.fingerprint = fnv(&bound);
-    if let Some(token) = skiptoken {
-        q.offset = read_skiptoken(&token, q.fingerprint)?;
-    }
-    Ok(q)
+        Ok(Bound::Applied)
+    })?;
+    Ok(Query {
+        filter,
+        select,
+        top,
+        offset: paging.offset,
+        carried: paging.carried,
+        fingerprint: paging.fingerprint,
+    })
 }
 
 pub(crate) fn parse_top(value: &str) -> Result<usize, GraphError> {
