@@ -2,7 +2,7 @@
 //! sign-in mode). Nothing past this module sees raw arguments. Reads the environment only
 //! through the `env` function it is given, so tests can supply their own.
 
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -272,6 +272,14 @@ fn pace(told: Option<f64>, default: f64, flag: &str) -> Result<Option<Pace>, Err
 /// room (`x-ms-throttle-limit-percentage` absent or low): Graph grants its bucket as a burst.
 const UNTOLD_HEADROOM: f64 = 4.0;
 
+/// A count flag's value when it is 1 to `most`, or the usage line naming the flag.
+fn one_to<N: TryFrom<NonZeroU64>>(flag: &str, value: u64, most: u64) -> Result<N, Error> {
+    NonZeroU64::new(value)
+        .filter(|n| n.get() <= most)
+        .and_then(|n| N::try_from(n).ok())
+        .ok_or_else(|| Error::Usage(format!("{flag} must be between 1 and {most}, got {value}")))
+}
+
 /// The engine's settings, validated here once: the engine's types cannot hold a value out of
 /// range, so it never re-checks one.
 pub(crate) fn engine_settings(
@@ -295,22 +303,8 @@ pub(crate) fn engine_settings(
             pacing.batch_size
         ))
     })?;
-    let concurrency = NonZeroUsize::new(pacing.concurrency)
-        .filter(|n| n.get() <= 64)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--concurrency must be between 1 and 64, got {}",
-                pacing.concurrency
-            ))
-        })?;
-    let max_attempts = NonZeroU32::new(pacing.max_attempts)
-        .filter(|n| n.get() <= 100)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--max-attempts must be between 1 and 100, got {}",
-                pacing.max_attempts
-            ))
-        })?;
+    let concurrency: NonZeroUsize = one_to("--concurrency", pacing.concurrency as u64, 64)?;
+    let max_attempts: NonZeroU32 = one_to("--max-attempts", pacing.max_attempts.into(), 100)?;
     if !(pacing.quota_scale.is_finite() && pacing.quota_scale > 0.0) {
         return Err(Error::Usage(format!(
             "--quota-scale must be a positive number, got {}",
