@@ -23,7 +23,10 @@
 //!   `connect`: signing in and the permission check (also the `check` command);
 //!   `exclusions`: the protected accounts of `--exclude FILE` and `--exclude-user KEY`.
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
-//!   retries, the breaker and the `--max-changes`/`--limit` gates).
+//!   retries); beside it `settings` (validated once by `config`: types such as `BatchSize`
+//!   and `Pace` cannot hold a value the engine would have to re-check), `pacer` (the adaptive
+//!   rate budgets), `change_gate` (the `--max-changes`/`--limit` gate) and `breaker` (the
+//!   circuit breaker).
 //! - `graph`: `$batch` wire types, user keys, HTTP client, tokens and sign-in modes, clouds,
 //!   and the one retry rule for batch and item statuses (`RetryClass`).
 //! - [`journal`]: the results CSV: the run's sink (append on its own thread), `--resume`
@@ -43,7 +46,8 @@
 //! - `cli_artifacts`: shell completions and manual pages generated from [`cli`].
 //! - [`emulator`]: a local Microsoft Graph + login fake for tests, benchmarks and `--sandbox`,
 //!   knowing nothing of the CLI, with one entry point, [`emulator::serve`]`(listener, config,
-//!   shutdown)`; `emulator_command`: the `emulator` command around it.
+//!   shutdown)`, and one binder of list reads' query options (`list_query`);
+//!   `emulator_command`: the `emulator` command around it.
 
 pub mod action;
 mod atomic_file;
