@@ -25,8 +25,8 @@
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
 //!   retries); beside it `settings` (validated once by `config`: types such as `BatchSize`
 //!   and `Pace` cannot hold a value the engine would have to re-check), `pacer` (the adaptive
-//!   rate budgets), `change_gate` (the `--max-changes`/`--limit` gate) and `breaker` (the
-//!   circuit breaker).
+//!   rate budgets), `change_gate` (the `--max-changes`/`--limit` gate), `breaker` (the
+//!   circuit breaker) and `protected` (the accounts no action may touch).
 //! - `graph`: `$batch` wire types, user keys, HTTP client, tokens and sign-in modes, clouds,
 //!   and the one retry rule for batch and item statuses (`RetryClass`).
 //! - [`journal`]: the results CSV: the run's sink (append on its own thread), `--resume`
