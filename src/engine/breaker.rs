@@ -125,21 +125,27 @@ impl Breaker {
     pub(crate) fn answered(
         &mut self,
         status: u16,
-        route: &str,
+        route: impl FnOnce() -> String,
     ) -> (Vec<Suspect>, Option<Suspicion>) {
+        if self.streaks.is_empty() && !matches!(status, 400 | 403) {
+            // No streak runs, so none can end, and this status starts none that needs the
+            // route: the common case skips writing the route out.
+            return (Vec::new(), (status == 401).then_some(Suspicion::SignIn));
+        }
+        let route = route();
         let mut settled = Vec::new();
         if status != 401 {
             settled.extend(self.settle(&Suspicion::SignIn));
         }
-        settled.extend(self.settle(&Suspicion::Transient(route.to_string())));
+        settled.extend(self.settle(&Suspicion::Transient(route.clone())));
         for counted in [400, 403] {
             if status != counted {
-                settled.extend(self.settle(&Suspicion::Route(counted, route.to_string())));
+                settled.extend(self.settle(&Suspicion::Route(counted, route.clone())));
             }
         }
         let kind = match status {
             401 => Some(Suspicion::SignIn),
-            400 | 403 => Some(Suspicion::Route(status, route.to_string())),
+            400 | 403 => Some(Suspicion::Route(status, route)),
             _ => None,
         };
         (settled, kind)

@@ -7,7 +7,7 @@
 //! way.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -198,6 +198,23 @@ impl Ord for Delayed {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
+}
+
+/// Takes the answer whose id is `id` (case-insensitively, as Graph treats ids), looking
+/// from `next` onward first; `next` moves past it.
+fn take_answer(
+    answers: &mut [Option<ItemResponse>],
+    next: &mut usize,
+    id: &str,
+) -> Option<ItemResponse> {
+    let n = answers.len();
+    let at = (0..n).map(|k| (*next + k) % n).find(|&i| {
+        answers[i]
+            .as_ref()
+            .is_some_and(|a| a.id.eq_ignore_ascii_case(id))
+    })?;
+    *next = at + 1;
+    answers[at].take()
 }
 
 struct Sent {
@@ -832,16 +849,16 @@ impl Scheduler {
     /// A batch answered item by item: each item goes to its call, and what the answers say
     /// about the quota goes to the budgets and the window.
     fn on_reply(&mut self, sent: Vec<Sent>, reply: BatchReply, sent_at: Instant, now: Instant) {
-        let mut answers: HashMap<String, ItemResponse> = reply
-            .items
-            .into_iter()
-            .map(|r| (r.id.to_ascii_lowercase(), r))
-            .collect();
+        // A batch holds at most 20 items: pairing answers with sent items by a scan costs less
+        // than a map of lowercased ids. parse_batch_response hands them back in sending order,
+        // so each scan usually stops at its first look.
+        let mut answers: Vec<Option<ItemResponse>> = reply.items.into_iter().map(Some).collect();
+        let mut next = 0;
         // What each budget learned from this batch: the longest Retry-After of its 429s, or
         // else the highest limit percentage of its passes.
         let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
         for sent in sent {
-            let Some(answer) = answers.remove(&sent.id.to_ascii_lowercase()) else {
+            let Some(answer) = take_answer(&mut answers, &mut next, &sent.id) else {
                 self.on_transient(
                     sent.pending,
                     None,
@@ -970,7 +987,7 @@ impl Scheduler {
                     return;
                 };
                 let next = current.machine.on_response(pending.call.tag, &answer);
-                let (settled, kind) = self.breaker.answered(status, &route_of(&pending.call));
+                let (settled, kind) = self.breaker.answered(status, || route_of(&pending.call));
                 for s in settled {
                     self.finish_action(s.job, s.outcome);
                 }

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - this file: the shared types (`BatchItem`, `ItemResponse`, `GraphError`, `BatchError`).
-//! - `batch`: the `$batch` request body and the parsing of its response.
+//! - `batch`: the `$batch` request body and the parsing of its response;
+//!   `batch_answers`: reading the response's answers field by field (only what is used).
 //! - `user_key`: a user's object id or UPN → the relative URL path.
 //! - `error_body`: Graph error bodies → [`GraphError`].
 //! - `cloud`: national-cloud hosts and the check of base URLs given by flags.
@@ -22,6 +23,7 @@
 
 mod azure_cli;
 mod batch;
+mod batch_answers;
 mod certificate;
 mod client;
 mod cloud;
