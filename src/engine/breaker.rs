@@ -3,8 +3,15 @@
 //! many in a row of one kind stop the run. Held-back failures are recorded once an answer
 //! shows the cause is per user after all; after a trip they stay unrecorded, so `--resume`
 //! does them once the cause is gone.
+//!
+//! "In a row" is in the order the calls were sent, not the order their answers are decided:
+//! a per-user failure that takes longer to decide (a slow answer, a verifying read) would
+//! otherwise line up behind the successes of users sent after it, and a streak could trip
+//! spuriously, or an earlier user's late success could break a real one. Every answer the
+//! breaker needs is therefore tagged with the sequence number of the send it answers and
+//! taken only once every call sent before it has been answered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::{NonZeroU32, NonZeroUsize};
 
 use crate::figures::count;
@@ -48,6 +55,15 @@ pub(crate) fn route_of(call: &Call) -> String {
     format!("{} {}", call.method.as_str(), masked.join("/"))
 }
 
+/// What the breaker is told of a call's final answer, kept until it can be taken in send
+/// order.
+enum Event {
+    /// A final answer of a call of `route`.
+    Answered { status: u16, route: String },
+    /// A failed outcome that may be one of a systemic run.
+    Suspect(Suspect),
+}
+
 pub(crate) struct Breaker {
     threshold: NonZeroUsize,
     /// The run's `max_attempts`, for the message of a transient trip.
@@ -58,6 +74,11 @@ pub(crate) struct Breaker {
     streaks: HashMap<Suspicion, usize>,
     /// Failed outcomes held back until the breaker decides.
     suspects: Vec<Suspect>,
+    /// The sequence numbers of the calls sent and not yet answered.
+    in_flight: BTreeSet<u64>,
+    /// Answers and suspects by the sequence number of the send they answer, until every call
+    /// sent before that one is answered.
+    waiting: BTreeMap<u64, Vec<Event>>,
 }
 
 impl Breaker {
@@ -67,17 +88,65 @@ impl Breaker {
             max_attempts,
             streaks: HashMap::new(),
             suspects: Vec::new(),
+            in_flight: BTreeSet::new(),
+            waiting: BTreeMap::new(),
         }
+    }
+
+    /// The call sent as number `seq` is out.
+    pub(crate) fn sent(&mut self, seq: u64) {
+        self.in_flight.insert(seq);
+    }
+
+    /// The call sent as number `seq` came back (answered, failed to send, or dropped): the
+    /// answers of the calls sent after it no longer wait for it.
+    pub(crate) fn returned(&mut self, seq: u64) {
+        self.in_flight.remove(&seq);
+    }
+
+    /// A call of `route` sent as number `seq` got its final answer `status`; taken in send
+    /// order by [`Breaker::release`].
+    pub(crate) fn answer(&mut self, seq: u64, status: u16, route: String) {
+        self.waiting
+            .entry(seq)
+            .or_default()
+            .push(Event::Answered { status, route });
+    }
+
+    /// Holds back a failed outcome, decided by the answer to the call sent as number `seq`,
+    /// as one of a possible systemic run of `kind`; taken in send order by
+    /// [`Breaker::release`].
+    pub(crate) fn hold(&mut self, seq: u64, job: usize, kind: Suspicion, outcome: Outcome) {
+        self.waiting
+            .entry(seq)
+            .or_default()
+            .push(Event::Suspect(Suspect { job, kind, outcome }));
+    }
+
+    /// Takes, in send order, the answers and suspects no call still out was sent before:
+    /// the held-back outcomes that turned out per user, and the stop when a streak is long
+    /// enough.
+    pub(crate) fn release(&mut self) -> (Vec<Suspect>, Option<Stop>) {
+        let frontier = self.in_flight.first().copied().unwrap_or(u64::MAX);
+        let later = self.waiting.split_off(&frontier);
+        let ready = std::mem::replace(&mut self.waiting, later);
+        let mut settled = Vec::new();
+        let mut stop = None;
+        for event in ready.into_values().flatten() {
+            match event {
+                Event::Answered { status, route } => settled.extend(self.answered(status, &route)),
+                Event::Suspect(s) => {
+                    let tripped = self.suspect(s.job, s.kind, s.outcome);
+                    stop = stop.or(tripped);
+                }
+            }
+        }
+        (settled, stop)
     }
 
     /// Holds a failed outcome back as one of a possible systemic run; the stop when the run
     /// is long enough.
-    pub(crate) fn suspect(
-        &mut self,
-        job: usize,
-        kind: Suspicion,
-        outcome: Outcome,
-    ) -> Option<Stop> {
+    fn suspect(&mut self, job: usize, kind: Suspicion, outcome: Outcome) -> Option<Stop> {
         let streak = {
             let n = self.streaks.entry(kind.clone()).or_default();
             *n += 1;
@@ -120,35 +189,19 @@ impl Breaker {
 
     /// A call of `route` got its final answer `status`: ends the streaks that answer breaks
     /// (the token was taken, or the route works for this user), returning their held-back
-    /// outcomes, which are real per-user ones; and the suspicion a failure of this answer
-    /// counts toward, if any.
-    pub(crate) fn answered(
-        &mut self,
-        status: u16,
-        route: impl FnOnce() -> String,
-    ) -> (Vec<Suspect>, Option<Suspicion>) {
-        if self.streaks.is_empty() && !matches!(status, 400 | 403) {
-            // No streak runs, so none can end, and this status starts none that needs the
-            // route: the common case skips writing the route out.
-            return (Vec::new(), (status == 401).then_some(Suspicion::SignIn));
-        }
-        let route = route();
+    /// outcomes, which are real per-user ones.
+    fn answered(&mut self, status: u16, route: &str) -> Vec<Suspect> {
         let mut settled = Vec::new();
         if status != 401 {
             settled.extend(self.settle(&Suspicion::SignIn));
         }
-        settled.extend(self.settle(&Suspicion::Transient(route.clone())));
+        settled.extend(self.settle(&Suspicion::Transient(route.to_string())));
         for counted in [400, 403] {
             if status != counted {
-                settled.extend(self.settle(&Suspicion::Route(counted, route.clone())));
+                settled.extend(self.settle(&Suspicion::Route(counted, route.to_string())));
             }
         }
-        let kind = match status {
-            401 => Some(Suspicion::SignIn),
-            400 | 403 => Some(Suspicion::Route(status, route)),
-            _ => None,
-        };
-        (settled, kind)
+        settled
     }
 
     /// A streak of `kind` ended: its held-back outcomes.
@@ -163,8 +216,124 @@ impl Breaker {
         settled
     }
 
+    /// At the end of the run: everything still waiting, taken in send order, whatever is
+    /// still out (nothing will answer it now).
+    pub(crate) fn release_all(&mut self) -> (Vec<Suspect>, Option<Stop>) {
+        self.in_flight.clear();
+        self.release()
+    }
+
     /// Every outcome still held back (at the end of the run).
     pub(crate) fn take_all(&mut self) -> Vec<Suspect> {
         std::mem::take(&mut self.suspects)
+    }
+}
+
+impl Suspicion {
+    /// The suspicion a failure answered `status` on `route` counts toward, if any.
+    pub(crate) fn of_answer(status: u16, route: &str) -> Option<Suspicion> {
+        match status {
+            401 => Some(Suspicion::SignIn),
+            400 | 403 => Some(Suspicion::Route(status, route.to_string())),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTE: &str = "GET /users/{id}/authentication/requirements";
+
+    fn breaker(threshold: usize) -> Breaker {
+        Breaker::new(
+            NonZeroUsize::new(threshold).unwrap(),
+            NonZeroU32::new(3).unwrap(),
+        )
+    }
+
+    fn refused() -> Outcome {
+        Outcome {
+            status: crate::journal::Status::Failed,
+            http_status: Some(403),
+            error_code: "Authorization_RequestDenied".into(),
+            ..Outcome::default()
+        }
+    }
+
+    fn refusal(b: &mut Breaker, seq: u64) {
+        b.answer(seq, 403, ROUTE.into());
+        b.hold(
+            seq,
+            seq as usize,
+            Suspicion::Route(403, ROUTE.into()),
+            refused(),
+        );
+    }
+
+    #[test]
+    fn refusals_decided_after_the_successes_sent_between_them_are_per_user() {
+        let mut b = breaker(3);
+        for seq in 1..=10 {
+            b.sent(seq);
+        }
+        // Odd sends are refused, even ones pass; every pass is answered first.
+        for seq in (2..=10).step_by(2) {
+            b.returned(seq);
+            b.answer(seq, 200, ROUTE.into());
+        }
+        assert!(b.release().0.is_empty());
+        for seq in (1..=9).step_by(2) {
+            b.returned(seq);
+            refusal(&mut b, seq);
+        }
+        let (settled, stop) = b.release();
+        assert_eq!(stop, None, "no two refusals were sent in a row");
+        let mut jobs: Vec<usize> = settled.iter().map(|s| s.job).collect();
+        jobs.sort_unstable();
+        assert_eq!(
+            jobs,
+            [1, 3, 5, 7, 9],
+            "each recorded as the user's own failure"
+        );
+    }
+
+    #[test]
+    fn an_earlier_users_late_success_does_not_break_a_run_of_refusals_sent_after_it() {
+        let mut b = breaker(3);
+        for seq in 1..=4 {
+            b.sent(seq);
+        }
+        b.returned(2);
+        refusal(&mut b, 2);
+        b.returned(3);
+        refusal(&mut b, 3);
+        // Nothing is taken while the call sent first is out.
+        let (settled, stop) = b.release();
+        assert!(settled.is_empty() && stop.is_none());
+        b.returned(1);
+        b.answer(1, 200, ROUTE.into());
+        b.returned(4);
+        refusal(&mut b, 4);
+        let (settled, stop) = b.release();
+        assert!(settled.is_empty());
+        match stop {
+            Some(Stop::Breaker(m)) => assert!(m.contains("3 users in a row"), "{m}"),
+            other => panic!("expected the breaker, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_waits_at_the_end_is_taken_in_send_order() {
+        let mut b = breaker(5);
+        b.sent(1);
+        b.sent(2);
+        b.returned(2);
+        refusal(&mut b, 2);
+        assert!(b.release().0.is_empty(), "it waits for send 1");
+        let (settled, stop) = b.release_all();
+        assert!(settled.is_empty() && stop.is_none());
+        assert_eq!(b.take_all().len(), 1, "the held refusal is left to record");
     }
 }

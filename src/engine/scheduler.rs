@@ -166,6 +166,9 @@ struct Pending {
     transient: u32,
     throttled: u32,
     auth_retries: u32,
+    /// The number of the send this call was last part of (1, 2, … in send order), which
+    /// orders its answer for the breaker; before it is sent, that of the answer it follows.
+    seq: u64,
 }
 
 /// Whether a call for (job, action) still matters: that action is the job's one under way.
@@ -305,6 +308,10 @@ struct Scheduler {
     /// Failed outcomes held back until the breaker decides: if it trips they are not
     /// recorded, so `--resume` redoes them once the cause is fixed.
     breaker: Breaker,
+    /// Calls sent so far: the last one's number in send order.
+    sends: u64,
+    /// The send number of the answer being handled, for the calls it leads to.
+    deciding: u64,
     /// Finished records not yet handed to the sink.
     out: Vec<ResultRecord>,
     throttled_new: u64,
@@ -338,6 +345,8 @@ impl Scheduler {
         Scheduler {
             gate: ChangeGate::new(settings.max_changes, settings.limit, settings.dry_run),
             breaker: Breaker::new(settings.breaker_threshold, settings.max_attempts),
+            sends: 0,
+            deciding: 0,
             reads: Budget::new(settings.reads, settings.batch_size, now),
             writes: Budget::new(settings.writes, settings.batch_size, now),
             running_limit: running_limit(&settings),
@@ -544,6 +553,7 @@ impl Scheduler {
     fn wrap_up(&mut self, sink: &mut dyn Sink, started: Instant) -> EngineReport {
         // Failures that did not trip the breaker are real outcomes (after a breaker stop,
         // `finish_action` leaves them unrecorded).
+        self.release_breaker(true);
         for suspect in self.breaker.take_all() {
             self.finish_action(suspect.job, suspect.outcome);
         }
@@ -768,7 +778,10 @@ impl Scheduler {
     ) {
         let mut sent = Vec::with_capacity(items.len());
         let mut wire = Vec::with_capacity(items.len());
-        for (i, pending) in items.into_iter().enumerate() {
+        for (i, mut pending) in items.into_iter().enumerate() {
+            self.sends += 1;
+            pending.seq = self.sends;
+            self.breaker.sent(pending.seq);
             let id = (i + 1).to_string();
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let write = pending.call.method.is_write();
@@ -809,6 +822,14 @@ impl Scheduler {
     /// One batch's answer: each item's, or the batch's own (throttled, failed in transit,
     /// refused the token, or refused whole).
     fn handle(&mut self, done: BatchDone) {
+        for sent in &done.sent {
+            self.breaker.returned(sent.pending.seq);
+        }
+        self.handle_items(done);
+        self.release_breaker(false);
+    }
+
+    fn handle_items(&mut self, done: BatchDone) {
         let now = Instant::now();
         match done.result {
             Ok(reply) => self.on_reply(done.sent, reply, done.sent_at, now),
@@ -818,6 +839,7 @@ impl Scheduler {
             }) => self.on_batch_throttled(done.sent, status, retry_after, done.sent_at, now),
             Err(BatchError::Transport(message)) => {
                 for sent in done.sent {
+                    self.deciding = sent.pending.seq;
                     self.on_transient(sent.pending, None, "", &message, None);
                 }
             }
@@ -829,6 +851,7 @@ impl Scheduler {
             }
             Err(BatchError::Rejected { status, error }) => {
                 for sent in done.sent {
+                    self.deciding = sent.pending.seq;
                     let job = sent.pending.job;
                     if !self.is_current(job, sent.pending.action) {
                         continue;
@@ -840,7 +863,8 @@ impl Scheduler {
                         message: format!("the batch was refused: {}", error.message),
                         ..Outcome::default()
                     };
-                    self.suspect(job, Suspicion::Route(status, "POST $batch".into()), outcome);
+                    let kind = Suspicion::Route(status, "POST $batch".into());
+                    self.suspect(job, kind, outcome, sent.pending.seq);
                 }
             }
         }
@@ -858,6 +882,7 @@ impl Scheduler {
         // else the highest limit percentage of its passes.
         let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
         for sent in sent {
+            self.deciding = sent.pending.seq;
             let Some(answer) = take_answer(&mut answers, &mut next, &sent.id) else {
                 self.on_transient(
                     sent.pending,
@@ -913,6 +938,7 @@ impl Scheduler {
         self.reads.on_throttled(hold, sent_at, now);
         self.writes.on_throttled(hold, sent_at, now);
         for sent in sent {
+            self.deciding = sent.pending.seq;
             if status == 429 {
                 // A throttled batch was refused whole: nothing ran, resend as is.
                 self.on_throttled_item(sent.pending, retry_after, None);
@@ -987,13 +1013,12 @@ impl Scheduler {
                     return;
                 };
                 let next = current.machine.on_response(pending.call.tag, &answer);
-                let (settled, kind) = self.breaker.answered(status, || route_of(&pending.call));
-                for s in settled {
-                    self.finish_action(s.job, s.outcome);
-                }
+                let route = route_of(&pending.call);
+                let kind = Suspicion::of_answer(status, &route);
+                self.breaker.answer(pending.seq, status, route);
                 match (kind, next) {
                     (Some(kind), Next::Done(outcome)) if outcome.status == Status::Failed => {
-                        self.suspect(job, kind, outcome);
+                        self.suspect(job, kind, outcome, pending.seq);
                     }
                     (_, next) => self.apply_next(job, next),
                 }
@@ -1001,16 +1026,31 @@ impl Scheduler {
         }
     }
 
-    /// Holds a failed outcome back as one of a possible systemic run, and trips the breaker
-    /// when the run is long enough.
-    fn suspect(&mut self, job: usize, kind: Suspicion, outcome: Outcome) {
+    /// Holds a failed outcome, decided by the answer to send number `seq`, back as one of a
+    /// possible systemic run; the breaker takes it in send order (`release_breaker`).
+    fn suspect(&mut self, job: usize, kind: Suspicion, outcome: Outcome, seq: u64) {
         match self.jobs[job].current.as_mut() {
             // Held back already (two calls of one action refused in one batch).
             Some(c) if c.suspected => return,
             Some(c) => c.suspected = true,
             None => return,
         }
-        if let Some(stop) = self.breaker.suspect(job, kind, outcome) {
+        self.breaker.hold(seq, job, kind, outcome);
+    }
+
+    /// Lets the breaker take, in send order, what no call still out was sent before (`all`:
+    /// everything, at the end): records the held-back failures that turned out per user, then
+    /// trips when a streak is long enough.
+    fn release_breaker(&mut self, all: bool) {
+        let (settled, stop) = if all {
+            self.breaker.release_all()
+        } else {
+            self.breaker.release()
+        };
+        for s in settled {
+            self.finish_action(s.job, s.outcome);
+        }
+        if let Some(stop) = stop {
             self.stop(stop);
         }
     }
@@ -1098,7 +1138,7 @@ impl Scheduler {
         let next = current.machine.give_up(p.call.tag, message, failure);
         match next {
             Next::Done(outcome) if transient && outcome.status == Status::Failed => {
-                self.suspect(job, Suspicion::Transient(route_of(&p.call)), outcome);
+                self.suspect(job, Suspicion::Transient(route_of(&p.call)), outcome, p.seq);
             }
             next => self.apply_next(job, next),
         }
@@ -1217,6 +1257,7 @@ impl Scheduler {
                         transient: 0,
                         throttled: 0,
                         auth_retries: 0,
+                        seq: self.deciding,
                     };
                     let Some(current) = self.jobs[j].current.as_mut() else {
                         return;

@@ -31,6 +31,10 @@ struct Fake {
     unavailable: bool,
     /// Answer every call for these users 503 (nothing runs).
     unavailable_for: Vec<String>,
+    /// Answer every call for these users 403, `slow_refusal` after it came in (the batch
+    /// holding it waits that long), so the answers of users sent after them come back first.
+    slow_refusals_for: Vec<String>,
+    slow_refusal: Duration,
     /// Answer every write for these users 503 without applying it (their reads pass).
     writes_unavailable_for: Vec<String>,
     /// Apply every write for these users, then answer it 503 anyway.
@@ -149,6 +153,11 @@ impl Transport for Fake {
                 continue;
             }
             let user = user_of(&it.url);
+            if self.slow_refusals_for.contains(&user) {
+                tokio::time::sleep(self.slow_refusal).await;
+                answers.push(item(&it.id, 403, json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})));
+                continue;
+            }
             if self.unavailable_for.contains(&user) {
                 answers.push(item(&it.id, 503, json!({"error":{"code":"serviceNotAvailable","message":"The service is temporarily unavailable."}})));
                 continue;
@@ -824,6 +833,39 @@ async fn every_call_unavailable_trips_the_breaker_recording_nothing_failed() {
     }
     assert!(sink.records.is_empty(), "{:?}", sink.records);
     assert_eq!(report.rows_ended, 0);
+}
+
+#[tokio::test]
+async fn per_user_refusals_answered_after_later_users_do_not_trip_the_breaker() {
+    // Fails on the old code: the streak counted failures in the order they were decided, so
+    // refusals answered late lined up behind the successes of the users sent after them and
+    // tripped the breaker, though no two users refused in a row were sent in a row.
+    let mut fake = tenant(60, "disabled");
+    fake.slow_refusals_for = (1..60).step_by(2).map(|i| format!("u{i}@x.com")).collect();
+    fake.slow_refusal = Duration::from_millis(300);
+    let settings = EngineSettings {
+        breaker_threshold: NonZeroUsize::new(5).unwrap(),
+        batch_size: BatchSize::new(1).unwrap(),
+        concurrency: NonZeroUsize::new(64).unwrap(),
+        ..fast()
+    };
+    let (report, sink) = go(Arc::new(fake), work(60, Action::Enforce), settings).await;
+    assert_eq!(report.stop, None);
+    assert_eq!(sink.records.len(), 60);
+    let failed: Vec<u64> = sink
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(
+        failed.len(),
+        30,
+        "each refused user recorded: {:?}",
+        sink.records
+    );
+    assert!(failed.iter().all(|row| row % 2 == 1), "{failed:?}");
+    assert_eq!(count(&sink, Status::Applied), 30);
 }
 
 #[tokio::test]
