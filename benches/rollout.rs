@@ -3,7 +3,7 @@
 //! input validation time — to stdout and to `target/bench-results.md`.
 //!
 //! `cargo bench --bench rollout` runs every scenario (`told`, `untold-used-up`,
-//! `untold-burst`, `engine`, `input`); `cargo bench --bench rollout -- NAME` runs those whose
+//! `untold-burst`, `engine`, `input`, `export`, `all-users`); `cargo bench --bench rollout -- NAME` runs those whose
 //! name contains NAME. Rollout scenarios run `BENCH_RUNS` times (default 3) and report the
 //! median with its range. `BENCH_USERS_SCALE=0.1` shrinks every scenario (for a quick look;
 //! the README's figures use the full sizes). The figures are reported, not asserted: the
@@ -651,6 +651,12 @@ fn main() {
     if wanted("input") {
         b.input();
     }
+    if wanted("export") {
+        b.export();
+    }
+    if wanted("all-users") {
+        b.all_users();
+    }
     let mut md = String::from("| scenario | figure | value | goal |\n|---|---|---|---|\n");
     for [a, f, v, g] in &b.table {
         let _ = writeln!(md, "| {a} | {f} | {v} | {g} |");
@@ -658,5 +664,178 @@ fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
     if std::fs::write(&out, md).is_ok() {
         println!("\nwritten to {}", out.display());
+    }
+}
+
+/// The tenant-wide scenarios (issue 17): an export, and `apply --all-users`.
+impl Bench {
+    /// The command line against `emu` with its credentials: `mfa-rollout ARGS…`.
+    fn against(emu: &EmulatorHandle, args: &[&std::ffi::OsStr]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--graph-url")
+            .arg(emu.base_url())
+            .arg("--authority-host")
+            .arg(emu.base_url())
+            .env("AZURE_TENANT_ID", emu.tenant_id())
+            .env("AZURE_CLIENT_ID", emu.client_id())
+            .env("AZURE_CLIENT_SECRET", emu.client_secret())
+            .env_remove("GRAPH_ACCESS_TOKEN");
+        c
+    }
+
+    /// 7: export of 100,000 users at a scaled quota (`BENCH_EXPORT_SCALE`, default 5: 4,000
+    /// resource units/s), told the read rate: the resource units Graph charged per second
+    /// against what the budget allows (users/s achieved / users/s the budget permits, at
+    /// the resource units a user costs), 429s, peak RSS.
+    fn export(&mut self) {
+        let users = scale(100_000);
+        let scale_f: f64 = std::env::var("BENCH_EXPORT_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5.0);
+        let config = EmulatorConfig::generated(users, 44)
+            .quota_scale(scale_f)
+            .faults(Faults {
+                latency_ms: 20,
+                latency_jitter_ms: 10,
+                ..Faults::default()
+            });
+        let budget = config.quotas.resource_units_per_10s / 10.0 * scale_f;
+        let rate = format!("{budget}");
+        let mut runs = Runs::default();
+        for _ in 0..repetitions() {
+            let emu = self.emulator(config.clone());
+            let out = self.dir.path().join("export.csv");
+            let m = measure(Self::against(
+                &emu,
+                &[
+                    "export".as_ref(),
+                    "--out".as_ref(),
+                    out.as_os_str(),
+                    "--overwrite".as_ref(),
+                    "--read-rate".as_ref(),
+                    rate.as_ref(),
+                    "--concurrency".as_ref(),
+                    "16".as_ref(),
+                ],
+            ));
+            let stats = emu.stats();
+            let ru = stat(&stats, "resource_units") as f64;
+            let items = stat(&stats, "items").max(1) as f64;
+            runs.code = runs.code.max(m.code);
+            runs.push("efficiency", ru / m.wall.as_secs_f64() / budget);
+            // Over the reads alone: the summary's "N reads in S s" (without the listing,
+            // sign-in, process start and the final file).
+            let read_secs = m
+                .stdout
+                .split(" reads in ")
+                .nth(1)
+                .and_then(|t| t.split(" s").next())
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            let pages = (users as f64 / 999.0).ceil();
+            runs.push("read efficiency", (ru - pages) / read_secs / budget);
+            runs.push("ru per user", ru / users as f64);
+            runs.push("users/s", users as f64 / m.wall.as_secs_f64());
+            runs.push("429", 100.0 * items_429(&stats) as f64 / items);
+            runs.push("rss", m.max_rss_kb as f64 / 1024.0);
+            runs.push("wall", m.wall.as_secs_f64());
+        }
+        let name = "7 export, told the quota";
+        self.row(name, "users", users.to_string(), "");
+        self.row(name, "runs (median, min-max)", runs.n().to_string(), "");
+        self.row(name, "worst exit code", runs.code.to_string(), "0");
+        self.row(name, "read budget, RU/s", format!("{budget:.0}"), "");
+        self.row(name, "RU per user", runs.show("ru per user", 2), "");
+        self.row(name, "users/s", runs.show("users/s", 0), "");
+        self.row(
+            name,
+            "efficiency (RU/s / budget), wall",
+            runs.show("efficiency", 3),
+            "",
+        );
+        self.row(
+            name,
+            "the same over the reads",
+            runs.show("read efficiency", 3),
+            ">= 0.95",
+        );
+        self.row(name, "items answered 429, %", runs.show("429", 2), "0 %");
+        self.row(name, "peak RSS MB", runs.show("rss", 1), "<= 100");
+        self.row(name, "wall seconds", runs.show("wall", 1), "");
+    }
+
+    /// 8: `apply --all-users --action enforce` on 100,000 users who are all enforced already
+    /// (reads only, so it runs at the read budget), against the same rollout from an input
+    /// file of the same users: peak RSS, to show the selection does not hold the list twice.
+    fn all_users(&mut self) {
+        let users = scale(100_000);
+        let mut config = EmulatorConfig::generated(users, 45).no_throttle();
+        for u in &mut config.users {
+            u.per_user_mfa_state = "enforced".into();
+            u.user_type = "Member".into();
+        }
+        let mut runs = Runs::default();
+        for _ in 0..repetitions() {
+            let emu = self.emulator(config.clone());
+            let input = self.csv("all.csv", &emu, &["enforce"]);
+            let results = self.dir.path().join("all-results.csv");
+            let fast = [
+                "--read-rate".as_ref(),
+                "1000000".as_ref(),
+                "--concurrency".as_ref(),
+                "16".as_ref(),
+                "--quiet".as_ref(),
+                "--overwrite".as_ref(),
+                "--results".as_ref(),
+                results.as_os_str(),
+            ];
+            let mut args: Vec<&std::ffi::OsStr> = vec![
+                "apply".as_ref(),
+                "--all-users".as_ref(),
+                "--action".as_ref(),
+                "enforce".as_ref(),
+            ];
+            args.extend(fast);
+            let m = measure(Self::against(&emu, &args));
+            runs.code = runs.code.max(m.code);
+            runs.push("rss selection", m.max_rss_kb as f64 / 1024.0);
+            runs.push("wall selection", m.wall.as_secs_f64());
+            let mut args: Vec<&std::ffi::OsStr> = vec!["apply".as_ref(), input.as_os_str()];
+            args.extend(fast);
+            let m = measure(Self::against(&emu, &args));
+            runs.code = runs.code.max(m.code);
+            runs.push("rss input", m.max_rss_kb as f64 / 1024.0);
+            runs.push("wall input", m.wall.as_secs_f64());
+        }
+        let name = "8 apply --all-users";
+        self.row(name, "users", users.to_string(), "");
+        self.row(name, "runs (median, min-max)", runs.n().to_string(), "");
+        self.row(name, "worst exit code", runs.code.to_string(), "0");
+        self.row(
+            name,
+            "peak RSS MB, --all-users",
+            runs.show("rss selection", 1),
+            "",
+        );
+        self.row(
+            name,
+            "peak RSS MB, the same users from a CSV",
+            runs.show("rss input", 1),
+            "",
+        );
+        self.row(
+            name,
+            "wall seconds, --all-users",
+            runs.show("wall selection", 1),
+            "",
+        );
+        self.row(
+            name,
+            "wall seconds, from a CSV",
+            runs.show("wall input", 1),
+            "",
+        );
     }
 }

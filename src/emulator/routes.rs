@@ -195,10 +195,16 @@ pub(crate) fn charge(
         } => Err(throttled(request_id, call.client_request_id, retry_after)
             .header("x-ms-throttle-scope", scope)
             .header("x-ms-throttle-information", information)),
-        Verdict::Pass { limit_percentage } => Ok(Charged {
-            resource_units,
-            limit_percentage,
-        }),
+        Verdict::Pass { limit_percentage } => {
+            shared.stats.resource_units.fetch_add(
+                u64::from(resource_units),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            Ok(Charged {
+                resource_units,
+                limit_percentage,
+            })
+        }
     }
 }
 

@@ -16,6 +16,9 @@ pub(crate) struct Stats {
     pub(crate) throttled: AtomicU64,
     pub(crate) largest_batch: AtomicU64,
     pub(crate) writes: AtomicU64,
+    /// Resource units charged to requests that passed the throttle (what the read budget
+    /// spent; benchmarks divide it by the quota).
+    pub(crate) resource_units: AtomicU64,
     pub(crate) token_grants: AtomicU64,
     pub(crate) token_failures: AtomicU64,
     /// Federated assertions accepted that differ from the one accepted before (the first
@@ -48,6 +51,7 @@ impl Stats {
             throttled: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            resource_units: AtomicU64::new(0),
             token_grants: AtomicU64::new(0),
             token_failures: AtomicU64::new(0),
             federated_tokens: AtomicU64::new(0),
@@ -101,6 +105,7 @@ impl Stats {
             "throttled": self.throttled.load(Relaxed),
             "largest_batch": self.largest_batch.load(Relaxed),
             "writes": self.writes.load(Relaxed),
+            "resource_units": self.resource_units.load(Relaxed),
             "token_grants": self.token_grants.load(Relaxed),
             "token_failures": self.token_failures.load(Relaxed),
             "federated_tokens": self.federated_tokens.load(Relaxed),

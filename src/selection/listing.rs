@@ -1,8 +1,9 @@
 //! Paged directory reads through `$batch`: the first page's URL, then the whole
 //! `@odata.nextLink` as it comes (docs/graph.md §9.2: "Do not try to extract the
 //! `$skiptoken`"), each page a one-item `$batch` on the same transport as the per-user reads,
-//! with `ConsistencyLevel: eventual` on every page of an advanced query (the header "is not
-//! included by default in subsequent page requests", §9.2). The pages depend on each other
+//! with `ConsistencyLevel: eventual` in the item's own headers (§5) on every page of an
+//! advanced query (the header "is not included by default in subsequent page requests",
+//! §9.2). The pages depend on each other
 //! (each names the next), so they go one at a time; a 429 waits its `Retry-After`, a transient
 //! failure backs off, up to the run's attempts.
 
