@@ -2,7 +2,8 @@
 //! `applied` enable/enforce/disable, the user and the state it had before. Method deletions
 //! and session revocations cannot be undone; they are counted and explained, never emitted.
 //! A run over a mail column names each user by the UPN its address was found to be
-//! (`resolved_user`), so the undo file's user column holds keys that need no lookup.
+//! (`resolved_user`), so the undo file's user column holds keys that need no lookup. A
+//! many-tenant run's undo file has a `tenant` column: each change is undone in its tenant.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +12,7 @@ use crate::action::{Action, MfaState};
 use crate::config::RollbackSettings;
 use crate::error::{Completion, Error};
 use crate::figures::count;
+use crate::input::TENANT_COLUMN;
 use crate::journal::{RESOLVED_USER, Status, neutralize, read_results_with_extra_columns};
 
 /// What a rollback found.
@@ -22,6 +24,9 @@ pub(crate) struct Rollback {
     pub revocations: u64,
     /// Applied state changes whose `before` is not a state that can be written back.
     pub unknown_before: Vec<u64>,
+    /// For a many-tenant run, the tenant of each of `rows` (same order), written to the undo
+    /// file's `tenant` column so each change is undone in its own tenant; empty otherwise.
+    pub tenants: Vec<String>,
 }
 
 fn restoring_action(before: &str) -> Option<Action> {
@@ -35,9 +40,11 @@ fn restoring_action(before: &str) -> Option<Action> {
 
 /// The undo plan of `records`; `resolved_at` is where `resolved_user` sits among their
 /// extra cells, for a run over a mail column.
+/// `tenant_at` is where the `tenant` column sits among them, for a many-tenant run.
 pub(crate) fn build(
     records: &[crate::journal::ResultRecord],
     resolved_at: Option<usize>,
+    tenant_at: Option<usize>,
 ) -> Rollback {
     let mut out = Rollback::default();
     let user = |r: &crate::journal::ResultRecord| {
@@ -51,7 +58,13 @@ pub(crate) fn build(
         match Action::parse_one(&r.action) {
             Ok(Action::Enable | Action::SetEnabled | Action::Enforce | Action::Disable) => {
                 match restoring_action(&r.before) {
-                    Some(a) => out.rows.push((user(r), a, r.row)),
+                    Some(a) => {
+                        out.rows.push((user(r), a, r.row));
+                        if let Some(i) = tenant_at {
+                            out.tenants
+                                .push(r.extra.get(i).cloned().unwrap_or_default());
+                        }
+                    }
                     None => out.unknown_before.push(r.row),
                 }
             }
@@ -65,12 +78,23 @@ pub(crate) fn build(
 }
 
 /// Writes the undo file atomically ([`crate::atomic_file`]).
-fn write_file(path: &Path, rows: &[(String, Action, u64)]) -> std::io::Result<()> {
+fn write_file(path: &Path, plan: &Rollback) -> std::io::Result<()> {
     crate::atomic_file::replace_with(path, |out| {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["user", "action", "undoes_row"])?;
-        for (user, action, row) in rows {
-            w.write_record([neutralize(user).as_ref(), action.as_str(), &row.to_string()])?;
+        if plan.tenants.is_empty() {
+            w.write_record(["user", "action", "undoes_row"])?;
+        } else {
+            w.write_record(["user", "action", TENANT_COLUMN, "undoes_row"])?;
+        }
+        for (i, (user, action, row)) in plan.rows.iter().enumerate() {
+            let user = neutralize(user);
+            let row = row.to_string();
+            match plan.tenants.get(i) {
+                Some(t) => {
+                    w.write_record([user.as_ref(), action.as_str(), &neutralize(t), &row])?;
+                }
+                None => w.write_record([user.as_ref(), action.as_str(), &row])?,
+            }
         }
         w.flush()
     })?;
@@ -90,14 +114,15 @@ pub(crate) fn run(args: &RollbackSettings) -> Result<Completion, Error> {
     )?;
     let (extra, records) = read_results_with_extra_columns(&args.results)?;
     let resolved_at = extra.iter().position(|c| c == RESOLVED_USER);
+    let tenant_at = extra.iter().position(|c| c == TENANT_COLUMN);
     if !args.overwrite && std::fs::metadata(&args.out).is_ok_and(|m| m.len() > 0) {
         return Err(Error::File {
             path: args.out.clone(),
             message: "already exists; pass --overwrite to replace it".into(),
         });
     }
-    let plan = build(&records, resolved_at);
-    write_file(&args.out, &plan.rows).map_err(|e| Error::File {
+    let plan = build(&records, resolved_at, tenant_at);
+    write_file(&args.out, &plan).map_err(|e| Error::File {
         path: args.out.clone(),
         message: format!("cannot write: {e}"),
     })?;
@@ -171,7 +196,7 @@ mod tests {
             rec(7, "revoke-sessions", Status::Applied, ""),
             rec(8, "enable", Status::Applied, "unknownFutureValue"),
         ];
-        let r = build(&records, None);
+        let r = build(&records, None, None);
         assert_eq!(
             r.rows,
             vec![
@@ -188,7 +213,7 @@ mod tests {
         let mut found = rec(2, "enforce", Status::Applied, "disabled");
         found.user = "ann.lee@contoso.com".into();
         found.extra = vec!["T-1".into(), "annl@contoso.onmicrosoft.com".into()];
-        let r = build(&[found], Some(1));
+        let r = build(&[found], Some(1), None);
         assert_eq!(
             r.rows,
             vec![(
@@ -206,8 +231,11 @@ mod tests {
         let out = dir.path().join("undo.csv");
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("inside"), "x").unwrap();
-        let rows = vec![("u2@x.com".to_string(), Action::Disable, 2)];
-        assert!(write_file(&out, &rows).is_err());
+        let plan = Rollback {
+            rows: vec![("u2@x.com".to_string(), Action::Disable, 2)],
+            ..Rollback::default()
+        };
+        assert!(write_file(&out, &plan).is_err());
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

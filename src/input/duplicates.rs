@@ -33,13 +33,16 @@ const NONE: usize = usize::MAX;
 
 /// Marks duplicates (with a warning each) and takes conflicting rows out of `jobs` (with a
 /// problem each, appended to `problems`; the caller sorts). `jobs` must be in row order.
+/// With `by_tenant` (the input has a tenant column, carried as each job's first kept cell)
+/// the same user in two tenants is two users.
 pub(crate) fn resolve(
     mut jobs: Vec<Job>,
     action_column: Option<&str>,
+    by_tenant: bool,
     problems: &mut Vec<RowProblem>,
     warnings: &mut Vec<String>,
 ) -> Vec<Job> {
-    let mut verdicts = judge(&jobs).into_iter();
+    let mut verdicts = judge(&jobs, by_tenant).into_iter();
     // `retain_mut` visits every job once, in order, so the verdicts line up.
     jobs.retain_mut(|job| match verdicts.next() {
         None | Some(Verdict::Keep) => true,
@@ -81,7 +84,8 @@ fn state_of(actions: &[Action]) -> Option<MfaState> {
 /// chained backwards through `previous`, and every comparison checks the user itself, so a
 /// hash collision only lengthens a chain. A chain holds at most one job per distinct action
 /// set that agrees on the state, so it stays short.
-fn judge(jobs: &[Job]) -> Vec<Verdict> {
+fn judge(jobs: &[Job], by_tenant: bool) -> Vec<Verdict> {
+    let same_tenant = |a: &Job, b: &Job| !by_tenant || a.keep.first() == b.keep.first();
     let mut last: HashMap<u64, usize> = HashMap::with_capacity(jobs.len());
     let mut previous = vec![NONE; jobs.len()];
     let mut verdicts = Vec::with_capacity(jobs.len());
@@ -92,8 +96,8 @@ fn judge(jobs: &[Job]) -> Vec<Verdict> {
         let mut conflict = None;
         let mut j = *head;
         while let Some(earlier) = jobs.get(j) {
-            if !same_user(&earlier.user, &job.user) {
-                // A hash collision: another user's job.
+            if !same_user(&earlier.user, &job.user) || !same_tenant(earlier, job) {
+                // A hash collision, or the same key in another tenant: another user's job.
             } else if earlier.actions == job.actions {
                 same = Some(earlier);
             } else if let (Some(a), Some(b)) = (state_of(&earlier.actions), &state)
@@ -154,7 +158,7 @@ mod tests {
     fn run(jobs: Vec<Job>) -> (Vec<Job>, Vec<RowProblem>, Vec<String>) {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
-        let kept = resolve(jobs, Some("action"), &mut problems, &mut warnings);
+        let kept = resolve(jobs, Some("action"), false, &mut problems, &mut warnings);
         (kept, problems, warnings)
     }
 

@@ -72,6 +72,18 @@ pub(crate) const USER_ALIAS_CLASSES: [&[&str]; 3] = [
 /// portal's `MFA Status`.
 pub(crate) const ACTION_HEADERS: [&str; 2] = ["action", "mfa status"];
 
+/// The headers recognised as the tenant column of a many-tenant input (issue 20): the
+/// customer tenant of each row, by id or verified domain. The column is optional.
+pub(crate) const TENANT_HEADERS: [&str; 7] = [
+    "tenant",
+    "tenant id",
+    "tenantid",
+    "tenant_id",
+    "tenant domain",
+    "customer tenant",
+    "directory id",
+];
+
 /// The user column's headers that make it a mail column (class 3).
 const MAIL_ALIASES: &[&str] = &[
     "email",
@@ -133,7 +145,11 @@ pub(crate) struct Columns {
     pub(crate) user_kind: UserKind,
     /// `None` when `--action` gives the action for every row.
     pub(crate) action: Option<(usize, String)>,
-    /// `--keep-columns`, in the order given.
+    /// How messages name the tenant column, when the file has one. Its cells are carried as
+    /// the first passthrough cell (`keep[0]`, headed `tenant`), so the results, `--resume`
+    /// and the duplicate pass see each row's tenant as they see kept cells.
+    pub(crate) tenant: Option<String>,
+    /// `--keep-columns`, in the order given (after the tenant column's, if any).
     pub(crate) keep: Vec<usize>,
     /// Their header texts as written (trimmed), or letters for empty header cells.
     pub(crate) keep_headers: Vec<String>,
@@ -478,12 +494,49 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         Some((index, display_name(headers, index)))
     };
 
-    let mut keep = Vec::with_capacity(options.keep_columns.len());
+    let tenant = match TENANT_HEADERS
+        .iter()
+        .flat_map(|h| named(h))
+        .filter(|i| *i != user && action.as_ref().is_none_or(|(a, _)| a != i))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => None,
+        [one] => Some(*one),
+        [first, second, ..] => {
+            let header = |i: &usize| shown(headers.get(*i).map_or("", |h| h.trim()));
+            return Err(found(Unresolved::new(format!(
+                "columns '{}' and '{}' could both be the tenant column; rename one",
+                header(first.min(second)),
+                header(first.max(second))
+            ))));
+        }
+    };
+    let mut keep = Vec::with_capacity(options.keep_columns.len() + 1);
+    keep.extend(tenant);
     for name in &options.keep_columns {
         let (index, named_keep) = by_flag(headers, &keys, name, "--keep-columns").map_err(found)?;
+        if Some(index) == tenant {
+            return Err(found(Unresolved::new(format!(
+                "--keep-columns: '{}' is the tenant column, which the results carry already (as '{}')",
+                shown(name),
+                super::tenant_key::TENANT_COLUMN
+            ))));
+        }
         by_text |= named_keep;
         keep.push(index);
     }
+    let keep_headers = keep
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            if n == 0 && tenant.is_some() {
+                super::tenant_key::TENANT_COLUMN.to_string()
+            } else {
+                display_name(headers, *i)
+            }
+        })
+        .collect();
 
     Ok(Columns {
         user,
@@ -491,7 +544,8 @@ fn resolve_row(headers: &[String], options: &InputOptions) -> Result<Columns, Un
         user_header: header_text(headers, user),
         user_kind: UserKind::of_header(&header_text(headers, user)),
         action,
-        keep_headers: keep.iter().map(|i| display_name(headers, *i)).collect(),
+        tenant: tenant.map(|i| display_name(headers, i)),
+        keep_headers,
         keep,
         by_text,
         headerless: false,

@@ -701,3 +701,75 @@ fn title_rows_above_a_csv_header_are_skipped() {
         "{err}"
     );
 }
+
+#[test]
+fn a_tenant_column_gives_each_row_its_tenant_and_the_same_user_in_two_tenants_is_two_users() {
+    let input = ok("Tenant ID,upn,action,Ticket\n\
+         Contoso.OnMicrosoft.com,a@x.com,enforce,T1\n\
+         0F7E1B5C-6F31-4C1E-9D0E-3B1D7C2A9E10,a@x.com,enforce,T2\n\
+         contoso.onmicrosoft.com,A@X.com,enforce,T3\n\
+         ,b@x.com,disable,T4\n");
+    assert_eq!(input.tenant_column.as_deref(), Some("Tenant ID"));
+    assert_eq!(input.keep_headers, ["tenant"], "--keep-columns not given");
+    let tenants: Vec<Option<&str>> = input.jobs.iter().map(|j| j.tenant(&input)).collect();
+    assert_eq!(
+        tenants,
+        [
+            Some("contoso.onmicrosoft.com"),
+            Some("0f7e1b5c-6f31-4c1e-9d0e-3b1d7c2a9e10"),
+            Some("contoso.onmicrosoft.com"),
+            Some(""),
+        ]
+    );
+    let duplicates: Vec<Option<u64>> = input.jobs.iter().map(|j| j.duplicate_of).collect();
+    assert_eq!(
+        duplicates,
+        [None, None, Some(2), None],
+        "row 3 is row 2's user in another tenant; row 4 repeats row 2"
+    );
+    let kept = load_text(
+        "tenant,upn,action,Ticket\nx.com,a@x.com,enable,T1\n",
+        &InputOptions {
+            keep_columns: vec!["Ticket".into()],
+            ..InputOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(kept.keep_headers, ["tenant", "Ticket"]);
+    assert_eq!(kept.jobs[0].keep, ["x.com", "T1"]);
+    // Without a tenant column nothing changes.
+    assert_eq!(ok(SIMPLE).tenant_column, None);
+    assert_eq!(ok(SIMPLE).jobs[0].tenant(&ok(SIMPLE)), None);
+}
+
+#[test]
+fn a_bad_tenant_cell_is_its_rows_error_and_two_tenant_columns_are_refused() {
+    let p = problems(
+        "tenant,upn,action\ncontoso,a@x.com,enable\nx.com,b@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        p[0].to_string(),
+        "row 2, column 'tenant': 'contoso' is not a tenant: give its tenant id (a GUID) or a verified domain (contoso.onmicrosoft.com, contoso.com)"
+    );
+    let e = format_error(
+        b"tenant,tenant id,upn,action\nx.com,y.com,a@x.com,enable\n",
+        &InputOptions::default(),
+    );
+    assert!(
+        e.contains("'tenant' and 'tenant id' could both be the tenant column"),
+        "{e}"
+    );
+    let e = format_error(
+        b"tenant,upn,action\nx.com,a@x.com,enable\n",
+        &InputOptions {
+            keep_columns: vec!["TENANT".into()],
+            ..InputOptions::default()
+        },
+    );
+    assert!(
+        e.contains("--keep-columns: 'TENANT' is the tenant column"),
+        "{e}"
+    );
+}

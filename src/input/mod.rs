@@ -27,6 +27,7 @@ mod header;
 mod hidden_rows;
 mod number_format;
 mod rows;
+mod tenant_key;
 mod user_key;
 mod validate;
 mod workbook;
@@ -46,6 +47,8 @@ use crate::figures::{count, plural, row_list, thousands};
 
 pub(crate) use cell_text::shown;
 pub(crate) use header::UserKind;
+pub use tenant_key::TENANT_COLUMN;
+pub(crate) use tenant_key::check_tenant;
 pub(crate) use user_key::{check_user, is_object_id, same_user, user_chars};
 
 use header::Columns;
@@ -162,7 +165,24 @@ pub struct LoadedInput {
     pub user_kind: UserKind,
     /// The `--keep-columns` headers as written in the file (trimmed; a column letter where
     /// the header cell is empty), in the order given: the extra columns of the results file.
+    /// With a tenant column, `tenant` comes first (see `tenant_column`).
     pub keep_headers: Vec<String>,
+    /// How messages name the tenant column, when the file has one (`tenant`, `tenant id`,
+    /// `tenant domain`, …). Each row's tenant (normalized, empty where the cell was) is then
+    /// the first of its passthrough cells ([`Job::tenant`]).
+    pub tenant_column: Option<String>,
+}
+
+impl Job {
+    /// The row's tenant key (a lowercased GUID or domain; empty: the run's `--tenant-id`),
+    /// when the input has a tenant column.
+    #[must_use]
+    pub fn tenant<'a>(&'a self, input: &LoadedInput) -> Option<&'a str> {
+        input
+            .tenant_column
+            .as_ref()
+            .and_then(|_| self.keep.first().map(String::as_str))
+    }
 }
 
 /// Why the input could not be used. Every variant's message is one line (except `Problems`,
@@ -292,6 +312,7 @@ struct Parsed {
     warnings: Vec<String>,
     keep_headers: Vec<String>,
     action_column: Option<String>,
+    tenant_column: Option<String>,
     jobs: Vec<Job>,
     problems: Vec<RowProblem>,
 }
@@ -395,6 +416,7 @@ fn read_records(
         warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
+        tenant_column: ctx.tenant_column,
         jobs: checked.jobs,
         problems: checked.problems,
     })
@@ -473,6 +495,7 @@ fn context<'a>(columns: &Columns, options: &'a InputOptions) -> Context<'a> {
         mail: columns.user_kind == UserKind::Mail,
         action_column: columns.action.as_ref().map(|(_, name)| name.clone()),
         fixed_actions: options.action.as_deref(),
+        tenant_column: columns.tenant.clone(),
     }
 }
 
@@ -553,6 +576,7 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
         warnings: remarks,
         keep_headers,
         action_column,
+        tenant_column,
         jobs,
         mut problems,
     } = parsed;
@@ -579,7 +603,13 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
             )));
         }
     }
-    let jobs = duplicates::resolve(jobs, action_column.as_deref(), &mut problems, &mut warnings);
+    let jobs = duplicates::resolve(
+        jobs,
+        action_column.as_deref(),
+        tenant_column.is_some(),
+        &mut problems,
+        &mut warnings,
+    );
     problems.sort_by_key(|p| p.row);
     if !problems.is_empty() && !options.skip_invalid {
         return Err(Failure::Problems(problems));
@@ -592,6 +622,7 @@ fn finish(parsed: Parsed, options: &InputOptions) -> Result<LoadedInput, Failure
         user_column,
         user_kind,
         keep_headers,
+        tenant_column,
     })
 }
 
@@ -711,6 +742,7 @@ fn parse_workbook(
         warnings,
         keep_headers: columns.keep_headers,
         action_column: ctx.action_column,
+        tenant_column: ctx.tenant_column,
         jobs: checked.jobs,
         problems,
     })

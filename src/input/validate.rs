@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::cell_text::{clean, one_line, shown};
+use super::tenant_key::check_tenant;
 use super::user_key::{check_mail, check_user, trim_invisible};
 use super::{Job, RowProblem};
 use crate::action::{Action, ActionParseError, combo_string};
@@ -111,6 +112,9 @@ pub(crate) struct Context<'a> {
     pub(crate) action_column: Option<String>,
     /// The `--action` actions for every row.
     pub(crate) fixed_actions: Option<&'a [Action]>,
+    /// How messages name the tenant column, when the file has one (its cell is the row's
+    /// first passthrough cell).
+    pub(crate) tenant_column: Option<String>,
 }
 
 /// The outcome of one chunk, each list in row order.
@@ -198,6 +202,31 @@ fn check_row(
             (text, parsed)
         }
     };
+    let mut keep = chunk.keep_cells(raw);
+    // The tenant cell, normalized; an empty one is the run's --tenant-id, filled in later.
+    let tenant_check = match (&ctx.tenant_column, keep.first_mut()) {
+        (Some(column), Some(cell)) if !cell.is_empty() => match check_tenant(cell) {
+            Ok(key) => {
+                *cell = key;
+                Ok(())
+            }
+            Err(e) => Err((column.clone(), e)),
+        },
+        _ => Ok(()),
+    };
+    if let (Ok(()), Ok(_), Err((column, message))) = (&user_check, &actions, &tenant_check) {
+        return Err(Box::new(RowProblem {
+            row: raw.row,
+            column: Some(column.clone()),
+            user,
+            action: match ctx.fixed_actions {
+                Some(fixed) => combo_string(fixed),
+                None => action_text.into_owned(),
+            },
+            message: message.clone(),
+            keep,
+        }));
+    }
     let (column, message) = match (user_check, actions) {
         (Ok(()), Ok(actions)) => {
             return Ok(Job {
@@ -205,7 +234,7 @@ fn check_row(
                 user,
                 actions,
                 duplicate_of: None,
-                keep: chunk.keep_cells(raw),
+                keep,
             });
         }
         (Err(u), Ok(_)) => (Some(ctx.user_column.clone()), u),
@@ -227,7 +256,7 @@ fn check_row(
             None => action_text.into_owned(),
         },
         message,
-        keep: chunk.keep_cells(raw),
+        keep,
     }))
 }
 
@@ -242,6 +271,7 @@ mod tests {
             mail: false,
             action_column: Some("action".into()),
             fixed_actions: None,
+            tenant_column: None,
         }
     }
 
@@ -330,6 +360,7 @@ mod tests {
             mail: false,
             action_column: None,
             fixed_actions: Some(&fixed),
+            tenant_column: None,
         };
         let job = check("a@x.com", "garbage", &c).unwrap();
         assert_eq!(job.actions, [Action::Enforce]);

@@ -118,12 +118,19 @@ pub(crate) fn remaining_work(
         UserKind::Mail => UserLookup::Mail,
         UserKind::Upn | UserKind::ObjectId => UserLookup::Key,
     };
+    // A record's tenant: the first of its extra cells after `resolved_user` (the results
+    // file's columns follow the input's, so the positions agree).
+    let tenant_at = usize::from(loaded.user_kind == UserKind::Mail);
+    let tenant_of = |r: &ResultRecord| -> Option<String> { r.extra.get(tenant_at).cloned() };
     let mut current: HashMap<(u64, String), Status> = HashMap::new();
     for r in done {
         let matches = match jobs_by_row.get(&r.row) {
             Some(job) => {
                 input::same_user(&job.user, &r.user)
                     && job.actions.iter().any(|a| a.as_str() == r.action)
+                    && job
+                        .tenant(&loaded)
+                        .is_none_or(|t| tenant_of(r).as_deref() == Some(t))
             }
             None => r.status == Status::Invalid && invalid_rows.contains(&r.row),
         };
@@ -295,5 +302,26 @@ mod tests {
             .collect();
         let (work, upfront, _) = remaining_work(loaded, &done, Path::new("r.csv"), false).unwrap();
         assert!(work.is_empty() && upfront.is_empty(), "{work:?}");
+    }
+
+    #[test]
+    fn resume_refuses_a_row_now_in_another_tenant() {
+        let loaded = || LoadedInput {
+            jobs: vec![input::Job {
+                keep: vec!["fabrikam.com".into()],
+                ..job(2, "a@x.com", &[Action::Enforce])
+            }],
+            tenant_column: Some("tenant".into()),
+            keep_headers: vec!["tenant".into()],
+            ..LoadedInput::default()
+        };
+        let mut done = rec(2, "a@x.com", Action::Enforce, Status::Applied);
+        done.extra = vec!["fabrikam.com".into()];
+        let path = Path::new("r.csv");
+        let (work, _, _) = remaining_work(loaded(), &[done.clone()], path, false).unwrap();
+        assert!(work.is_empty(), "the same row in the same tenant is done");
+        done.extra = vec!["contoso.com".into()];
+        let e = remaining_work(loaded(), &[done], path, false).unwrap_err();
+        assert!(e.to_string().contains("row 2 changed"), "{e}");
     }
 }
