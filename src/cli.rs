@@ -443,10 +443,10 @@ pub struct ApplyArgs {
     /// Read and report, change nothing (the same as `plan`)
     #[arg(long)]
     pub dry_run: bool,
-    /// Never make more than N changes; stop before the first one (exit 4) when the plan needs more
+    /// Never make more than N changes (per tenant, with a tenant column); stop before the first one (exit 4) when the plan needs more
     #[arg(long, value_name = "N")]
     pub max_changes: Option<u64>,
-    /// Stop once N rows have failed, or N% of the rows this run does (exit 4; --resume goes on)
+    /// Stop once N rows have failed, or N% of the rows this run does (exit 4; --resume goes on); per tenant with a tenant column
     ///
     /// The circuit breaker is always on besides: 25 users in a row failing their transient
     /// retries (5xx, timeouts, dropped connections), or 25 calls in a row of one route answered
@@ -454,8 +454,8 @@ pub struct ApplyArgs {
     /// rows not finished are not recorded as failed, so --resume does them.
     #[arg(long, value_name = "N|N%")]
     pub max_failures: Option<String>,
-    /// Make at most N changes in this run, then stop cleanly (exit 0): a canary, or one wave
-    /// of `--resume --limit N`
+    /// Make at most N changes in this run (per tenant, with a tenant column), then stop
+    /// cleanly (exit 0): a canary, or one wave of `--resume --limit N`
     ///
     /// A change is a (row, action) that writes to the tenant; reads and 'unchanged' rows do
     /// not count. Rows not reached are not written to the results file, so the next

@@ -58,6 +58,9 @@ impl Error {
 pub(crate) enum Completion {
     AllGood,
     SomeRowsFailed,
+    /// A many-tenant run in which some tenants did not finish (sign-in refused, no consent
+    /// or permission, breaker): the others did; `--resume` does the stopped tenants' rows.
+    SomeTenantsStopped,
 }
 
 impl Completion {
@@ -66,6 +69,7 @@ impl Completion {
         match self {
             Completion::AllGood => 0,
             Completion::SomeRowsFailed => 1,
+            Completion::SomeTenantsStopped => 5,
         }
     }
 }

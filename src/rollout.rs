@@ -23,6 +23,7 @@ use crate::report::{HtmlReport, RunStats, Tally};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 mod selected;
+mod tenants;
 
 /// Runs `apply` or `plan`: prepare → sign in → execute → finish → emit.
 pub(crate) fn run(
@@ -44,7 +45,14 @@ pub(crate) fn run(
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     let (prepared, connected) = match &r.users {
         Users::Input(path) => {
-            let prepared = prepare(r, &connection, input::load(path, &r.input_options)?)?;
+            let mut loaded = input::load(path, &r.input_options)?;
+            tenants::prepare_input(&mut loaded, &connection)?;
+            if loaded.tenant_column.is_some() {
+                // A tenant column: each tenant signs in and runs on its own.
+                let prepared = prepare(r, &connection, loaded)?;
+                return tenants::run(r, &connection, prepared, &runtime, argv);
+            }
+            let prepared = prepare(r, &connection, loaded)?;
             let connected = sign_in(r, connection, &prepared, &runtime)?;
             (prepared, connected)
         }
@@ -102,15 +110,20 @@ pub(crate) fn run(
         });
     let html = r.html.as_deref().map(|path| HtmlReport {
         path,
-        title: format!(
-            "MFA {} — {}",
-            if r.dry_run { "plan" } else { "rollout" },
-            r.source()
-        ),
+        title: html_title(r),
     });
     crate::report::emit(&summary, &listed, html, r.output)?;
     executed.saved?;
     Ok(summary.completion())
+}
+
+/// The HTML report's title.
+fn html_title(r: &RolloutSettings) -> String {
+    format!(
+        "MFA {} — {}",
+        if r.dry_run { "plan" } else { "rollout" },
+        r.source()
+    )
 }
 
 /// The engine's work and how to do it.

@@ -209,12 +209,45 @@ impl<'a> Page<'a> {
             );
         }
         out.push_str("</p>\n");
+        self.tenants(out);
         self.totals(out);
         self.stats(out);
         self.counts(out);
         self.transitions(out);
         self.states(out);
         out.push_str("</section>\n");
+    }
+
+    /// A many-tenant run's tenants, each with its counts, rate and stop reason, before the
+    /// totals.
+    fn tenants(&self, out: &mut String) {
+        let lines = self.summary.tenants();
+        if lines.is_empty() {
+            return;
+        }
+        out.push_str("<h3>Per tenant</h3>\n<div class=\"scroll fit\"><table class=\"tenants\">\n<thead><tr><th scope=\"col\">tenant</th><th scope=\"col\" class=\"num\">rows</th><th scope=\"col\" class=\"num\">changes</th><th scope=\"col\" class=\"num\">failed or not found</th><th scope=\"col\" class=\"num\">writes/s</th><th scope=\"col\">outcome</th></tr></thead>\n<tbody>\n");
+        for l in lines {
+            out.push_str("<tr><th scope=\"row\">");
+            esc(out, &l.tenant);
+            let _ = write!(
+                out,
+                "</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+                thousands(l.rows),
+                thousands(l.changes()),
+                thousands(l.bad()),
+                l.writes_per_second()
+                    .map_or_else(String::new, crate::figures::rate),
+            );
+            match &l.stop {
+                Some(why) => {
+                    out.push_str("<td class=\"st-failed\">stopped: ");
+                    esc(out, why);
+                    out.push_str("</td></tr>\n");
+                }
+                None => out.push_str("<td>done</td></tr>\n"),
+            }
+        }
+        out.push_str("</tbody></table></div>\n");
     }
 
     /// One tile per status that occurs, plus failed and not_found always (a zero there is news).
@@ -1054,5 +1087,37 @@ mod tests {
         let summary = Summary::from_records(&[], None, None, true);
         assert!(write_html(&path, &[], &summary, "t").is_err());
         assert!(!dir.path().join("nope").exists());
+    }
+
+    #[test]
+    fn a_many_tenant_run_lists_each_tenant_with_its_stop_reason_escaped() {
+        let records = known_run(false);
+        let lines = vec![
+            crate::report::TenantLine {
+                tenant: "contoso.com".into(),
+                rows: 3,
+                ..crate::report::TenantLine::default()
+            },
+            crate::report::TenantLine {
+                tenant: "fabrikam.com".into(),
+                stop: Some("not signed in: <AADSTS7000229> & more".into()),
+                ..crate::report::TenantLine::default()
+            },
+        ];
+        let summary =
+            Summary::from_records(&records, Some(stats()), None, false).with_tenants(lines);
+        let html = render_html(&records, &summary, "t");
+        let table = section(&html, "summary");
+        assert!(table.contains("<h3>Per tenant</h3>"), "{table}");
+        assert!(table.contains("<th scope=\"row\">contoso.com</th><td class=\"num\">3</td>"));
+        assert!(
+            table.contains("stopped: not signed in: &lt;AADSTS7000229&gt; &amp; more"),
+            "{table}"
+        );
+        let plain = page(&records, false);
+        assert!(
+            !plain.contains("Per tenant"),
+            "a one-tenant run has no tenant table"
+        );
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! # Layout
 //! - `summary`: `Summary`, `Tally`, `RunStats`, `Remaining`.
+//! - `tenant_line`: one tenant's line in a many-tenant run's summary (`TenantLine`).
 //! - `html`: the HTML report page (`write_html`).
 //! - `emit`: the one way a finished summary is put out: HTML report, then stdout (`emit`).
 
 mod emit;
 mod html;
 mod summary;
+mod tenant_line;
 
 pub(crate) use emit::{HtmlReport, emit};
 pub(crate) use summary::{Remaining, RunStats, Summary, Tally};
+pub(crate) use tenant_line::TenantLine;

@@ -14,6 +14,8 @@ use crate::error::Completion;
 use crate::figures::{duration, plural, rate, thousands};
 use crate::journal::{ResultRecord, Status};
 
+use super::TenantLine;
+
 /// What the engine measured during a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct RunStats {
@@ -73,6 +75,9 @@ pub(crate) struct Summary {
     dry_run: bool,
     /// Set for an `apply` run: what it left for the next one.
     remaining: Option<Remaining>,
+    /// A many-tenant run's tenants, each with its counts and stop reason (shown before the
+    /// total); empty for a one-tenant run.
+    tenants: Vec<TenantLine>,
 }
 
 const STATE_ACTIONS: [Action; 4] = [
@@ -216,6 +221,7 @@ impl Tally {
             results_path: results_path.map(Path::to_path_buf),
             dry_run,
             remaining: None,
+            tenants: Vec::new(),
         }
     }
 }
@@ -250,6 +256,19 @@ impl Summary {
     pub(crate) fn with_remaining(mut self, remaining: Remaining) -> Summary {
         self.remaining = Some(remaining);
         self
+    }
+
+    /// The summary of a many-tenant run, with each tenant's line.
+    #[must_use]
+    pub(crate) fn with_tenants(mut self, tenants: Vec<TenantLine>) -> Summary {
+        self.tenants = tenants;
+        self
+    }
+
+    /// A many-tenant run's tenants (empty otherwise).
+    #[must_use]
+    pub(crate) fn tenants(&self) -> &[TenantLine] {
+        &self.tenants
     }
 
     /// How many records ended with `status`.
@@ -333,6 +352,9 @@ impl Summary {
     /// ended as they should and do not count.
     #[must_use]
     pub(crate) fn completion(&self) -> Completion {
+        if self.tenants.iter().any(|t| t.stop.is_some()) {
+            return Completion::SomeTenantsStopped;
+        }
         let bad: u64 = [Status::Failed, Status::NotFound, Status::Invalid]
             .iter()
             .map(|s| self.total(*s))
@@ -348,6 +370,10 @@ impl Summary {
     #[must_use]
     pub(crate) fn render_text(&self) -> String {
         let mut out = String::new();
+        if !self.tenants.is_empty() {
+            TenantLine::render(&self.tenants, &mut out);
+            out.push('\n');
+        }
         if self.dry_run {
             let _ = writeln!(
                 out,
@@ -603,6 +629,8 @@ impl Summary {
             "remaining_rows": self.remaining.as_ref().map(|r| r.rows),
             "limit": self.remaining.as_ref().and_then(|r| r.limit),
             "continue_with": self.remaining.as_ref().and_then(|r| r.continue_with.clone()),
+            "tenants": (!self.tenants.is_empty())
+                .then(|| self.tenants.iter().map(TenantLine::to_json).collect::<Vec<_>>()),
         })
     }
 }

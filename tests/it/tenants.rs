@@ -1,12 +1,17 @@
 //! Many tenants behind one base URL (issue 20, docs/graph.md §14): the emulator's login picks
 //! the tenant by id or domain, a token's `tid` picks the directory Graph serves, a tenant
 //! without consent refuses sign-in with AADSTS7000229, and each tenant keeps its own quota and
-//! stats.
+//! stats; and rollouts over five tenants, with tenants that stop alone and resume.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, TenantSpec, UserSpec};
+use mfa_rollout::emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, Faults, TenantSpec, UserSpec,
+};
+use mfa_rollout::journal::Status;
 use serde_json::{Value, json};
+
+use crate::util::{Env, Invocation, results};
 
 const FABRIKAM: &str = "00000000-0000-4000-8000-0000000fab01";
 const FABRIKAM_DOMAIN: &str = "fabrikam.onmicrosoft.com";
@@ -253,4 +258,265 @@ fn tenant_files_name_each_tenant_once_and_read_back_their_tenants() {
         assert!(e.contains(want), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
+}
+
+// ------------------------------------------------------------ rollouts over many tenants
+
+const TENANT_IDS: [&str; 5] = [
+    "00000000-0000-4000-8000-00000000a11c",
+    "00000000-0000-4000-8000-0000000fab01",
+    "00000000-0000-4000-8000-00000000a0a7",
+    "00000000-0000-4000-8000-00000000b0b0",
+    "00000000-0000-4000-8000-00000000c0c0",
+];
+const DOMAINS: [&str; 5] = [
+    "contoso.onmicrosoft.com",
+    "fabrikam.onmicrosoft.com",
+    "northwind.onmicrosoft.com",
+    "adatum.onmicrosoft.com",
+    "litware.onmicrosoft.com",
+];
+/// A UPN every tenant holds (a guest account, say): only the token says whose it is.
+const EVERYWHERE: &str = "helpdesk@msp.example";
+
+/// Tenant `t`'s users: `n` of its own and the one every tenant holds.
+fn users_of(t: usize, n: usize) -> Vec<UserSpec> {
+    (0..n)
+        .map(|i| user(&format!("user{i:03}@{}", DOMAINS[t])))
+        .chain(std::iter::once(user(EVERYWHERE)))
+        .collect()
+}
+
+/// Five tenants of `n` users each (plus [`EVERYWHERE`]); `tweak` sets up tenant `t` (1..5).
+fn five_tenants(n: usize, tweak: impl Fn(usize, &mut TenantSpec)) -> EmulatorConfig {
+    let mut c = EmulatorConfig {
+        users: users_of(0, n),
+        ..EmulatorConfig::default()
+    };
+    for t in 1..5 {
+        let mut spec = TenantSpec::new(TENANT_IDS[t], DOMAINS[t], users_of(t, n));
+        tweak(t, &mut spec);
+        c.tenants.push(spec);
+    }
+    c
+}
+
+/// The action tenant `t` gives user `i` (the shared user is `i == n`): each tenant its own
+/// pattern, so a row done in the wrong tenant shows.
+fn action_for(t: usize, i: usize) -> &'static str {
+    match (t + i) % 3 {
+        0 => "enforce",
+        1 => "enable",
+        _ => "disable",
+    }
+}
+
+/// Each row names its tenant by domain for even tenants, by id for odd ones, in a header
+/// spelled as admins spell it.
+fn msp_csv(n: usize) -> String {
+    let mut s = String::from("Tenant ID,userPrincipalName,action\n");
+    for i in 0..=n {
+        for t in 0..5 {
+            let tenant = if t % 2 == 0 {
+                DOMAINS[t]
+            } else {
+                TENANT_IDS[t]
+            };
+            let upn = if i == n {
+                EVERYWHERE.to_string()
+            } else {
+                format!("user{i:03}@{}", DOMAINS[t])
+            };
+            s.push_str(&format!("{tenant},{upn},{}\n", action_for(t, i)));
+        }
+    }
+    s
+}
+
+fn state_for(action: &str) -> &'static str {
+    match action {
+        "enforce" => "enforced",
+        "enable" => "enabled",
+        _ => "disabled",
+    }
+}
+
+/// Every user of tenant `t` holds the state its rows asked for, and each changed user was
+/// written exactly once; the tenant's Graph requests all carried its own `tid`.
+fn assert_tenant_done(env: &Env, t: usize, n: usize) {
+    let users = env.emu.tenant_users(TENANT_IDS[t]).unwrap();
+    let users = users["users"].as_array().unwrap();
+    assert_eq!(users.len(), n + 1);
+    for (i, u) in users.iter().enumerate() {
+        let want = state_for(action_for(t, i));
+        assert_eq!(u["perUserMfaState"], want, "tenant {t}: {}", u["upn"]);
+        let written = u64::from(want != "disabled");
+        assert_eq!(
+            u["writes"], written,
+            "tenant {t}: {} written once",
+            u["upn"]
+        );
+    }
+    let stats = env.emu.tenant_stats(TENANT_IDS[t]).unwrap();
+    assert!(
+        stats["authorized_requests"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+    assert_eq!(stats["unauthorized"], 0, "{stats}");
+}
+
+#[test]
+fn a_five_tenant_rollout_leaves_each_tenant_exactly_as_its_rows_say() {
+    let n = 24;
+    let env = Env::start(five_tenants(n, |_, _| {}));
+    let input = env.write("msp.csv", &msp_csv(n));
+    let out = env.path("results.csv");
+    let done = env.apply(&input).results(&out).arg("--json").expect_exit(0);
+    for t in 0..5 {
+        assert_tenant_done(&env, t, n);
+    }
+    let records = results(&out);
+    assert_eq!(records.len(), 5 * (n + 1));
+    for r in &records {
+        assert!(
+            matches!(r.status, Status::Applied | Status::Unchanged),
+            "{r:?}"
+        );
+    }
+    // The results name each row's tenant as the input did (lowercased), after the fixed ones.
+    let header = std::fs::read_to_string(&out).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(header.ends_with(",finished_at,tenant"), "{header}");
+    assert_eq!(records[1].extra, [TENANT_IDS[1]]);
+    assert_eq!(records[2].extra, [DOMAINS[2]]);
+    let summary: Value = serde_json::from_str(&done.stdout).unwrap();
+    let tenants = summary["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 5);
+    for line in tenants {
+        assert_eq!(line["finished"], true, "{line}");
+        assert_eq!(line["rows"], n as u64 + 1, "{line}");
+        assert!(line["writes_per_second"].as_f64().unwrap() > 0.0, "{line}");
+    }
+    assert_eq!(summary["rows"], 5 * (n as u64 + 1));
+
+    // Rollback undoes each change in its own tenant.
+    let undo = env.path("undo.csv");
+    Invocation::from(env.rollback(&out, &undo)).expect_exit(0);
+    let text = std::fs::read_to_string(&undo).unwrap();
+    assert!(
+        text.starts_with("user,action,tenant,undoes_row\n"),
+        "{text}"
+    );
+    env.apply(&undo)
+        .results(&env.path("undone.csv"))
+        .expect_exit(0);
+    for id in TENANT_IDS {
+        let users = env.emu.tenant_users(id).unwrap();
+        for u in users["users"].as_array().unwrap() {
+            assert_eq!(u["perUserMfaState"], "disabled", "tenant {id}: {u}");
+        }
+    }
+}
+
+#[test]
+fn a_tenant_without_consent_and_one_in_outage_stop_alone_and_resume_completes_them() {
+    let n = 40;
+    // Tenant 2 never consented; tenant 4 answers every batch 503. Nothing in a 503 batch runs.
+    let config = five_tenants(n, |t, spec| match t {
+        2 => spec.consented = false,
+        4 => {
+            spec.faults = Some(Faults {
+                batch_503: 1.0,
+                retry_after_secs: Some(0.05),
+                ..Faults::default()
+            });
+        }
+        _ => {}
+    });
+    let env = Env::start(config.clone());
+    let input = env.write("msp.csv", &msp_csv(n));
+    let out = env.path("results.csv");
+    // Some tenants did not finish: exit 5, each named with its reason.
+    let partial = env
+        .apply(&input)
+        .results(&out)
+        .args(&["--max-attempts", "2", "--json"])
+        .expect_exit(5)
+        .stderr_has("AADSTS7000229")
+        .stderr_has("circuit breaker");
+    for t in [0, 1, 3] {
+        assert_tenant_done(&env, t, n);
+    }
+    let summary: Value = serde_json::from_str(&partial.stdout).unwrap();
+    let line = |t: usize| -> Value {
+        let name = if t % 2 == 0 {
+            DOMAINS[t]
+        } else {
+            TENANT_IDS[t]
+        };
+        summary["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["tenant"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no line for tenant {t}: {summary}"))
+    };
+    assert_eq!(line(0)["finished"], true);
+    assert!(
+        line(2)["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("AADSTS7000229")
+    );
+    assert!(
+        line(4)["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker")
+    );
+    // The stopped tenants' rows are not in the results: --resume does them.
+    let records = results(&out);
+    assert_eq!(records.len(), 3 * (n + 1));
+    for r in &records {
+        assert!(
+            ![DOMAINS[2], TENANT_IDS[4]].contains(&r.extra[0].as_str()),
+            "{r:?}"
+        );
+    }
+
+    // The customer consents, the outage ends: the same tenants as they are now.
+    let mut fixed = env.emu.current_state();
+    fixed.tenants[1].consented = true;
+    fixed.tenants[3].faults = None;
+    let later = Env::start(fixed);
+    later
+        .apply(&input)
+        .results(&out)
+        .arg("--resume")
+        .expect_exit(0);
+    for t in [2, 4] {
+        assert_tenant_done(&later, t, n);
+    }
+    for t in [0, 1, 3] {
+        let stats = later.emu.tenant_stats(TENANT_IDS[t]).unwrap();
+        assert_eq!(stats["writes"], 0, "tenant {t} was done before: {stats}");
+    }
+    assert_eq!(results(&out).len(), 5 * (n + 1));
+}
+
+#[test]
+fn tenant_cells_are_checked_before_anything_is_sent() {
+    let env = Env::start(five_tenants(1, |_, _| {}));
+    let input = env.write(
+        "msp.csv",
+        "tenant,upn,action\ncontoso,user000@contoso.onmicrosoft.com,enforce\n,user000@fabrikam.onmicrosoft.com,enforce\n",
+    );
+    let out = env.path("results.csv");
+    env.apply(&input)
+        .results(&out)
+        .expect_exit(2)
+        .stderr_has("row 2, column 'tenant': 'contoso' is not a tenant");
+    assert_eq!(env.emu.stats()["requests"], 0);
+    assert!(!out.exists());
 }
