@@ -50,7 +50,7 @@ pub(crate) fn run(
             if loaded.tenant_column.is_some() {
                 // A tenant column: each tenant signs in and runs on its own.
                 let prepared = prepare(r, &connection, loaded)?;
-                return tenants::run(r, &connection, prepared, &runtime, argv);
+                return tenants::run(r, &connection, &exclusions, prepared, &runtime, argv);
             }
             let prepared = prepare(r, &connection, loaded)?;
             let connected = sign_in(r, connection, &prepared, &runtime)?;
@@ -76,7 +76,7 @@ pub(crate) fn run(
             &exclusions,
             device_code,
             by_mail,
-            &work,
+            &work.items,
         ))?;
     }
     // The results file is made only once signed in, so a failed sign-in leaves none behind.
@@ -270,15 +270,14 @@ async fn protect(
     exclusions: &Exclusions,
     device_code: bool,
     by_mail: bool,
-    work: &Work,
+    items: &[WorkItem],
 ) -> Result<std::sync::Arc<Protected>, Error> {
     let lookup = crate::exclusions::needs_lookup(
         &exclusions.keys,
         by_mail,
-        work.items.iter().map(|w| w.user.as_str()),
+        items.iter().map(|w| w.user.as_str()),
     );
-    let actions: BTreeSet<Action> = work
-        .items
+    let actions: BTreeSet<Action> = items
         .iter()
         .flat_map(|w| w.actions[w.start_at..].iter().copied())
         .collect();

@@ -22,12 +22,14 @@ use std::task::Poll;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Opened, Prepared, go_on, html_title, resume_command, stop_error};
+use super::{Opened, Prepared, go_on, html_title, protect, resume_command, stop_error};
 use crate::action::Action;
 use crate::config::{Connection, RolloutSettings, SignIn};
 use crate::connect;
+use crate::engine::Protected;
 use crate::engine::{self, EngineReport, Requests, Sink, Stop, WorkItem};
 use crate::error::{Completion, Error};
+use crate::exclusions::Exclusions;
 use crate::figures::row_list;
 use crate::input::LoadedInput;
 use crate::journal::{Journal, JournalSink, ResultRecord, Status};
@@ -237,6 +239,7 @@ fn stop_reason(stop: &Stop) -> Option<String> {
 pub(super) fn run(
     r: &RolloutSettings,
     connection: &Connection,
+    exclusions: &Exclusions,
     prepared: Prepared,
     runtime: &tokio::runtime::Runtime,
     argv: &[OsString],
@@ -269,7 +272,9 @@ pub(super) fn run(
     }
 
     // Sign in to each tenant and check its permissions, all at once.
-    let sign_ins: Vec<Task<'_, Result<connect::Connected, String>>> = shares
+    // Each tenant's protected accounts (`--exclude`, `--exclude-user`) are found there.
+    type SignedIn = (connect::Connected, Arc<Protected>);
+    let sign_ins: Vec<Task<'_, Result<SignedIn, String>>> = shares
         .iter()
         .map(|share| {
             let c = for_tenant(connection, &share.tenant);
@@ -285,7 +290,10 @@ pub(super) fn run(
                 connect::check_permissions(&connected.client, &actions, r.dry_run, by_mail)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(connected)
+                let protected = protect(r, &connected, exclusions, false, by_mail, &share.items)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((connected, protected))
             }) as Task<'_, _>
         })
         .collect();
@@ -293,7 +301,7 @@ pub(super) fn run(
     let mut stops: HashMap<String, String> = HashMap::new();
     for (share, s) in shares.iter().zip(&signed) {
         match s {
-            Ok(c) if !r.output.quiet => {
+            Ok((c, _)) if !r.output.quiet => {
                 eprintln!(
                     "tenant {}: signed in with {}",
                     share.tenant, c.signed_in_with
@@ -327,7 +335,7 @@ pub(super) fn run(
         Opened::Unnamed => Journal::unnamed(&extra)?,
     };
     journal.append(&upfront)?;
-    let runs: Vec<(TenantWork, connect::Connected)> = shares
+    let runs: Vec<(TenantWork, SignedIn)> = shares
         .into_iter()
         .zip(signed)
         .filter_map(|(share, s)| s.ok().map(|c| (share, c)))
@@ -343,8 +351,9 @@ pub(super) fn run(
     let tenants_run: Vec<String> = runs.iter().map(|(s, _)| s.tenant.clone()).collect();
     let engines: Vec<Task<'_, EngineReport>> = runs
         .into_iter()
-        .map(|(share, connected)| {
+        .map(|(share, (connected, protected))| {
             let mut settings = work.settings.clone();
+            settings.protected = protected;
             // A percentage is of this tenant's rows, as --max-changes and --limit are its.
             settings.max_failures = r.failure_bound.map(|b| b.rows(share.items.len() as u64));
             let sink = &sink;

@@ -520,3 +520,32 @@ fn tenant_cells_are_checked_before_anything_is_sent() {
     assert_eq!(env.emu.stats()["requests"], 0);
     assert!(!out.exists());
 }
+
+#[test]
+fn an_excluded_account_is_protected_in_every_tenant() {
+    let n = 3;
+    let env = Env::start(five_tenants(n, |_, _| {}));
+    let input = env.write("msp.csv", &msp_csv(n));
+    let out = env.path("results.csv");
+    env.apply(&input)
+        .results(&out)
+        .args(&["--exclude-user", EVERYWHERE])
+        .expect_exit(0);
+    for id in TENANT_IDS {
+        let users = env.emu.tenant_users(id).unwrap();
+        for u in users["users"].as_array().unwrap() {
+            if u["upn"] == EVERYWHERE {
+                assert_eq!(u["perUserMfaState"], "disabled", "tenant {id}: {u}");
+                assert_eq!(u["writes"], 0, "tenant {id}: {u}");
+            }
+        }
+    }
+    let protected: Vec<_> = results(&out)
+        .into_iter()
+        .filter(|r| r.user == EVERYWHERE)
+        .collect();
+    assert_eq!(protected.len(), 5);
+    for r in &protected {
+        assert_ne!(r.status, Status::Applied, "{r:?}");
+    }
+}
