@@ -21,7 +21,9 @@
 //! - [`action`]: the `Action` enum, its aliases, the calls and permissions each needs.
 //! - `rollout`: `apply`/`plan` as its steps: prepare → sign in → execute → finish → emit;
 //!   `connect`: signing in and the permission check (also the `check` command);
-//!   `exclusions`: the protected accounts of `--exclude FILE` and `--exclude-user KEY`.
+//!   `exclusions`: the protected accounts of `--exclude FILE` and `--exclude-user KEY`;
+//!   `rollout/tenants.rs`: an input with a tenant column (issue 20), each tenant signed in
+//!   and run by its own engine, concurrently, into the one journal.
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
 //!   retries); beside it `settings` (validated once by `config`: types such as `BatchSize`
 //!   and `Pace` cannot hold a value the engine would have to re-check), `pacer` (the adaptive
@@ -31,7 +33,8 @@
 //!   and the one retry rule for batch and item statuses (`RetryClass`).
 //! - [`journal`]: the results CSV: the run's sink (append on its own thread), `--resume`
 //!   matching, read back, compaction.
-//! - `report`: summaries (text, JSON, HTML) and `emit`, the one way a summary is put out.
+//! - `report`: summaries (text, JSON, HTML) and `emit`, the one way a summary is put out;
+//!   `TenantLine`, one tenant's line in a many-tenant run's summary.
 //! - `rollback`: the undo file of a finished run.
 //! - `selection`: `--all-users`, `--filter`, `--group` resolved through Graph into a users
 //!   file before the first read or write (for `export`, `plan`, `apply`); `export`: the
