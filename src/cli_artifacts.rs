@@ -1,23 +1,24 @@
 //! What is generated from the clap definitions in `cli` rather than written by hand, so it
 //! can never drift from the flags the tool takes: the shell completion scripts
-//! (`mfa-rollout completions SHELL`) and the manual pages (`mfa-rollout man`).
+//! (`mfa-rollout completions SHELL`) and the manual pages (`mfa-rollout man`). It is handed
+//! the clap `Command` and the options already read, so it sees no clap types of `cli`.
 
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::error::Error;
 
 /// The name the scripts complete and the pages are titled with.
 const BIN_NAME: &str = "mfa-rollout";
 
-/// `completions SHELL`: the script on stdout.
-pub(crate) fn completions(args: &CompletionsArgs) -> Result<(), Error> {
+/// `completions SHELL`: the script for `command` on stdout.
+pub(crate) fn completions(
+    shell: clap_complete::Shell,
+    mut command: clap::Command,
+) -> Result<(), Error> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), BIN_NAME, &mut script);
-    if args.shell == clap_complete::Shell::Bash {
+    clap_complete::generate(shell, &mut command, BIN_NAME, &mut script);
+    if shell == clap_complete::Shell::Bash {
         script = fix_bash_states(&script).into_bytes();
     }
     to_stdout(&script)
@@ -36,10 +37,10 @@ fn fix_bash_states(script: &[u8]) -> String {
     script.replace(&arm_spelling, &loop_spelling)
 }
 
-/// `man`: the main page on stdout, or every page into `--out-dir`.
-pub(crate) fn man(args: &ManArgs) -> Result<(), Error> {
-    let command = Cli::command().name(BIN_NAME);
-    if let Some(dir) = &args.out_dir {
+/// `man`: `command`'s main page on stdout, or every page into `--out-dir`.
+pub(crate) fn man(out_dir: Option<&Path>, command: clap::Command) -> Result<(), Error> {
+    let command = command.name(BIN_NAME);
+    if let Some(dir) = out_dir {
         return write_pages(command, dir);
     }
     let mut page = Vec::new();
@@ -82,7 +83,7 @@ mod tests {
         let mut raw = Vec::new();
         clap_complete::generate(
             clap_complete::Shell::Bash,
-            &mut Cli::command(),
+            &mut crate::run::command_line(),
             BIN_NAME,
             &mut raw,
         );

@@ -4,13 +4,18 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command, OutputArgs, ValidateArgs};
 use crate::config;
 use crate::error::{Completion, Error};
 use crate::figures::{count, thousands};
 use crate::input;
+
+/// The command line's clap definition, which completions and manual pages are made from.
+pub(crate) fn command_line() -> clap::Command {
+    Cli::command()
+}
 
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> u8
@@ -89,11 +94,11 @@ pub(crate) fn run(cli: &Cli, argv: &[OsString]) -> Result<Completion, Error> {
             Ok(Completion::AllGood)
         }
         Command::Completions(args) => {
-            crate::cli_artifacts::completions(args)?;
+            crate::cli_artifacts::completions(args.shell, command_line())?;
             Ok(Completion::AllGood)
         }
         Command::Man(args) => {
-            crate::cli_artifacts::man(args)?;
+            crate::cli_artifacts::man(args.out_dir.as_deref(), command_line())?;
             Ok(Completion::AllGood)
         }
     }
