@@ -55,18 +55,7 @@ fn three_tenants() -> EmulatorConfig {
 }
 
 async fn sign_in(emu: &EmulatorHandle, tenant: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", emu.base_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &emu.client_id()),
-            ("client_secret", &emu.client_secret()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    crate::util::token_request(emu, &reqwest::Client::new(), tenant).await
 }
 
 async fn token(emu: &EmulatorHandle, tenant: &str) -> String {

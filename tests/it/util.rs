@@ -348,17 +348,15 @@ pub(crate) fn mail_user(
     }
 }
 
-/// An app-only access token from the emulator's login route (client credentials, secret).
-pub(crate) async fn client_credentials_token(
+/// The emulator's answer to a client-credentials sign-in (secret) at `tenant`'s token
+/// endpoint (its id or a domain): status and JSON body.
+pub(crate) async fn token_request(
     emu: &EmulatorHandle,
     http: &reqwest::Client,
-) -> String {
+    tenant: &str,
+) -> (u16, Value) {
     let r = http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            emu.base_url(),
-            emu.tenant_id()
-        ))
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", emu.base_url()))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &emu.client_id()),
@@ -368,8 +366,16 @@ pub(crate) async fn client_credentials_token(
         .send()
         .await
         .expect("token request");
-    assert_eq!(r.status().as_u16(), 200);
-    let v: Value = r.json().await.expect("token json");
+    (r.status().as_u16(), r.json().await.expect("token json"))
+}
+
+/// An app-only access token from the emulator's login route (client credentials, secret).
+pub(crate) async fn client_credentials_token(
+    emu: &EmulatorHandle,
+    http: &reqwest::Client,
+) -> String {
+    let (status, v) = token_request(emu, http, &emu.tenant_id()).await;
+    assert_eq!(status, 200);
     v["access_token"]
         .as_str()
         .expect("access token")
