@@ -238,7 +238,8 @@ pub struct ConnectionArgs {
         hide_env_values = true
     )]
     pub authority_host: Option<String>,
-    /// Directory (tenant) id or domain
+    /// Directory (tenant) id or domain; with an input's tenant column, the tenant of rows
+    /// whose cell is empty (not needed when every row names its tenant)
     #[arg(
         long,
         value_name = "ID",

@@ -35,13 +35,15 @@ pub(crate) enum SignIn {
     StaticToken(SecretString),
     /// App registration with a client secret from `AZURE_CLIENT_SECRET`.
     ClientSecret {
-        tenant: String,
+        /// `--tenant-id`; `None` for an input whose tenant column names every row's tenant
+        /// ([`SignIn::missing_tenant`] refuses it for one tenant). So for the other app modes.
+        tenant: Option<String>,
         client_id: String,
         secret: SecretString,
     },
     /// App registration with a certificate (PEM or PFX, with its private key).
     Certificate {
-        tenant: String,
+        tenant: Option<String>,
         client_id: String,
         path: PathBuf,
         password: Option<SecretString>,
@@ -51,7 +53,7 @@ pub(crate) enum SignIn {
     DeviceCode { tenant: String, client_id: String },
     /// Workload identity federation: the token in `token_file` is the client assertion.
     WorkloadIdentity {
-        tenant: String,
+        tenant: Option<String>,
         client_id: String,
         token_file: PathBuf,
     },
@@ -115,6 +117,30 @@ impl AuthMode {
                     "--auth must be one of auto, secret, certificate, workload-identity, managed-identity, azure-cli, device-code, token; got {text:?}"
                 ))
             })
+    }
+}
+
+/// The error of a sign-in that needs a tenant and was given none.
+fn no_tenant(what: &str) -> Error {
+    Error::Auth(format!(
+        "{what} needs the tenant: pass --tenant-id or set AZURE_TENANT_ID (or name each row's tenant in a tenant column)"
+    ))
+}
+
+impl SignIn {
+    /// The error of an app sign-in without a tenant, for a run in one tenant (a many-tenant
+    /// input names each row's tenant instead, rollout/tenants.rs); checked before anything is
+    /// sent.
+    pub(crate) fn missing_tenant(&self) -> Option<Error> {
+        let what = match self {
+            SignIn::ClientSecret { tenant: None, .. } => "AZURE_CLIENT_SECRET",
+            SignIn::Certificate { tenant: None, .. } => {
+                "--certificate (AZURE_CLIENT_CERTIFICATE_PATH)"
+            }
+            SignIn::WorkloadIdentity { tenant: None, .. } => "AZURE_FEDERATED_TOKEN_FILE",
+            _ => return None,
+        };
+        Some(no_tenant(what))
     }
 }
 
@@ -371,13 +397,10 @@ impl Setup<'_> {
         value.filter(|t| !t.trim().is_empty()).cloned()
     }
 
-    /// The tenant and app a mode needs, or the line saying which is missing.
-    fn app(&self, what: &str) -> Result<(String, String), Error> {
-        let tenant = Self::flag(self.args.tenant_id.as_ref()).ok_or_else(|| {
-            Error::Auth(format!(
-                "{what} needs the tenant: pass --tenant-id or set AZURE_TENANT_ID"
-            ))
-        })?;
+    /// The tenant (when named: a many-tenant input names its own, rollout/tenants.rs) and the
+    /// app an app mode needs, or the line saying the app is missing.
+    fn app(&self, what: &str) -> Result<(Option<String>, String), Error> {
+        let tenant = Self::flag(self.args.tenant_id.as_ref());
         let client_id = Self::flag(self.args.client_id.as_ref()).ok_or_else(|| {
             Error::Auth(format!(
                 "{what} needs the app: pass --client-id or set AZURE_CLIENT_ID"
@@ -492,7 +515,9 @@ impl Setup<'_> {
             }
             AuthMode::DeviceCode => {
                 if args.device_code || self.requested()? == Some(mode) {
+                    // A person signs in to one tenant: it is always named.
                     let (tenant, client_id) = self.app("--device-code")?;
+                    let tenant = tenant.ok_or_else(|| no_tenant("--device-code"))?;
                     Ok(SignIn::DeviceCode { tenant, client_id })
                 } else {
                     Err("only when asked (--device-code or --auth device-code)".into())
@@ -1129,16 +1154,31 @@ mod tests {
     #[test]
     fn a_mode_set_up_without_its_tenant_is_that_modes_error_not_the_next_mode() {
         // clap reads AZURE_TENANT_ID itself; the flag's absence stands for an unset variable.
-        let err = connect_with(
+        // The mode is chosen (a many-tenant input names the tenants); one tenant is refused.
+        let c = connect_with(
             &["--client-id", "app"],
             &[("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token")],
         )
-        .err()
-        .expect("no tenant");
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(c.sign_in, SignIn::WorkloadIdentity { tenant: None, .. }),
+            "{}",
+            c.chosen
+        );
+        let err = c.sign_in.missing_tenant().expect("no tenant");
         assert!(
             err.to_string()
                 .contains("AZURE_FEDERATED_TOKEN_FILE needs the tenant"),
             "{err}"
+        );
+        let device = connect_with(&["--client-id", "app", "--device-code"], &[])
+            .err()
+            .expect("a person signs in to a named tenant");
+        assert!(
+            device
+                .to_string()
+                .contains("--device-code needs the tenant"),
+            "{device}"
         );
     }
 

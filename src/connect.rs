@@ -49,6 +49,10 @@ pub(crate) async fn connect(
     sandbox_users: &[String],
     sandbox_by_mail: bool,
 ) -> Result<Connected, Error> {
+    // An app sign-in without its tenant sends nothing (its tenant is named below).
+    if let Some(e) = connection.sign_in.missing_tenant() {
+        return Err(e);
+    }
     let http = GraphClient::http_client();
     // The resource a managed identity or the Azure CLI is asked for: the cloud's Graph.
     let resource = connection.scope.trim_end_matches("/.default").to_string();
@@ -89,7 +93,7 @@ pub(crate) async fn connect(
             (
                 Credential::Certificate {
                     authority: connection.authority,
-                    tenant,
+                    tenant: tenant.unwrap_or_default(),
                     client_id,
                     scope: connection.scope,
                     cert,
@@ -117,7 +121,7 @@ pub(crate) async fn connect(
         } => (
             Credential::Federated {
                 authority: connection.authority,
-                tenant,
+                tenant: tenant.unwrap_or_default(),
                 client_id,
                 scope: connection.scope,
                 token_file,
@@ -149,7 +153,7 @@ pub(crate) async fn connect(
         } => (
             Credential::ClientSecret {
                 authority: connection.authority,
-                tenant,
+                tenant: tenant.unwrap_or_default(),
                 client_id,
                 secret,
                 scope: connection.scope,

@@ -43,9 +43,9 @@ fn named_tenant(c: &Connection) -> Option<&str> {
     match &c.sign_in {
         SignIn::ClientSecret { tenant, .. }
         | SignIn::Certificate { tenant, .. }
-        | SignIn::DeviceCode { tenant, .. }
-        | SignIn::WorkloadIdentity { tenant, .. } => Some(tenant.as_str()),
-        SignIn::AzureCli { tenant } => tenant.as_deref(),
+        | SignIn::WorkloadIdentity { tenant, .. }
+        | SignIn::AzureCli { tenant } => tenant.as_deref(),
+        SignIn::DeviceCode { tenant, .. } => Some(tenant.as_str()),
         SignIn::Sandbox { .. } | SignIn::StaticToken(_) | SignIn::ManagedIdentity { .. } => None,
     }
 }
@@ -54,7 +54,8 @@ fn named_tenant(c: &Connection) -> Option<&str> {
 /// tenant cell is `--tenant-id`'s (normalized as the cells are). Before anything is sent.
 pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<(), Error> {
     let Some(column) = loaded.tenant_column.clone() else {
-        return Ok(());
+        // One tenant: the sign-in must name it.
+        return c.sign_in.missing_tenant().map_or(Ok(()), Err);
     };
     let mode = match &c.sign_in {
         SignIn::ClientSecret { .. }
@@ -110,7 +111,8 @@ pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<
 /// The same sign-in, against `tenant`'s token endpoint (the one app, the one credential).
 fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
     let copy = |s: &SecretString| SecretString::from(s.expose_secret().to_owned());
-    let tenant = tenant.to_string();
+    let named = tenant.to_string();
+    let tenant = Some(named.clone());
     let sign_in = match &c.sign_in {
         SignIn::ClientSecret {
             client_id, secret, ..
@@ -142,12 +144,10 @@ fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
             token_file: token_file.clone(),
         },
         SignIn::DeviceCode { client_id, .. } => SignIn::DeviceCode {
-            tenant,
+            tenant: named,
             client_id: client_id.clone(),
         },
-        SignIn::AzureCli { .. } => SignIn::AzureCli {
-            tenant: Some(tenant),
-        },
+        SignIn::AzureCli { .. } => SignIn::AzureCli { tenant },
         // Refused by `prepare_input` before anything is sent.
         SignIn::Sandbox { .. } | SignIn::StaticToken(_) | SignIn::ManagedIdentity { .. } => {
             return Err("this sign-in reaches one tenant only".to_string());

@@ -538,3 +538,85 @@ fn an_excluded_account_is_protected_in_every_tenant() {
         assert_ne!(r.status, Status::Applied, "{r:?}");
     }
 }
+
+#[test]
+fn app_sign_in_needs_no_tenant_id_when_every_row_names_its_tenant() {
+    let n = 3;
+    let pfx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pfx");
+    // The one app's secret, then its certificate, each against every row's own tenant.
+    for mode in ["secret", "certificate"] {
+        let mut config = five_tenants(n, |_, _| {});
+        config.certificates = vec![std::fs::read_to_string(pfx.join("cert.pem")).unwrap()];
+        let env = Env::start(config);
+        let input = env.write("msp.csv", &msp_csv(n));
+        let out = env.path("results.csv");
+        let mut run = env
+            .apply(&input)
+            .results(&out)
+            .env_remove("AZURE_TENANT_ID")
+            .labelled(mode);
+        if mode == "certificate" {
+            run = run
+                .env_remove("AZURE_CLIENT_SECRET")
+                .env("AZURE_CLIENT_CERTIFICATE_PATH", pfx.join("nopass.pfx"));
+        }
+        run.expect_exit(0);
+        for t in 0..5 {
+            assert_tenant_done(&env, t, n);
+        }
+        assert_eq!(results(&out).len(), 5 * (n + 1), "{mode}");
+    }
+}
+
+#[test]
+fn a_row_without_a_tenant_and_no_tenant_id_is_refused_naming_the_row_and_column() {
+    let env = Env::start(five_tenants(1, |_, _| {}));
+    let input = env.write(
+        "msp.csv",
+        "tenant,upn,action\ncontoso.onmicrosoft.com,user000@contoso.onmicrosoft.com,enforce\n,user000@fabrikam.onmicrosoft.com,enforce\n",
+    );
+    let out = env.path("results.csv");
+    let refused = env
+        .apply(&input)
+        .results(&out)
+        .env_remove("AZURE_TENANT_ID")
+        .expect_exit(2)
+        .stderr_has("row 3: column 'tenant' is empty and no --tenant-id");
+    assert_eq!(
+        refused.stderr.trim().lines().count(),
+        1,
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.emu.stats()["requests"], 0);
+    assert!(!out.exists());
+    // With --tenant-id the empty cell is that tenant's.
+    env.apply(&input)
+        .results(&out)
+        .env_remove("AZURE_TENANT_ID")
+        .args(&["--tenant-id", DOMAINS[1]])
+        .expect_exit(0);
+    let fabrikam = env.emu.tenant_users(TENANT_IDS[1]).unwrap();
+    assert_eq!(
+        state_of(&fabrikam, "user000@fabrikam.onmicrosoft.com"),
+        "enforced"
+    );
+}
+
+#[test]
+fn a_one_tenant_input_without_a_tenant_id_is_refused_before_anything_is_sent() {
+    let env = Env::start(five_tenants(1, |_, _| {}));
+    let input = env.write(
+        "users.csv",
+        "upn,action\nuser000@contoso.onmicrosoft.com,enforce\n",
+    );
+    let out = env.path("results.csv");
+    env.apply(&input)
+        .results(&out)
+        .env_remove("AZURE_TENANT_ID")
+        .expect_exit(3)
+        .stderr_has("AZURE_CLIENT_SECRET needs the tenant: pass --tenant-id");
+    assert_eq!(env.emu.stats()["requests"], 0);
+    assert_eq!(env.emu.stats()["token_grants"], 0);
+    assert!(!out.exists());
+}

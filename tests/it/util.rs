@@ -229,6 +229,12 @@ impl Invocation {
         self
     }
 
+    /// Runs without the variable `key` (e.g. `AZURE_TENANT_ID`, which [`Env::command`] sets).
+    pub(crate) fn env_remove(mut self, key: &str) -> Invocation {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Names this case in the message of a failed check.
     pub(crate) fn labelled(mut self, label: impl Into<String>) -> Invocation {
         self.label = label.into();
