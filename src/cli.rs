@@ -132,7 +132,8 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Only check what this input file's actions need
+    /// Only check what this input file's actions need; with a tenant column, sign in to
+    /// every tenant it names and say which are ready (exit 0 only when all are)
     #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
     /// One action for every row of INPUT (as for apply)

@@ -402,6 +402,10 @@ pub(crate) fn check(settings: CheckSettings) -> Result<crate::error::Completion,
     let (actions, mail_lookup): (BTreeSet<Action>, Option<bool>) = match &input {
         Some((path, options)) => {
             let loaded = crate::input::load(path, options)?;
+            if loaded.tenant_column.is_some() {
+                // A tenant column: every tenant it names is checked on its own.
+                return crate::rollout::check_tenants(loaded, &connection, &output);
+            }
             let actions = loaded
                 .jobs
                 .iter()

@@ -23,7 +23,9 @@
 //!   `connect`: signing in and the permission check (also the `check` command);
 //!   `exclusions`: the protected accounts of `--exclude FILE` and `--exclude-user KEY`;
 //!   `rollout/tenants.rs`: an input with a tenant column (issue 20), each tenant signed in
-//!   and run by its own engine, concurrently, into the one journal.
+//!   and run by its own engine, concurrently, into the one journal;
+//!   `rollout/tenant_check.rs`: `check` over such an input, each tenant's sign-in and
+//!   permissions.
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
 //!   retries); beside it `settings` (validated once by `config`: types such as `BatchSize`
 //!   and `Pace` cannot hold a value the engine would have to re-check), `pacer` (the adaptive

@@ -23,7 +23,10 @@ use crate::report::{HtmlReport, RunStats, Tally};
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 mod selected;
+mod tenant_check;
 mod tenants;
+
+pub(crate) use tenant_check::check as check_tenants;
 
 /// Runs `apply` or `plan`: prepare → sign in → execute → finish → emit.
 pub(crate) fn run(

@@ -109,7 +109,7 @@ pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<
 }
 
 /// The same sign-in, against `tenant`'s token endpoint (the one app, the one credential).
-fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
+pub(super) fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
     let copy = |s: &SecretString| SecretString::from(s.expose_secret().to_owned());
     let named = tenant.to_string();
     let tenant = Some(named.clone());
@@ -164,10 +164,10 @@ fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
 }
 
 /// A tenant's share of a step, as one future among the others.
-type Task<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+pub(super) type Task<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// Polls every future in this one task until all are done; their outputs in order.
-async fn join_all<T>(futures: Vec<Task<'_, T>>) -> Vec<T> {
+pub(super) async fn join_all<T>(futures: Vec<Task<'_, T>>) -> Vec<T> {
     let mut futures: Vec<Option<Task<'_, T>>> = futures.into_iter().map(Some).collect();
     let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(move |cx| {

@@ -620,3 +620,78 @@ fn a_one_tenant_input_without_a_tenant_id_is_refused_before_anything_is_sent() {
     assert_eq!(env.emu.stats()["token_grants"], 0);
     assert!(!out.exists());
 }
+
+#[test]
+fn check_signs_in_to_every_tenant_and_says_which_are_not_ready() {
+    // Tenant 2 never consented; tenant 3's admin withheld the state-change permission.
+    let config = five_tenants(2, |t, spec| match t {
+        2 => spec.consented = false,
+        3 => spec.withheld_permissions = vec!["Policy.ReadWrite.AuthenticationMethod".into()],
+        _ => {}
+    });
+    let env = Env::start(config);
+    let input = env.write("msp.csv", &msp_csv(2));
+    let mut cmd = env.check(Some(&input));
+    cmd.env_remove("AZURE_TENANT_ID");
+    let out = Invocation::from(cmd)
+        .expect_exit(3)
+        .stderr_has("2 of 5 tenants not ready");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "one line per tenant: {}", out.stdout);
+    for (t, line) in lines.iter().enumerate() {
+        let name = if t % 2 == 0 {
+            DOMAINS[t]
+        } else {
+            TENANT_IDS[t]
+        };
+        assert!(line.starts_with(&format!("tenant {name} ")), "{line}");
+        match t {
+            2 => assert!(
+                line.contains("NOT READY: not signed in:") && line.contains("AADSTS7000229"),
+                "{line}"
+            ),
+            3 => assert!(
+                line.contains(
+                    "NOT READY: lacks Policy.ReadWrite.AuthenticationMethod (for enable, enforce, disable)"
+                ),
+                "{line}"
+            ),
+            _ => assert!(
+                line.contains(&format!("ready (tenant {}", TENANT_IDS[t])),
+                "{line}"
+            ),
+        }
+    }
+    for id in TENANT_IDS {
+        let stats = env.emu.tenant_stats(id).unwrap();
+        assert_eq!(stats["writes"], 0, "check changes nothing: {stats}");
+    }
+    // --json: one object per tenant, ready or with its reason.
+    let mut cmd = env.check(Some(&input));
+    cmd.arg("--json");
+    let out = Invocation::from(cmd).expect_exit(3);
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ready: Vec<bool> = json["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ready"].as_bool().unwrap())
+        .collect();
+    assert_eq!(ready, [true, true, false, false, true], "{json}");
+    assert_eq!(
+        json["tenants"][3]["missing"][0]["needs_one_of"][0],
+        "Policy.ReadWrite.AuthenticationMethod"
+    );
+    // Consented, the permission granted: every tenant ready, exit 0.
+    let mut fixed = env.emu.current_state();
+    fixed.tenants[1].consented = true;
+    fixed.tenants[2].withheld_permissions.clear();
+    let later = Env::start(fixed);
+    let out = Invocation::from(later.check(Some(&input))).expect_exit(0);
+    assert_eq!(
+        out.stdout.matches(" ready (tenant ").count(),
+        5,
+        "{}",
+        out.stdout
+    );
+}
