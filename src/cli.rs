@@ -212,6 +212,10 @@ pub struct SelectionArgs {
     /// as it is, instead of INPUT; with --all-users, the members among them
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Select in each of these customer tenants (one tenant id or verified domain a line,
+    /// or a CSV with a tenant column), each signed in to and run on its own
+    #[arg(long, value_name = "FILE")]
+    pub tenants: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

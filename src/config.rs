@@ -215,6 +215,12 @@ pub(crate) fn export(
     args: &ExportArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(ExportSettings, Connection), Error> {
+    if args.selection.tenants.is_some() {
+        return Err(Error::Usage(
+            "export does not take --tenants yet: export each tenant on its own with --tenant-id"
+                .into(),
+        ));
+    }
     let selection = selection(&args.selection)?.unwrap_or(Selection::Users {
         guests: true,
         filter: None,
@@ -689,10 +695,12 @@ pub(crate) struct RolloutSettings {
 pub(crate) enum Users {
     /// An input file (its own actions, or `--action`).
     Input(PathBuf),
-    /// A selection's users, each given `actions` (`--action`).
+    /// A selection's users, each given `actions` (`--action`); in every tenant of the
+    /// `--tenants` file when given (rollout/tenant_selection.rs).
     Selection {
         selection: Selection,
         actions: Vec<Action>,
+        tenants: Option<PathBuf>,
     },
 }
 
@@ -714,9 +722,12 @@ fn input_only_flags(a: &InputArgs) -> Vec<&'static str> {
 
 /// Whose rows `apply`/`plan` do: INPUT, or the selection with `--action` (clap has refused
 /// both, and neither).
-fn users(input: &InputArgs, selection: &SelectionArgs) -> Result<Users, Error> {
-    let chosen = self::selection(selection)?;
+fn users(input: &InputArgs, selection_args: &SelectionArgs) -> Result<Users, Error> {
+    let chosen = self::selection(selection_args)?;
     match (&input.input, chosen) {
+        (Some(_), None) if selection_args.tenants.is_some() => Err(Error::Usage(
+            "--tenants names the tenants of a selection (--all-users, --group, --filter); an input file names each row's tenant in a tenant column instead".into(),
+        )),
         (Some(path), None) => Ok(Users::Input(path.clone())),
         (None, Some(selection)) => {
             let what = selection.describe();
@@ -732,7 +743,11 @@ fn users(input: &InputArgs, selection: &SelectionArgs) -> Result<Users, Error> {
             };
             let actions =
                 Action::parse_combo(text).map_err(|e| Error::Usage(format!("--action: {e}")))?;
-            Ok(Users::Selection { selection, actions })
+            Ok(Users::Selection {
+                selection,
+                actions,
+                tenants: selection_args.tenants.clone(),
+            })
         }
         (Some(_), Some(selection)) => Err(Error::Usage(format!(
             "INPUT and {} both name the users: give one",

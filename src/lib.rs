@@ -25,7 +25,8 @@
 //!   `rollout/tenants.rs`: an input with a tenant column (issue 20), each tenant signed in
 //!   and run by its own engine, concurrently, into the one journal;
 //!   `rollout/tenant_check.rs`: `check` over such an input, each tenant's sign-in and
-//!   permissions.
+//!   permissions; `rollout/tenant_selection.rs`: a selection in every tenant of
+//!   `--tenants FILE`, listed per tenant, then run as such an input.
 //! - `engine`: per-job state machines (pure) and the async scheduler (batching, pacing,
 //!   retries); beside it `settings` (validated once by `config`: types such as `BatchSize`
 //!   and `Pace` cannot hold a value the engine would have to re-check), `pacer` (the adaptive

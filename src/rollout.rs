@@ -24,6 +24,7 @@ use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
 mod selected;
 mod tenant_check;
+mod tenant_selection;
 mod tenants;
 
 pub(crate) use tenant_check::check as check_tenants;
@@ -53,16 +54,43 @@ pub(crate) fn run(
             if loaded.tenant_column.is_some() {
                 // A tenant column: each tenant signs in and runs on its own.
                 let prepared = prepare(r, &connection, loaded)?;
-                return tenants::run(r, &connection, &exclusions, prepared, &runtime, argv);
+                let earlier = tenants::Earlier::new();
+                return tenants::run(
+                    r,
+                    &connection,
+                    &exclusions,
+                    prepared,
+                    &runtime,
+                    argv,
+                    earlier,
+                );
             }
             let prepared = prepare(r, &connection, loaded)?;
             let connected = sign_in(r, connection, &prepared, &runtime)?;
             (prepared, connected)
         }
         // The selection is resolved once signed in, before the first user is read.
-        Users::Selection { selection, actions } => {
-            selected::prepare(r, connection, &runtime, selection, actions)?
+        Users::Selection {
+            selection,
+            actions,
+            tenants: Some(file),
+        } => {
+            return tenant_selection::run(
+                r,
+                &connection,
+                &exclusions,
+                &runtime,
+                argv,
+                selection,
+                actions,
+                file,
+            );
         }
+        Users::Selection {
+            selection,
+            actions,
+            tenants: None,
+        } => selected::prepare(r, connection, &runtime, selection, actions)?,
     };
     let Prepared {
         opened,

@@ -17,6 +17,8 @@
 //! - `validate`: one row → a job or a problem, by chunks, in parallel.
 //! - `duplicates`: the same user on several rows (the rule is documented there).
 //! - `cell_text`: cleaning cells and quoting them in one-line messages.
+//! - `tenant_key`: a tenant cell (id or verified domain); `tenant_list`: the `--tenants`
+//!   file of a selection over many tenants.
 
 mod cell_text;
 mod char_name;
@@ -28,6 +30,7 @@ mod hidden_rows;
 mod number_format;
 mod rows;
 mod tenant_key;
+mod tenant_list;
 mod user_key;
 mod validate;
 mod workbook;
@@ -49,6 +52,7 @@ pub(crate) use cell_text::shown;
 pub(crate) use header::UserKind;
 pub use tenant_key::TENANT_COLUMN;
 pub(crate) use tenant_key::check_tenant;
+pub(crate) use tenant_list::load_tenants;
 pub(crate) use user_key::{check_user, is_object_id, same_user, user_chars};
 
 use header::Columns;

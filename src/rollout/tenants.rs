@@ -50,6 +50,28 @@ fn named_tenant(c: &Connection) -> Option<&str> {
     }
 }
 
+/// Refuses (exit 2, before anything is sent) a sign-in that reaches one tenant only, for a
+/// run over many (`what` says why it is one: a tenant column, `--tenants`).
+pub(super) fn check_mode(c: &Connection, what: &str) -> Result<(), Error> {
+    let why = match &c.sign_in {
+        SignIn::ClientSecret { .. }
+        | SignIn::Certificate { .. }
+        | SignIn::WorkloadIdentity { .. }
+        | SignIn::AzureCli { .. } => return Ok(()),
+        SignIn::Sandbox { .. } => {
+            "--sandbox serves one tenant; rehearse a many-tenant run against `mfa-rollout emulator --tenant FILE` (a tenant file with a tenants list) with --graph-url and --authority-host"
+        }
+        SignIn::StaticToken(_) => "a static token (GRAPH_ACCESS_TOKEN) is for one tenant",
+        SignIn::ManagedIdentity { .. } => "a managed identity signs in to its own tenant only",
+        SignIn::DeviceCode { .. } => {
+            "device code sign-in asks a person once per tenant; sign in as the app (secret, certificate or workload identity)"
+        }
+    };
+    Err(Error::Usage(format!(
+        "{what}, so each tenant is signed in to on its own, and {why}"
+    )))
+}
+
 /// Checks that this sign-in can reach many tenants and gives every row its tenant: an empty
 /// tenant cell is `--tenant-id`'s (normalized as the cells are). Before anything is sent.
 pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<(), Error> {
@@ -57,27 +79,7 @@ pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<
         // One tenant: the sign-in must name it.
         return c.sign_in.missing_tenant().map_or(Ok(()), Err);
     };
-    let mode = match &c.sign_in {
-        SignIn::ClientSecret { .. }
-        | SignIn::Certificate { .. }
-        | SignIn::WorkloadIdentity { .. }
-        | SignIn::AzureCli { .. } => None,
-        SignIn::Sandbox { .. } => Some(
-            "--sandbox serves one tenant; rehearse a many-tenant run against `mfa-rollout emulator --tenant FILE` (a tenant file with a tenants list) with --graph-url and --authority-host",
-        ),
-        SignIn::StaticToken(_) => Some("a static token (GRAPH_ACCESS_TOKEN) is for one tenant"),
-        SignIn::ManagedIdentity { .. } => {
-            Some("a managed identity signs in to its own tenant only")
-        }
-        SignIn::DeviceCode { .. } => Some(
-            "device code sign-in asks a person once per tenant; sign in as the app (secret, certificate or workload identity)",
-        ),
-    };
-    if let Some(why) = mode {
-        return Err(Error::Usage(format!(
-            "the input has a tenant column ('{column}'), so each row's tenant is signed in to on its own, and {why}"
-        )));
-    }
+    check_mode(c, &format!("the input has a tenant column ('{column}')"))?;
     let default = match named_tenant(c) {
         Some(t) => match crate::input::check_tenant(t) {
             Ok(key) => Some(key),
@@ -222,6 +224,11 @@ struct TenantWork {
     items: Vec<WorkItem>,
 }
 
+/// Sign-ins made before the run (a selection over `--tenants` signs in to resolve it): each
+/// tenant's connection, or why it has none (its stop reason). Tenants without rows get a line
+/// in the summary all the same.
+pub(super) type Earlier = HashMap<String, Result<connect::Connected, String>>;
+
 /// Why a tenant's engine stopped, as its summary line says it; `None` when it finished (or
 /// stopped at `--limit`, which is planned).
 fn stop_reason(stop: &Stop) -> Option<String> {
@@ -243,6 +250,7 @@ pub(super) fn run(
     prepared: Prepared,
     runtime: &tokio::runtime::Runtime,
     argv: &[OsString],
+    mut earlier: Earlier,
 ) -> Result<Completion, Error> {
     let Prepared {
         opened,
@@ -278,15 +286,19 @@ pub(super) fn run(
         .iter()
         .map(|share| {
             let c = for_tenant(connection, &share.tenant);
+            let before = earlier.remove(&share.tenant);
             let actions: BTreeSet<Action> = share
                 .items
                 .iter()
                 .flat_map(|w| w.actions[w.start_at..].iter().copied())
                 .collect();
             Box::pin(async move {
-                let connected = connect::connect(c?, &[], by_mail)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let connected = match before {
+                    Some(done) => done?,
+                    None => connect::connect(c?, &[], by_mail)
+                        .await
+                        .map_err(|e| format!("not signed in: {e}"))?,
+                };
                 connect::check_permissions(&connected.client, &actions, r.dry_run, by_mail)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -310,16 +322,28 @@ pub(super) fn run(
             Ok(_) => {}
             Err(e) => {
                 // Said even with --quiet: the run will not finish this tenant.
-                eprintln!("tenant {}: not signed in: {e}", share.tenant);
-                stops.insert(share.tenant.clone(), format!("not signed in: {e}"));
+                eprintln!("tenant {}: {e}", share.tenant);
+                stops.insert(share.tenant.clone(), e.clone());
             }
         }
     }
-    if !shares.is_empty() && stops.len() == shares.len() {
+    // Tenants signed in to before, without rows here: a line each (those that failed, why).
+    let mut rowless: Vec<String> = earlier.keys().cloned().collect();
+    rowless.sort();
+    for tenant in &rowless {
+        if let Some(Err(e)) = earlier.get(tenant) {
+            eprintln!("tenant {tenant}: {e}");
+            stops.insert(tenant.clone(), e.clone());
+        }
+    }
+    drop(earlier);
+    order.extend(rowless.iter().cloned());
+    let tenants = shares.len() + rowless.len();
+    if tenants > 0 && stops.len() == tenants {
         // No tenant to work in: like a one-tenant run whose sign-in fails, nothing is made.
-        let reasons: Vec<String> = shares
+        let reasons: Vec<String> = order
             .iter()
-            .filter_map(|s| stops.get(&s.tenant).map(|e| format!("{}: {e}", s.tenant)))
+            .filter_map(|t| stops.get(t).map(|e| format!("{t}: {e}")))
             .collect();
         return Err(Error::Auth(format!(
             "no tenant could be signed in to; {}",

@@ -695,3 +695,194 @@ fn check_signs_in_to_every_tenant_and_says_which_are_not_ready() {
         out.stdout
     );
 }
+
+// ------------------------------------------------------------ selections over --tenants
+
+/// Tenants 0, 1 and 3 of [`five_tenants`] as a `--tenants` file (one by domain, one by id,
+/// one in a different case), each of `n` members plus a guest.
+fn three_of_five(n: usize, tweak: impl Fn(usize, &mut TenantSpec)) -> (EmulatorConfig, String) {
+    let mut config = five_tenants(n, tweak);
+    let guest = |t: usize| UserSpec {
+        upn: format!("guest_msp.example#EXT#@{}", DOMAINS[t]),
+        user_type: "Guest".into(),
+        ..UserSpec::default()
+    };
+    config.users.push(guest(0));
+    for t in 1..5 {
+        config.tenants[t - 1].users.push(guest(t));
+    }
+    let list = format!(
+        "# customers\n{}\n{}\n{}\n",
+        DOMAINS[0],
+        TENANT_IDS[1],
+        DOMAINS[3].to_uppercase()
+    );
+    (config, list)
+}
+
+/// Tenant `t`'s members (all but its guest) are enforced, each written once; its guest and
+/// every user of a tenant not selected are untouched.
+fn assert_members_enforced(env: &Env, t: usize, selected: bool) {
+    let users = env.emu.tenant_users(TENANT_IDS[t]).unwrap();
+    for u in users["users"].as_array().unwrap() {
+        let member = !u["upn"].as_str().unwrap().contains("#EXT#");
+        let want = if selected && member {
+            "enforced"
+        } else {
+            "disabled"
+        };
+        assert_eq!(u["perUserMfaState"], want, "tenant {t}: {u}");
+        assert_eq!(
+            u["writes"],
+            u64::from(want == "enforced"),
+            "tenant {t}: {u}"
+        );
+    }
+}
+
+#[test]
+fn all_users_over_three_tenants_changes_each_tenants_members_and_no_other_tenant() {
+    let n = 6;
+    let (config, list) = three_of_five(n, |_, _| {});
+    let env = Env::start(config);
+    let tenants = env.write("tenants.txt", &list);
+    let out = env.path("results.csv");
+    let done = env
+        .command_with(&["apply", "--all-users", "--action", "enforce"])
+        .results(&out)
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--json")
+        .env_remove("AZURE_TENANT_ID")
+        .expect_exit(0);
+    for t in 0..5 {
+        assert_members_enforced(&env, t, [0, 1, 3].contains(&t));
+    }
+    // One row per selected member, its tenant first after the fixed columns; each tenant's
+    // list beside the results, and the order they are numbered in.
+    let records = results(&out);
+    assert_eq!(
+        records.len(),
+        3 * (n + 1),
+        "n members and the shared user each"
+    );
+    let header = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",finished_at,tenant,userPrincipalName,displayName"),
+        "{header}"
+    );
+    let keys = [DOMAINS[0], TENANT_IDS[1], DOMAINS[3]];
+    for r in &records {
+        assert!(keys.contains(&r.extra[0].as_str()), "{r:?}");
+        assert_eq!(r.status, Status::Applied, "{r:?}");
+    }
+    assert_eq!(records[0].extra[0], DOMAINS[0]);
+    assert_eq!(records.last().unwrap().extra[0], DOMAINS[3]);
+    for key in keys {
+        assert!(
+            env.path(&format!("results.csv.{key}.users")).exists(),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("results.csv.tenants")).unwrap(),
+        format!("{}\n", keys.join("\n"))
+    );
+    let summary: Value = serde_json::from_str(&done.stdout).unwrap();
+    let lines = summary["tenants"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "{summary}");
+    for line in lines {
+        assert_eq!(line["rows"], n as u64 + 1, "{line}");
+        assert_eq!(line["finished"], true, "{line}");
+    }
+}
+
+#[test]
+fn a_tenant_that_cannot_be_selected_stops_alone_and_resume_selects_it_numbering_the_rest_the_same()
+{
+    let n = 5;
+    // Tenant 1 (the second listed) has not consented yet.
+    let (config, list) = three_of_five(n, |t, spec| spec.consented = t != 1);
+    let env = Env::start(config);
+    let tenants = env.write("tenants.txt", &list);
+    let out = env.path("results.csv");
+    let run = |env: &Env, extra: &[&str]| {
+        env.command_with(&["apply", "--all-users", "--action", "enforce"])
+            .results(&out)
+            .arg("--tenants")
+            .arg(&tenants)
+            .args(extra)
+            .env_remove("AZURE_TENANT_ID")
+    };
+    run(&env, &[])
+        .expect_exit(5)
+        .stderr_has(&format!("tenant {}: not signed in", TENANT_IDS[1]))
+        .stderr_has("AADSTS7000229");
+    assert_members_enforced(&env, 0, true);
+    assert_members_enforced(&env, 1, false);
+    assert_members_enforced(&env, 3, true);
+    let first = results(&out);
+    assert_eq!(first.len(), 2 * (n + 1));
+    assert!(
+        !env.path(&format!("results.csv.{}.users", TENANT_IDS[1]))
+            .exists()
+    );
+
+    // Consented now: --resume selects it, after the tenants listed before.
+    let mut fixed = env.emu.current_state();
+    fixed.tenants[0].consented = true;
+    let later = Env::start(fixed);
+    run(&later, &["--resume"]).expect_exit(0);
+    assert_members_enforced(&later, 1, true);
+    for t in [0, 3] {
+        let stats = later.emu.tenant_stats(TENANT_IDS[t]).unwrap();
+        assert_eq!(stats["writes"], 0, "tenant {t} was done before: {stats}");
+    }
+    let all = results(&out);
+    assert_eq!(all.len(), 3 * (n + 1));
+    // The rows of the first run keep their numbers; the new tenant's follow them.
+    for r in &first {
+        let again = all.iter().find(|a| a.row == r.row).unwrap();
+        assert_eq!((&again.user, &again.extra), (&r.user, &r.extra));
+    }
+    assert!(
+        all.iter()
+            .filter(|r| r.extra[0] == TENANT_IDS[1])
+            .all(|r| r.row > 2 * (n as u64 + 1) + 1)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("results.csv.tenants")).unwrap(),
+        format!("{}\n{}\n{}\n", DOMAINS[0], DOMAINS[3], TENANT_IDS[1])
+    );
+}
+
+#[test]
+fn a_bad_tenants_file_or_tenants_with_an_input_is_refused_before_anything_is_sent() {
+    let (config, _) = three_of_five(1, |_, _| {});
+    let env = Env::start(config);
+    let out = env.path("results.csv");
+    let bad = env.write("tenants.txt", "contoso.onmicrosoft.com\ncontoso\n");
+    env.command_with(&["apply", "--all-users", "--action", "enforce"])
+        .results(&out)
+        .arg("--tenants")
+        .arg(&bad)
+        .expect_exit(2)
+        .stderr_has("line 2: 'contoso' is not a tenant");
+    let input = env.write(
+        "u.csv",
+        "upn,action\nuser000@contoso.onmicrosoft.com,enforce\n",
+    );
+    env.apply(&input)
+        .results(&out)
+        .arg("--tenants")
+        .arg(&bad)
+        .expect_exit(2)
+        .stderr_has("--tenants names the tenants of a selection");
+    assert_eq!(env.emu.stats()["requests"], 0);
+    assert_eq!(env.emu.stats()["token_grants"], 0);
+    assert!(!out.exists());
+}

@@ -194,6 +194,15 @@ impl Env {
         self.subcommand("plan", input)
     }
 
+    /// `mfa-rollout ARGS…` against this emulator, `--quiet` (a selection instead of INPUT).
+    pub(crate) fn command_with(&self, args: &[&str]) -> Invocation {
+        let mut c = self.command();
+        c.args(args);
+        self.point_at_emulator(&mut c);
+        c.arg("--quiet");
+        Invocation::from(c)
+    }
+
     fn subcommand(&self, sub: &str, input: &Path) -> Invocation {
         let mut c = self.command();
         c.arg(sub).arg(input);

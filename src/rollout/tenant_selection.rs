@@ -1,0 +1,223 @@
+//! `apply`/`plan` on a selection (`--all-users`, `--filter`, `--group`) in every tenant of
+//! `--tenants FILE` (issue 20, docs/graph.md §14): each tenant is signed in to and its
+//! selection resolved on its own, all at once, each into its own users file beside the
+//! results (`RESULTS.TENANT.users`, the format of `RESULTS.users`), before its first user is
+//! read or written. `RESULTS.tenants` lists the tenants whose list is made, in the order
+//! their users are numbered (row 2 onwards, tenant after tenant), so a resumed run numbers
+//! them the same: it reads those lists back and resolves only the tenants the first run did
+//! not list (their sign-in or resolution failed). The rows then run as a many-tenant input's
+//! do (rollout/tenants.rs), with the sign-ins already made; a tenant that could not be
+//! signed in to or resolved is stopped and reported alone (exit 5).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::tenants::{self, Earlier, Task, for_tenant, join_all};
+use super::{match_work, open_results};
+use crate::action::Action;
+use crate::config::{Connection, RolloutSettings};
+use crate::connect::{self, Connected};
+use crate::error::{Completion, Error};
+use crate::exclusions::Exclusions;
+use crate::figures::count;
+use crate::input::{Job, LoadedInput, TENANT_COLUMN, UserKind};
+use crate::selection::{self, Selection, for_each_user};
+
+use super::selected::SELECTED_COLUMNS;
+
+/// A tenant signed in to, with how many users its selection listed (`None`: listed by the
+/// run being resumed).
+type Selected = (Connected, Option<u64>);
+
+/// `base.TENANT.users`: a tenant's resolved list.
+fn tenant_users_path(base: &Path, tenant: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_os_string();
+    name.push(format!(".{tenant}.users"));
+    PathBuf::from(name)
+}
+
+/// `base.tenants`: the tenants whose lists are made, in numbering order.
+fn manifest_path(base: &Path) -> PathBuf {
+    let mut name = base.as_os_str().to_os_string();
+    name.push(".tenants");
+    PathBuf::from(name)
+}
+
+fn read_manifest(path: &Path) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn write_manifest(path: &Path, tenants: &[String]) -> Result<(), Error> {
+    crate::atomic_file::replace_with(path, |out| {
+        for t in tenants {
+            writeln!(out, "{t}")?;
+        }
+        Ok(())
+    })
+    .map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        message: std::io::Error::from(e).to_string(),
+    })
+}
+
+/// Resolves the selection in every tenant of `tenants_file` (those not resolved by the run
+/// being resumed) and runs their users.
+#[allow(clippy::too_many_arguments)] // the steps' inputs, each used once
+pub(super) fn run(
+    r: &RolloutSettings,
+    connection: &Connection,
+    exclusions: &Exclusions,
+    runtime: &tokio::runtime::Runtime,
+    argv: &[OsString],
+    selection: &Selection,
+    actions: &[Action],
+    tenants_file: &Path,
+) -> Result<Completion, Error> {
+    let given = crate::input::load_tenants(tenants_file)
+        .map_err(|e| Error::Usage(format!("--tenants: {e}")))?;
+    tenants::check_mode(connection, "--tenants names many tenants")?;
+    let extra: Vec<String> = std::iter::once(TENANT_COLUMN)
+        .chain(SELECTED_COLUMNS)
+        .map(str::to_string)
+        .collect();
+    let (opened, done) = open_results(r, &extra)?;
+    // A plan without --report keeps its lists in a temporary directory, gone at the end.
+    let scratch;
+    let base: PathBuf = match &r.results {
+        Some(results) => results.clone(),
+        None => {
+            scratch = tempfile::tempdir().map_err(|e| {
+                Error::Other(format!(
+                    "cannot create a temporary directory for the selected users: {e}"
+                ))
+            })?;
+            scratch.path().join("selected")
+        }
+    };
+    let manifest = manifest_path(&base);
+    let resumed = r.resume && r.results.is_some();
+    let mut listed: Vec<String> = if resumed {
+        if !manifest.exists() {
+            return Err(Error::Usage(format!(
+                "--resume: {} (the tenants the first run selected users in) does not exist, so that run did not select users with --tenants; resume it with the arguments it was started with, or start over with --overwrite",
+                manifest.display()
+            )));
+        }
+        read_manifest(&manifest)?
+    } else {
+        Vec::new()
+    };
+    if let Some(gone) = listed.iter().find(|t| !given.contains(t)) {
+        return Err(Error::Usage(format!(
+            "--resume: tenant {gone} had users selected by the first run and is not in {}; resume with the --tenants file it was started with",
+            tenants_file.display()
+        )));
+    }
+    if !resumed {
+        // The lists of an earlier run over this results file are not this run's.
+        write_manifest(&manifest, &listed)?;
+    }
+
+    // Sign in to each tenant; resolve the selection in those not listed yet.
+    let max_attempts = r.engine.max_attempts.get();
+    let work: Vec<Task<'_, Result<Selected, String>>> = given
+        .iter()
+        .map(|tenant| {
+            let c = for_tenant(connection, tenant);
+            let resolve = !listed.contains(tenant);
+            let file = tenant_users_path(&base, tenant);
+            Box::pin(async move {
+                let connected = connect::connect(c?, &[], false)
+                    .await
+                    .map_err(|e| format!("not signed in: {e}"))?;
+                if !resolve {
+                    return Ok((connected, None));
+                }
+                connect::check_selection_permissions(&connected.client, selection)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let n = selection::resolve(&connected.client, selection, max_attempts, &file)
+                    .await
+                    .map_err(|e| format!("its users could not be selected: {e}"))?;
+                Ok((connected, Some(n)))
+            }) as Task<'_, _>
+        })
+        .collect();
+    let found = runtime.block_on(join_all(work));
+    let mut earlier: Earlier = HashMap::new();
+    for (tenant, f) in given.iter().zip(found) {
+        match f {
+            Ok((connected, resolved)) => {
+                if let Some(n) = resolved {
+                    listed.push(tenant.clone());
+                    if !r.output.quiet {
+                        eprintln!(
+                            "tenant {tenant}: {} selected ({}); the list is in {}",
+                            count(n, "user", "users"),
+                            selection.describe(),
+                            tenant_users_path(&base, tenant).display()
+                        );
+                    }
+                }
+                earlier.insert(tenant.clone(), Ok(connected));
+            }
+            Err(e) => {
+                earlier.insert(tenant.clone(), Err(e));
+            }
+        }
+    }
+    write_manifest(&manifest, &listed)?;
+
+    let loaded = load(&base, &listed, actions)?;
+    let prepared = match_work(r, false, loaded, extra, opened, &done)?;
+    tenants::run(r, connection, exclusions, prepared, runtime, argv, earlier)
+}
+
+/// The listed tenants' users as rows: row 2 onwards, tenant after tenant in `listed`'s
+/// order, each tenant's in listing order; the tenant, UPN and display name kept.
+fn load(base: &Path, listed: &[String], actions: &[Action]) -> Result<LoadedInput, Error> {
+    let mut jobs = Vec::new();
+    let mut row = 1u64;
+    for tenant in listed {
+        let file = tenant_users_path(base, tenant);
+        if !file.exists() {
+            return Err(Error::Usage(format!(
+                "--resume: {} (the users the first run selected in tenant {tenant}) does not exist; start over with --overwrite",
+                file.display()
+            )));
+        }
+        for_each_user(&file, |u| {
+            row += 1;
+            jobs.push(Job {
+                row,
+                user: u.id,
+                actions: actions.to_vec(),
+                duplicate_of: None,
+                keep: vec![tenant.clone(), u.upn, u.display_name],
+            });
+        })
+        .map_err(Error::Other)?;
+    }
+    Ok(LoadedInput {
+        jobs,
+        user_column: "id".into(),
+        user_kind: UserKind::ObjectId,
+        keep_headers: std::iter::once(TENANT_COLUMN)
+            .chain(SELECTED_COLUMNS)
+            .map(str::to_string)
+            .collect(),
+        tenant_column: Some(TENANT_COLUMN.to_string()),
+        ..LoadedInput::default()
+    })
+}
