@@ -23,9 +23,12 @@
 //!   rising means we drain Graph's bucket (send faster than it refills), so ease down, harder
 //!   above [`BACK_OFF_ABOVE`]; falling means it refills, and steady may hide a rate under the
 //!   refill (the header moves in coarse steps, and what the bucket still holds when the run
-//!   ends is time lost), so both grow additively, except at the very edge (from
-//!   [`HOLD_ABOVE`]), where the rate holds. Without the header (under 80 % in use) it grows
-//!   additively too.
+//!   ends is time lost), so both grow additively. Near the edge (above [`BACK_OFF_ABOVE`]) a
+//!   steady header grows at [`EDGE_GROWTH`] of that speed (a full-speed creep overshoots the
+//!   refill by half of it before the header rises) unless the header fell within
+//!   [`FELL_RECENTLY`], and at the very edge (from [`HOLD_ABOVE`]) it holds; a falling one
+//!   grows at full speed everywhere. Without the
+//!   header (under 80 % in use) it grows additively too.
 //!
 //! The clock is the caller's: every method takes `now`, so the rules are unit-tested with
 //! made-up instants, no sleeps.
@@ -44,6 +47,13 @@ pub(crate) const LAND_SHARE: f64 = 0.95;
 /// A steady or falling header grows the rate only below this share; at the very edge of
 /// Graph's bucket the rate holds until a cushion is back.
 pub(crate) const HOLD_ABOVE: f64 = 0.99;
+/// The share of the additive growth a steady limit percentage allows above
+/// [`BACK_OFF_ABOVE`]: the header moves in hundredths of Graph's bucket, so a creep at full
+/// speed overshoots the refill by about `sqrt(3 * refill * growth)` before the header rises
+/// (on a bucket that holds 150 s) — half as much again as the refill at a third of the
+/// documented quota. A quarter of the speed halves that overshoot.
+pub(crate) const EDGE_GROWTH: f64 = 0.25;
+const FELL_RECENTLY: Duration = Duration::from_secs(2);
 /// The cut on a 429.
 const DECREASE: f64 = 0.6;
 
@@ -78,6 +88,8 @@ pub(crate) struct Budget {
     adaptive: bool,
     /// Untold and no throttle signal yet: the rate grows multiplicatively.
     probing: bool,
+    /// When the header last fell (Graph's bucket refilled), unless it rose since.
+    fell_at: Option<Instant>,
 }
 
 impl Budget {
@@ -107,6 +119,7 @@ impl Budget {
             unlimited,
             limited: false,
             trend_from: None,
+            fell_at: None,
         }
     }
 
@@ -240,11 +253,24 @@ impl Budget {
                     self.rate = (self.rate * factor).max(self.floor);
                     self.limited = false;
                     self.last_adjust = now;
-                } else if p < HOLD_ABOVE {
-                    // Falling: Graph's bucket refills. Steady: the header moves in coarse
-                    // steps, so it may hide a rate under the refill, and what the bucket
-                    // still holds when the run ends is time lost. Either way, creep up.
-                    let step = self.growth * dt;
+                    self.fell_at = None;
+                } else if p < HOLD_ABOVE || slope < -1e-5 {
+                    // Falling: Graph's bucket refills, even at the very edge. Steady: the
+                    // header moves in coarse steps, so it may hide a rate under the refill,
+                    // and what the bucket still holds when the run ends is time lost. Either
+                    // way, creep up; near the edge, steady creeps slower (EDGE_GROWTH).
+                    if slope < -1e-5 {
+                        self.fell_at = Some(now);
+                    }
+                    let fell = self
+                        .fell_at
+                        .is_some_and(|t| now.saturating_duration_since(t) <= FELL_RECENTLY);
+                    let share = if fell || p < BACK_OFF_ABOVE {
+                        1.0
+                    } else {
+                        EDGE_GROWTH
+                    };
+                    let step = self.growth * dt * share;
                     self.grow(now, |rate| rate + step);
                 } else {
                     self.last_adjust = now;
@@ -418,6 +444,61 @@ mod tests {
         assert!(
             (b.rate().unwrap() - (95.0 + 5.0 * 0.7)).abs() < 1e-9,
             "{:?}",
+            b.rate()
+        );
+    }
+
+    #[test]
+    fn near_the_edge_a_steady_percentage_creeps_at_a_quarter_and_a_falling_one_grows_even_at_it() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut b = tracking(100.0, t0);
+        b.on_passed(Some(0.97), ms(600));
+        let start = 95.0 * 0.9;
+        assert_eq!(b.rate(), Some(start), "rising: eased");
+        b.mark_limited();
+        b.on_passed(Some(0.97), ms(1300));
+        let creep = start + 5.0 * 0.7 * EDGE_GROWTH;
+        assert!((b.rate().unwrap() - creep).abs() < 1e-9, "{:?}", b.rate());
+        // At the very edge (where steady holds), a falling header still says Graph refills.
+        b.on_passed(Some(1.0), ms(1900));
+        let eased = creep * 0.9;
+        assert!((b.rate().unwrap() - eased).abs() < 1e-9, "{:?}", b.rate());
+        b.mark_limited();
+        b.on_passed(Some(0.99), ms(2500));
+        let grown = eased + 5.0 * 0.6;
+        assert!((b.rate().unwrap() - grown).abs() < 1e-9, "{:?}", b.rate());
+    }
+
+    #[test]
+    fn a_steady_percentage_soon_after_a_fall_still_grows_at_full_speed_then_slows() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut b = tracking(100.0, t0);
+        b.on_passed(Some(0.97), ms(600));
+        let mut rate = 95.0 * 0.9;
+        b.mark_limited();
+        b.on_passed(Some(0.96), ms(1200));
+        rate += 5.0 * 0.6;
+        assert!(
+            (b.rate().unwrap() - rate).abs() < 1e-9,
+            "fell: {:?}",
+            b.rate()
+        );
+        b.mark_limited();
+        b.on_passed(Some(0.96), ms(1800));
+        rate += 5.0 * 0.6;
+        assert!(
+            (b.rate().unwrap() - rate).abs() < 1e-9,
+            "soon after: {:?}",
+            b.rate()
+        );
+        b.mark_limited();
+        b.on_passed(Some(0.96), ms(4800));
+        rate += 5.0 * 3.0 * EDGE_GROWTH;
+        assert!(
+            (b.rate().unwrap() - rate).abs() < 1e-9,
+            "long after: {:?}",
             b.rate()
         );
     }
@@ -601,6 +682,8 @@ mod tests {
         seconds: f64,
         throttled: u64,
         sent: u64,
+        /// The budget's rate after each answer: (seconds since the start, items/s).
+        rates: Vec<(f64, f64)>,
     }
 
     /// Sends `writes` writes through `b` as the scheduler does: batches of 20 once the budget
@@ -629,6 +712,7 @@ mod tests {
         let mut flights: Vec<(f64, f64, u64)> = Vec::new();
         let mut delayed: Vec<(f64, u64)> = Vec::new();
         let (mut window, mut now, mut finished) = (1usize, 0.0f64, 0.0f64);
+        let mut rates = Vec::new();
         while done < writes {
             delayed.retain(|&(t, n)| {
                 let ready = t <= now;
@@ -664,6 +748,7 @@ mod tests {
                     window = (window + 1).min(concurrency);
                     b.on_passed(percentage, at(t));
                 }
+                rates.push((t, b.rate().expect("a paced budget")));
             }
             if done >= writes {
                 break;
@@ -694,6 +779,7 @@ mod tests {
             seconds: finished,
             throttled,
             sent,
+            rates,
         }
     }
 
@@ -736,6 +822,38 @@ mod tests {
                 r.throttled
             );
         }
+    }
+
+    #[test]
+    fn a_smaller_budget_already_used_up_is_tracked_without_swinging_far_above_it() {
+        // The integration test's tenant (tests/it/pacing.rs): a third of the documented
+        // quota, its bucket used up. Once found (after the first seconds), the rate may spend
+        // what the bucket refilled meanwhile, but must stay near the refill rather than swing
+        // far above it, at whatever moment the run ends (a creep at full speed near the edge
+        // swung to 1.49-1.61 times the refill here).
+        let real = 200.0 / 3.0;
+        let mut swings = Vec::new();
+        for (writes, seed) in [(1000, 1), (1000, 2), (1000, 3), (3000, 3), (13_000, 1)] {
+            let graph = GraphBucket::new(real * 150.0, real, 0.0);
+            let r = simulate(200.0, graph, writes, 16, seed);
+            let (at, highest) =
+                r.rates
+                    .iter()
+                    .filter(|(t, _)| *t >= 5.0)
+                    .fold(
+                        (0.0, 0.0),
+                        |m, &(t, rate)| if rate > m.1 { (t, rate) } else { m },
+                    );
+            if highest > 1.4 * real {
+                swings.push(format!(
+                    "{writes} writes, seed {seed}: {highest:.1}/s at {at:.1} s"
+                ));
+            }
+        }
+        assert!(
+            swings.is_empty(),
+            "real {real:.1}/s, rate swung to {swings:?}"
+        );
     }
 
     #[test]

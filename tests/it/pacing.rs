@@ -43,9 +43,6 @@ fn told_rate_just_under_the_quota_draws_no_429s_with_almost_no_burst_to_hide_beh
 }
 
 #[test]
-#[ignore = "flaky under load, issue 18: the untold probe can grow a rate the CPU-starved sender \
-            is not using and end at ~100-103 writes/s for a 66.7/s tenant; fix the pacer (do not \
-            grow while application-limited), then remove this; run with --ignored"]
 fn an_untold_smaller_quota_is_converged_on_without_a_429_storm() {
     // The tool assumes the documented quota (scaled ×10: 194 writes/s, 7,410 reads/s to
     // start); the tenant really allows a third of it, and its budget starts used up.
