@@ -395,3 +395,38 @@ fn a_device_code_run_leaves_the_signed_in_admin_alone_and_include_self_touches_i
         "{mine:?}"
     );
 }
+
+#[test]
+fn a_resume_typed_without_the_exclusions_still_leaves_the_excluded_users_alone() {
+    let env = Env::start(EmulatorConfig::generated(40, 92).seed(92).no_throttle());
+    let mut upns = members(&env);
+    upns.retain(|u| state(&env.users()[u]) != "enforced");
+    // The protected user is the last row, so a first wave of --limit 5 never reaches it.
+    let protected = upns.last().expect("a user").clone();
+    let input = env.write("users.csv", &rollout_csv(&upns, &["enforce"]));
+    let out = env.path("results.csv");
+    let mut first = FAST.to_vec();
+    first.extend(["--limit", "5", "--exclude-user", &protected]);
+    env.apply(&input).results(&out).args(&first).expect_exit(0);
+    assert_eq!(stat(&env.stats(), "users_written"), 5);
+    // The excluded row is journaled skipped at once, though the wave stopped before it.
+    let row = results(&out)
+        .into_iter()
+        .find(|r| r.user.eq_ignore_ascii_case(&protected))
+        .expect("the excluded row is in the first run's results");
+    assert_eq!(row.status, Status::Skipped, "{row:?}");
+
+    // The admin resumes and forgets --exclude-user: the journal already says skipped.
+    let mut again = FAST.to_vec();
+    again.push("--resume");
+    env.apply(&input).results(&out).args(&again).expect_exit(0);
+    assert_eq!(writes_of(&env, &protected), 0, "{protected} was written");
+    assert_ne!(state(&env.users()[&protected]), "enforced");
+    let row = results(&out)
+        .into_iter()
+        .find(|r| r.user.eq_ignore_ascii_case(&protected))
+        .expect("a row");
+    assert_eq!(row.status, Status::Skipped, "{row:?}");
+    assert!(row.message.starts_with("excluded"), "{row:?}");
+    assert_eq!(stat(&env.stats(), "users_written"), upns.len() as u64 - 1);
+}
