@@ -3,13 +3,12 @@
 //! exclusion by object id protects a row given by UPN; and a device-code run leaves the
 //! signed-in admin out of disable, reset-methods and revoke-sessions unless `--include-self`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, Invocation, mail_user, results, rollout_csv, stat, state};
+use crate::util::{
+    Env, Invocation, mail_user, results, rollout_csv, stat, state, with_device_code,
+};
 
 const FAST: [&str; 4] = ["--read-rate", "4000", "--write-rate", "2000"];
 
@@ -288,45 +287,6 @@ fn a_tenant_wide_selection_leaves_the_excluded_users_alone() {
         .filter(|u| users[*u]["revoke_count"] == 1)
         .count();
     assert_eq!(revoked, upns.len() - 2);
-}
-
-/// Runs `cmd` (a device-code sign-in against `env`), approving the code it prints; returns
-/// the exit code and its stderr.
-fn with_device_code(env: &Env, mut cmd: Command) -> (i32, String) {
-    cmd.env_remove("AZURE_CLIENT_SECRET")
-        .arg("--device-code")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let code = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no device-code message on stderr: {seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(rest) = line.split("enter the code ").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
-    assert!(
-        env.emu.approve_device_code(&code),
-        "the code {code} is known"
-    );
-    for line in lines.map_while(Result::ok) {
-        seen.push_str(&line);
-        seen.push('\n');
-    }
-    let status = child.wait().expect("wait");
-    (status.code().unwrap_or(-1), seen)
 }
 
 #[test]

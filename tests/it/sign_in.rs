@@ -3,13 +3,10 @@
 //! item, bad credentials give one clear line and exit 3, and no secret or token is ever
 //! written anywhere.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use mfa_rollout::emulator::EmulatorConfig;
 use mfa_rollout::journal::Status;
 
-use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, upns};
+use crate::util::{Env, Invocation, Output, results, rollout_csv, stat, upns, with_device_code};
 
 /// An RSA key and a self-signed certificate valid from `from` to `to` (unix seconds), as one
 /// PEM text, and the certificate alone.
@@ -96,36 +93,8 @@ fn a_device_code_sign_in_completes_a_rollout() {
     let env = Env::start(config);
     let input = env.write("u.csv", &rollout_csv(&upns(&env), &["enforce", "disable"]));
     let out = env.path("r.csv");
-    let mut cmd = env.rollout("apply", &input, &out, &[]);
-    cmd.env_remove("AZURE_CLIENT_SECRET")
-        .arg("--device-code")
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let code = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no device-code message on stderr: {seen}");
-        };
-        seen.push_str(&line);
-        if let Some(rest) = line.split("enter the code ").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
-    assert!(
-        env.emu.approve_device_code(&code),
-        "the code {code} is known"
-    );
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{seen}\n{}", rest.join("\n"));
+    let (code, seen) = with_device_code(&env, env.rollout("apply", &input, &out, &[]));
+    assert_eq!(code, 0, "{seen}");
     let records = results(&out);
     assert_eq!(records.len(), 40);
     assert!(

@@ -1,8 +1,9 @@
 //! Shared test scaffolding: an in-process emulator on 127.0.0.1:0, a scratch directory, and
 //! the real `mfa-rollout` binary pointed at both.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, UserSpec};
 use mfa_rollout::journal::{ResultRecord, read_results};
@@ -395,4 +396,43 @@ pub(crate) async fn client_credentials_token(
         .as_str()
         .expect("access token")
         .to_string()
+}
+
+/// Runs `cmd` (a device-code sign-in against `env`), approving the code it prints; returns
+/// the exit code and its stderr.
+pub(crate) fn with_device_code(env: &Env, mut cmd: Command) -> (i32, String) {
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .arg("--device-code")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let code = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no device-code message on stderr: {seen}");
+        };
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split("enter the code ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    assert!(
+        env.emu.approve_device_code(&code),
+        "the code {code} is known"
+    );
+    for line in lines.map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = child.wait().expect("wait");
+    (status.code().unwrap_or(-1), seen)
 }
