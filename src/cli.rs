@@ -76,7 +76,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Finish an interrupted export (FILE.partial and FILE.users beside FILE): the same users,
-    /// none read twice
+    /// none read twice; selection flags other than the first run's are refused
     #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
     /// Replace an existing export file
@@ -440,7 +440,9 @@ pub struct ApplyArgs {
     /// The results file, also the journal that --resume reads back
     #[arg(long, value_name = "FILE")]
     pub results: PathBuf,
-    /// Continue an interrupted run from its results file; finished rows are never redone
+    /// Continue an interrupted run from its results file; finished rows are never redone. A
+    /// selection's run resumes on the users RESULTS.users lists: selection flags other than
+    /// the first run's are refused
     #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
     /// Replace an existing results file

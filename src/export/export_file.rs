@@ -4,16 +4,22 @@
 //! `user` column holds the UPN, so the file with `action` filled in (or `--action`) is an input
 //! for `plan` and `apply`. Written as CSV (cells a spreadsheet would run as a formula
 //! neutralised), or as an XLSX workbook (header frozen, filter on) when the name ends `.xlsx`.
-//! While the export runs, rows are appended to the journal `FILE.partial` (CSV, same columns),
-//! flushed every batch, so `--resume` knows which users are done; the final file is written
-//! at the end, in listing order, atomically.
+//!
+//! While the export runs, what each user's reads found is appended to the journal
+//! `FILE.partial` (CSV: `id,perUserMfaState,methods,defaultMethod,error`; the listed
+//! properties are in `FILE.users` already, so they are not held or written twice), flushed
+//! every batch, so `--resume` knows which users are done. The final file is written at the
+//! end, in listing order, as a stream: the users file gives the order and the listed
+//! properties, an index of the journal (id → where that user's last row starts) the reads;
+//! one row is held at a time, so memory does not grow with the tenant.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::journal::{ResultRecord, Status, neutralize};
+use crate::journal::{ResultRecord, Status, neutralize, restore_cell};
+use crate::selection::ListedUser;
 
 /// The columns, in order. Users and scripts read these names: extend, never rename.
 pub(crate) const EXPORT_HEADER: [&str; 10] = [
@@ -28,6 +34,10 @@ pub(crate) const EXPORT_HEADER: [&str; 10] = [
     "action",
     "error",
 ];
+
+/// The journal's columns: the reads' results, keyed by object id. A journal an earlier
+/// version wrote with every export column ([`EXPORT_HEADER`]) reads back too.
+const JOURNAL_HEADER: [&str; 5] = ["id", "perUserMfaState", "methods", "defaultMethod", "error"];
 
 /// One row of the export.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,11 +55,30 @@ pub(crate) struct ExportRow {
     pub(crate) error: String,
 }
 
-impl ExportRow {
-    /// The row of an engine record for `export` (`Action::Export`): `user` is the object id,
-    /// the listed properties come first in `extra`, then the methods and the default method.
-    pub(crate) fn from_record(r: &ResultRecord) -> ExportRow {
-        let cell = |i: usize| r.extra.get(i).cloned().unwrap_or_default();
+/// What one user's reads found: a row of the journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReadResult {
+    pub(crate) id: String,
+    pub(crate) state: String,
+    pub(crate) methods: String,
+    pub(crate) default_method: String,
+    /// Empty when the user was read; why not otherwise.
+    pub(crate) error: String,
+}
+
+impl ReadResult {
+    /// The result of an engine record for `export` (`Action::Export`): `user` is the object
+    /// id, and the record's extra cells are the methods and the default method (the work
+    /// items carry none of their own).
+    pub(crate) fn from_record(r: &ResultRecord) -> ReadResult {
+        let read = r.status == Status::Unchanged;
+        let cell = |i: usize| {
+            if read {
+                r.extra.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
         let error = match r.status {
             Status::Unchanged => String::new(),
             Status::NotFound => format!("not found (deleted since it was listed?): {}", r.message),
@@ -58,21 +87,43 @@ impl ExportRow {
                 None => r.message.clone(),
             },
         };
-        let read = r.status == Status::Unchanged;
-        ExportRow {
-            user: cell(0),
+        ReadResult {
             id: r.user.clone(),
-            display_name: cell(1),
-            user_type: cell(2),
-            account_enabled: cell(3),
             state: if read {
                 r.before.clone()
             } else {
                 String::new()
             },
-            methods: if read { cell(4) } else { String::new() },
-            default_method: if read { cell(5) } else { String::new() },
+            methods: cell(0),
+            default_method: cell(1),
             error,
+        }
+    }
+
+    fn cells(&self) -> [&str; 5] {
+        [
+            &self.id,
+            &self.state,
+            &self.methods,
+            &self.default_method,
+            &self.error,
+        ]
+    }
+}
+
+impl ExportRow {
+    /// A user as listed, with what its reads found.
+    pub(crate) fn new(listed: ListedUser, read: ReadResult) -> ExportRow {
+        ExportRow {
+            user: listed.upn,
+            id: listed.id,
+            display_name: listed.display_name,
+            user_type: listed.user_type,
+            account_enabled: listed.account_enabled,
+            state: read.state,
+            methods: read.methods,
+            default_method: read.default_method,
+            error: read.error,
         }
     }
 
@@ -92,11 +143,7 @@ impl ExportRow {
     }
 
     fn from_cells(cells: &csv::StringRecord) -> Option<ExportRow> {
-        let c = |i: usize| {
-            cells
-                .get(i)
-                .map(|s| crate::journal::restore_cell(s).to_string())
-        };
+        let c = |i: usize| cells.get(i).map(|s| restore_cell(s).to_string());
         Some(ExportRow {
             user: c(0)?,
             id: c(1)?,
@@ -124,42 +171,47 @@ pub(crate) fn journal_path(out: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn csv_line(cells: &[&str]) -> std::io::Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(cells.iter().map(|c| neutralize(c).into_owned()))?;
-    w.into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))
+/// Writes one CSV record, each cell neutralised.
+fn write_cells<W: Write>(w: &mut csv::Writer<W>, cells: &[&str]) -> csv::Result<()> {
+    w.write_record(cells.iter().map(|c| neutralize(c)).map(|c| c.into_owned()))
 }
 
 /// The append-only journal of a running export.
 pub(crate) struct ExportJournal {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: csv::Writer<File>,
     last_sync: std::time::Instant,
 }
 
 impl ExportJournal {
     /// A new journal (header only), replacing any.
     pub(crate) fn create(path: &Path) -> std::io::Result<ExportJournal> {
-        let mut f = File::create(path)?;
-        f.write_all(&csv_line(&EXPORT_HEADER)?)?;
-        f.sync_all()?;
-        Self::open(path)
+        let mut j = Self::writer(path, File::create(path)?);
+        write_cells(&mut j.out, &JOURNAL_HEADER)?;
+        j.out.flush()?;
+        j.out.get_ref().sync_all()?;
+        Ok(j)
     }
 
     /// Appends to an existing journal.
     pub(crate) fn open(path: &Path) -> std::io::Result<ExportJournal> {
-        let f = OpenOptions::new().append(true).open(path)?;
-        Ok(ExportJournal {
-            path: path.to_path_buf(),
-            out: BufWriter::new(f),
-            last_sync: std::time::Instant::now(),
-        })
+        Ok(Self::writer(
+            path,
+            OpenOptions::new().append(true).open(path)?,
+        ))
     }
 
-    pub(crate) fn append(&mut self, rows: &[ExportRow]) -> std::io::Result<()> {
+    fn writer(path: &Path, file: File) -> ExportJournal {
+        ExportJournal {
+            path: path.to_path_buf(),
+            out: csv::Writer::from_writer(file),
+            last_sync: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn append(&mut self, rows: &[ReadResult]) -> std::io::Result<()> {
         for row in rows {
-            self.out.write_all(&csv_line(&row.cells())?)?;
+            write_cells(&mut self.out, &row.cells())?;
         }
         self.out.flush()?;
         // Flushed every batch (a crash of the tool loses nothing); fsynced every second (a
@@ -176,37 +228,202 @@ impl ExportJournal {
     }
 }
 
-/// Reads a journal (or a finished CSV export) back: id → row, the last row of an id winning.
-/// A line cut off by a crash (the last, without its newline) is dropped: that user is read
-/// again.
-pub(crate) fn read_rows(path: &Path) -> Result<HashMap<String, ExportRow>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let complete = match text.iter().rposition(|&b| b == b'\n') {
-        Some(end) => &text[..=end],
-        None => &text[..0],
-    };
-    let body = complete.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(complete);
+/// Where the journal's cells are (its header says: this version's or an earlier one's).
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    id: usize,
+    state: usize,
+    methods: usize,
+    default_method: usize,
+    error: usize,
+}
+
+impl Columns {
+    fn of(header: &csv::StringRecord) -> Option<Columns> {
+        let names: Vec<&str> = header.iter().collect();
+        if names != JOURNAL_HEADER && names != EXPORT_HEADER {
+            return None;
+        }
+        let at = |name: &str| names.iter().position(|n| *n == name);
+        Some(Columns {
+            id: at("id")?,
+            state: at("perUserMfaState")?,
+            methods: at("methods")?,
+            default_method: at("defaultMethod")?,
+            error: at("error")?,
+        })
+    }
+
+    fn read(self, record: &csv::StringRecord) -> Option<ReadResult> {
+        let c = |i: usize| record.get(i).map(|s| restore_cell(s).to_string());
+        Some(ReadResult {
+            id: c(self.id)?,
+            state: c(self.state)?,
+            methods: c(self.methods)?,
+            default_method: c(self.default_method)?,
+            error: c(self.error)?,
+        })
+    }
+}
+
+/// Where one user's last journal row starts, and whether that row says it was read.
+#[derive(Clone, Debug)]
+struct Entry {
+    at: csv::Position,
+    read: bool,
+}
+
+/// The journal's index: each user's last row (a user read again after a failure has a later
+/// row, which wins). Holds positions, not rows.
+pub(crate) struct JournalIndex {
+    path: PathBuf,
+    columns: Columns,
+    entries: HashMap<String, Entry>,
+}
+
+/// The length of the journal's complete lines: a line cut off by a crash (the last, without
+/// its newline) is not part of it, so that user is read again.
+fn complete_len(file: &mut File) -> std::io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut end = file.seek(SeekFrom::End(0))?;
+    let mut chunk = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        file.seek(SeekFrom::Start(start))?;
+        chunk.clear();
+        Read::take(&mut *file, end - start).read_to_end(&mut chunk)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+impl JournalIndex {
+    /// Reads the journal at `path` (or a finished CSV export) through once.
+    pub(crate) fn read(path: &Path) -> Result<JournalIndex, String> {
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", path.display());
+        let mut file = File::open(path).map_err(|e| cannot(&e))?;
+        let len = complete_len(&mut file).map_err(|e| cannot(&e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| cannot(&e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(file.take(len));
+        let header = reader
+            .headers()
+            .map_err(|e| format!("{}: unreadable header: {e}", path.display()))?;
+        let columns = Columns::of(header).ok_or_else(|| {
+            format!(
+                "{} is not an export journal (its header is not {})",
+                path.display(),
+                JOURNAL_HEADER.join(",")
+            )
+        })?;
+        let mut entries = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let at = reader.position().clone();
+            let line = at.line();
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(format!("{}: line {line}: {e}", path.display())),
+            }
+            let row = columns
+                .read(&record)
+                .ok_or_else(|| format!("{}: line {line} has too few columns", path.display()))?;
+            let read = row.error.is_empty();
+            entries.insert(row.id, Entry { at, read });
+        }
+        Ok(JournalIndex {
+            path: path.to_path_buf(),
+            columns,
+            entries,
+        })
+    }
+
+    /// Whether the user's last row says it was read (a failed read is done again).
+    #[must_use]
+    pub(crate) fn is_read(&self, id: &str) -> bool {
+        self.entries.get(id).is_some_and(|e| e.read)
+    }
+
+    /// A reader of the rows this index points at.
+    pub(crate) fn rows(&self) -> Result<JournalRows<'_>, String> {
+        let file = File::open(&self.path)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            // A small buffer: a seek drops what the buffer held.
+            .buffer_capacity(4096)
+            .from_reader(file);
+        reader
+            .headers()
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        Ok(JournalRows {
+            index: self,
+            reader,
+            record: csv::StringRecord::new(),
+        })
+    }
+}
+
+/// Reads rows by user from the journal: in place when the next one wanted is the next in the
+/// file (the journal is nearly in listing order: users start in that order), by a seek
+/// otherwise.
+pub(crate) struct JournalRows<'a> {
+    index: &'a JournalIndex,
+    reader: csv::Reader<File>,
+    record: csv::StringRecord,
+}
+
+impl JournalRows<'_> {
+    /// The user's last row; `None` when the journal has none.
+    pub(crate) fn of(&mut self, id: &str) -> Result<Option<ReadResult>, String> {
+        let Some(entry) = self.index.entries.get(id) else {
+            return Ok(None);
+        };
+        let path = &self.index.path;
+        let line = entry.at.line();
+        let err = |e: csv::Error| format!("{}: line {line}: {e}", path.display());
+        self.reader.seek(entry.at.clone()).map_err(err)?;
+        if !self.reader.read_record(&mut self.record).map_err(err)? {
+            return Err(format!("{}: line {line} is gone", path.display()));
+        }
+        match self.index.columns.read(&self.record) {
+            Some(row) if row.id == id => Ok(Some(row)),
+            _ => Err(format!(
+                "{}: line {line} changed while the export ran",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Reads a finished CSV export back, in file order.
+pub(crate) fn read_finished(path: &Path) -> Result<Vec<ExportRow>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::io::BufReader::new(File::open(path).map_err(cannot)?);
+    // `--excel` wrote a byte-order mark before the header.
+    let mut bom = [0u8; 3];
+    let n = file.read(&mut bom).map_err(cannot)?;
+    if bom[..n] != *b"\xEF\xBB\xBF" {
+        file.seek(SeekFrom::Start(0)).map_err(cannot)?;
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(body);
-    let header = reader
-        .headers()
-        .map_err(|e| format!("{}: unreadable header: {e}", path.display()))?
-        .clone();
-    if header.iter().collect::<Vec<_>>() != EXPORT_HEADER {
-        return Err(format!(
-            "{} is not an export journal (its header is not {})",
-            path.display(),
-            EXPORT_HEADER.join(",")
-        ));
-    }
-    let mut rows = HashMap::new();
+        .from_reader(file);
+    let mut rows = Vec::new();
     for (n, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("{}: line {}: {e}", path.display(), n + 2))?;
-        let row = ExportRow::from_cells(&record)
-            .ok_or_else(|| format!("{}: line {} has too few columns", path.display(), n + 2))?;
-        rows.insert(row.id.clone(), row);
+        rows.push(
+            ExportRow::from_cells(&record)
+                .ok_or_else(|| format!("{}: line {} has too few columns", path.display(), n + 2))?,
+        );
     }
     Ok(rows)
 }
@@ -218,114 +435,188 @@ pub(crate) fn is_xlsx(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
 }
 
-/// Writes the finished export to `out`, atomically (a temp file beside it, renamed over it):
-/// CSV (with a UTF-8 byte-order mark when `excel`), or a workbook for `.xlsx`.
-pub(crate) fn write_final<'a>(
-    out: &Path,
-    rows: impl Iterator<Item = &'a ExportRow>,
-    excel: bool,
-) -> Result<(), String> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| format!("cannot write a temporary file in {}: {e}", dir.display()))?;
-    let written = if is_xlsx(out) {
-        write_xlsx(tmp.path(), rows)
-    } else {
-        write_csv(tmp.as_file(), rows, excel).map_err(|e| e.to_string())
-    };
-    written.map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    tmp.persist(out)
-        .map_err(|e| format!("cannot replace {}: {}", out.display(), e.error))?;
-    Ok(())
+/// The finished export being written, a row at a time, to a temp file beside `out` that
+/// [`FinalFile::finish`] renames over it (dropped unfinished, it leaves nothing): CSV (with a
+/// UTF-8 byte-order mark when `excel`), or a workbook for `.xlsx`, its sheet in constant
+/// memory mode (each row goes to disk as the next starts).
+pub(crate) struct FinalFile {
+    out: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    sheet: Sheet,
+    rows: u32,
 }
 
-fn write_csv<'a>(
-    file: &File,
-    rows: impl Iterator<Item = &'a ExportRow>,
-    excel: bool,
-) -> std::io::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    if excel {
-        out.write_all(b"\xEF\xBB\xBF")?;
-    }
-    out.write_all(&csv_line(&EXPORT_HEADER)?)?;
-    for row in rows {
-        out.write_all(&csv_line(&row.cells())?)?;
-    }
-    out.flush()?;
-    file.sync_all()
+enum Sheet {
+    Csv(Box<csv::Writer<File>>),
+    Xlsx(Box<rust_xlsxwriter::Workbook>),
 }
 
-fn write_xlsx<'a>(path: &Path, rows: impl Iterator<Item = &'a ExportRow>) -> Result<(), String> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
-    sheet.set_name("users").map_err(err)?;
-    let bold = Format::new().set_bold();
-    for (c, name) in EXPORT_HEADER.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, *name, &bold)
-            .map_err(err)?;
+impl FinalFile {
+    pub(crate) fn create(out: &Path, excel: bool) -> Result<FinalFile, String> {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| format!("cannot write a temporary file in {}: {e}", dir.display()))?;
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
+        let sheet = if is_xlsx(out) {
+            use rust_xlsxwriter::{Format, Workbook};
+            let mut book = Workbook::new();
+            // The sheet's rows wait beside the output, not in a temp directory that may be
+            // memory.
+            book.set_tempdir(dir).map_err(|e| cannot(&e))?;
+            let sheet = book.add_worksheet_with_constant_memory();
+            sheet.set_name("users").map_err(|e| cannot(&e))?;
+            sheet.set_freeze_panes(1, 0).map_err(|e| cannot(&e))?;
+            let bold = Format::new().set_bold();
+            for (c, name) in EXPORT_HEADER.iter().enumerate() {
+                sheet
+                    .write_string_with_format(0, c as u16, *name, &bold)
+                    .map_err(|e| cannot(&e))?;
+            }
+            Sheet::Xlsx(Box::new(book))
+        } else {
+            let mut file = tmp.as_file().try_clone().map_err(|e| cannot(&e))?;
+            if excel {
+                file.write_all(b"\xEF\xBB\xBF").map_err(|e| cannot(&e))?;
+            }
+            let mut w = csv::WriterBuilder::new()
+                .buffer_capacity(1 << 16)
+                .from_writer(file);
+            write_cells(&mut w, &EXPORT_HEADER).map_err(|e| cannot(&e))?;
+            Sheet::Csv(Box::new(w))
+        };
+        Ok(FinalFile {
+            out: out.to_path_buf(),
+            tmp,
+            sheet,
+            rows: 0,
+        })
     }
-    let mut last = 0u32;
-    for (n, row) in rows.enumerate() {
-        let r = n as u32 + 1;
-        for (c, cell) in row.cells().iter().enumerate() {
-            // Strings, never formulas or numbers: a cell reads back exactly as exported.
-            if !cell.is_empty() {
-                sheet.write_string(r, c as u16, *cell).map_err(err)?;
+
+    pub(crate) fn push(&mut self, row: &ExportRow) -> Result<(), String> {
+        let out = &self.out;
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
+        self.rows += 1;
+        match &mut self.sheet {
+            Sheet::Csv(w) => write_cells(w, &row.cells()).map_err(|e| cannot(&e)),
+            Sheet::Xlsx(book) => {
+                let sheet = book.worksheet_from_index(0).map_err(|e| cannot(&e))?;
+                for (c, cell) in row.cells().iter().enumerate() {
+                    // Strings, never formulas or numbers: a cell reads back exactly as
+                    // exported.
+                    if !cell.is_empty() {
+                        sheet
+                            .write_string(self.rows, c as u16, *cell)
+                            .map_err(|e| cannot(&e))?;
+                    }
+                }
+                Ok(())
             }
         }
-        last = r;
     }
-    sheet.set_freeze_panes(1, 0).map_err(err)?;
-    sheet
-        .autofilter(0, 0, last, EXPORT_HEADER.len() as u16 - 1)
-        .map_err(err)?;
-    book.save(path).map_err(err)
-}
 
+    /// Makes the file durable and puts it in place.
+    pub(crate) fn finish(self) -> Result<(), String> {
+        let out = &self.out;
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
+        match self.sheet {
+            Sheet::Csv(w) => {
+                let file = w.into_inner().map_err(|e| cannot(e.error()))?;
+                file.sync_all().map_err(|e| cannot(&e))?;
+            }
+            Sheet::Xlsx(mut book) => {
+                let sheet = book.worksheet_from_index(0).map_err(|e| cannot(&e))?;
+                sheet
+                    .autofilter(0, 0, self.rows, EXPORT_HEADER.len() as u16 - 1)
+                    .map_err(|e| cannot(&e))?;
+                book.save(self.tmp.path()).map_err(|e| cannot(&e))?;
+                self.tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
+            }
+        }
+        self.tmp
+            .persist(out)
+            .map_err(|e| format!("cannot replace {}: {}", out.display(), e.error))?;
+        Ok(())
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(id: &str, state: &str) -> ExportRow {
-        ExportRow {
-            user: format!("{id}@contoso.com"),
+    fn read(id: &str, state: &str) -> ReadResult {
+        ReadResult {
             id: id.into(),
-            display_name: "=HYPERLINK(\"x\")".into(),
-            user_type: "Member".into(),
-            account_enabled: "true".into(),
             state: state.into(),
             methods: "mobilePhone;fido2".into(),
-            default_method: "sms".into(),
+            default_method: "=sms".into(),
             error: String::new(),
         }
     }
 
+    fn row(id: &str, state: &str) -> ExportRow {
+        ExportRow::new(
+            ListedUser {
+                id: id.into(),
+                upn: format!("{id}@contoso.com"),
+                display_name: "=HYPERLINK(\"x\")".into(),
+                user_type: "Member".into(),
+                account_enabled: "true".into(),
+            },
+            read(id, state),
+        )
+    }
+
     #[test]
-    fn a_journal_reads_back_its_rows_the_last_per_user_winning_and_a_cut_line_dropped() {
+    fn a_journal_reads_back_each_users_last_row_and_drops_a_cut_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.csv.partial");
         let mut j = ExportJournal::create(&path).unwrap();
-        j.append(&[row("a", "disabled"), row("b", "enforced")])
-            .unwrap();
-        j.append(&[row("a", "enabled")]).unwrap();
+        let failed = ReadResult {
+            error: "503 ServiceUnavailable: try later".into(),
+            ..read("a", "")
+        };
+        j.append(&[failed, read("b", "enforced")]).unwrap();
+        j.append(&[read("a", "enabled")]).unwrap();
         drop(j);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"c@contoso.com,c,half").unwrap();
-        let rows = read_rows(&path).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows["a"].state, "enabled");
-        // A formula-looking name is neutralised in the file and restored on reading.
-        assert_eq!(rows["b"].display_name, "=HYPERLINK(\"x\")");
+        f.write_all(b"c,disabled,hal").unwrap();
+        drop(f);
+        let index = JournalIndex::read(&path).unwrap();
+        assert!(index.is_read("a") && index.is_read("b") && !index.is_read("c"));
+        let mut rows = index.rows().unwrap();
+        // Out of file order (a seek back), then in it.
+        assert_eq!(rows.of("b").unwrap().unwrap(), read("b", "enforced"));
+        assert_eq!(rows.of("a").unwrap().unwrap(), read("a", "enabled"));
+        assert_eq!(rows.of("c").unwrap(), None);
+        // A formula-looking cell is neutralised in the file and restored on reading.
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("'=HYPERLINK"), "{text}");
-        assert_eq!(rows["b"].method_count(), 2);
+        assert!(text.starts_with("id,perUserMfaState,methods,defaultMethod,error\n"));
+        assert!(text.contains(",'=sms,"), "{text}");
+    }
+
+    #[test]
+    fn a_journal_an_earlier_version_wrote_with_every_column_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.csv.partial");
+        std::fs::write(
+            &path,
+            "user,id,displayName,userType,accountEnabled,perUserMfaState,methods,defaultMethod,action,error\n\
+             a@contoso.com,a,A,Member,true,enforced,fido2,,,\n\
+             b@contoso.com,b,B,Member,true,,,,,403 Authorization_RequestDenied: no\n",
+        )
+        .unwrap();
+        let index = JournalIndex::read(&path).unwrap();
+        assert!(index.is_read("a") && !index.is_read("b"));
+        let a = index.rows().unwrap().of("a").unwrap().unwrap();
+        assert_eq!(
+            (a.state.as_str(), a.methods.as_str()),
+            ("enforced", "fido2")
+        );
+        std::fs::write(&path, "id,state\na,enforced\n").unwrap();
+        let err = JournalIndex::read(&path).err().unwrap();
+        assert!(err.contains("is not an export journal"), "{err}");
     }
 
     #[test]
@@ -333,12 +624,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rows = [row("a", "disabled"), row("b", "enforced")];
         let csv_path = dir.path().join("users.csv");
-        write_final(&csv_path, rows.iter(), true).unwrap();
+        let mut f = FinalFile::create(&csv_path, true).unwrap();
+        for r in &rows {
+            f.push(r).unwrap();
+        }
+        assert!(!csv_path.exists(), "only the temp file until finished");
+        f.finish().unwrap();
         let bytes = std::fs::read(&csv_path).unwrap();
         assert!(bytes.starts_with(b"\xEF\xBB\xBFuser,id,displayName,userType,accountEnabled,perUserMfaState,methods,defaultMethod,action,error\n"));
-        assert_eq!(read_rows(&csv_path).unwrap().len(), 2);
+        assert_eq!(read_finished(&csv_path).unwrap(), rows);
         let xlsx = dir.path().join("users.XLSX");
-        write_final(&xlsx, rows.iter(), false).unwrap();
+        let mut f = FinalFile::create(&xlsx, false).unwrap();
+        for r in &rows {
+            f.push(r).unwrap();
+        }
+        f.finish().unwrap();
         use calamine::Reader;
         let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
         let range = book.worksheet_range("users").unwrap();
@@ -364,5 +664,15 @@ mod tests {
             "{sheet_xml}"
         );
         assert!(sheet_xml.contains("state=\"frozen\""), "{sheet_xml}");
+    }
+
+    #[test]
+    fn a_final_file_dropped_unfinished_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("users.csv");
+        let mut f = FinalFile::create(&out, false).unwrap();
+        f.push(&row("a", "disabled")).unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -5,17 +5,20 @@
 //! # Layout
 //! - `crate::selection`: the users (every user, or the selection's) into `FILE.users`,
 //!   written before any user is read.
-//! - `export_file`: the columns, the `FILE.partial` journal, the final CSV or workbook.
+//! - `export_file`: the columns, the `FILE.partial` journal (the reads' results) and its
+//!   index, the final CSV or workbook.
 //! - this file: the command: list, read every user through the engine (`Action::Export`, on
-//!   the read budget, in `$batch`es), journal each, then write the file and its summary.
+//!   the read budget, in `$batch`es), journal each, then write the file and its summary as
+//!   a stream over the users file and the journal.
 //!
-//! Resumable: `--resume` reads `FILE.users` (the same users, whatever the tenant did since)
-//! and the journal, and reads only the users without a good row. Nothing is written to the
+//! Resumable: `--resume` reads `FILE.users` (the same users, whatever the tenant did since;
+//! other selection flags than it records are refused) and the journal, and reads only the
+//! users without a good row. Nothing is written to the
 //! tenant: the engine runs dry, and the only action it is given reads.
 
 mod export_file;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -31,21 +34,21 @@ use crate::progress::{Progress, ProgressMode};
 use crate::rollout::resume_command;
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
 
-use crate::selection::{self, read_users, users_path};
+use crate::selection::{self, for_each_user, users_path};
 pub(crate) use export_file::{EXPORT_HEADER, ExportRow};
-use export_file::{ExportJournal, journal_path, read_rows, write_final};
+use export_file::{ExportJournal, FinalFile, JournalIndex, ReadResult, journal_path};
 
 /// The engine's records, turned into export rows and appended to the journal every batch.
 struct ExportSink {
     journal: ExportJournal,
     progress: Progress,
-    buffer: Vec<ExportRow>,
+    buffer: Vec<ReadResult>,
 }
 
 impl Sink for ExportSink {
     fn record(&mut self, record: ResultRecord) -> Result<(), String> {
         self.progress.record(record.status);
-        self.buffer.push(ExportRow::from_record(&record));
+        self.buffer.push(ReadResult::from_record(&record));
         Ok(())
     }
 
@@ -80,16 +83,26 @@ impl ExportSummary {
     pub(crate) fn of<'a>(rows: impl Iterator<Item = &'a ExportRow>) -> ExportSummary {
         let mut s = ExportSummary::default();
         for r in rows {
-            s.users += 1;
-            s.guests += u64::from(r.user_type.eq_ignore_ascii_case("Guest"));
-            if !r.error.is_empty() {
-                s.not_read += 1;
-                continue;
-            }
-            *s.by_state.entry(r.state.clone()).or_default() += 1;
-            s.without_method += u64::from(r.method_count() == 0);
+            s.add(r);
         }
         s
+    }
+
+    /// Counts one more row.
+    pub(crate) fn add(&mut self, r: &ExportRow) {
+        self.users += 1;
+        self.guests += u64::from(r.user_type.eq_ignore_ascii_case("Guest"));
+        if !r.error.is_empty() {
+            self.not_read += 1;
+            return;
+        }
+        match self.by_state.get_mut(&r.state) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_state.insert(r.state.clone(), 1);
+            }
+        }
+        self.without_method += u64::from(r.method_count() == 0);
     }
 
     #[must_use]
@@ -153,25 +166,7 @@ pub(crate) fn read_export(path: &Path) -> Option<Result<Vec<ExportRow>, String>>
     if !head.starts_with(header.as_bytes()) {
         return None;
     }
-    let order = order_of(path);
-    Some(read_rows(path).map(|rows| {
-        let mut v: Vec<ExportRow> = rows.into_values().collect();
-        v.sort_by_key(|r| order.get(&r.id).copied().unwrap_or(usize::MAX));
-        v
-    }))
-}
-
-/// The ids of a CSV export in file order.
-fn order_of(path: &Path) -> std::collections::HashMap<String, usize> {
-    let mut out = std::collections::HashMap::new();
-    if let Ok(mut r) = csv::Reader::from_path(path) {
-        for (i, rec) in r.records().flatten().enumerate() {
-            if let Some(id) = rec.get(1) {
-                out.entry(id.to_string()).or_insert(i);
-            }
-        }
-    }
-    out
+    Some(export_file::read_finished(path))
 }
 
 /// `mfa-rollout export`.
@@ -222,6 +217,15 @@ pub(crate) fn run(
     }
     let settings = &s.engine;
     let quiet = s.output.quiet || s.output.json;
+    // A resumed export reads its users file back: other selection flags are refused before
+    // anything is sent.
+    if s.resume
+        && users_file.exists()
+        && let Some(warning) = selection::check_resumed(&users_file, &s.selection)?
+        && !quiet
+    {
+        eprintln!("warning: {warning}");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -249,23 +253,38 @@ pub(crate) fn run(
             eprintln!("listed {}", count(listed, "user", "users"));
         }
     }
-    let users = read_users(&users_file).map_err(Error::Other)?;
-    let done: HashSet<String> = if s.resume {
-        read_rows(&journal_file)
-            .map_err(Error::Other)?
-            .into_values()
-            .filter(|r| r.error.is_empty())
-            .map(|r| r.id)
-            .collect()
+    // The users to read, streamed from the users file: the work items are the one copy of
+    // the list held during the run, and they carry only the id (the listed properties are
+    // joined back from the users file at the end).
+    let done = if s.resume {
+        Some(JournalIndex::read(&journal_file).map_err(Error::Other)?)
     } else {
-        HashSet::new()
+        None
     };
+    let mut work: Vec<WorkItem> = Vec::new();
+    let mut listed = 0u64;
+    for_each_user(&users_file, |u| {
+        listed += 1;
+        if done.as_ref().is_none_or(|d| !d.is_read(&u.id)) {
+            work.push(WorkItem {
+                row: listed + 1,
+                user: u.id,
+                actions: vec![Action::Export],
+                start_at: 0,
+                extra: Vec::new(),
+                lookup: UserLookup::Key,
+            });
+        }
+        Ok(())
+    })
+    .map_err(Error::Other)?;
+    drop(done);
     if s.resume && !quiet {
         eprintln!(
             "resuming: {} of {} read; {} to do",
-            thousands(done.len() as u64),
-            count(users.len() as u64, "user", "users"),
-            thousands((users.len() - done.len().min(users.len())) as u64)
+            thousands(listed - work.len() as u64),
+            count(listed, "user", "users"),
+            thousands(work.len() as u64)
         );
     }
     let journal = if s.resume {
@@ -277,21 +296,6 @@ pub(crate) fn run(
         path: journal_file.clone(),
         message: format!("cannot write the export journal: {e}"),
     })?;
-    // The work items take the listed users' strings: the list is not held twice.
-    let work: Vec<WorkItem> = users
-        .into_iter()
-        .enumerate()
-        .filter(|(_, u)| !done.contains(&u.id))
-        .map(|(i, u)| WorkItem {
-            row: i as u64 + 2,
-            user: u.id,
-            actions: vec![Action::Export],
-            start_at: 0,
-            extra: vec![u.upn, u.display_name, u.user_type, u.account_enabled],
-            lookup: UserLookup::Key,
-        })
-        .collect();
-    drop(done);
     let progress = Progress::new(work.len() as u64, ProgressMode::detect(quiet));
     let mut sink = ExportSink {
         journal,
@@ -344,32 +348,21 @@ pub(crate) fn run(
     }
     drop(sink);
 
-    // Every listed user exactly once, in listing order.
-    let rows = read_rows(&journal_file).map_err(Error::Other)?;
-    let order = read_users(&users_file).map_err(Error::Other)?;
-    let missing: Vec<&str> = order
-        .iter()
-        .filter(|u| !rows.contains_key(&u.id))
-        .map(|u| u.upn.as_str())
-        .take(5)
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Other(format!(
-            "internal error: users listed but not read ({}); {}",
-            missing.join(", "),
-            resume_hint()
-        )));
-    }
-    let ordered: Vec<&ExportRow> = order.iter().map(|u| &rows[&u.id]).collect();
-    write_final(out, ordered.iter().copied(), s.excel).map_err(|message| Error::File {
-        path: out.to_path_buf(),
-        message,
-    })?;
-    let summary = ExportSummary::of(ordered.iter().copied());
+    let summary =
+        write_in_listing_order(out, s.excel, &users_file, &journal_file).map_err(|e| match e {
+            Final::File(message) => Error::File {
+                path: out.to_path_buf(),
+                message,
+            },
+            Final::Missing(missing) => Error::Other(format!(
+                "internal error: users listed but not read ({}); {}",
+                missing.join(", "),
+                resume_hint()
+            )),
+        })?;
     if let Some(html) = &s.html {
         write_html(html, &summary, out)?;
     }
-    drop(ordered);
     let _ = std::fs::remove_file(&journal_file);
     let _ = std::fs::remove_file(&users_file);
     if s.output.json {
@@ -391,6 +384,47 @@ pub(crate) fn run(
     }
     saved?;
     Ok(summary.completion())
+}
+
+/// Why the final file could not be written.
+enum Final {
+    File(String),
+    /// Users listed without a row in the journal (the first few UPNs).
+    Missing(Vec<String>),
+}
+
+/// Writes the final file: every listed user exactly once, in listing order, the listed
+/// properties from the users file and the reads' from the journal, one row held at a time;
+/// counts them as it goes. Nothing is put in place when a user has no row.
+fn write_in_listing_order(
+    out: &Path,
+    excel: bool,
+    users_file: &Path,
+    journal_file: &Path,
+) -> Result<ExportSummary, Final> {
+    let index = JournalIndex::read(journal_file).map_err(Final::File)?;
+    let mut rows = index.rows().map_err(Final::File)?;
+    let mut file = FinalFile::create(out, excel).map_err(Final::File)?;
+    let mut summary = ExportSummary::default();
+    let mut missing = Vec::new();
+    for_each_user(users_file, |u| {
+        match rows.of(&u.id)? {
+            Some(read) => {
+                let row = ExportRow::new(u, read);
+                summary.add(&row);
+                file.push(&row)?;
+            }
+            None if missing.len() < 5 => missing.push(u.upn),
+            None => {}
+        }
+        Ok(())
+    })
+    .map_err(Final::File)?;
+    if !missing.is_empty() {
+        return Err(Final::Missing(missing));
+    }
+    file.finish().map_err(Final::File)?;
+    Ok(summary)
 }
 
 /// A self-contained HTML summary of an export.

@@ -3,7 +3,8 @@
 //! resolved into the users file beside it (`RESULTS.users`) before the first user is read or
 //! written, and its users become the rows (row 2 onwards, in listing order), each with
 //! `--action`. A resumed run reads the users file back instead of resolving again, so it
-//! works on the same users even if the tenant changed meanwhile. The rows' `user` is the
+//! works on the same users even if the tenant changed meanwhile; given other selection flags
+//! than the file records, it is refused before anything is sent. The rows' `user` is the
 //! object id (stable across renames); `userPrincipalName` and `displayName` follow as extra
 //! columns, so the plan shows exactly who.
 
@@ -54,6 +55,12 @@ pub(super) fn prepare(
             users_file.display(),
             selection.describe()
         )));
+    }
+    if reuse
+        && let Some(warning) = selection::check_resumed(&users_file, selection)?
+        && !r.output.quiet
+    {
+        eprintln!("warning: {warning}");
     }
     let connected = runtime.block_on(async {
         let connected = connect::connect(connection, &[], false).await?;
@@ -117,6 +124,7 @@ fn load(users_file: &Path, actions: &[Action]) -> Result<LoadedInput, Error> {
             duplicate_of: None,
             keep: vec![u.upn, u.display_name],
         });
+        Ok(())
     })
     .map_err(Error::Other)?;
     Ok(LoadedInput {

@@ -206,6 +206,7 @@ fn load(base: &Path, listed: &[String], actions: &[Action]) -> Result<LoadedInpu
                 duplicate_of: None,
                 keep: vec![tenant.clone(), u.upn, u.display_name],
             });
+            Ok(())
         })
         .map_err(Error::Other)?;
     }

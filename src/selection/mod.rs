@@ -24,7 +24,8 @@ use serde_json::Value;
 use crate::engine::transport::Transport;
 
 use users_file::UsersWriter;
-pub(crate) use users_file::{ListedUser, for_each_user, read_users, users_path};
+use users_file::selected_with;
+pub(crate) use users_file::{ListedUser, for_each_user, users_path};
 
 /// Properties each listed user carries (`userType` and `accountEnabled` only on `$select`,
 /// docs/graph.md §9.1).
@@ -103,6 +104,49 @@ impl Selection {
                 .collect::<Vec<_>>()
                 .join(" "),
         }
+    }
+}
+
+impl Selection {
+    /// The selection as a users file records it: as [`Selection::describe`] says it, the
+    /// groups sorted (each once), since their order changes no one's selection.
+    #[must_use]
+    pub(crate) fn recorded(&self) -> String {
+        match self {
+            Selection::Groups(groups) => {
+                let mut g = groups.clone();
+                g.sort();
+                g.dedup();
+                Selection::Groups(g).describe()
+            }
+            other => other.describe(),
+        }
+    }
+}
+
+/// Checks a resumed run's selection against the one its users file `path` records. Other
+/// flags are refused (exit 2, before anything is sent): the run would act on that file's
+/// users, not on the ones these flags select, and a careful admin who changed the flags
+/// expects the new ones to count, or at least to be told. Groups may come in any order; text
+/// compares exactly (whether Graph matches names and filters in any case is unconfirmed,
+/// docs/graph.md §9.2, so `sales` is not taken for `Sales`). A file that records no selection
+/// (written by an earlier version) is resumed; the warning returned says so.
+pub(crate) fn check_resumed(
+    path: &Path,
+    selection: &Selection,
+) -> Result<Option<String>, crate::error::Error> {
+    let recorded = selected_with(path).map_err(crate::error::Error::Other)?;
+    let now = selection.recorded();
+    match recorded {
+        None => Ok(Some(format!(
+            "{} does not record which selection made it: resuming on the users it lists, whatever {now} selects now",
+            path.display()
+        ))),
+        Some(first) if first == now => Ok(None),
+        Some(first) => Err(crate::error::Error::Usage(format!(
+            "--resume: {} lists the users selected with {first}, not {now}; resume with the first run's selection flags (it works on that list), or start over with --overwrite",
+            path.display()
+        ))),
     }
 }
 
@@ -212,7 +256,7 @@ pub(crate) async fn resolve<T: Transport>(
     max_attempts: u32,
     path: &Path,
 ) -> Result<u64, SelectionError> {
-    let mut out = UsersWriter::create(path).map_err(SelectionError::File)?;
+    let mut out = UsersWriter::create(path, &selection.recorded()).map_err(SelectionError::File)?;
     let no_id = |what: &str| SelectionError::Malformed(format!("{what}: a user without an id"));
     match selection {
         Selection::Users { guests, filter } => {
@@ -277,6 +321,62 @@ mod tests {
         assert_eq!(
             members_url("6f1c0a9e-0000-4000-8000-000000000001"),
             "/groups/6f1c0a9e-0000-4000-8000-000000000001/transitiveMembers/microsoft.graph.user?$select=id,userPrincipalName,displayName,userType,accountEnabled&$top=999&$count=true"
+        );
+    }
+
+    #[test]
+    fn a_resume_must_give_the_selection_its_users_file_records_its_groups_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.csv.users");
+        let groups = |g: &[&str]| Selection::Groups(g.iter().map(|s| s.to_string()).collect());
+        let first = groups(&["Staff", "Leads", "Staff"]);
+        UsersWriter::create(&path, &first.recorded())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(first.recorded(), r#"--group "Leads" --group "Staff""#);
+        assert!(
+            check_resumed(&path, &groups(&["Leads", "Staff"]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(check_resumed(&path, &groups(&["leads", "Staff"])).is_err());
+        let err = check_resumed(&path, &groups(&["Leads"])).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                r#"--resume: {} lists the users selected with --group "Leads" --group "Staff", not --group "Leads"; resume with the first run's selection flags (it works on that list), or start over with --overwrite"#,
+                path.display()
+            )
+        );
+        let members = Selection::Users {
+            guests: false,
+            filter: None,
+        };
+        UsersWriter::create(
+            &path,
+            &Selection::Users {
+                guests: true,
+                filter: None,
+            }
+            .recorded(),
+        )
+        .unwrap()
+        .finish()
+        .unwrap();
+        let err = check_resumed(&path, &members).unwrap_err().to_string();
+        assert!(
+            err.contains("selected with --all-users --include-guests, not --all-users;"),
+            "{err}"
+        );
+        // A file without the record (an earlier version's) is resumed, with a warning.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.split_once('\n').unwrap().1).unwrap();
+        let warning = check_resumed(&path, &members).unwrap().unwrap();
+        assert!(
+            warning.contains("does not record which selection"),
+            "{warning}"
         );
     }
 

@@ -2,12 +2,17 @@
 //! displayName,userType,accountEnabled`), written through a temp file renamed once the last
 //! page is in, before the first user is read or written: a resumed run (or export) reads it
 //! back and works on the same users, whatever the tenant did since. Read back as a stream,
-//! so a caller turning users into work never holds the list twice.
+//! so a caller turning users into work never holds the list twice. Its first line,
+//! `# selected with: FLAGS`, records the selection that made it, so a resume given other
+//! selection flags is caught (a file written before that line existed has only the header).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::journal::{neutralize, restore_cell};
+
+/// What the first line of a users file starts with, before the selection's flags.
+const SELECTED_WITH: &str = "# selected with: ";
 
 /// The header of a users file.
 const HEADER: [&str; 5] = [
@@ -44,7 +49,8 @@ pub(crate) struct UsersWriter {
 }
 
 impl UsersWriter {
-    pub(crate) fn create(path: &Path) -> Result<UsersWriter, String> {
+    /// A users file for the selection `selected_with` (its flags, as the first line says).
+    pub(crate) fn create(path: &Path, selected_with: &str) -> Result<UsersWriter, String> {
         let mut tmp_name = path.as_os_str().to_os_string();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
@@ -56,6 +62,14 @@ impl UsersWriter {
             out: std::io::BufWriter::new(file),
             written: 0,
         };
+        // One line whatever the flags hold: control characters are escaped by the caller.
+        let first = format!(
+            "{SELECTED_WITH}{}\n",
+            selected_with.replace(['\r', '\n'], " ")
+        );
+        w.out
+            .write_all(first.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", w.tmp.display()))?;
         w.line(&HEADER)?;
         Ok(w)
     }
@@ -94,10 +108,14 @@ impl UsersWriter {
     }
 }
 
-/// Reads a users file back, in listing order, one user at a time to `each`.
-pub(crate) fn for_each_user(path: &Path, mut each: impl FnMut(ListedUser)) -> Result<(), String> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// Reads a users file back, in listing order, one user at a time to `each`; an error of
+/// `each` ends the reading with it.
+pub(crate) fn for_each_user(
+    path: &Path,
+    mut each: impl FnMut(ListedUser) -> Result<(), String>,
+) -> Result<(), String> {
+    let (selected_with, rest) = open(path)?;
+    let mut reader = csv::Reader::from_reader(rest);
     let header = reader
         .headers()
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -109,7 +127,7 @@ pub(crate) fn for_each_user(path: &Path, mut each: impl FnMut(ListedUser)) -> Re
         ));
     }
     let mut record = csv::StringRecord::new();
-    let mut line = 1u64;
+    let mut line = 1 + u64::from(selected_with.is_some());
     loop {
         line += 1;
         match reader.read_record(&mut record) {
@@ -133,14 +151,38 @@ pub(crate) fn for_each_user(path: &Path, mut each: impl FnMut(ListedUser)) -> Re
         if user.id.is_empty() {
             return Err(format!("{}: line {line} has no id", path.display()));
         }
-        each(user);
+        each(user)?;
     }
 }
 
+/// The users file at `path`: the selection its first line records (`None`: a file without
+/// that line), and a reader from its header on.
+fn open(path: &Path) -> Result<(Option<String>, Box<dyn std::io::Read>), String> {
+    use std::io::{BufRead, Read};
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot)?);
+    let mut first = String::new();
+    file.read_line(&mut first).map_err(cannot)?;
+    Ok(match first.strip_prefix(SELECTED_WITH) {
+        Some(flags) => (Some(flags.trim_end().to_string()), Box::new(file)),
+        None => (None, Box::new(std::io::Cursor::new(first).chain(file))),
+    })
+}
+
+/// The selection a users file records it was made with (`None`: a file written before the
+/// record existed).
+pub(crate) fn selected_with(path: &Path) -> Result<Option<String>, String> {
+    open(path).map(|(flags, _)| flags)
+}
+
 /// Reads a users file back whole, in listing order.
+#[cfg(test)]
 pub(crate) fn read_users(path: &Path) -> Result<Vec<ListedUser>, String> {
     let mut out = Vec::new();
-    for_each_user(path, |u| out.push(u))?;
+    for_each_user(path, |u| {
+        out.push(u);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -165,12 +207,22 @@ mod tests {
                 ..ListedUser::default()
             },
         ];
-        let mut w = UsersWriter::create(&path).unwrap();
+        let mut w = UsersWriter::create(&path, "--group \"Sales\\nEast\"").unwrap();
         for u in &users {
             w.push(u).unwrap();
         }
         assert!(!path.exists(), "only the temp file until finished");
         assert_eq!(w.finish().unwrap(), 2);
         assert_eq!(read_users(&path).unwrap(), users);
+        assert_eq!(
+            selected_with(&path).unwrap().as_deref(),
+            Some("--group \"Sales\\nEast\"")
+        );
+        // A file written before the first line recorded the selection reads the same.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old = dir.path().join("old.users");
+        std::fs::write(&old, text.split_once('\n').unwrap().1).unwrap();
+        assert_eq!(read_users(&old).unwrap(), users);
+        assert_eq!(selected_with(&old).unwrap(), None);
     }
 }

@@ -371,6 +371,81 @@ fn a_resumed_selection_does_the_users_first_selected_though_the_tenant_changed()
 }
 
 #[test]
+fn a_resume_given_other_selection_flags_is_refused_before_anything_is_sent() {
+    let env = Env::start(EmulatorConfig::default());
+    let tenant_file = env.path("tenant.json");
+    std::fs::write(&tenant_file, tenant().to_tenant_json().to_string()).unwrap();
+    let state = env.path("state.json");
+    let apply = |out: &Path, selection: &[&str], extra: &[&str]| {
+        let mut c = env.command();
+        c.arg("apply")
+            .args(selection)
+            .args(["--action", "enforce", "--results"])
+            .arg(out)
+            .arg("--sandbox")
+            .arg(&tenant_file)
+            .arg("--sandbox-state")
+            .arg(&state)
+            .arg("--quiet")
+            .args(extra);
+        Invocation::from(c)
+    };
+    let out = env.path("run.csv");
+    apply(
+        &out,
+        &["--all-users", "--include-guests"],
+        &["--limit", "5"],
+    )
+    .expect_exit(0);
+    let (tenant_before, results_before) =
+        (std::fs::read(&state).unwrap(), std::fs::read(&out).unwrap());
+    // Members only now: the list holds guests this run did not select.
+    let refused = apply(&out, &["--all-users"], &["--resume"]).expect_exit(2);
+    assert_eq!(
+        refused.stderr.trim().lines().count(),
+        1,
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(
+            "run.csv.users lists the users selected with --all-users --include-guests, not --all-users; resume with the first run's selection flags"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        tenant_before,
+        "nothing sent"
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        results_before,
+        "nothing recorded"
+    );
+    // The first run's flags (in any order) finish it: members and guests.
+    apply(&out, &["--include-guests", "--all-users"], &["--resume"]).expect_exit(0);
+    assert_eq!(
+        upns_of(&out).into_iter().collect::<BTreeSet<_>>(),
+        range(1..=40)
+    );
+    // Groups may be given in another order; another group, or a name in another case, is
+    // another selection.
+    let out = env.path("groups.csv");
+    let (staff, partners) = (["--group", "Staff"], ["--group", "Partners"]);
+    apply(&out, &[staff, partners].concat(), &["--limit", "2"]).expect_exit(0);
+    apply(&out, &["--group", "staff", "--group", "Partners"], &["--resume"])
+        .expect_exit(2)
+        .stderr_has(r#"selected with --group "Partners" --group "Staff", not --group "Partners" --group "staff""#);
+    apply(&out, &staff, &["--resume"]).expect_exit(2);
+    apply(&out, &[partners, staff].concat(), &["--resume"]).expect_exit(0);
+    let mut want = range(2..=15);
+    want.extend(range(31..=33));
+    assert_eq!(upns_of(&out).into_iter().collect::<BTreeSet<_>>(), want);
+}
+
+#[test]
 fn input_and_a_selection_together_or_neither_are_refused_naming_both() {
     let env = Env::start(EmulatorConfig::default());
     let input = env.write("in.csv", "user,action\na@x.com,enforce\n");
