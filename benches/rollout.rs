@@ -3,7 +3,7 @@
 //! input validation time — to stdout and to `target/bench-results.md`.
 //!
 //! `cargo bench --bench rollout` runs every scenario (`told`, `untold-used-up`,
-//! `untold-burst`, `engine`, `input`, `export`, `all-users`); `cargo bench --bench rollout -- NAME` runs those whose
+//! `untold-burst`, `engine`, `input`, `export`, `all-users`, `tenants`); `cargo bench --bench rollout -- NAME` runs those whose
 //! name contains NAME. Rollout scenarios run `BENCH_RUNS` times (default 3) and report the
 //! median with its range. `BENCH_USERS_SCALE=0.1` shrinks every scenario (for a quick look;
 //! the README's figures use the full sizes). The figures are reported, not asserted: the
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Faults};
+use mfa_rollout::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Faults, TenantSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mfa-rollout");
 
@@ -657,6 +657,9 @@ fn main() {
     if wanted("all-users") {
         b.all_users();
     }
+    if wanted("tenants") {
+        b.tenants();
+    }
     let mut md = String::from("| scenario | figure | value | goal |\n|---|---|---|---|\n");
     for [a, f, v, g] in &b.table {
         let _ = writeln!(md, "| {a} | {f} | {v} | {g} |");
@@ -837,5 +840,239 @@ impl Bench {
             runs.show("wall input", 1),
             "",
         );
+    }
+}
+
+/// What one many-tenant run measured.
+struct TenantsRun {
+    wall: f64,
+    engine: f64,
+    /// The highest share of items answered 429 in any one tenant, %.
+    worst_429: f64,
+    unwritten: f64,
+    rss_mb: f64,
+}
+
+/// The many-tenant scenario (issue 20).
+impl Bench {
+    /// 9: N tenants (`BENCH_TENANTS`, default 10) × M changes each (every user disabled,
+    /// action enforce: M reads and M writes a tenant) at a scaled quota (×10: 200 writes/s
+    /// per tenant, each tenant its own buckets, empty at the start), from one input with a tenant column, against
+    /// one tenant's M changes through the same path, alternately: the wall-time ratio, the
+    /// 429s in each tenant, and peak RSS for 1 and N tenants.
+    fn tenants(&mut self) {
+        let m = scale(2_000);
+        let n: usize = std::env::var("BENCH_TENANTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10usize)
+            .max(2);
+        let scale_f = 10.0;
+        let mut config = EmulatorConfig::generated(m, 46)
+            .quota_scale(scale_f)
+            .faults(Faults {
+                latency_ms: 50,
+                latency_jitter_ms: 20,
+                ..Faults::default()
+            });
+        for u in &mut config.users {
+            u.per_user_mfa_state = "disabled".into();
+        }
+        // The buckets start empty (other apps spent them): the quota's refill sets the pace,
+        // not the burst a full bucket would grant (M writes fit in it).
+        config.quotas.initial_fill = 0.0;
+        let ids: Vec<String> = (1..n)
+            .map(|t| format!("00000000-0000-4000-8000-{t:012}"))
+            .collect();
+        for (t, id) in ids.iter().enumerate() {
+            let domain = format!("customer{t}.onmicrosoft.com");
+            config
+                .tenants
+                .push(TenantSpec::new(id, &domain, config.users.clone()));
+        }
+        let rate = config.quotas.writes_per_150s / 150.0 * scale_f;
+        let mut runs = Runs::default();
+        for _ in 0..repetitions() {
+            // One tenant's M changes, N tenants' M each, and the same M spread over N.
+            let one = self.tenants_run(&config, &ids, 1, m, &mut runs);
+            let many = self.tenants_run(&config, &ids, n, m, &mut runs);
+            let spread = self.tenants_run(&config, &ids, n, m / n, &mut runs);
+            runs.push("wall 1", one.wall);
+            runs.push("wall N", many.wall);
+            runs.push("ratio", many.wall / one.wall);
+            runs.push("engine 1", one.engine);
+            runs.push("engine N", many.engine);
+            runs.push("engine ratio", many.engine / one.engine);
+            runs.push("429 1", one.worst_429);
+            runs.push("429 N", many.worst_429);
+            runs.push("unwritten N", many.unwritten);
+            runs.push("rss 1", one.rss_mb);
+            runs.push("rss N", many.rss_mb);
+            runs.push("rss spread", spread.rss_mb);
+            runs.push("rss spread ratio", spread.rss_mb / one.rss_mb);
+        }
+        let name = "9 tenants at once";
+        self.row(name, "tenants N, changes M each", format!("{n}, {m}"), "");
+        self.row(name, "runs (median, min-max)", runs.n().to_string(), "");
+        self.row(name, "worst exit code", runs.code.to_string(), "0");
+        self.row(name, "quota writes/s per tenant", format!("{rate:.0}"), "");
+        self.row(name, "wall seconds, 1 tenant", runs.show("wall 1", 1), "");
+        self.row(name, "wall seconds, N tenants", runs.show("wall N", 1), "");
+        self.row(
+            name,
+            "ratio (N tenants / 1 tenant), wall",
+            runs.show("ratio", 2),
+            "<= 1.3",
+        );
+        self.row(
+            name,
+            "engine seconds, 1 tenant",
+            runs.show("engine 1", 1),
+            "",
+        );
+        self.row(
+            name,
+            "engine seconds, N tenants",
+            runs.show("engine N", 1),
+            "",
+        );
+        self.row(
+            name,
+            "the same over the engines' runs",
+            runs.show("engine ratio", 2),
+            "",
+        );
+        self.row(
+            name,
+            "429 %, worst tenant, 1 tenant",
+            runs.show("429 1", 2),
+            "<= 1 %",
+        );
+        self.row(
+            name,
+            "429 %, worst tenant, N tenants",
+            runs.show("429 N", 2),
+            "<= 1 %",
+        );
+        self.row(
+            name,
+            "changes not written, N tenants",
+            runs.show("unwritten N", 0),
+            "0",
+        );
+        self.row(name, "peak RSS MB, 1 tenant × M", runs.show("rss 1", 1), "");
+        self.row(
+            name,
+            "peak RSS MB, N tenants × M",
+            runs.show("rss N", 1),
+            "",
+        );
+        self.row(
+            name,
+            "peak RSS MB, N tenants × M/N",
+            runs.show("rss spread", 1),
+            "",
+        );
+        self.row(
+            name,
+            "the same rows: N × M/N over 1 × M",
+            runs.show("rss spread ratio", 2),
+            "flat in N",
+        );
+    }
+
+    /// One run of scenario 9: the first `tenants` tenants, `per` changes each.
+    fn tenants_run(
+        &self,
+        config: &EmulatorConfig,
+        ids: &[String],
+        tenants: usize,
+        per: usize,
+        runs: &mut Runs,
+    ) -> TenantsRun {
+        let mut config = config.clone();
+        config.users.truncate(per);
+        // The generated groups name users past `per`; no group is read here.
+        config.groups.clear();
+        for t in &mut config.tenants {
+            t.users.truncate(per);
+        }
+        let emu = self.emulator(config);
+        let mut all = vec![emu.tenant_id()];
+        all.extend(ids.iter().cloned());
+        all.truncate(tenants);
+        let input = self.tenant_csv(&emu, &all, tenants);
+        let out = self.dir.path().join("tenants-results.csv");
+        let measured = measure(Self::against(
+            &emu,
+            &[
+                "apply".as_ref(),
+                input.as_os_str(),
+                "--results".as_ref(),
+                out.as_os_str(),
+                "--overwrite".as_ref(),
+                "--quiet".as_ref(),
+                "--json".as_ref(),
+                "--quota-scale".as_ref(),
+                "10".as_ref(),
+                "--concurrency".as_ref(),
+                "16".as_ref(),
+            ],
+        ));
+        runs.code = runs.code.max(measured.code);
+        let summary: serde_json::Value =
+            serde_json::from_str(measured.stdout.trim()).unwrap_or_default();
+        let mut worst_429 = 0.0f64;
+        let mut writes = 0u64;
+        for id in &all {
+            let stats = if *id == emu.tenant_id() {
+                emu.stats()
+            } else {
+                emu.tenant_stats(id).unwrap_or_default()
+            };
+            let items = stat(&stats, "items").max(1) as f64;
+            worst_429 = worst_429.max(100.0 * items_429(&stats) as f64 / items);
+            writes += stat(&stats, "writes");
+        }
+        TenantsRun {
+            wall: measured.wall.as_secs_f64(),
+            // The engines' own time: the slowest tenant's, without process start, sign-in
+            // and the final compaction.
+            engine: summary["tenants"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|t| t["elapsed_seconds"].as_f64())
+                        .fold(0.0, f64::max)
+                })
+                .unwrap_or(f64::NAN),
+            worst_429,
+            unwritten: (tenants * per) as f64 - writes as f64,
+            rss_mb: measured.max_rss_kb as f64 / 1024.0,
+        }
+    }
+
+    /// `tenant,upn,action`: every user of the first `tenants` tenants of `ids`, enforce,
+    /// tenant after tenant.
+    fn tenant_csv(&self, emu: &EmulatorHandle, ids: &[String], tenants: usize) -> PathBuf {
+        let users = emu.users();
+        let list = users
+            .get("users")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut s = String::from("tenant,upn,action\n");
+        for id in ids.iter().take(tenants) {
+            for u in &list {
+                let upn = u
+                    .get("upn")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                let _ = writeln!(s, "{id},{upn},enforce");
+            }
+        }
+        let p = self.dir.path().join(format!("tenants-{tenants}.csv"));
+        std::fs::write(&p, s).expect("write csv");
+        p
     }
 }

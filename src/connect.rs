@@ -49,11 +49,27 @@ pub(crate) async fn connect(
     sandbox_users: &[String],
     sandbox_by_mail: bool,
 ) -> Result<Connected, Error> {
+    connect_over(
+        connection,
+        sandbox_users,
+        sandbox_by_mail,
+        GraphClient::http_client(),
+    )
+    .await
+}
+
+/// [`connect`] over an HTTP client the caller made: a many-tenant run shares one client and
+/// its connections among its tenants (each request carries its own tenant's token).
+pub(crate) async fn connect_over(
+    connection: Connection,
+    sandbox_users: &[String],
+    sandbox_by_mail: bool,
+    http: reqwest::Client,
+) -> Result<Connected, Error> {
     // An app sign-in without its tenant sends nothing (its tenant is named below).
     if let Some(e) = connection.sign_in.missing_tenant() {
         return Err(e);
     }
-    let http = GraphClient::http_client();
     // The resource a managed identity or the Azure CLI is asked for: the cloud's Graph.
     let resource = connection.scope.trim_end_matches("/.default").to_string();
     let chosen = connection.chosen;

@@ -282,11 +282,15 @@ pub(super) fn run(
     // Sign in to each tenant and check its permissions, all at once.
     // Each tenant's protected accounts (`--exclude`, `--exclude-user`) are found there.
     type SignedIn = (connect::Connected, Arc<Protected>);
+    // One HTTP client for every tenant: its connections are shared, the tokens are per
+    // request (docs/graph.md §14).
+    let http = crate::graph::GraphClient::http_client();
     let sign_ins: Vec<Task<'_, Result<SignedIn, String>>> = shares
         .iter()
         .map(|share| {
             let c = for_tenant(connection, &share.tenant);
             let before = earlier.remove(&share.tenant);
+            let http = http.clone();
             let actions: BTreeSet<Action> = share
                 .items
                 .iter()
@@ -295,7 +299,7 @@ pub(super) fn run(
             Box::pin(async move {
                 let connected = match before {
                     Some(done) => done?,
-                    None => connect::connect(c?, &[], by_mail)
+                    None => connect::connect_over(c?, &[], by_mail, http)
                         .await
                         .map_err(|e| format!("not signed in: {e}"))?,
                 };
