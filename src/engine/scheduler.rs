@@ -19,7 +19,7 @@ use crate::figures::count;
 use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse, RetryClass};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
-use super::breaker::{Breaker, Suspicion, route_of};
+use super::breaker::{Breaker, CallRoute, Suspicion, route_of};
 use super::change_gate::{Admission, ChangeGate};
 use super::machine::{Call, Machine, MachineOptions, Next, Outcome, Resolved};
 use super::pacer::Budget;
@@ -783,7 +783,7 @@ impl Scheduler {
             pending.seq = self.sends;
             self.breaker.sent(pending.seq);
             let id = (i + 1).to_string();
-            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let client_request_id = crate::graph::client_request_id();
             let write = pending.call.method.is_write();
             if write {
                 self.report.writes += 1;
@@ -978,7 +978,7 @@ impl Scheduler {
         self.delay(p, wait);
     }
 
-    fn on_item(&mut self, pending: Pending, answer: ItemResponse) {
+    fn on_item(&mut self, mut pending: Pending, answer: ItemResponse) {
         let job = pending.job;
         if !self.is_current(job, pending.action) {
             return;
@@ -1004,17 +1004,17 @@ impl Scheduler {
             }
             (401, _) if pending.auth_retries == 0 => {
                 // A token that expired between the batch and its items: resend once.
-                let mut p = pending;
-                p.auth_retries += 1;
-                self.delay(p, Duration::ZERO);
+                pending.auth_retries += 1;
+                self.delay(pending, Duration::ZERO);
             }
             (status, RetryClass::Final) => {
                 let Some(current) = self.jobs[job].current.as_mut() else {
                     return;
                 };
                 let next = current.machine.on_response(pending.call.tag, &answer);
-                let route = route_of(&pending.call);
-                let kind = Suspicion::of_answer(status, &route);
+                let kind = Suspicion::of_answer(status, || route_of(&pending.call));
+                let route =
+                    CallRoute::new(pending.call.method, std::mem::take(&mut pending.call.url));
                 self.breaker.answer(pending.seq, status, route);
                 match (kind, next) {
                     (Some(kind), Next::Done(outcome)) if outcome.status == Status::Failed => {

@@ -4,7 +4,7 @@
 //! The parser is defensive: the response comes from the network, so anything it cannot use is
 //! reported (as a missing or unexpected item, or as an error for the whole body), never a panic.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -153,10 +153,6 @@ pub(crate) fn parse_batch_response(body: &[u8], sent: &[BatchItem]) -> Result<Ba
         .responses
         .ok_or_else(|| "no \"responses\" array".to_owned())?;
 
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(sent.len());
-    for (i, item) in sent.iter().enumerate() {
-        index.entry(item.id.to_lowercase()).or_insert(i);
-    }
     let mut answers: Vec<Option<ItemResponse>> = vec![None; sent.len()];
     let mut unexpected = 0;
 
@@ -169,7 +165,9 @@ pub(crate) fn parse_batch_response(body: &[u8], sent: &[BatchItem]) -> Result<Ba
             unexpected += 1;
             continue;
         };
-        let Some(&slot) = index.get(&id.to_lowercase()) else {
+        // A batch holds at most 20 items: a scan for the first item sent with this id costs
+        // less than a map of lowercased ids built for every batch.
+        let Some(slot) = sent.iter().position(|item| same_id(&item.id, &id)) else {
             unexpected += 1;
             continue;
         };
@@ -245,11 +243,21 @@ pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
 }
 
 /// An item id: a string, or (leniently) an integer written as text.
-fn id_text(v: Option<&Value>) -> Option<String> {
+fn id_text(v: Option<&Value>) -> Option<Cow<'_, str>> {
     match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(Cow::Owned(n.to_string())),
         _ => None,
+    }
+}
+
+/// Whether two item ids are the same, case-insensitively as Graph treats them: equal once
+/// lowercased (without lowercasing copies for ASCII ids, which the tool's are).
+fn same_id(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 
@@ -382,6 +390,19 @@ mod tests {
         let resp = json!({"responses":[{"id":"job-a","status":200}]});
         let reply = parse_batch_response(resp.to_string().as_bytes(), &sent).unwrap();
         assert_eq!(reply.items[0].id, "Job-A");
+    }
+
+    #[test]
+    fn non_ascii_ids_match_once_lowercased() {
+        let sent = vec![
+            item("Ärende-1", Method::Get, None),
+            item("2", Method::Get, None),
+        ];
+        let resp = json!({"responses":[{"id":"2","status":200},{"id":"ärende-1","status":204}]});
+        let reply = parse_batch_response(resp.to_string().as_bytes(), &sent).unwrap();
+        let ids: Vec<_> = reply.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["Ärende-1", "2"]);
+        assert_eq!(reply.unexpected, 0);
     }
 
     #[test]

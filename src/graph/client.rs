@@ -110,7 +110,7 @@ impl GraphClient {
         let url = format!("{}/{}/$batch", self.inner.base, version.as_str());
         let body = serde_json::to_vec(&batch_body(items))
             .map_err(|e| BatchError::Transport(format!("cannot encode the batch: {e}")))?;
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let client_request_id = super::client_request_id();
         let answer = self
             .exchange(&client_request_id, || {
                 self.inner

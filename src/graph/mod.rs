@@ -20,6 +20,7 @@
 //! - `device_code`: the device-code sign-in's polling and its refresh-token renewal.
 //! - `client`: the HTTP client sending batches and mapping outer failures to [`BatchError`].
 //! - `retry_class`: what a status means for sending again, one rule for a batch and its items.
+//! - `request_id`: fresh `client-request-id` values.
 
 mod azure_cli;
 mod batch;
@@ -32,6 +33,7 @@ mod error_body;
 mod federated;
 mod managed_identity;
 mod pfx;
+mod request_id;
 mod retry_class;
 mod token;
 mod user_key;
@@ -47,6 +49,7 @@ pub(crate) use client::GraphClient;
 pub(crate) use cloud::{Cloud, validate_base_url};
 pub(crate) use device_code::DevicePrompt;
 pub(crate) use managed_identity::{ManagedIdentityEndpoint, validate_identity_endpoint};
+pub(crate) use request_id::client_request_id;
 pub(crate) use retry_class::RetryClass;
 pub(crate) use token::check_static_token;
 pub(crate) use token::{Credential, TokenClaims, TokenSource};
