@@ -1163,7 +1163,7 @@ impl Scheduler {
                     message: reason,
                     ..Outcome::default()
                 };
-                self.push_record(j, action, &outcome);
+                self.push_record(j, action, outcome);
                 self.jobs[j].next_action += 1;
                 continue;
             }
@@ -1179,7 +1179,7 @@ impl Scheduler {
                     message: why.to_string(),
                     ..Outcome::default()
                 };
-                self.push_record(j, action, &outcome);
+                self.push_record(j, action, outcome);
                 self.jobs[j].next_action += 1;
                 continue;
             }
@@ -1356,7 +1356,8 @@ impl Scheduler {
         }
     }
 
-    fn push_record(&mut self, j: usize, action: Action, outcome: &Outcome) {
+    /// Hands the outcome's text to the record (moved: a record is made for every action).
+    fn push_record(&mut self, j: usize, action: Action, outcome: Outcome) {
         let job = &self.jobs[j];
         let (attempts, request_id, client_request_id) =
             job.current.as_ref().map_or((0, "", ""), |c| {
@@ -1366,32 +1367,31 @@ impl Scheduler {
                     c.client_request_id.as_str(),
                 )
             });
+        let mut extra = match job.item.lookup {
+            UserLookup::Key => job.item.extra.clone(),
+            UserLookup::Mail => {
+                let upn = job.resolved.as_ref().map_or("", |r| r.upn.as_str());
+                std::iter::once(upn.to_string())
+                    .chain(job.item.extra.iter().cloned())
+                    .collect()
+            }
+        };
+        extra.extend(outcome.extra);
         self.out.push(ResultRecord {
             row: job.item.row,
             user: job.item.user.clone(),
             action: action.as_str().to_string(),
             status: outcome.status,
-            before: outcome.before.clone(),
-            after: outcome.after.clone(),
+            before: outcome.before,
+            after: outcome.after,
             http_status: outcome.http_status,
-            error_code: outcome.error_code.clone(),
-            message: outcome.message.clone(),
+            error_code: outcome.error_code,
+            message: outcome.message,
             attempts,
             request_id: request_id.to_string(),
             client_request_id: client_request_id.to_string(),
             finished_at: timestamp_now(),
-            extra: match job.item.lookup {
-                UserLookup::Key => job.item.extra.clone(),
-                UserLookup::Mail => {
-                    let upn = job.resolved.as_ref().map_or("", |r| r.upn.as_str());
-                    std::iter::once(upn.to_string())
-                        .chain(job.item.extra.iter().cloned())
-                        .collect()
-                }
-            }
-            .into_iter()
-            .chain(outcome.extra.iter().cloned())
-            .collect(),
+            extra,
         });
     }
 
@@ -1406,11 +1406,20 @@ impl Scheduler {
             return;
         }
         let action = self.jobs[j].item.actions[self.jobs[j].next_action];
-        self.push_record(j, action, &outcome);
-        if outcome.changed {
+        let (status, changed) = (outcome.status, outcome.changed);
+        let blocked_by = (!status.is_good()).then(|| {
+            let what = if outcome.message.is_empty() {
+                status.as_str()
+            } else {
+                outcome.message.as_str()
+            };
+            format!("skipped because {action} ended {status}: {what}")
+        });
+        self.push_record(j, action, outcome);
+        if changed {
             self.report.changes += 1;
         }
-        if outcome.status == Status::Failed {
+        if status == Status::Failed {
             self.report.failed += 1;
             if let Some(max) = self.settings.max_failures
                 && self.report.failed >= max
@@ -1422,16 +1431,8 @@ impl Scheduler {
             }
         }
         let job = &mut self.jobs[j];
-        if !outcome.status.is_good() {
-            let what = if outcome.message.is_empty() {
-                outcome.status.as_str().to_string()
-            } else {
-                outcome.message.clone()
-            };
-            job.blocked_by = Some(format!(
-                "skipped because {action} ended {}: {what}",
-                outcome.status
-            ));
+        if blocked_by.is_some() {
+            job.blocked_by = blocked_by;
         }
         if job.current.take().is_some_and(|c| !c.parked) {
             self.running -= 1;
