@@ -162,6 +162,27 @@ impl Bench {
         p
     }
 
+    /// The tenant's users as a selection's rows name them: `id,userPrincipalName,displayName`.
+    fn selection_like_csv(&self, name: &str, emu: &EmulatorHandle) -> PathBuf {
+        let users = emu.users();
+        let p = self.dir.path().join(name);
+        let mut w = csv::Writer::from_path(&p).expect("write csv");
+        w.write_record(["id", "userPrincipalName", "displayName"])
+            .expect("write csv");
+        for u in users
+            .get("users")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let cell = |k: &str| u.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+            w.write_record([cell("id"), cell("upn"), cell("displayName")])
+                .expect("write csv");
+        }
+        w.flush().expect("write csv");
+        p
+    }
+
     fn apply(&self, emu: &EmulatorHandle, input: &Path, extra: &[&str]) -> Measured {
         let mut c = Command::new(BIN);
         c.arg("apply")
@@ -771,7 +792,9 @@ impl Bench {
 
     /// 8: `apply --all-users --action enforce` on 100,000 users who are all enforced already
     /// (reads only, so it runs at the read budget), against the same rollout from an input
-    /// file of the same users: peak RSS, to show the selection does not hold the list twice.
+    /// file of the same users (UPNs only), and from one with the columns a selection's rows
+    /// carry (the object id as the user, `userPrincipalName` and `displayName` kept): peak
+    /// RSS, to show the selection does not hold the list twice (no more than the last).
     fn all_users(&mut self) {
         let users = scale(100_000);
         let mut config = EmulatorConfig::generated(users, 45).no_throttle();
@@ -783,6 +806,7 @@ impl Bench {
         for _ in 0..repetitions() {
             let emu = self.emulator(config.clone());
             let input = self.csv("all.csv", &emu, &["enforce"]);
+            let same_columns = self.selection_like_csv("all-ids.csv", &emu);
             let results = self.dir.path().join("all-results.csv");
             let fast = [
                 "--read-rate".as_ref(),
@@ -811,6 +835,18 @@ impl Bench {
             runs.code = runs.code.max(m.code);
             runs.push("rss input", m.max_rss_kb as f64 / 1024.0);
             runs.push("wall input", m.wall.as_secs_f64());
+            let mut args: Vec<&std::ffi::OsStr> = vec![
+                "apply".as_ref(),
+                same_columns.as_os_str(),
+                "--action".as_ref(),
+                "enforce".as_ref(),
+                "--keep-columns".as_ref(),
+                "userPrincipalName,displayName".as_ref(),
+            ];
+            args.extend(fast);
+            let m = measure(Self::against(&emu, &args));
+            runs.code = runs.code.max(m.code);
+            runs.push("rss same columns", m.max_rss_kb as f64 / 1024.0);
         }
         let name = "8 apply --all-users";
         self.row(name, "users", users.to_string(), "");
@@ -827,6 +863,12 @@ impl Bench {
             "peak RSS MB, the same users from a CSV",
             runs.show("rss input", 1),
             "",
+        );
+        self.row(
+            name,
+            "peak RSS MB, a CSV of ids, UPN and name kept",
+            runs.show("rss same columns", 1),
+            ">= --all-users",
         );
         self.row(
             name,
