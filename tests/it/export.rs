@@ -301,6 +301,14 @@ fn export_resumes_after_a_kill_with_no_user_missing_or_doubled() {
     let partial = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
     assert!(partial < 400, "{partial}");
     let reads_before = stat(&env.stats(), "items");
+    // Members only is not the first run's selection (every user, guests included): refused,
+    // nothing read.
+    Invocation::from(export(&env, &out, &["--resume", "--all-users"]))
+        .expect_exit(2)
+        .stderr_has(
+            "users.csv.users lists the users selected with --all-users --include-guests, not --all-users",
+        );
+    assert_eq!(stat(&env.stats(), "items"), reads_before);
     Invocation::from(export(&env, &out, &["--resume"])).expect_exit(0);
     assert_matches_emulator(&env, &rows(&out));
     // The users already journaled were not read again: at most the last batch in flight
