@@ -114,19 +114,7 @@ pub(super) fn prepare(
 /// UPN and display name kept. Read as a stream: the list is held once, as the rows.
 fn load(users_file: &Path, actions: &[Action]) -> Result<LoadedInput, Error> {
     let mut jobs = Vec::new();
-    let mut row = 1u64;
-    for_each_user(users_file, |u| {
-        row += 1;
-        jobs.push(Job {
-            row,
-            user: u.id,
-            actions: actions.to_vec(),
-            duplicate_of: None,
-            keep: vec![u.upn, u.display_name],
-        });
-        Ok(())
-    })
-    .map_err(Error::Other)?;
+    push_jobs(users_file, actions, None, &mut jobs)?;
     Ok(LoadedInput {
         jobs,
         user_column: "id".into(),
@@ -134,4 +122,31 @@ fn load(users_file: &Path, actions: &[Action]) -> Result<LoadedInput, Error> {
         keep_headers: SELECTED_COLUMNS.iter().map(|c| (*c).to_string()).collect(),
         ..LoadedInput::default()
     })
+}
+
+/// Appends a users file's users to `jobs` as rows numbered on from the last one (row 2 for
+/// the first), the object id as the user; kept: the tenant when given, then the UPN and
+/// display name.
+pub(super) fn push_jobs(
+    users_file: &Path,
+    actions: &[Action],
+    tenant: Option<&str>,
+    jobs: &mut Vec<Job>,
+) -> Result<(), Error> {
+    let mut row = jobs.last().map_or(1, |j| j.row);
+    for_each_user(users_file, |u| {
+        row += 1;
+        let mut keep = Vec::with_capacity(3);
+        keep.extend(tenant.map(str::to_string));
+        keep.extend([u.upn, u.display_name]);
+        jobs.push(Job {
+            row,
+            user: u.id,
+            actions: actions.to_vec(),
+            duplicate_of: None,
+            keep,
+        });
+        Ok(())
+    })
+    .map_err(Error::Other)
 }

@@ -22,10 +22,10 @@ use crate::connect::{self, Connected};
 use crate::error::{Completion, Error};
 use crate::exclusions::Exclusions;
 use crate::figures::count;
-use crate::input::{Job, LoadedInput, TENANT_COLUMN, UserKind};
-use crate::selection::{self, Selection, for_each_user};
+use crate::input::{LoadedInput, TENANT_COLUMN, UserKind};
+use crate::selection::{self, Selection};
 
-use super::selected::SELECTED_COLUMNS;
+use super::selected::{SELECTED_COLUMNS, push_jobs};
 
 /// A tenant signed in to, with how many users its selection listed (`None`: listed by the
 /// run being resumed).
@@ -188,7 +188,6 @@ pub(super) fn run(
 /// order, each tenant's in listing order; the tenant, UPN and display name kept.
 fn load(base: &Path, listed: &[String], actions: &[Action]) -> Result<LoadedInput, Error> {
     let mut jobs = Vec::new();
-    let mut row = 1u64;
     for tenant in listed {
         let file = tenant_users_path(base, tenant);
         if !file.exists() {
@@ -197,18 +196,7 @@ fn load(base: &Path, listed: &[String], actions: &[Action]) -> Result<LoadedInpu
                 file.display()
             )));
         }
-        for_each_user(&file, |u| {
-            row += 1;
-            jobs.push(Job {
-                row,
-                user: u.id,
-                actions: actions.to_vec(),
-                duplicate_of: None,
-                keep: vec![tenant.clone(), u.upn, u.display_name],
-            });
-            Ok(())
-        })
-        .map_err(Error::Other)?;
+        push_jobs(&file, actions, Some(tenant), &mut jobs)?;
     }
     Ok(LoadedInput {
         jobs,
