@@ -5,7 +5,8 @@
 //! read or written. `RESULTS.tenants` lists the tenants whose list is made, in the order
 //! their users are numbered (row 2 onwards, tenant after tenant), so a resumed run numbers
 //! them the same: it reads those lists back and resolves only the tenants the first run did
-//! not list (their sign-in or resolution failed). The rows then run as a many-tenant input's
+//! not list (their sign-in or resolution failed), and refuses other selection flags than
+//! those lists record, before anything is sent. The rows then run as a many-tenant input's
 //! do (rollout/tenants.rs), with the sign-ins already made; a tenant that could not be
 //! signed in to or resolved is stopped and reported alone (exit 5).
 
@@ -123,6 +124,17 @@ pub(super) fn run(
             "--resume: tenant {gone} had users selected by the first run and is not in {}; resume with the --tenants file it was started with",
             tenants_file.display()
         )));
+    }
+    // Each list made records the selection flags that made it: other flags are refused
+    // before anything is sent, as a one-tenant resume's are.
+    for tenant in &listed {
+        let file = tenant_users_path(&base, tenant);
+        if file.exists()
+            && let Some(warning) = selection::check_resumed(&file, selection)?
+            && !r.output.quiet
+        {
+            eprintln!("warning: tenant {tenant}: {warning}");
+        }
     }
     if !resumed {
         // The lists of an earlier run over this results file are not this run's.

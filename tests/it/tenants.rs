@@ -836,6 +836,16 @@ fn a_tenant_that_cannot_be_selected_stops_alone_and_resume_selects_it_numbering_
     let mut fixed = env.emu.current_state();
     fixed.tenants[0].consented = true;
     let later = Env::start(fixed);
+    // Guests too is not the first run's selection (members): refused, naming both, before
+    // any sign-in or read.
+    run(&later, &["--resume", "--include-guests"])
+        .expect_exit(2)
+        .stderr_has(&format!(
+            "results.csv.{}.users lists the users selected with --all-users, not --all-users --include-guests",
+            DOMAINS[0]
+        ));
+    assert_eq!(later.emu.stats()["requests"], 0);
+    assert_eq!(later.emu.stats()["token_grants"], 0);
     run(&later, &["--resume"]).expect_exit(0);
     assert_members_enforced(&later, 1, true);
     for t in [0, 3] {
