@@ -75,8 +75,10 @@ pub struct ExportArgs {
     /// The export file: a workbook when it ends .xlsx (header frozen, filter on), else CSV
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Finish an interrupted export (FILE.partial and FILE.users beside FILE): the same users,
-    /// none read twice; selection flags other than the first run's are refused
+    /// Finish an interrupted export (FILE.partial and FILE.users beside FILE; with --tenants,
+    /// FILE.tenants and each tenant's FILE.TENANT.partial and FILE.TENANT.users): the same
+    /// users, none read twice, a tenant not exported yet exported; selection flags other than
+    /// the first run's are refused
     #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
     /// Replace an existing export file
@@ -213,7 +215,8 @@ pub struct SelectionArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Select in each of these customer tenants (one tenant id or verified domain a line,
-    /// or a CSV with a tenant column), each signed in to and run on its own
+    /// or a CSV with a tenant column), each signed in to and run on its own (export: into
+    /// the one file, with a tenant column)
     #[arg(long, value_name = "FILE")]
     pub tenants: Option<PathBuf>,
 }

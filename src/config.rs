@@ -205,6 +205,9 @@ pub(crate) struct ExportSettings {
     pub(crate) overwrite: bool,
     /// The users to export: the selection, or every user (guests included) without one.
     pub(crate) selection: Selection,
+    /// `--tenants FILE`: the selection in each of these tenants, into one file
+    /// (export/tenants.rs).
+    pub(crate) tenants: Option<PathBuf>,
     pub(crate) html: Option<PathBuf>,
     pub(crate) excel: bool,
     pub(crate) engine: EngineSettings,
@@ -215,12 +218,6 @@ pub(crate) fn export(
     args: &ExportArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(ExportSettings, Connection), Error> {
-    if args.selection.tenants.is_some() {
-        return Err(Error::Usage(
-            "export does not take --tenants yet: export each tenant on its own with --tenant-id"
-                .into(),
-        ));
-    }
     let selection = selection(&args.selection)?.unwrap_or(Selection::Users {
         guests: true,
         filter: None,
@@ -234,6 +231,7 @@ pub(crate) fn export(
             resume: args.resume,
             overwrite: args.overwrite,
             selection,
+            tenants: args.selection.tenants.clone(),
             html: args.html.clone(),
             excel: args.excel,
             engine,

@@ -41,7 +41,9 @@
 //! - `rollback`: the undo file of a finished run.
 //! - `selection`: `--all-users`, `--filter`, `--group` resolved through Graph into a users
 //!   file before the first read or write (for `export`, `plan`, `apply`); `export`: the
-//!   tenant's per-user MFA state and methods as a file.
+//!   tenant's per-user MFA state and methods as a file (`export/tenants.rs`: of every tenant
+//!   of `--tenants FILE` into one file, the tenants' lists made as `apply --tenants` makes
+//!   them).
 //! - `progress`: progress bar or periodic log lines on stderr.
 //! - `figures`: numbers, counts (`1 user`, `2,350 rows`), rates and durations as people read
 //!   them, the same in every message, summary and progress line; `locale_text`: ASCII in

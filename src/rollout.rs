@@ -28,6 +28,8 @@ mod tenant_selection;
 mod tenants;
 
 pub(crate) use tenant_check::check as check_tenants;
+pub(crate) use tenant_selection::{TenantLists, given_tenants, manifest_path, tenant_file};
+pub(crate) use tenants::{Task, join_all, stop_reason};
 
 /// Runs `apply` or `plan`: prepare → sign in → execute → finish → emit.
 pub(crate) fn run(

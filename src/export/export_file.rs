@@ -444,6 +444,8 @@ pub(crate) struct FinalFile {
     tmp: tempfile::NamedTempFile,
     sheet: Sheet,
     rows: u32,
+    /// The fixed columns and the extra ones.
+    columns: usize,
 }
 
 enum Sheet {
@@ -452,7 +454,9 @@ enum Sheet {
 }
 
 impl FinalFile {
-    pub(crate) fn create(out: &Path, excel: bool) -> Result<FinalFile, String> {
+    /// A file of [`EXPORT_HEADER`]'s columns, then `extra`'s (a many-tenant export's
+    /// `tenant`), each row's given to [`FinalFile::push`].
+    pub(crate) fn create(out: &Path, excel: bool, extra: &[&str]) -> Result<FinalFile, String> {
         let dir = out
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -470,7 +474,7 @@ impl FinalFile {
             sheet.set_name("users").map_err(|e| cannot(&e))?;
             sheet.set_freeze_panes(1, 0).map_err(|e| cannot(&e))?;
             let bold = Format::new().set_bold();
-            for (c, name) in EXPORT_HEADER.iter().enumerate() {
+            for (c, name) in EXPORT_HEADER.iter().chain(extra).enumerate() {
                 sheet
                     .write_string_with_format(0, c as u16, *name, &bold)
                     .map_err(|e| cannot(&e))?;
@@ -484,7 +488,8 @@ impl FinalFile {
             let mut w = csv::WriterBuilder::new()
                 .buffer_capacity(1 << 16)
                 .from_writer(file);
-            write_cells(&mut w, &EXPORT_HEADER).map_err(|e| cannot(&e))?;
+            let header: Vec<&str> = EXPORT_HEADER.iter().chain(extra).copied().collect();
+            write_cells(&mut w, &header).map_err(|e| cannot(&e))?;
             Sheet::Csv(Box::new(w))
         };
         Ok(FinalFile {
@@ -492,18 +497,24 @@ impl FinalFile {
             tmp,
             sheet,
             rows: 0,
+            columns: EXPORT_HEADER.len() + extra.len(),
         })
     }
 
-    pub(crate) fn push(&mut self, row: &ExportRow) -> Result<(), String> {
+    /// Writes `row`, then its `extra` cells (as many as the extra columns).
+    pub(crate) fn push(&mut self, row: &ExportRow, extra: &[&str]) -> Result<(), String> {
         let out = &self.out;
         let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
         self.rows += 1;
+        let fixed = row.cells();
+        let mut cells: Vec<&str> = Vec::with_capacity(self.columns);
+        cells.extend(fixed);
+        cells.extend(extra);
         match &mut self.sheet {
-            Sheet::Csv(w) => write_cells(w, &row.cells()).map_err(|e| cannot(&e)),
+            Sheet::Csv(w) => write_cells(w, &cells).map_err(|e| cannot(&e)),
             Sheet::Xlsx(book) => {
                 let sheet = book.worksheet_from_index(0).map_err(|e| cannot(&e))?;
-                for (c, cell) in row.cells().iter().enumerate() {
+                for (c, cell) in cells.iter().enumerate() {
                     // Strings, never formulas or numbers: a cell reads back exactly as
                     // exported.
                     if !cell.is_empty() {
@@ -529,7 +540,7 @@ impl FinalFile {
             Sheet::Xlsx(mut book) => {
                 let sheet = book.worksheet_from_index(0).map_err(|e| cannot(&e))?;
                 sheet
-                    .autofilter(0, 0, self.rows, EXPORT_HEADER.len() as u16 - 1)
+                    .autofilter(0, 0, self.rows, self.columns as u16 - 1)
                     .map_err(|e| cannot(&e))?;
                 book.save(self.tmp.path()).map_err(|e| cannot(&e))?;
                 self.tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
@@ -624,9 +635,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rows = [row("a", "disabled"), row("b", "enforced")];
         let csv_path = dir.path().join("users.csv");
-        let mut f = FinalFile::create(&csv_path, true).unwrap();
+        let mut f = FinalFile::create(&csv_path, true, &[]).unwrap();
         for r in &rows {
-            f.push(r).unwrap();
+            f.push(r, &[]).unwrap();
         }
         assert!(!csv_path.exists(), "only the temp file until finished");
         f.finish().unwrap();
@@ -634,9 +645,9 @@ mod tests {
         assert!(bytes.starts_with(b"\xEF\xBB\xBFuser,id,displayName,userType,accountEnabled,perUserMfaState,methods,defaultMethod,action,error\n"));
         assert_eq!(read_finished(&csv_path).unwrap(), rows);
         let xlsx = dir.path().join("users.XLSX");
-        let mut f = FinalFile::create(&xlsx, false).unwrap();
+        let mut f = FinalFile::create(&xlsx, false, &[]).unwrap();
         for r in &rows {
-            f.push(r).unwrap();
+            f.push(r, &[]).unwrap();
         }
         f.finish().unwrap();
         use calamine::Reader;
@@ -670,8 +681,8 @@ mod tests {
     fn a_final_file_dropped_unfinished_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("users.csv");
-        let mut f = FinalFile::create(&out, false).unwrap();
-        f.push(&row("a", "disabled")).unwrap();
+        let mut f = FinalFile::create(&out, false, &[]).unwrap();
+        f.push(&row("a", "disabled"), &[]).unwrap();
         drop(f);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

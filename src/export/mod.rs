@@ -10,6 +10,8 @@
 //! - this file: the command: list, read every user through the engine (`Action::Export`, on
 //!   the read budget, in `$batch`es), journal each, then write the file and its summary as
 //!   a stream over the users file and the journal.
+//! - `tenants`: `--tenants FILE`, every tenant listed and read by its own engine, side by
+//!   side, into the one file with a `tenant` column.
 //!
 //! Resumable: `--resume` reads `FILE.users` (the same users, whatever the tenant did since;
 //! other selection flags than it records are refused) and the journal, and reads only the
@@ -17,10 +19,11 @@
 //! tenant: the engine runs dry, and the only action it is given reads.
 
 mod export_file;
+mod tenants;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::action::Action;
 use crate::config::{Connection, ExportSettings};
@@ -43,6 +46,9 @@ struct ExportSink {
     journal: ExportJournal,
     progress: Progress,
     buffer: Vec<ReadResult>,
+    /// Whether the progress display shows this engine's request rates (not when several
+    /// tenants' engines share it: their rates would mix, so it goes by users alone).
+    rates: bool,
 }
 
 impl Sink for ExportSink {
@@ -64,7 +70,9 @@ impl Sink for ExportSink {
     }
 
     fn paced(&mut self, sent: engine::Requests) {
-        self.progress.paced(sent);
+        if self.rates {
+            self.progress.paced(sent);
+        }
     }
 }
 
@@ -86,6 +94,17 @@ impl ExportSummary {
             s.add(r);
         }
         s
+    }
+
+    /// Adds another's counts (a tenant's, into the total).
+    pub(crate) fn merge(&mut self, other: &ExportSummary) {
+        self.users += other.users;
+        self.without_method += other.without_method;
+        self.guests += other.guests;
+        self.not_read += other.not_read;
+        for (state, n) in &other.by_state {
+            *self.by_state.entry(state.clone()).or_default() += n;
+        }
     }
 
     /// Counts one more row.
@@ -175,46 +194,13 @@ pub(crate) fn run(
     connection: Connection,
     argv: &[OsString],
 ) -> Result<Completion, Error> {
+    if let Some(tenants_file) = &s.tenants {
+        return tenants::run(s, &connection, argv, tenants_file);
+    }
     let out = s.out.as_path();
     let journal_file = journal_path(out);
     let users_file = users_path(out);
-    let named = |flag, path| NamedPath { flag, path };
-    output_path::check_distinct(
-        &[],
-        &[
-            Some(named("--out", out)),
-            s.html.as_deref().map(|p| named("--html", p)),
-            connection
-                .sandbox_state()
-                .map(|p| named("--sandbox-state", p)),
-        ],
-    )?;
-    if s.resume {
-        if !journal_file.exists() {
-            return Err(Error::Usage(format!(
-                "--resume: {} does not exist, so no export of {} is under way (start one without --resume)",
-                journal_file.display(),
-                out.display()
-            )));
-        }
-    } else if !s.overwrite {
-        for p in [out, journal_file.as_path()] {
-            if p.exists() {
-                return Err(Error::Usage(format!(
-                    "{} already exists: pass --overwrite to replace it, or --resume to finish an export under way",
-                    p.display()
-                )));
-            }
-        }
-    }
-    if let Some(html) = &s.html {
-        output_path::check_overwrite("--html", html, s.overwrite || s.resume)?;
-    }
-    if s.excel && export_file::is_xlsx(out) {
-        return Err(Error::Usage(
-            "--excel marks a CSV for Excel; a .xlsx file is a workbook already".into(),
-        ));
-    }
+    check_out(s, &connection, &journal_file)?;
     let settings = &s.engine;
     let quiet = s.output.quiet || s.output.json;
     // A resumed export reads its users file back: other selection flags are refused before
@@ -301,6 +287,7 @@ pub(crate) fn run(
         journal,
         progress: progress.clone(),
         buffer: Vec::new(),
+        rates: true,
     };
     let stop_signal = ShutdownSignal::default();
     let (report, saved) = runtime.block_on(async {
@@ -348,18 +335,15 @@ pub(crate) fn run(
     }
     drop(sink);
 
-    let summary =
-        write_in_listing_order(out, s.excel, &users_file, &journal_file).map_err(|e| match e {
-            Final::File(message) => Error::File {
-                path: out.to_path_buf(),
-                message,
-            },
-            Final::Missing(missing) => Error::Other(format!(
-                "internal error: users listed but not read ({}); {}",
-                missing.join(", "),
-                resume_hint()
-            )),
-        })?;
+    let part = Part {
+        tenant: None,
+        users_file: users_file.clone(),
+        journal_file: journal_file.clone(),
+    };
+    let summary = write_in_listing_order(out, s.excel, &[part])
+        .map_err(|e| e.into_error(out, &resume_hint()))?
+        .pop()
+        .unwrap_or_default();
     if let Some(html) = &s.html {
         write_html(html, &summary, out)?;
     }
@@ -386,6 +370,51 @@ pub(crate) fn run(
     Ok(summary.completion())
 }
 
+/// Checks the output paths before anything is sent: distinct, not overwritten unless asked,
+/// and for `--resume` an export under way (`under_way`: its journal, or a many-tenant
+/// export's manifest).
+fn check_out(s: &ExportSettings, connection: &Connection, under_way: &Path) -> Result<(), Error> {
+    let out = s.out.as_path();
+    let named = |flag, path| NamedPath { flag, path };
+    output_path::check_distinct(
+        &[],
+        &[
+            Some(named("--out", out)),
+            s.html.as_deref().map(|p| named("--html", p)),
+            connection
+                .sandbox_state()
+                .map(|p| named("--sandbox-state", p)),
+        ],
+    )?;
+    if s.resume {
+        if !under_way.exists() {
+            return Err(Error::Usage(format!(
+                "--resume: {} does not exist, so no export of {} is under way (start one without --resume)",
+                under_way.display(),
+                out.display()
+            )));
+        }
+    } else if !s.overwrite {
+        for p in [out, under_way] {
+            if p.exists() {
+                return Err(Error::Usage(format!(
+                    "{} already exists: pass --overwrite to replace it, or --resume to finish an export under way",
+                    p.display()
+                )));
+            }
+        }
+    }
+    if let Some(html) = &s.html {
+        output_path::check_overwrite("--html", html, s.overwrite || s.resume)?;
+    }
+    if s.excel && export_file::is_xlsx(out) {
+        return Err(Error::Usage(
+            "--excel marks a CSV for Excel; a .xlsx file is a workbook already".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Why the final file could not be written.
 enum Final {
     File(String),
@@ -393,38 +422,72 @@ enum Final {
     Missing(Vec<String>),
 }
 
-/// Writes the final file: every listed user exactly once, in listing order, the listed
-/// properties from the users file and the reads' from the journal, one row held at a time;
-/// counts them as it goes. Nothing is put in place when a user has no row.
+impl Final {
+    fn into_error(self, out: &Path, resume_hint: &str) -> Error {
+        match self {
+            Final::File(message) => Error::File {
+                path: out.to_path_buf(),
+                message,
+            },
+            Final::Missing(missing) => Error::Other(format!(
+                "internal error: users listed but not read ({}); {resume_hint}",
+                missing.join(", "),
+            )),
+        }
+    }
+}
+
+/// One tenant's share of the final file (a one-tenant export's is the whole of it): its
+/// users file and its journal.
+struct Part<'a> {
+    /// The `tenant` cell of its rows; `None`: a one-tenant export, without that column.
+    tenant: Option<&'a str>,
+    users_file: PathBuf,
+    journal_file: PathBuf,
+}
+
+/// Writes the final file: every listed user of each part exactly once, part after part, each
+/// in listing order, the listed properties from the users file and the reads' from the
+/// journal, one row held at a time; counts each part's as it goes. Nothing is put in place
+/// when a user has no row.
 fn write_in_listing_order(
     out: &Path,
     excel: bool,
-    users_file: &Path,
-    journal_file: &Path,
-) -> Result<ExportSummary, Final> {
-    let index = JournalIndex::read(journal_file).map_err(Final::File)?;
-    let mut rows = index.rows().map_err(Final::File)?;
-    let mut file = FinalFile::create(out, excel).map_err(Final::File)?;
-    let mut summary = ExportSummary::default();
+    parts: &[Part<'_>],
+) -> Result<Vec<ExportSummary>, Final> {
+    let extra: &[&str] = if parts.iter().any(|p| p.tenant.is_some()) {
+        &[crate::input::TENANT_COLUMN]
+    } else {
+        &[]
+    };
+    let mut file = FinalFile::create(out, excel, extra).map_err(Final::File)?;
+    let mut summaries = Vec::with_capacity(parts.len());
     let mut missing = Vec::new();
-    for_each_user(users_file, |u| {
-        match rows.of(&u.id)? {
-            Some(read) => {
-                let row = ExportRow::new(u, read);
-                summary.add(&row);
-                file.push(&row)?;
+    for part in parts {
+        let index = JournalIndex::read(&part.journal_file).map_err(Final::File)?;
+        let mut rows = index.rows().map_err(Final::File)?;
+        let mut summary = ExportSummary::default();
+        let cells: Vec<&str> = part.tenant.into_iter().collect();
+        for_each_user(&part.users_file, |u| {
+            match rows.of(&u.id)? {
+                Some(read) => {
+                    let row = ExportRow::new(u, read);
+                    summary.add(&row);
+                    file.push(&row, &cells)?;
+                }
+                None if missing.len() < 5 => missing.push(u.upn),
+                None => {}
             }
-            None if missing.len() < 5 => missing.push(u.upn),
-            None => {}
-        }
-        Ok(())
-    })
-    .map_err(Final::File)?;
+            Ok(())
+        })
+        .map_err(Final::File)?;
+        summaries.push(summary);
+    }
     if !missing.is_empty() {
         return Err(Final::Missing(missing));
     }
     file.finish().map_err(Final::File)?;
-    Ok(summary)
+    Ok(summaries)
 }
 
 /// A self-contained HTML summary of an export.

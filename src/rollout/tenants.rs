@@ -52,7 +52,7 @@ fn named_tenant(c: &Connection) -> Option<&str> {
 
 /// Refuses (exit 2, before anything is sent) a sign-in that reaches one tenant only, for a
 /// run over many (`what` says why it is one: a tenant column, `--tenants`).
-pub(super) fn check_mode(c: &Connection, what: &str) -> Result<(), Error> {
+pub(crate) fn check_mode(c: &Connection, what: &str) -> Result<(), Error> {
     let why = match &c.sign_in {
         SignIn::ClientSecret { .. }
         | SignIn::Certificate { .. }
@@ -111,7 +111,7 @@ pub(super) fn prepare_input(loaded: &mut LoadedInput, c: &Connection) -> Result<
 }
 
 /// The same sign-in, against `tenant`'s token endpoint (the one app, the one credential).
-pub(super) fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
+pub(crate) fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, String> {
     let copy = |s: &SecretString| SecretString::from(s.expose_secret().to_owned());
     let named = tenant.to_string();
     let tenant = Some(named.clone());
@@ -166,10 +166,10 @@ pub(super) fn for_tenant(c: &Connection, tenant: &str) -> Result<Connection, Str
 }
 
 /// A tenant's share of a step, as one future among the others.
-pub(super) type Task<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+pub(crate) type Task<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// Polls every future in this one task until all are done; their outputs in order.
-pub(super) async fn join_all<T>(futures: Vec<Task<'_, T>>) -> Vec<T> {
+pub(crate) async fn join_all<T>(futures: Vec<Task<'_, T>>) -> Vec<T> {
     let mut futures: Vec<Option<Task<'_, T>>> = futures.into_iter().map(Some).collect();
     let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(move |cx| {
@@ -227,11 +227,11 @@ struct TenantWork {
 /// Sign-ins made before the run (a selection over `--tenants` signs in to resolve it): each
 /// tenant's connection, or why it has none (its stop reason). Tenants without rows get a line
 /// in the summary all the same.
-pub(super) type Earlier = HashMap<String, Result<connect::Connected, String>>;
+pub(crate) type Earlier = HashMap<String, Result<connect::Connected, String>>;
 
 /// Why a tenant's engine stopped, as its summary line says it; `None` when it finished (or
 /// stopped at `--limit`, which is planned).
-fn stop_reason(stop: &Stop) -> Option<String> {
+pub(crate) fn stop_reason(stop: &Stop) -> Option<String> {
     match stop {
         Stop::SignIn(cause) => Some(format!("Graph refused its tokens: {cause}")),
         Stop::Breaker(cause) => Some(format!("the circuit breaker stopped it: {cause}")),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mfa_rollout::emulator::EmulatorConfig;
+use mfa_rollout::emulator::{EmulatorConfig, TenantSpec};
 use serde_json::Value;
 
 use crate::util::{Env, Invocation, Output, stat};
@@ -74,7 +74,12 @@ fn exported_state_count(path: &Path, state: &str) -> usize {
 
 #[track_caller]
 fn assert_matches_emulator(env: &Env, exported: &[HashMap<String, String>]) {
-    let users = env.emu.users();
+    assert_matches_users(&env.emu.users(), exported);
+}
+
+/// The rows are the users of `users` (an emulator's users JSON, one tenant's) exactly.
+#[track_caller]
+fn assert_matches_users(users: &Value, exported: &[HashMap<String, String>]) {
     let users = users["users"].as_array().unwrap();
     assert_eq!(exported.len(), users.len(), "every user, once");
     let by_id: HashMap<&str, &HashMap<String, String>> =
@@ -351,4 +356,163 @@ fn check_names_what_export_needs_and_export_stops_with_exit_3_without_it() {
         .stderr_has("UserAuthenticationMethod.Read.All (for export)");
     assert!(!out.exists() && !env.path("users.csv.partial").exists());
     assert_eq!(stat(&env.stats(), "items"), 0, "nothing read");
+}
+
+// ------------------------------------------------------------ export --tenants
+
+const CONTOSO: &str = "00000000-0000-4000-8000-00000000a11c";
+const FABRIKAM: &str = "00000000-0000-4000-8000-0000000fab01";
+const FABRIKAM_DOMAIN: &str = "fabrikam.onmicrosoft.com";
+const NORTHWIND: &str = "00000000-0000-4000-8000-00000000a0a7";
+const NORTHWIND_DOMAIN: &str = "northwind.onmicrosoft.com";
+
+/// Contoso (the top level, 60 users), Fabrikam (45) and Northwind (30, not consented yet),
+/// each generated with its own seed: guests, every state, method lists of several pages.
+fn three_customers() -> EmulatorConfig {
+    let mut config = tenant(60);
+    let customer = |id: &str, domain: &str, users: usize, seed: u64| {
+        TenantSpec::new(id, domain, EmulatorConfig::generated(users, seed).users)
+    };
+    let mut northwind = customer(NORTHWIND, NORTHWIND_DOMAIN, 30, 29);
+    northwind.consented = false;
+    config.tenants = vec![customer(FABRIKAM, FABRIKAM_DOMAIN, 45, 23), northwind];
+    config
+}
+
+/// The rows of `tenant` (its cell as the --tenants file names it).
+fn rows_of(all: &[HashMap<String, String>], tenant: &str) -> Vec<HashMap<String, String>> {
+    all.iter()
+        .filter(|r| r["tenant"] == tenant)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn export_over_tenants_matches_each_tenant_and_a_tenant_without_consent_is_exported_on_resume() {
+    let env = Env::start(three_customers());
+    let list = env.write(
+        "customers.txt",
+        &format!("contoso.onmicrosoft.com\n{FABRIKAM}\n{NORTHWIND_DOMAIN}\n"),
+    );
+    let out = env.path("users.csv");
+    let run = |env: &Env, extra: &[&str]| {
+        let mut c = export(env, &out, &["--tenants"]);
+        c.arg(&list).args(extra).env_remove("AZURE_TENANT_ID");
+        Invocation::from(c)
+    };
+    // Northwind has not consented: it stops alone, the others are exported.
+    let first = run(&env, &["--json"])
+        .expect_exit(5)
+        .stderr_has(&format!("tenant {NORTHWIND_DOMAIN}: not signed in"))
+        .stderr_has("AADSTS7000229");
+    let header = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",action,error,tenant"),
+        "{header}"
+    );
+    let exported = rows(&out);
+    assert_eq!(exported.len(), 60 + 45);
+    // Tenant after tenant, in the --tenants file's order.
+    assert!(
+        exported[..60]
+            .iter()
+            .all(|r| r["tenant"] == "contoso.onmicrosoft.com")
+    );
+    assert_matches_users(
+        &env.emu.tenant_users(CONTOSO).unwrap(),
+        &rows_of(&exported, "contoso.onmicrosoft.com"),
+    );
+    assert_matches_users(
+        &env.emu.tenant_users(FABRIKAM).unwrap(),
+        &rows_of(&exported, FABRIKAM),
+    );
+    let summary: Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(summary["users"], 105, "{summary}");
+    let lines = summary["tenants"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "{summary}");
+    assert_eq!(lines[0]["users"], 60);
+    assert_eq!(lines[1]["finished"], true);
+    assert_eq!(lines[2]["finished"], false);
+    assert!(
+        lines[2]["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("AADSTS7000229")
+    );
+    for id in [CONTOSO, FABRIKAM, NORTHWIND] {
+        assert_eq!(env.emu.tenant_stats(id).unwrap()["writes"], 0, "{id}");
+    }
+    // Its sign-in was refused: nothing was read there.
+    assert_eq!(
+        env.emu.tenant_stats(NORTHWIND).unwrap()["authorized_requests"],
+        0
+    );
+    // Each tenant's list and journal beside the file, for --resume.
+    for name in ["contoso.onmicrosoft.com", FABRIKAM] {
+        assert!(
+            env.path(&format!("users.csv.{name}.users")).exists(),
+            "{name}"
+        );
+        assert!(
+            env.path(&format!("users.csv.{name}.partial")).exists(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("users.csv.tenants")).unwrap(),
+        format!("contoso.onmicrosoft.com\n{FABRIKAM}\n")
+    );
+
+    // Consented now: --resume lists and reads Northwind only, and writes the whole file.
+    let mut fixed = env.emu.current_state();
+    fixed.tenants[1].consented = true;
+    let later = Env::start(fixed);
+    run(&later, &["--resume"]).expect_exit(0);
+    let all = rows(&out);
+    assert_eq!(all.len(), 60 + 45 + 30);
+    for (id, name) in [
+        (CONTOSO, "contoso.onmicrosoft.com"),
+        (FABRIKAM, FABRIKAM),
+        (NORTHWIND, NORTHWIND_DOMAIN),
+    ] {
+        assert_matches_users(&later.emu.tenant_users(id).unwrap(), &rows_of(&all, name));
+    }
+    for id in [CONTOSO, FABRIKAM] {
+        let stats = later.emu.tenant_stats(id).unwrap();
+        assert_eq!(stats["items"], 0, "{id} was read before: {stats}");
+    }
+    // Done: nothing left beside the file.
+    let left: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("users.csv."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // The file is a many-tenant input once it has its actions.
+    let mut validate = later.command();
+    validate
+        .arg("validate")
+        .arg(&out)
+        .args(["--action", "enforce"]);
+    Invocation::from(validate).expect_exit(0);
+
+    // A workbook has the same rows, the tenant in the column after the fixed ones.
+    let xlsx = later.path("users.xlsx");
+    let mut c = export(&later, &xlsx, &["--tenants"]);
+    c.arg(&list).env_remove("AZURE_TENANT_ID");
+    Invocation::from(c).expect_exit(0);
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let range = book.worksheet_range("users").unwrap();
+    assert_eq!(range.get_size(), (1 + 135, 11));
+    assert_eq!(range.get_value((0, 10)).unwrap().to_string(), "tenant");
+    assert_eq!(
+        range.get_value((135, 10)).unwrap().to_string(),
+        NORTHWIND_DOMAIN
+    );
 }
