@@ -242,29 +242,7 @@ pub(crate) fn run(
     // The users to read, streamed from the users file: the work items are the one copy of
     // the list held during the run, and they carry only the id (the listed properties are
     // joined back from the users file at the end).
-    let done = if s.resume {
-        Some(JournalIndex::read(&journal_file).map_err(Error::Other)?)
-    } else {
-        None
-    };
-    let mut work: Vec<WorkItem> = Vec::new();
-    let mut listed = 0u64;
-    for_each_user(&users_file, |u| {
-        listed += 1;
-        if done.as_ref().is_none_or(|d| !d.is_read(&u.id)) {
-            work.push(WorkItem {
-                row: listed + 1,
-                user: u.id,
-                actions: vec![Action::Export],
-                start_at: 0,
-                extra: Vec::new(),
-                lookup: UserLookup::Key,
-            });
-        }
-        Ok(())
-    })
-    .map_err(Error::Other)?;
-    drop(done);
+    let (work, listed, journal) = to_read(&users_file, &journal_file, s.resume)?;
     if s.resume && !quiet {
         eprintln!(
             "resuming: {} of {} read; {} to do",
@@ -273,15 +251,6 @@ pub(crate) fn run(
             thousands(work.len() as u64)
         );
     }
-    let journal = if s.resume {
-        ExportJournal::open(&journal_file)
-    } else {
-        ExportJournal::create(&journal_file)
-    }
-    .map_err(|e| Error::File {
-        path: journal_file.clone(),
-        message: format!("cannot write the export journal: {e}"),
-    })?;
     let progress = Progress::new(work.len() as u64, ProgressMode::detect(quiet));
     let mut sink = ExportSink {
         journal,
@@ -368,6 +337,50 @@ pub(crate) fn run(
     }
     saved?;
     Ok(summary.completion())
+}
+
+/// The users of `users_file` not read yet (every one unless `resumed`: the journal then says
+/// which are), as the engine's work, carrying only the id (the listed properties are joined
+/// back from the users file at the end); how many it lists; and the journal, opened to
+/// append (`resumed`) or made anew.
+fn to_read(
+    users_file: &Path,
+    journal_file: &Path,
+    resumed: bool,
+) -> Result<(Vec<WorkItem>, u64, ExportJournal), Error> {
+    let done = if resumed {
+        Some(JournalIndex::read(journal_file).map_err(Error::Other)?)
+    } else {
+        None
+    };
+    let mut work: Vec<WorkItem> = Vec::new();
+    let mut listed = 0u64;
+    for_each_user(users_file, |u| {
+        listed += 1;
+        if done.as_ref().is_none_or(|d| !d.is_read(&u.id)) {
+            work.push(WorkItem {
+                row: listed + 1,
+                user: u.id,
+                actions: vec![Action::Export],
+                start_at: 0,
+                extra: Vec::new(),
+                lookup: UserLookup::Key,
+            });
+        }
+        Ok(())
+    })
+    .map_err(Error::Other)?;
+    drop(done);
+    let journal = if resumed {
+        ExportJournal::open(journal_file)
+    } else {
+        ExportJournal::create(journal_file)
+    }
+    .map_err(|e| Error::File {
+        path: journal_file.to_path_buf(),
+        message: format!("cannot write the export journal: {e}"),
+    })?;
+    Ok((work, listed, journal))
 }
 
 /// Checks the output paths before anything is sent: distinct, not overwritten unless asked,

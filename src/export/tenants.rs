@@ -19,22 +19,19 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{
-    ExportSink, ExportSummary, Final, Part, check_out, export_file::ExportJournal,
+    ExportSink, ExportSummary, Final, Part, check_out, export_file::ExportJournal, to_read,
     write_in_listing_order,
 };
 use crate::action::Action;
 use crate::config::{Connection, ExportSettings};
-use crate::engine::{self, EngineReport, Stop, UserLookup, WorkItem};
+use crate::engine::{self, EngineReport, Stop, WorkItem};
 use crate::error::{Completion, Error};
 use crate::figures::{count, thousands};
 use crate::progress::{Progress, ProgressMode};
 use crate::rollout::{
     Task, TenantLists, given_tenants, join_all, manifest_path, resume_command, stop_reason,
 };
-use crate::selection::for_each_user;
 use crate::shutdown_signal::{ShutdownSignal, StopSignal};
-
-use super::export_file::JournalIndex;
 
 /// One tenant of the export.
 struct Tenant {
@@ -101,37 +98,8 @@ pub(super) fn run(
         let journal_file = journal_of(out, name);
         // A list made by the run being resumed has its journal (made just after it).
         let resumed = listed_before.contains(name) && journal_file.exists();
-        let done = if resumed {
-            Some(JournalIndex::read(&journal_file).map_err(Error::Other)?)
-        } else {
-            None
-        };
-        let mut n = 0u64;
-        for_each_user(&lists.users_file(name), |u| {
-            n += 1;
-            if done.as_ref().is_none_or(|d| !d.is_read(&u.id)) {
-                tenant.work.push(WorkItem {
-                    row: n + 1,
-                    user: u.id,
-                    actions: vec![Action::Export],
-                    start_at: 0,
-                    extra: Vec::new(),
-                    lookup: UserLookup::Key,
-                });
-            }
-            Ok(())
-        })
-        .map_err(Error::Other)?;
-        drop(done);
-        let journal = if resumed {
-            ExportJournal::open(&journal_file)
-        } else {
-            ExportJournal::create(&journal_file)
-        }
-        .map_err(|e| Error::File {
-            path: journal_file.clone(),
-            message: format!("cannot write the export journal: {e}"),
-        })?;
+        let (work, n, journal) = to_read(&lists.users_file(name), &journal_file, resumed)?;
+        tenant.work = work;
         // A tenant with users to read needs its sign-in; one read through does not.
         if !tenant.work.is_empty()
             && let Some(Err(e)) = earlier.get(name)
