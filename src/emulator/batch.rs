@@ -479,7 +479,8 @@ mod bench {
     fn batch_cpu_cost() {
         let config = EmulatorConfig::generated(1000, 1).no_throttle();
         let tokens = std::sync::Arc::new(crate::emulator::token::TokenStore::new([1; 32]));
-        let shared = Shared::new(config, "http://127.0.0.1:1".into(), tokens).unwrap();
+        let wide = crate::emulator::throttle::AppWide::new(&config.app_quotas, config.quota_scale);
+        let shared = Shared::new(config, "http://127.0.0.1:1".into(), tokens, wide).unwrap();
         let token = TokenInfo {
             tenant_id: shared.config.tenant_id.clone(),
             app_id: "app".into(),

@@ -33,6 +33,10 @@ pub(super) const DEFAULT_RESOURCE_UNITS_PER_10S: f64 = 8000.0;
 pub(super) const DEFAULT_WRITES_PER_150S: f64 = 3000.0;
 /// Writes per 5 minutes for a tenant across all apps (docs/graph.md §6).
 pub(super) const DEFAULT_TENANT_WRITES_PER_5MIN: f64 = 18000.0;
+/// Writes per 5 minutes for one app across all its tenants (docs/graph.md §6).
+pub(super) const DEFAULT_APP_WRITES_PER_5MIN: f64 = 70000.0;
+/// Resource units per 20 s for one app across all its tenants (docs/graph.md §6).
+pub(super) const DEFAULT_APP_RESOURCE_UNITS_PER_20S: f64 = 150_000.0;
 /// The window of the per-app write limit, seconds (docs/graph.md §6: 2 minutes 30 seconds).
 pub(super) const WRITE_WINDOW_SECS: f64 = 150.0;
 /// Application permissions granted to the app unless the tenant file withholds some: what
@@ -72,6 +76,39 @@ pub struct Quotas {
 
 fn default_initial_fill() -> f64 {
     1.0
+}
+
+/// Graph's limits for one application across all its tenants (docs/graph.md §6), before the
+/// top level's `quota_scale` multiplies them: one set of buckets per app that every tenant
+/// behind the base URL draws from, beside each tenant's own. Windows are fixed: 20 s and 300 s.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppQuotas {
+    #[serde(default = "default_app_ru")]
+    pub resource_units_per_20s: f64,
+    #[serde(default = "default_app_writes")]
+    pub writes_per_5min: f64,
+    /// Share of these buckets available when the emulator starts (1 = full, 0 = used up by
+    /// the app's other work elsewhere).
+    #[serde(default = "default_initial_fill")]
+    pub initial_fill: f64,
+}
+
+fn default_app_ru() -> f64 {
+    DEFAULT_APP_RESOURCE_UNITS_PER_20S
+}
+fn default_app_writes() -> f64 {
+    DEFAULT_APP_WRITES_PER_5MIN
+}
+
+impl Default for AppQuotas {
+    fn default() -> Self {
+        AppQuotas {
+            resource_units_per_20s: DEFAULT_APP_RESOURCE_UNITS_PER_20S,
+            writes_per_5min: DEFAULT_APP_WRITES_PER_5MIN,
+            initial_fill: 1.0,
+        }
+    }
 }
 
 fn default_ru() -> f64 {
@@ -283,6 +320,8 @@ struct TenantFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     quotas: Option<Quotas>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_quotas: Option<AppQuotas>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     quota_scale: Option<f64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     no_throttle: bool,
@@ -391,6 +430,8 @@ pub struct EmulatorConfig {
     /// Device code flow: seconds a device code stays valid (default 900).
     pub device_code_ttl: u64,
     pub quotas: Quotas,
+    /// The app's limits across all tenants (the top level's; a `tenants` entry has none).
+    pub app_quotas: AppQuotas,
     /// Multiplies every quota (windows unchanged).
     pub quota_scale: f64,
     pub no_throttle: bool,
@@ -434,6 +475,7 @@ impl Default for EmulatorConfig {
             device_code_interval: DEFAULT_DEVICE_CODE_INTERVAL,
             device_code_ttl: DEFAULT_DEVICE_CODE_TTL,
             quotas: Quotas::default(),
+            app_quotas: AppQuotas::default(),
             quota_scale: 1.0,
             no_throttle: false,
             faults: Faults::default(),
@@ -476,6 +518,7 @@ impl EmulatorConfig {
             device_code_interval: file.device_code_interval.unwrap_or(d.device_code_interval),
             device_code_ttl: file.device_code_ttl.unwrap_or(d.device_code_ttl),
             quotas: file.quotas.unwrap_or_default(),
+            app_quotas: file.app_quotas.unwrap_or_default(),
             quota_scale: file.quota_scale.unwrap_or(1.0),
             no_throttle: file.no_throttle,
             faults: file.faults.unwrap_or_default(),
@@ -508,6 +551,7 @@ impl EmulatorConfig {
             device_code_interval: Some(self.device_code_interval),
             device_code_ttl: Some(self.device_code_ttl),
             quotas: Some(self.quotas.clone()),
+            app_quotas: (self.app_quotas != AppQuotas::default()).then(|| self.app_quotas.clone()),
             quota_scale: Some(self.quota_scale),
             no_throttle: self.no_throttle,
             withheld_permissions: self.withheld_permissions.clone(),
@@ -596,10 +640,16 @@ impl EmulatorConfig {
             return Err(format!("tenant_id '{}' is not a GUID", self.tenant_id));
         }
         let q = &self.quotas;
+        let a = &self.app_quotas;
         for (name, v) in [
             ("resource_units_per_10s", q.resource_units_per_10s),
             ("writes_per_150s", q.writes_per_150s),
             ("tenant_writes_per_5min", q.tenant_writes_per_5min),
+            (
+                "app_quotas.resource_units_per_20s",
+                a.resource_units_per_20s,
+            ),
+            ("app_quotas.writes_per_5min", a.writes_per_5min),
             ("quota_scale", self.quota_scale),
         ] {
             if !(v.is_finite() && v > 0.0) {
@@ -987,6 +1037,28 @@ fn display_name_of(upn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_apps_all_tenants_quotas_default_to_graphs_read_back_and_must_be_positive() {
+        let d = EmulatorConfig::default();
+        assert_eq!(d.app_quotas.writes_per_5min, 70000.0);
+        assert_eq!(d.app_quotas.resource_units_per_20s, 150_000.0);
+        let c = EmulatorConfig::from_tenant_json(
+            r#"{"app_quotas":{"writes_per_5min":12000,"initial_fill":0}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.app_quotas.writes_per_5min, 12000.0);
+        assert_eq!(c.app_quotas.initial_fill, 0.0);
+        assert_eq!(c.app_quotas.resource_units_per_20s, 150_000.0);
+        let back = EmulatorConfig::from_tenant_json(&c.to_tenant_json().to_string()).unwrap();
+        assert_eq!(back.app_quotas, c.app_quotas);
+        let err = EmulatorConfig::from_tenant_json(r#"{"app_quotas":{"writes_per_5min":0}}"#)
+            .unwrap_err();
+        assert!(
+            err.contains("app_quotas.writes_per_5min must be a positive number"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_write_burst_is_read_from_the_tenant_file_and_held_within_the_window() {

@@ -53,7 +53,9 @@ mod user_properties;
 
 use std::sync::Arc;
 
-pub use config::{EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, TenantSpec, UserSpec};
+pub use config::{
+    AppQuotas, EmulatorConfig, Faults, GroupSpec, MethodSpec, Quotas, TenantSpec, UserSpec,
+};
 
 pub use federated::{DEFAULT_FEDERATED_AUDIENCE, FederatedCredential};
 pub use managed_identity::ManagedIdentities;

@@ -30,7 +30,7 @@ use super::routes::{Call, execute};
 use super::stats::Stats;
 use super::tenant::Tenant;
 use super::tenants::Tenants;
-use super::throttle::{Throttle, format_retry_after};
+use super::throttle::{AppWide, Throttle, format_retry_after};
 use super::token::TokenStore;
 
 /// Bodies above this are refused (413) without being read further.
@@ -63,6 +63,7 @@ impl Shared {
         config: EmulatorConfig,
         base_url: String,
         tokens: Arc<TokenStore>,
+        app_wide: Arc<Mutex<AppWide>>,
     ) -> Result<Shared, String> {
         config.validate()?;
         let tenant = Tenant::build(&config.users, config.seed)?;
@@ -82,6 +83,7 @@ impl Shared {
             &config.tenant_id,
             &config.quotas,
             config.quota_scale,
+            app_wide,
             Instant::now(),
         );
         Ok(Shared {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::config::{EmulatorConfig, TenantSpec};
 use super::server::Shared;
+use super::throttle::AppWide;
 use super::token::TokenStore;
 
 pub(crate) struct Tenants {
@@ -26,10 +27,14 @@ impl Tenants {
         key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         // One store: a token is looked up once, then its `tid` says whose directory it reads.
         let tokens = Arc::new(TokenStore::new(key));
+        // The app's limits across all tenants: one set of buckets every tenant draws from.
+        let app_wide = AppWide::new(&config.app_quotas, config.quota_scale);
         let worlds = config
             .worlds()
             .into_iter()
-            .map(|c| Shared::new(c, base_url.to_string(), tokens.clone()).map(Arc::new))
+            .map(|c| {
+                Shared::new(c, base_url.to_string(), tokens.clone(), app_wide.clone()).map(Arc::new)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Tenants {
             worlds,

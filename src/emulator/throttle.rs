@@ -1,18 +1,21 @@
 //! Throttling as docs/graph.md §6 describes the identity limits: token buckets per
-//! application + tenant (resource units per 10 s, writes per 150 s) and per tenant (writes per
-//! 5 min). Continuous refill = quota / window, so the steady rate is exactly quota / window;
+//! application + tenant (resource units per 10 s, writes per 150 s), per tenant (writes per
+//! 5 min), and per application across all its tenants (resource units per 20 s, writes per
+//! 5 min: [`AppWide`], one for every tenant behind the base URL). Continuous refill = quota / window, so the steady rate is exactly quota / window;
 //! capacity = quota (the documented limit read as a bucket that holds one window), except that
 //! the app's write bucket may be configured smaller (`quotas.write_burst_secs`: a tenant that
 //! grants a shorter burst). Every request is charged, throttled or not ("Graph continues to
 //! log resource usage while a client is being throttled"), down to a floor of one bucket's
 //! debt. `x-ms-throttle-limit-percentage` is the share of the most-used bucket a passing
-//! request was charged to, once above 0.8 (docs/tenant-format.md says where the docs are
-//! silent and which reading the emulator takes).
+//! request was charged to among its tenant's (the app-wide buckets show only in their 429s),
+//! once above 0.8 (docs/tenant-format.md says where the docs are silent and which reading the
+//! emulator takes).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::config::{Quotas, WRITE_WINDOW_SECS};
+use super::config::{AppQuotas, Quotas, WRITE_WINDOW_SECS};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
@@ -83,13 +86,46 @@ struct AppBuckets {
     writes: Bucket,
 }
 
-/// All budgets of the one tenant.
+/// The budgets of each application across all the tenants served (docs/graph.md §6: one
+/// application, all tenants together), shared by every tenant's [`Throttle`].
+pub(crate) struct AppWide {
+    quotas: AppQuotas,
+    apps: HashMap<String, AppBuckets>,
+}
+
+impl AppWide {
+    /// The app-wide buckets for `quotas` multiplied by `scale`, each app's made full to
+    /// `quotas.initial_fill` when it first sends.
+    pub(crate) fn new(quotas: &AppQuotas, scale: f64) -> Arc<Mutex<AppWide>> {
+        Arc::new(Mutex::new(AppWide {
+            quotas: AppQuotas {
+                resource_units_per_20s: quotas.resource_units_per_20s * scale,
+                writes_per_5min: quotas.writes_per_5min * scale,
+                initial_fill: quotas.initial_fill,
+            },
+            apps: HashMap::new(),
+        }))
+    }
+
+    fn buckets(&mut self, app_id: &str, now: Instant) -> &mut AppBuckets {
+        let q = &self.quotas;
+        self.apps
+            .entry(app_id.to_string())
+            .or_insert_with(|| AppBuckets {
+                resource_units: Bucket::filled(q.resource_units_per_20s, 20.0, q.initial_fill, now),
+                writes: Bucket::filled(q.writes_per_5min, 300.0, q.initial_fill, now),
+            })
+    }
+}
+
+/// All budgets of the one tenant, and its share of the app-wide ones.
 pub(crate) struct Throttle {
     enabled: bool,
     tenant_id: String,
     quotas: Quotas,
     apps: HashMap<String, AppBuckets>,
     tenant_writes: Bucket,
+    app_wide: Arc<Mutex<AppWide>>,
 }
 
 impl Throttle {
@@ -98,6 +134,7 @@ impl Throttle {
         tenant_id: &str,
         quotas: &Quotas,
         scale: f64,
+        app_wide: Arc<Mutex<AppWide>>,
         now: Instant,
     ) -> Self {
         let quotas = Quotas {
@@ -118,6 +155,7 @@ impl Throttle {
             ),
             quotas,
             apps: HashMap::new(),
+            app_wide,
         }
     }
 
@@ -179,6 +217,22 @@ impl Throttle {
             );
             used = used.max(app.writes.used()).max(self.tenant_writes.used());
         }
+        // The app's buckets across all tenants: charged as the others are, but not in the
+        // percentage (docs/tenant-format.md: a client learns of them from their 429s only).
+        let mut wide = self.app_wide.lock().unwrap_or_else(|e| e.into_inner());
+        let wide = wide.buckets(app_id, now);
+        note(
+            wide.resource_units.charge(resource_units, now),
+            "Application/ReadWrite",
+            "ResourceUnitLimitExceeded",
+        );
+        if is_write {
+            note(
+                wide.writes.charge(1.0, now),
+                "Application/Write",
+                "WriteLimitExceeded",
+            );
+        }
         match worst {
             Some((wait, scope, information)) => Verdict::Throttled {
                 retry_after: wait,
@@ -219,6 +273,63 @@ mod tests {
         }
     }
 
+    /// The documented app-wide limits (large enough not to bind in these tests).
+    fn wide() -> Arc<Mutex<AppWide>> {
+        AppWide::new(&AppQuotas::default(), 1000.0)
+    }
+
+    #[test]
+    fn the_app_wide_write_bucket_is_shared_by_every_tenant_and_names_its_scope() {
+        let t0 = Instant::now();
+        let app = AppQuotas {
+            resource_units_per_20s: 1e9,
+            writes_per_5min: 6.0,
+            initial_fill: 1.0,
+        };
+        let wide = AppWide::new(&app, 1.0);
+        let roomy = quotas(1e6, 1e6, 1e6);
+        let mut a = Throttle::new(true, "tid-a", &roomy, 1.0, wide.clone(), t0);
+        let mut b = Throttle::new(true, "tid-b", &roomy, 1.0, wide, t0);
+        for _ in 0..3 {
+            assert!(matches!(
+                a.charge("app", true, 1.0, t0),
+                Verdict::Pass {
+                    limit_percentage: None
+                }
+            ));
+            assert!(matches!(
+                b.charge("app", true, 1.0, t0),
+                Verdict::Pass {
+                    limit_percentage: None
+                }
+            ));
+        }
+        // Six writes across both tenants spent the app's bucket: the seventh, in either
+        // tenant, is refused with the Application scope, though each tenant's own has room.
+        match b.charge("app", true, 1.0, t0) {
+            Verdict::Throttled {
+                retry_after,
+                scope,
+                information,
+            } => {
+                assert_eq!(scope, "Application/Write/app/tid-b");
+                assert_eq!(information, "WriteLimitExceeded");
+                // Level -1 at 6 per 300 s: two writes' refill.
+                assert!((retry_after - 100.0).abs() < 1e-6, "{retry_after}");
+            }
+            v => panic!("{v:?}"),
+        }
+        // Another app has its own app-wide bucket; reads still pass.
+        assert!(matches!(
+            a.charge("other", true, 1.0, t0),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            a.charge("app", false, 1.0, t0),
+            Verdict::Pass { .. }
+        ));
+    }
+
     #[test]
     fn bucket_passes_its_capacity_then_refills_at_quota_per_window() {
         let t0 = Instant::now();
@@ -252,7 +363,7 @@ mod tests {
     #[test]
     fn writes_hit_the_write_budget_with_its_scope() {
         let t0 = Instant::now();
-        let mut t = Throttle::new(true, "tid", &quotas(1000.0, 3.0, 100.0), 1.0, t0);
+        let mut t = Throttle::new(true, "tid", &quotas(1000.0, 3.0, 100.0), 1.0, wide(), t0);
         for _ in 0..3 {
             assert!(matches!(
                 t.charge("app", true, 1.0, t0),
@@ -281,7 +392,7 @@ mod tests {
     #[test]
     fn limit_percentage_appears_above_eighty_percent() {
         let t0 = Instant::now();
-        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, t0);
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, wide(), t0);
         for _ in 0..8 {
             assert_eq!(
                 t.charge("app", false, 1.0, t0),
@@ -301,7 +412,7 @@ mod tests {
     #[test]
     fn a_request_costing_five_units_uses_five_of_the_budget() {
         let t0 = Instant::now();
-        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, t0);
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 1.0, wide(), t0);
         assert!(matches!(
             t.charge("app", false, 5.0, t0),
             Verdict::Pass { .. }
@@ -321,7 +432,7 @@ mod tests {
     #[test]
     fn scale_multiplies_quotas() {
         let t0 = Instant::now();
-        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 3.0, t0);
+        let mut t = Throttle::new(true, "tid", &quotas(10.0, 10.0, 10.0), 3.0, wide(), t0);
         for _ in 0..30 {
             assert!(matches!(
                 t.charge("app", false, 1.0, t0),
@@ -340,7 +451,7 @@ mod tests {
         let mut q = quotas(1e6, 3000.0, 1e6);
         q.write_burst_secs = Some(2.0);
         // ×10: 200 writes/s refill, so the bucket holds 400.
-        let mut t = Throttle::new(true, "tid", &q, 10.0, t0);
+        let mut t = Throttle::new(true, "tid", &q, 10.0, wide(), t0);
         let mut seen = Vec::new();
         for _ in 0..400 {
             match t.charge("app", true, 1.0, t0) {
@@ -376,7 +487,7 @@ mod tests {
     #[test]
     fn the_default_write_bucket_holds_the_whole_documented_window() {
         let t0 = Instant::now();
-        let mut t = Throttle::new(true, "tid", &quotas(1e6, 3000.0, 1e6), 1.0, t0);
+        let mut t = Throttle::new(true, "tid", &quotas(1e6, 3000.0, 1e6), 1.0, wide(), t0);
         for _ in 0..3000 {
             assert!(matches!(
                 t.charge("app", true, 1.0, t0),
