@@ -316,6 +316,11 @@ pub struct PacingArgs {
     /// Reads per second (default: just under the documented quota, 8,000 resource units per 10 s)
     #[arg(long, value_name = "N")]
     pub read_rate: Option<f64>,
+    /// Writes per second across all tenants of a many-tenant run, held as told (default: just
+    /// under Graph's limit for one app across all its tenants, 70,000 per 5 minutes); every
+    /// tenant's writes draw from it besides their own
+    #[arg(long, value_name = "N")]
+    pub app_write_rate: Option<f64>,
     /// The tenant's documented quotas multiplied by F, for the default rates (for rehearsals
     /// against an emulator started with --quota-scale F)
     #[arg(long, value_name = "F", default_value_t = 1.0)]

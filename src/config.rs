@@ -16,7 +16,7 @@ use crate::cli::{
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
 use crate::engine::settings::{
-    BatchSize, DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound, Pace,
+    BatchSize, DEFAULT_APP_WRITE_RATE, DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound, Pace,
 };
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
@@ -351,11 +351,21 @@ pub(crate) fn engine_settings(
         DEFAULT_READ_RATE * pacing.quota_scale,
         "--read-rate",
     )?;
+    // Held whether told or not: Graph says nothing of this limit until its 429s.
+    let app_rate = pacing
+        .app_write_rate
+        .unwrap_or(DEFAULT_APP_WRITE_RATE * pacing.quota_scale);
+    let app_writes = Some(Pace::held(app_rate).ok_or_else(|| {
+        Error::Usage(format!(
+            "--app-write-rate must be a positive number of writes per second, got {app_rate}"
+        ))
+    })?);
     Ok(EngineSettings {
         batch_size,
         concurrency,
         writes,
         reads,
+        app_writes,
         max_attempts,
         dry_run,
         reset_all,

@@ -33,6 +33,7 @@
 //! The clock is the caller's: every method takes `now`, so the rules are unit-tested with
 //! made-up instants, no sleeps.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::settings::{BatchSize, Pace};
@@ -301,6 +302,27 @@ impl Budget {
 
     pub(crate) fn rate(&self) -> Option<f64> {
         (!self.unlimited).then_some(self.rate)
+    }
+}
+
+/// A budget several engines draw from: a many-tenant run's writes across all its tenants
+/// (Graph's limit for one app, docs/graph.md §6), which every tenant's batches take from
+/// besides their own budget. The engines run in one task, so the lock is never contended; a
+/// lock rather than a `RefCell` keeps the settings `Send`.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedBudget(Arc<Mutex<Budget>>);
+
+impl SharedBudget {
+    pub(crate) fn new(pace: Pace, burst: BatchSize, now: Instant) -> SharedBudget {
+        SharedBudget(Arc::new(Mutex::new(Budget::new(Some(pace), burst, now))))
+    }
+
+    /// Runs `f` on the budget (a poisoned lock still yields it: the budget is plain numbers).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Budget) -> R) -> R {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 

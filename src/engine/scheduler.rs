@@ -22,7 +22,7 @@ use crate::journal::{ResultRecord, Status, timestamp_now};
 use super::breaker::{Breaker, CallRoute, Suspicion, route_of};
 use super::change_gate::{Admission, ChangeGate};
 use super::machine::{Call, Machine, MachineOptions, Next, Outcome, Resolved};
-use super::pacer::Budget;
+use super::pacer::{Budget, SharedBudget};
 use super::settings::EngineSettings;
 use super::transport::Transport;
 
@@ -304,6 +304,8 @@ struct Scheduler {
     window: usize,
     reads: Budget,
     writes: Budget,
+    /// The many-tenant run's budget of writes across all tenants, taken besides `writes`.
+    app_writes: Option<SharedBudget>,
     report: EngineReport,
     /// Failed outcomes held back until the breaker decides: if it trips they are not
     /// recorded, so `--resume` redoes them once the cause is fixed.
@@ -349,6 +351,7 @@ impl Scheduler {
             deciding: 0,
             reads: Budget::new(settings.reads, settings.batch_size, now),
             writes: Budget::new(settings.writes, settings.batch_size, now),
+            app_writes: settings.shared_writes.clone(),
             running_limit: running_limit(&settings),
             settings,
             jobs,
@@ -702,12 +705,24 @@ impl Scheduler {
         }
         let target = size.min(queued);
         let afford = |b: &mut Budget| b.available(now).floor().max(0.0).min(size as f64) as usize;
-        let nw = afford(&mut self.writes).min(self.ready_writes.len());
+        // A write takes a token of its own budget and one of the app-wide budget when shared.
+        let own_w = afford(&mut self.writes);
+        let app_w = self
+            .app_writes
+            .as_ref()
+            .map_or(usize::MAX, |a| a.with(afford));
+        let nw = own_w.min(app_w).min(self.ready_writes.len());
         let nr = afford(&mut self.reads)
             .min(self.ready_reads.len())
             .min(size - nw);
         if self.ready_writes.len() > nw {
-            self.writes.mark_limited();
+            // Only the budget that held the writes back learns it is the constraint.
+            if own_w <= app_w {
+                self.writes.mark_limited();
+            }
+            if let Some(app) = self.app_writes.as_ref().filter(|_| app_w <= own_w) {
+                app.with(Budget::mark_limited);
+            }
         }
         if self.ready_reads.len() > nr && nw + nr < size {
             self.reads.mark_limited();
@@ -717,7 +732,12 @@ impl Scheduler {
             let mut wait = Duration::MAX;
             if self.ready_writes.len() > nw {
                 let more = need.min(self.ready_writes.len() - nw).min(size - nw);
-                wait = wait.min(self.writes.ready_in((nw + more) as f64, now));
+                let n = (nw + more) as f64;
+                let mut ready = self.writes.ready_in(n, now);
+                if let Some(app) = &self.app_writes {
+                    ready = ready.max(app.with(|b| b.ready_in(n, now)));
+                }
+                wait = wait.min(ready);
             }
             if self.ready_reads.len() > nr {
                 let more = need.min(self.ready_reads.len() - nr);
@@ -762,6 +782,9 @@ impl Scheduler {
         }
         let w = items.iter().filter(|p| p.call.method.is_write()).count() as f64;
         self.writes.take(w, now);
+        if let Some(app) = &self.app_writes {
+            app.with(|b| b.take(w, now));
+        }
         self.reads.take(items.len() as f64 - w, now);
         if items.is_empty() {
             return Composed::Wait(Duration::from_millis(1));
@@ -879,8 +902,10 @@ impl Scheduler {
         let mut answers: Vec<Option<ItemResponse>> = reply.items.into_iter().map(Some).collect();
         let mut next = 0;
         // What each budget learned from this batch: the longest Retry-After of its 429s, or
-        // else the highest limit percentage of its passes.
-        let mut signal = [BudgetSignal::default(), BudgetSignal::default()];
+        // else the highest limit percentage of its passes: reads, writes, and the app-wide
+        // write budget (its 429s are those whose scope says so; it gets no percentage).
+        let mut signal = [BudgetSignal::default(); 3];
+        let shared = self.app_writes.is_some();
         for sent in sent {
             self.deciding = sent.pending.seq;
             let Some(answer) = take_answer(&mut answers, &mut next, &sent.id) else {
@@ -893,7 +918,13 @@ impl Scheduler {
                 );
                 continue;
             };
-            let s = &mut signal[usize::from(sent.pending.call.method.is_write())];
+            let write = sent.pending.call.method.is_write();
+            let app_wide = write && shared && answer.status == 429 && answer.app_wide;
+            if write && !app_wide {
+                // A write the app-wide budget let through.
+                signal[2].answered += 1;
+            }
+            let s = &mut signal[if app_wide { 2 } else { usize::from(write) }];
             s.answered += 1;
             if answer.status == 429 {
                 s.throttled = true;
@@ -908,15 +939,17 @@ impl Scheduler {
         } else {
             self.window = (self.window + 1).min(self.settings.concurrency.get());
         }
-        for (budget, s) in [&mut self.reads, &mut self.writes].into_iter().zip(signal) {
-            if s.answered == 0 {
-                continue;
-            }
-            if s.throttled {
-                budget.on_throttled(s.retry_after, sent_at, now);
-            } else {
-                budget.on_passed(s.percentage, now);
-            }
+        let apply = |budget: &mut Budget, s: BudgetSignal| match s {
+            BudgetSignal { answered: 0, .. } => {}
+            BudgetSignal {
+                throttled: true, ..
+            } => budget.on_throttled(s.retry_after, sent_at, now),
+            _ => budget.on_passed(s.percentage, now),
+        };
+        apply(&mut self.reads, signal[0]);
+        apply(&mut self.writes, signal[1]);
+        if let Some(app) = &self.app_writes {
+            app.with(|b| apply(b, signal[2]));
         }
     }
 

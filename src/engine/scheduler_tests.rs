@@ -19,6 +19,9 @@ struct Fake {
     writes: Mutex<HashMap<String, u32>>,
     /// Answer this many items 429 (Retry-After 0.01 s) before answering normally.
     throttle_first: AtomicUsize,
+    /// Answer this many writes 429 in the Application scope (the app's limit across all
+    /// tenants), without applying them.
+    throttle_writes_app_wide: AtomicUsize,
     /// Drop the connection on this many batches that contain a write, after applying them.
     drop_after_write: AtomicUsize,
     /// Answer this many items with `status_first.1` before answering normally.
@@ -99,6 +102,7 @@ fn item(id: &str, status: u16, body: Value) -> ItemResponse {
         request_id: Some(format!("req-{id}")),
         client_request_id: None,
         throttle_percentage: None,
+        app_wide: false,
         body,
     }
 }
@@ -120,6 +124,18 @@ impl Transport for Fake {
                 .is_ok()
             {
                 answers.push(item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})));
+                continue;
+            }
+            if it.method.is_write()
+                && self
+                    .throttle_writes_app_wide
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                answers.push(ItemResponse {
+                    app_wide: true,
+                    ..item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}}))
+                });
                 continue;
             }
             if self
@@ -326,6 +342,27 @@ async fn throttled_items_are_resent_alone_and_end_applied() {
     assert_eq!(report.throttled, 15);
     assert_eq!(sink.throttled, 15);
     assert!(fake.writes.lock().unwrap().values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn an_application_scope_429_slows_the_shared_write_budget_not_the_tenants_own() {
+    let fake = Arc::new(tenant(40, "disabled"));
+    fake.throttle_writes_app_wide.store(5, Ordering::SeqCst);
+    let rate = Pace::held(1000.0).unwrap();
+    let shared = SharedBudget::new(rate, BatchSize::MAX, Instant::now());
+    let settings = EngineSettings {
+        writes: Some(rate),
+        shared_writes: Some(shared.clone()),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(40, Action::Enforce), settings).await;
+    assert_eq!(count(&sink, Status::Applied), 40);
+    assert_eq!(report.throttled, 5);
+    assert!(fake.writes.lock().unwrap().values().all(|&n| n == 1));
+    // The budget every tenant shares was cut; this tenant's own was not.
+    let cut = shared.with(|b| b.rate()).unwrap();
+    assert!(cut < 1000.0 * 0.7, "{cut}");
+    assert_eq!(report.final_write_rate, Some(1000.0));
 }
 
 #[tokio::test]

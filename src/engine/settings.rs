@@ -3,14 +3,23 @@
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
+use super::pacer::SharedBudget;
+
 /// Documented identity quota for one app in one large tenant (docs/graph.md §6): 3,000 writes
 /// per 150 s and 8,000 resource units per 10 s, where reads and writes each cost one unit.
 pub(crate) const QUOTA_WRITES_PER_SEC: f64 = 3000.0 / 150.0;
 pub(crate) const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;
 
+/// Graph's write limit for one app across all its tenants (docs/graph.md §6): 70,000 per
+/// 5 minutes.
+pub(crate) const QUOTA_APP_WRITES_PER_SEC: f64 = 70000.0 / 300.0;
+
 /// Default pacing: just under the quota, so the steady state draws no 429s.
 pub(crate) const DEFAULT_WRITE_RATE: f64 = QUOTA_WRITES_PER_SEC * 0.97;
 pub(crate) const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_SEC) * 0.95;
+/// A many-tenant run's writes across all its tenants, held (Graph sends no percentage for
+/// this limit, docs/tenant-format.md: only its 429s tell).
+pub(crate) const DEFAULT_APP_WRITE_RATE: f64 = QUOTA_APP_WRITES_PER_SEC * 0.97;
 
 /// How many in a row of one systemic failure trip the circuit breaker. Per-user failures are
 /// rarely consecutive: at the fault campaign's rates (2% of batches 503, 2% of items 5xx, 3%
@@ -133,6 +142,12 @@ pub(crate) struct EngineSettings {
     pub writes: Option<Pace>,
     /// Reads; `None` = unpaced.
     pub reads: Option<Pace>,
+    /// A many-tenant run's writes across all its tenants (`--app-write-rate`); `None` =
+    /// unpaced. The run makes one [`SharedBudget`] of it for every tenant's engine.
+    pub app_writes: Option<Pace>,
+    /// The budget every tenant's writes also draw from, besides their own (a many-tenant
+    /// run's; `None` in a one-tenant run).
+    pub shared_writes: Option<SharedBudget>,
     /// Attempts per call for transient failures (5xx, timeouts, dropped connections).
     pub max_attempts: NonZeroU32,
     /// Attempts per call when throttled (429s are always waited out, but not forever).
@@ -200,6 +215,11 @@ impl Default for EngineSettings {
                 rate: DEFAULT_READ_RATE,
                 ceiling: DEFAULT_READ_RATE,
             }),
+            app_writes: Some(Pace {
+                rate: DEFAULT_APP_WRITE_RATE,
+                ceiling: DEFAULT_APP_WRITE_RATE,
+            }),
+            shared_writes: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_throttled_attempts: DEFAULT_MAX_THROTTLED_ATTEMPTS,
             dry_run: false,

@@ -214,8 +214,20 @@ fn item_response(id: &str, status: u16, fields: WireFields) -> ItemResponse {
         throttle_percentage: header("x-ms-throttle-limit-percentage")
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|p| p.is_finite()),
+        app_wide: header("x-ms-throttle-scope").is_some_and(|v| app_wide_scope(&v)),
         body,
     }
+}
+
+/// Whether an `x-ms-throttle-scope` value (`<Tenant_Application|Tenant|Application>/<Read|
+/// Write|ReadWrite>/<appId>/<tenantId>`, docs/graph.md §6) names the app's limit across all
+/// its tenants.
+pub(crate) fn app_wide_scope(scope: &str) -> bool {
+    scope
+        .trim()
+        .split('/')
+        .next()
+        .is_some_and(|s| s.eq_ignore_ascii_case("Application"))
 }
 
 /// `Retry-After` as seconds, fractional allowed (`"2.128"`), or as an HTTP-date (the time
@@ -456,9 +468,22 @@ mod tests {
             Some(Duration::from_millis(2128))
         );
         assert_eq!(reply.items[0].throttle_percentage, Some(1.2));
+        assert!(!reply.items[0].app_wide);
         assert_eq!(reply.items[1].retry_after, Some(Duration::from_secs(7)));
         // An HTTP-date in the past: no wait.
         assert_eq!(reply.items[2].retry_after, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_429_in_the_application_scope_is_told_apart_from_the_tenants() {
+        let resp = json!({"responses":[
+            {"id":"1","status":429,"headers":{"Retry-After":"1","x-ms-throttle-scope":"Application/Write/app/tid"}},
+            {"id":"2","status":429,"headers":{"Retry-After":"1","X-MS-Throttle-Scope":"Tenant_Application/Write/app/tid"}},
+            {"id":"3","status":429,"headers":{"Retry-After":"1","x-ms-throttle-scope":"tenant/Write/app/tid"}}
+        ]});
+        let reply = parse_batch_response(resp.to_string().as_bytes(), &sent3()).unwrap();
+        let app_wide: Vec<bool> = reply.items.iter().map(|i| i.app_wide).collect();
+        assert_eq!(app_wide, [true, false, false]);
     }
 
     #[test]
@@ -655,6 +680,7 @@ mod tests {
                 throttle_percentage: header("x-ms-throttle-limit-percentage")
                     .and_then(|v| v.trim().parse::<f64>().ok())
                     .filter(|p| p.is_finite()),
+                app_wide: header("x-ms-throttle-scope").is_some_and(|v| super::app_wide_scope(&v)),
                 body,
             });
         }

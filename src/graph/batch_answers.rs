@@ -1,6 +1,7 @@
 //! Reading a `$batch` response body field by field, keeping only what the tool uses: each
-//! answer's `id`, `status`, `body` and the four headers it reads (`retry-after`, `request-id`,
-//! `client-request-id`, `x-ms-throttle-limit-percentage`). Everything else is skipped
+//! answer's `id`, `status`, `body` and the five headers it reads (`retry-after`, `request-id`,
+//! `client-request-id`, `x-ms-throttle-limit-percentage`, `x-ms-throttle-scope`). Everything
+//! else is skipped
 //! without being built.
 //!
 //! Parsing the whole body into a `serde_json::Value` first built every header of every answer
@@ -16,11 +17,12 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::Value;
 
 /// The headers an answer is read for, lowercase.
-const KEPT_HEADERS: [&str; 4] = [
+const KEPT_HEADERS: [&str; 5] = [
     "retry-after",
     "request-id",
     "client-request-id",
     "x-ms-throttle-limit-percentage",
+    "x-ms-throttle-scope",
 ];
 
 /// The body's `responses`, when it is an object holding an array under that name.

@@ -117,6 +117,9 @@ pub(crate) struct ItemResponse {
     pub client_request_id: Option<String>,
     /// `x-ms-throttle-limit-percentage` (0.8–1.8) when Graph sent it.
     pub throttle_percentage: Option<f64>,
+    /// A 429 whose `x-ms-throttle-scope` is `Application/…`: the app's limit across all its
+    /// tenants was exceeded (docs/graph.md §6), not this tenant's.
+    pub app_wide: bool,
     /// The JSON body, `Value::Null` when there is none.
     pub body: Value,
 }

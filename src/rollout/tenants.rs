@@ -19,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -27,6 +28,7 @@ use crate::action::Action;
 use crate::config::{Connection, RolloutSettings, SignIn};
 use crate::connect;
 use crate::engine::Protected;
+use crate::engine::pacer::SharedBudget;
 use crate::engine::{self, EngineReport, Requests, Sink, Stop, WorkItem};
 use crate::error::{Completion, Error};
 use crate::exclusions::Exclusions;
@@ -377,11 +379,19 @@ pub(super) fn run(
     let sink = RefCell::new(JournalSink::new(journal, progress.clone()));
     let stop_signal = ShutdownSignal::default();
     let tenants_run: Vec<String> = runs.iter().map(|(s, _)| s.tenant.clone()).collect();
+    // Graph limits one app's writes across all its tenants too (docs/graph.md §6): every
+    // tenant's writes draw from one budget besides their own, and an Application-scope 429
+    // slows it for all of them.
+    let app_writes = work
+        .settings
+        .app_writes
+        .map(|pace| SharedBudget::new(pace, work.settings.batch_size, Instant::now()));
     let engines: Vec<Task<'_, EngineReport>> = runs
         .into_iter()
         .map(|(share, (connected, protected))| {
             let mut settings = work.settings.clone();
             settings.protected = protected;
+            settings.shared_writes.clone_from(&app_writes);
             // A percentage is of this tenant's rows, as --max-changes and --limit are its.
             settings.max_failures = r.failure_bound.map(|b| b.rows(share.items.len() as u64));
             let sink = &sink;

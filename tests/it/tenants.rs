@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_rollout::emulator::{
-    Emulator, EmulatorConfig, EmulatorHandle, Faults, TenantSpec, UserSpec,
+    AppQuotas, Emulator, EmulatorConfig, EmulatorHandle, Faults, TenantSpec, UserSpec,
 };
 use mfa_rollout::journal::Status;
 use serde_json::{Value, json};
@@ -492,6 +492,50 @@ fn a_tenant_without_consent_and_one_in_outage_stop_alone_and_resume_completes_th
         assert_eq!(stats["writes"], 0, "tenant {t} was done before: {stats}");
     }
     assert_eq!(results(&out).len(), 5 * (n + 1));
+}
+
+#[test]
+fn tenants_over_the_apps_all_tenants_write_limit_share_it_without_a_429_storm() {
+    let n = 600;
+    // ×10: each tenant's own write limit is 200/s, its buckets full, so they do not bind;
+    // the app's limit across all tenants is 400/s (12,000 per 5 min ×10), its bucket empty at
+    // the start. Five tenants whose own budgets (194/s each) sum to more than twice it.
+    let mut config = five_tenants(n, |_, _| {}).quota_scale(10.0);
+    config.app_quotas = AppQuotas {
+        writes_per_5min: 12_000.0,
+        initial_fill: 0.0,
+        ..AppQuotas::default()
+    };
+    let env = Env::start(config);
+    let input = env.write("msp.csv", &msp_csv(n));
+    let out = env.path("results.csv");
+    let done = env
+        .apply(&input)
+        .results(&out)
+        .args(&["--quota-scale", "10", "--app-write-rate", "388", "--json"])
+        .expect_exit(0);
+    let summary: Value = serde_json::from_str(&done.stdout).unwrap();
+    let mut writes = 0;
+    for (t, id) in TENANT_IDS.iter().enumerate() {
+        assert_tenant_done(&env, t, n);
+        let stats = env.emu.tenant_stats(id).unwrap();
+        let (items, throttled) = (
+            stats["items"].as_u64().unwrap(),
+            stats["throttled"].as_u64().unwrap(),
+        );
+        assert!(
+            throttled * 100 <= items,
+            "tenant {t}: {throttled} of {items} items answered 429"
+        );
+        writes += stats["writes"].as_u64().unwrap();
+    }
+    // Together at about the app's rate: Graph's bucket refills 400 a second.
+    let elapsed = summary["elapsed_seconds"].as_f64().unwrap();
+    let rate = writes as f64 / elapsed;
+    assert!(
+        (240.0..=400.0).contains(&rate),
+        "{writes} writes in {elapsed} s: {rate}/s"
+    );
 }
 
 #[test]
