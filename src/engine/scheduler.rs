@@ -278,9 +278,15 @@ where
 /// How many jobs run at once (started and not finished, not counting those parked behind
 /// `--max-changes`): enough to keep every batch in flight full and the budgets' queues deep
 /// while the pacing holds writes back, and few enough that a run's memory does not grow with
-/// its number of rows. Jobs start in input order as others finish.
+/// its number of rows. Jobs start in input order as others finish. Engines side by side (a
+/// many-tenant run's) split that among them, each keeping at least a full window of batches
+/// (`--concurrency` × `--batch-size`): every tenant running all its rows at once made a run
+/// of 10 tenants × 2,000 rows hold each row's calls and state at once (heaptrack: 34 MB of
+/// heap at the peak, against 7.5 MB for one tenant's 20,000 rows).
 fn running_limit(settings: &EngineSettings) -> usize {
-    (settings.concurrency.get() * settings.batch_size.get() * 8).max(512)
+    let window = settings.concurrency.get() * settings.batch_size.get();
+    let whole = (window * 8).max(512);
+    (whole / settings.engines.get()).max(window)
 }
 
 struct Scheduler {

@@ -344,6 +344,25 @@ async fn throttled_items_are_resent_alone_and_end_applied() {
     assert!(fake.writes.lock().unwrap().values().all(|&n| n == 1));
 }
 
+#[test]
+fn engines_side_by_side_split_the_running_limit_each_keeping_a_full_window() {
+    let one = EngineSettings {
+        concurrency: NonZeroUsize::new(16).unwrap(),
+        ..EngineSettings::default()
+    };
+    assert_eq!(running_limit(&one), 2560);
+    let split = |n: usize| {
+        running_limit(&EngineSettings {
+            engines: NonZeroUsize::new(n).unwrap(),
+            ..one.clone()
+        })
+    };
+    assert_eq!(split(2), 1280);
+    // Ten tenants: a tenth would be 256, less than the 16 batches of 20 in flight.
+    assert_eq!(split(10), 320);
+    assert_eq!(split(50), 320);
+}
+
 #[tokio::test]
 async fn an_application_scope_429_slows_the_shared_write_budget_not_the_tenants_own() {
     let fake = Arc::new(tenant(40, "disabled"));

@@ -148,6 +148,10 @@ pub(crate) struct EngineSettings {
     /// The budget every tenant's writes also draw from, besides their own (a many-tenant
     /// run's; `None` in a one-tenant run).
     pub shared_writes: Option<SharedBudget>,
+    /// How many engines run side by side in the process (a many-tenant run's tenants): each
+    /// starts its share of the jobs one engine may run at once, so the run's memory does not
+    /// grow with its tenants (1: the whole).
+    pub engines: NonZeroUsize,
     /// Attempts per call for transient failures (5xx, timeouts, dropped connections).
     pub max_attempts: NonZeroU32,
     /// Attempts per call when throttled (429s are always waited out, but not forever).
@@ -220,6 +224,7 @@ impl Default for EngineSettings {
                 ceiling: DEFAULT_APP_WRITE_RATE,
             }),
             shared_writes: None,
+            engines: NonZeroUsize::MIN,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_throttled_attempts: DEFAULT_MAX_THROTTLED_ATTEMPTS,
             dry_run: false,

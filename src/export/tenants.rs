@@ -155,6 +155,16 @@ pub(super) fn run(
         .sum();
     let progress = Progress::new(total, ProgressMode::detect(quiet));
     let stop_signal = ShutdownSignal::default();
+    // The engines split one engine's running jobs among them (engine::scheduler).
+    let mut settings = s.engine.clone();
+    settings.engines = std::num::NonZeroUsize::new(
+        tenants
+            .iter()
+            .filter(|t| t.stop.is_none() && !t.work.is_empty())
+            .count(),
+    )
+    .unwrap_or(std::num::NonZeroUsize::MIN);
+    let settings = &settings;
     let mut running: Vec<usize> = Vec::new();
     let mut engines: Vec<Task<'_, EngineReport>> = Vec::new();
     for (i, (tenant, journal)) in tenants.iter_mut().zip(journals).enumerate() {
@@ -172,7 +182,6 @@ pub(super) fn run(
             buffer: Vec::new(),
             rates: false,
         };
-        let settings = &s.engine;
         let shutdown = stop_signal.wait();
         running.push(i);
         engines.push(Box::pin(async move {

@@ -386,12 +386,15 @@ pub(super) fn run(
         .settings
         .app_writes
         .map(|pace| SharedBudget::new(pace, work.settings.batch_size, Instant::now()));
+    // The engines split one engine's running jobs among them (engine::scheduler).
+    let engines = std::num::NonZeroUsize::new(runs.len()).unwrap_or(std::num::NonZeroUsize::MIN);
     let engines: Vec<Task<'_, EngineReport>> = runs
         .into_iter()
         .map(|(share, (connected, protected))| {
             let mut settings = work.settings.clone();
             settings.protected = protected;
             settings.shared_writes.clone_from(&app_writes);
+            settings.engines = engines;
             // A percentage is of this tenant's rows, as --max-changes and --limit are its.
             settings.max_failures = r.failure_bound.map(|b| b.rows(share.items.len() as u64));
             let sink = &sink;
