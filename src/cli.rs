@@ -321,6 +321,11 @@ pub struct PacingArgs {
     /// tenant's writes draw from it besides their own
     #[arg(long, value_name = "N")]
     pub app_write_rate: Option<f64>,
+    /// Requests per second (reads and writes, a resource unit each) across all tenants of a
+    /// many-tenant run, held as told (default: just under Graph's limit for one app across all
+    /// its tenants, 150,000 resource units per 20 s)
+    #[arg(long, value_name = "N")]
+    pub app_unit_rate: Option<f64>,
     /// The tenant's documented quotas multiplied by F, for the default rates (for rehearsals
     /// against an emulator started with --quota-scale F)
     #[arg(long, value_name = "F", default_value_t = 1.0)]

@@ -16,7 +16,8 @@ use crate::cli::{
 use crate::emulator::EmulatorConfig;
 use crate::engine::EngineSettings;
 use crate::engine::settings::{
-    BatchSize, DEFAULT_APP_WRITE_RATE, DEFAULT_READ_RATE, DEFAULT_WRITE_RATE, FailureBound, Pace,
+    BatchSize, DEFAULT_APP_UNIT_RATE, DEFAULT_APP_WRITE_RATE, DEFAULT_READ_RATE,
+    DEFAULT_WRITE_RATE, FailureBound, Pace,
 };
 use crate::error::Error;
 use crate::graph::{AssertionAlg, Cloud, ManagedIdentityEndpoint, validate_base_url};
@@ -360,12 +361,21 @@ pub(crate) fn engine_settings(
             "--app-write-rate must be a positive number of writes per second, got {app_rate}"
         ))
     })?);
+    let unit_rate = pacing
+        .app_unit_rate
+        .unwrap_or(DEFAULT_APP_UNIT_RATE * pacing.quota_scale);
+    let app_units = Some(Pace::held(unit_rate).ok_or_else(|| {
+        Error::Usage(format!(
+            "--app-unit-rate must be a positive number of requests per second, got {unit_rate}"
+        ))
+    })?);
     Ok(EngineSettings {
         batch_size,
         concurrency,
         writes,
         reads,
         app_writes,
+        app_units,
         max_attempts,
         dry_run,
         reset_all,

@@ -208,7 +208,7 @@ pub(crate) fn answer(status: u16, body: Value) -> ItemResponse {
         request_id: None,
         client_request_id: None,
         throttle_percentage: None,
-        app_wide: false,
+        scope: crate::graph::ThrottleScope::Tenant,
         body,
     }
 }

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 
 use crate::action::Action;
 use crate::figures::count;
-use crate::graph::{ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse, RetryClass};
+use crate::graph::{
+    ApiVersion, BatchError, BatchItem, BatchReply, ItemResponse, RetryClass, ThrottleScope,
+};
 use crate::journal::{ResultRecord, Status, timestamp_now};
 
 use super::breaker::{Breaker, CallRoute, Suspicion, route_of};
@@ -312,6 +314,9 @@ struct Scheduler {
     writes: Budget,
     /// The many-tenant run's budget of writes across all tenants, taken besides `writes`.
     app_writes: Option<SharedBudget>,
+    /// The many-tenant run's budget of resource units across all tenants: every item takes
+    /// one, besides its own budget's.
+    app_units: Option<SharedBudget>,
     report: EngineReport,
     /// Failed outcomes held back until the breaker decides: if it trips they are not
     /// recorded, so `--resume` redoes them once the cause is fixed.
@@ -358,6 +363,7 @@ impl Scheduler {
             reads: Budget::new(settings.reads, settings.batch_size, now),
             writes: Budget::new(settings.writes, settings.batch_size, now),
             app_writes: settings.shared_writes.clone(),
+            app_units: settings.shared_units.clone(),
             running_limit: running_limit(&settings),
             settings,
             jobs,
@@ -717,21 +723,34 @@ impl Scheduler {
             .app_writes
             .as_ref()
             .map_or(usize::MAX, |a| a.with(afford));
-        let nw = own_w.min(app_w).min(self.ready_writes.len());
-        let nr = afford(&mut self.reads)
-            .min(self.ready_reads.len())
-            .min(size - nw);
+        let app_u = self
+            .app_units
+            .as_ref()
+            .map_or(usize::MAX, |a| a.with(afford));
+        let nw = own_w.min(app_w).min(app_u).min(self.ready_writes.len());
+        let own_r = afford(&mut self.reads);
+        let room_u = app_u.saturating_sub(nw);
+        let nr = own_r.min(self.ready_reads.len()).min(size - nw).min(room_u);
         if self.ready_writes.len() > nw {
             // Only the budget that held the writes back learns it is the constraint.
-            if own_w <= app_w {
+            let bound = own_w.min(app_w).min(app_u);
+            if own_w == bound {
                 self.writes.mark_limited();
             }
-            if let Some(app) = self.app_writes.as_ref().filter(|_| app_w <= own_w) {
+            if let Some(app) = self.app_writes.as_ref().filter(|_| app_w == bound) {
+                app.with(Budget::mark_limited);
+            }
+            if let Some(app) = self.app_units.as_ref().filter(|_| app_u == bound) {
                 app.with(Budget::mark_limited);
             }
         }
         if self.ready_reads.len() > nr && nw + nr < size {
-            self.reads.mark_limited();
+            if own_r <= room_u {
+                self.reads.mark_limited();
+            }
+            if let Some(app) = self.app_units.as_ref().filter(|_| room_u <= own_r) {
+                app.with(Budget::mark_limited);
+            }
         }
         if nw + nr < target {
             let need = target - nw - nr;
@@ -740,14 +759,18 @@ impl Scheduler {
                 let more = need.min(self.ready_writes.len() - nw).min(size - nw);
                 let n = (nw + more) as f64;
                 let mut ready = self.writes.ready_in(n, now);
-                if let Some(app) = &self.app_writes {
+                for app in [&self.app_writes, &self.app_units].into_iter().flatten() {
                     ready = ready.max(app.with(|b| b.ready_in(n, now)));
                 }
                 wait = wait.min(ready);
             }
             if self.ready_reads.len() > nr {
                 let more = need.min(self.ready_reads.len() - nr);
-                wait = wait.min(self.reads.ready_in((nr + more) as f64, now));
+                let mut ready = self.reads.ready_in((nr + more) as f64, now);
+                if let Some(app) = &self.app_units {
+                    ready = ready.max(app.with(|b| b.ready_in((nw + nr + more) as f64, now)));
+                }
+                wait = wait.min(ready);
             }
             if wait == Duration::MAX || wait.is_zero() {
                 wait = Duration::from_millis(1);
@@ -790,6 +813,9 @@ impl Scheduler {
         self.writes.take(w, now);
         if let Some(app) = &self.app_writes {
             app.with(|b| b.take(w, now));
+        }
+        if let Some(app) = &self.app_units {
+            app.with(|b| b.take(items.len() as f64, now));
         }
         self.reads.take(items.len() as f64 - w, now);
         if items.is_empty() {
@@ -909,9 +935,10 @@ impl Scheduler {
         let mut next = 0;
         // What each budget learned from this batch: the longest Retry-After of its 429s, or
         // else the highest limit percentage of its passes: reads, writes, and the app-wide
-        // write budget (its 429s are those whose scope says so; it gets no percentage).
-        let mut signal = [BudgetSignal::default(); 3];
-        let shared = self.app_writes.is_some();
+        // write and resource-unit budgets (their 429s are those whose scope names them; they
+        // get no percentage).
+        let mut signal = [BudgetSignal::default(); 4];
+        let (app_writes, app_units) = (self.app_writes.is_some(), self.app_units.is_some());
         for sent in sent {
             self.deciding = sent.pending.seq;
             let Some(answer) = take_answer(&mut answers, &mut next, &sent.id) else {
@@ -925,12 +952,24 @@ impl Scheduler {
                 continue;
             };
             let write = sent.pending.call.method.is_write();
-            let app_wide = write && shared && answer.status == 429 && answer.app_wide;
-            if write && !app_wide {
-                // A write the app-wide budget let through.
+            let scope = if answer.status == 429 {
+                answer.scope
+            } else {
+                ThrottleScope::Tenant
+            };
+            let to = match scope {
+                ThrottleScope::AppUnits if app_units => 3,
+                ThrottleScope::AppWrites if write && app_writes => 2,
+                _ => usize::from(write),
+            };
+            // What the app-wide budgets let through.
+            if write && to != 2 {
                 signal[2].answered += 1;
             }
-            let s = &mut signal[if app_wide { 2 } else { usize::from(write) }];
+            if to != 3 {
+                signal[3].answered += 1;
+            }
+            let s = &mut signal[to];
             s.answered += 1;
             if answer.status == 429 {
                 s.throttled = true;
@@ -956,6 +995,9 @@ impl Scheduler {
         apply(&mut self.writes, signal[1]);
         if let Some(app) = &self.app_writes {
             app.with(|b| apply(b, signal[2]));
+        }
+        if let Some(app) = &self.app_units {
+            app.with(|b| apply(b, signal[3]));
         }
     }
 

@@ -22,6 +22,9 @@ struct Fake {
     /// Answer this many writes 429 in the Application scope (the app's limit across all
     /// tenants), without applying them.
     throttle_writes_app_wide: AtomicUsize,
+    /// Answer this many reads 429 in the Application/ReadWrite scope (the app's resource
+    /// units across all tenants).
+    throttle_reads_app_units: AtomicUsize,
     /// Drop the connection on this many batches that contain a write, after applying them.
     drop_after_write: AtomicUsize,
     /// Answer this many items with `status_first.1` before answering normally.
@@ -102,7 +105,7 @@ fn item(id: &str, status: u16, body: Value) -> ItemResponse {
         request_id: Some(format!("req-{id}")),
         client_request_id: None,
         throttle_percentage: None,
-        app_wide: false,
+        scope: crate::graph::ThrottleScope::Tenant,
         body,
     }
 }
@@ -133,7 +136,19 @@ impl Transport for Fake {
                     .is_ok()
             {
                 answers.push(ItemResponse {
-                    app_wide: true,
+                    scope: crate::graph::ThrottleScope::AppWrites,
+                    ..item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}}))
+                });
+                continue;
+            }
+            if !it.method.is_write()
+                && self
+                    .throttle_reads_app_units
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                answers.push(ItemResponse {
+                    scope: crate::graph::ThrottleScope::AppUnits,
                     ..item(&it.id, 429, json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}}))
                 });
                 continue;
@@ -382,6 +397,25 @@ async fn an_application_scope_429_slows_the_shared_write_budget_not_the_tenants_
     let cut = shared.with(|b| b.rate()).unwrap();
     assert!(cut < 1000.0 * 0.7, "{cut}");
     assert_eq!(report.final_write_rate, Some(1000.0));
+}
+
+#[tokio::test]
+async fn an_application_resource_unit_429_on_reads_slows_the_shared_unit_budget_not_the_reads() {
+    let fake = Arc::new(tenant(40, "enforced"));
+    fake.throttle_reads_app_units.store(5, Ordering::SeqCst);
+    let rate = Pace::held(1000.0).unwrap();
+    let units = SharedBudget::new(rate, BatchSize::MAX, Instant::now());
+    let settings = EngineSettings {
+        reads: Some(rate),
+        shared_units: Some(units.clone()),
+        ..fast()
+    };
+    let (report, sink) = go(fake.clone(), work(40, Action::Enforce), settings).await;
+    assert_eq!(count(&sink, Status::Unchanged), 40);
+    assert_eq!(report.throttled, 5);
+    let cut = units.with(|b| b.rate()).unwrap();
+    assert!(cut < 1000.0 * 0.7, "{cut}");
+    assert_eq!(report.final_read_rate, Some(1000.0));
 }
 
 #[tokio::test]

@@ -13,6 +13,9 @@ pub(crate) const QUOTA_RU_PER_SEC: f64 = 8000.0 / 10.0;
 /// Graph's write limit for one app across all its tenants (docs/graph.md §6): 70,000 per
 /// 5 minutes.
 pub(crate) const QUOTA_APP_WRITES_PER_SEC: f64 = 70000.0 / 300.0;
+/// Graph's resource units for one app across all its tenants (docs/graph.md §6): 150,000 per
+/// 20 seconds.
+pub(crate) const QUOTA_APP_UNITS_PER_SEC: f64 = 150_000.0 / 20.0;
 
 /// Default pacing: just under the quota, so the steady state draws no 429s.
 pub(crate) const DEFAULT_WRITE_RATE: f64 = QUOTA_WRITES_PER_SEC * 0.97;
@@ -20,6 +23,8 @@ pub(crate) const DEFAULT_READ_RATE: f64 = (QUOTA_RU_PER_SEC - QUOTA_WRITES_PER_S
 /// A many-tenant run's writes across all its tenants, held (Graph sends no percentage for
 /// this limit, docs/tenant-format.md: only its 429s tell).
 pub(crate) const DEFAULT_APP_WRITE_RATE: f64 = QUOTA_APP_WRITES_PER_SEC * 0.97;
+/// A many-tenant run's requests (one resource unit each) across all its tenants, held alike.
+pub(crate) const DEFAULT_APP_UNIT_RATE: f64 = QUOTA_APP_UNITS_PER_SEC * 0.97;
 
 /// How many in a row of one systemic failure trip the circuit breaker. Per-user failures are
 /// rarely consecutive: at the fault campaign's rates (2% of batches 503, 2% of items 5xx, 3%
@@ -145,9 +150,15 @@ pub(crate) struct EngineSettings {
     /// A many-tenant run's writes across all its tenants (`--app-write-rate`); `None` =
     /// unpaced. The run makes one [`SharedBudget`] of it for every tenant's engine.
     pub app_writes: Option<Pace>,
+    /// A many-tenant run's requests across all its tenants, one resource unit each
+    /// (`--app-unit-rate`); `None` = unpaced.
+    pub app_units: Option<Pace>,
     /// The budget every tenant's writes also draw from, besides their own (a many-tenant
     /// run's; `None` in a one-tenant run).
     pub shared_writes: Option<SharedBudget>,
+    /// The budget every tenant's items (reads and writes) also draw from: the app's resource
+    /// units across all tenants (a many-tenant run's).
+    pub shared_units: Option<SharedBudget>,
     /// How many engines run side by side in the process (a many-tenant run's tenants): each
     /// starts its share of the jobs one engine may run at once, so the run's memory does not
     /// grow with its tenants (1: the whole).
@@ -223,7 +234,12 @@ impl Default for EngineSettings {
                 rate: DEFAULT_APP_WRITE_RATE,
                 ceiling: DEFAULT_APP_WRITE_RATE,
             }),
+            app_units: Some(Pace {
+                rate: DEFAULT_APP_UNIT_RATE,
+                ceiling: DEFAULT_APP_UNIT_RATE,
+            }),
             shared_writes: None,
+            shared_units: None,
             engines: NonZeroUsize::MIN,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_throttled_attempts: DEFAULT_MAX_THROTTLED_ATTEMPTS,

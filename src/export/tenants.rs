@@ -157,6 +157,15 @@ pub(super) fn run(
     let stop_signal = ShutdownSignal::default();
     // The engines split one engine's running jobs among them (engine::scheduler).
     let mut settings = s.engine.clone();
+    // Graph limits one app's resource units across all its tenants too (docs/graph.md §6):
+    // every tenant's reads also draw from one budget, and an Application-scope 429 slows it.
+    settings.shared_units = settings.app_units.map(|pace| {
+        crate::engine::pacer::SharedBudget::new(
+            pace,
+            settings.batch_size,
+            std::time::Instant::now(),
+        )
+    });
     settings.engines = std::num::NonZeroUsize::new(
         tenants
             .iter()

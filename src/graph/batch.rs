@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::batch_answers::{WireAnswer, WireFields, WireReply};
-use super::{BatchItem, ItemResponse, Method};
+use super::{BatchItem, ItemResponse, Method, ThrottleScope};
 
 /// The longest `Retry-After` honoured; longer values are capped to this.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -214,20 +214,29 @@ fn item_response(id: &str, status: u16, fields: WireFields) -> ItemResponse {
         throttle_percentage: header("x-ms-throttle-limit-percentage")
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|p| p.is_finite()),
-        app_wide: header("x-ms-throttle-scope").is_some_and(|v| app_wide_scope(&v)),
+        scope: header("x-ms-throttle-scope").map_or(ThrottleScope::Tenant, |v| scope_of(&v)),
         body,
     }
 }
 
-/// Whether an `x-ms-throttle-scope` value (`<Tenant_Application|Tenant|Application>/<Read|
-/// Write|ReadWrite>/<appId>/<tenantId>`, docs/graph.md §6) names the app's limit across all
-/// its tenants.
-pub(crate) fn app_wide_scope(scope: &str) -> bool {
-    scope
-        .trim()
-        .split('/')
+/// The limit an `x-ms-throttle-scope` value (`<Tenant_Application|Tenant|Application>/<Read|
+/// Write|ReadWrite>/<appId>/<tenantId>`, docs/graph.md §6) names.
+pub(crate) fn scope_of(scope: &str) -> ThrottleScope {
+    let mut parts = scope.trim().split('/');
+    if !parts
         .next()
         .is_some_and(|s| s.eq_ignore_ascii_case("Application"))
+    {
+        return ThrottleScope::Tenant;
+    }
+    if parts
+        .next()
+        .is_some_and(|k| k.eq_ignore_ascii_case("Write"))
+    {
+        ThrottleScope::AppWrites
+    } else {
+        ThrottleScope::AppUnits
+    }
 }
 
 /// `Retry-After` as seconds, fractional allowed (`"2.128"`), or as an HTTP-date (the time
@@ -304,6 +313,8 @@ fn header_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use super::{ThrottleScope, scope_of};
 
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -468,7 +479,7 @@ mod tests {
             Some(Duration::from_millis(2128))
         );
         assert_eq!(reply.items[0].throttle_percentage, Some(1.2));
-        assert!(!reply.items[0].app_wide);
+        assert_eq!(reply.items[0].scope, ThrottleScope::Tenant);
         assert_eq!(reply.items[1].retry_after, Some(Duration::from_secs(7)));
         // An HTTP-date in the past: no wait.
         assert_eq!(reply.items[2].retry_after, Some(Duration::ZERO));
@@ -479,11 +490,13 @@ mod tests {
         let resp = json!({"responses":[
             {"id":"1","status":429,"headers":{"Retry-After":"1","x-ms-throttle-scope":"Application/Write/app/tid"}},
             {"id":"2","status":429,"headers":{"Retry-After":"1","X-MS-Throttle-Scope":"Tenant_Application/Write/app/tid"}},
-            {"id":"3","status":429,"headers":{"Retry-After":"1","x-ms-throttle-scope":"tenant/Write/app/tid"}}
+            {"id":"3","status":429,"headers":{"Retry-After":"1","x-ms-throttle-scope":"application/ReadWrite/app/tid"}}
         ]});
         let reply = parse_batch_response(resp.to_string().as_bytes(), &sent3()).unwrap();
-        let app_wide: Vec<bool> = reply.items.iter().map(|i| i.app_wide).collect();
-        assert_eq!(app_wide, [true, false, false]);
+        let scopes: Vec<ThrottleScope> = reply.items.iter().map(|i| i.scope).collect();
+        use ThrottleScope::{AppUnits, AppWrites, Tenant};
+        assert_eq!(scopes, [AppWrites, Tenant, AppUnits]);
+        assert_eq!(scope_of("Tenant/Write/app/tid"), Tenant);
     }
 
     #[test]
@@ -680,7 +693,8 @@ mod tests {
                 throttle_percentage: header("x-ms-throttle-limit-percentage")
                     .and_then(|v| v.trim().parse::<f64>().ok())
                     .filter(|p| p.is_finite()),
-                app_wide: header("x-ms-throttle-scope").is_some_and(|v| super::app_wide_scope(&v)),
+                scope: header("x-ms-throttle-scope")
+                    .map_or(super::ThrottleScope::Tenant, |v| super::scope_of(&v)),
                 body,
             });
         }

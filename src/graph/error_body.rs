@@ -133,7 +133,7 @@ mod tests {
             request_id: None,
             client_request_id: None,
             throttle_percentage: None,
-            app_wide: false,
+            scope: crate::graph::ThrottleScope::Tenant,
             body,
         }
     }

@@ -107,6 +107,18 @@ pub(crate) struct BatchItem {
     pub advanced_query: bool,
 }
 
+/// The limit a 429 says was exceeded (`x-ms-throttle-scope`, docs/graph.md §6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ThrottleScope {
+    /// This app in this tenant, or this tenant (or no scope given).
+    #[default]
+    Tenant,
+    /// `Application/Write/…`: the app's writes across all its tenants.
+    AppWrites,
+    /// `Application/ReadWrite/…` (or `Read`): the app's resource units across all its tenants.
+    AppUnits,
+}
+
 /// One item's answer inside a `$batch` response.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ItemResponse {
@@ -117,9 +129,9 @@ pub(crate) struct ItemResponse {
     pub client_request_id: Option<String>,
     /// `x-ms-throttle-limit-percentage` (0.8–1.8) when Graph sent it.
     pub throttle_percentage: Option<f64>,
-    /// A 429 whose `x-ms-throttle-scope` is `Application/…`: the app's limit across all its
-    /// tenants was exceeded (docs/graph.md §6), not this tenant's.
-    pub app_wide: bool,
+    /// Which limit a 429's `x-ms-throttle-scope` names: this tenant's, or one of the app's
+    /// across all its tenants (docs/graph.md §6).
+    pub scope: ThrottleScope,
     /// The JSON body, `Value::Null` when there is none.
     pub body: Value,
 }

@@ -382,10 +382,13 @@ pub(super) fn run(
     // Graph limits one app's writes across all its tenants too (docs/graph.md §6): every
     // tenant's writes draw from one budget besides their own, and an Application-scope 429
     // slows it for all of them.
-    let app_writes = work
-        .settings
-        .app_writes
-        .map(|pace| SharedBudget::new(pace, work.settings.batch_size, Instant::now()));
+    let shared = |pace: Option<_>| {
+        pace.map(|pace| SharedBudget::new(pace, work.settings.batch_size, Instant::now()))
+    };
+    let (app_writes, app_units) = (
+        shared(work.settings.app_writes),
+        shared(work.settings.app_units),
+    );
     // The engines split one engine's running jobs among them (engine::scheduler).
     let engines = std::num::NonZeroUsize::new(runs.len()).unwrap_or(std::num::NonZeroUsize::MIN);
     let engines: Vec<Task<'_, EngineReport>> = runs
@@ -394,6 +397,7 @@ pub(super) fn run(
             let mut settings = work.settings.clone();
             settings.protected = protected;
             settings.shared_writes.clone_from(&app_writes);
+            settings.shared_units.clone_from(&app_units);
             settings.engines = engines;
             // A percentage is of this tenant's rows, as --max-changes and --limit are its.
             settings.max_failures = r.failure_bound.map(|b| b.rows(share.items.len() as u64));

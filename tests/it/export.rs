@@ -516,3 +516,51 @@ fn export_over_tenants_matches_each_tenant_and_a_tenant_without_consent_is_expor
         NORTHWIND_DOMAIN
     );
 }
+
+#[test]
+fn export_over_tenants_shares_the_apps_all_tenants_resource_units_without_a_429_storm() {
+    // Three tenants of 300 users, each reading on its own budget (741 reads/s, growing while
+    // Graph has room); the app's resource units across all tenants limited to 1,000/s
+    // (20,000 per 20 s), 5 % full at the start, so that limit binds and theirs do not.
+    let customer = |id: &str, domain: &str, seed: u64| {
+        TenantSpec::new(id, domain, EmulatorConfig::generated(300, seed).users)
+    };
+    let mut config = EmulatorConfig::generated(300, 17);
+    config.tenants = vec![
+        customer(FABRIKAM, FABRIKAM_DOMAIN, 23),
+        customer(NORTHWIND, NORTHWIND_DOMAIN, 29),
+    ];
+    config.app_quotas = mfa_rollout::emulator::AppQuotas {
+        resource_units_per_20s: 20_000.0,
+        initial_fill: 0.05,
+        ..mfa_rollout::emulator::AppQuotas::default()
+    };
+    let env = Env::start(config);
+    let list = env.write(
+        "customers.txt",
+        &format!("contoso.onmicrosoft.com\n{FABRIKAM}\n{NORTHWIND_DOMAIN}\n"),
+    );
+    let out = env.path("users.csv");
+    let mut c = export(&env, &out, &["--tenants"]);
+    c.arg(&list)
+        .args(["--app-unit-rate", "970"])
+        .env_remove("AZURE_TENANT_ID");
+    Invocation::from(c).expect_exit(0);
+    let exported = rows(&out);
+    for (id, name) in [
+        (CONTOSO, "contoso.onmicrosoft.com"),
+        (FABRIKAM, FABRIKAM),
+        (NORTHWIND, NORTHWIND_DOMAIN),
+    ] {
+        assert_matches_users(
+            &env.emu.tenant_users(id).unwrap(),
+            &rows_of(&exported, name),
+        );
+        let stats = env.emu.tenant_stats(id).unwrap();
+        let (items, throttled) = (stat(&stats, "items"), stat(&stats, "throttled"));
+        assert!(
+            throttled * 100 <= items,
+            "{name}: {throttled} of {items} items answered 429"
+        );
+    }
+}
