@@ -281,7 +281,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::test_support::{
-        SECRET, TokenMode, TokenServer, raw_server, serve, test_http,
+        SECRET, TokenMode, TokenServer, raw_server, refusing_addr, serve, test_http,
     };
     use super::super::token::{Credential, TokenSource};
     use super::super::{ApiVersion, BatchError, BatchItem, Method};
@@ -580,9 +580,7 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connection_is_a_transport_error_naming_the_host() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
+        let (_refusing, addr) = refusing_addr();
         let client = GraphClient::new(&format!("http://{addr}"), static_source("t"), test_http());
         let err = client.batch(ApiVersion::Beta, &items(1)).await.unwrap_err();
         let BatchError::Transport(msg) = &err else {

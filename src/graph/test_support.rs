@@ -132,6 +132,16 @@ impl TokenServer {
     }
 }
 
+/// A loopback address that refuses connections for as long as the socket lives: bound but
+/// not listening, so the kernel answers a connect with a reset and no other process can take
+/// the port meanwhile (a listener bound and dropped frees it for anyone, who may answer).
+pub(crate) fn refusing_addr() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
 /// An HTTP client for loopback tests: never goes through a proxy from the environment.
 pub(crate) fn test_http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()

@@ -809,7 +809,7 @@ mod tests {
     use super::super::certificate::unix_now;
     use super::super::certificate::{AssertionAlg, CertificateKey};
     use super::super::test_support::{
-        SECRET, TokenMode, TokenServer, fake_jwt, test_http, valid_pem,
+        SECRET, TokenMode, TokenServer, fake_jwt, refusing_addr, test_http, valid_pem,
     };
     use super::{Credential, TokenError, TokenSource, check_static_token, renewal_margin};
 
@@ -969,9 +969,7 @@ mod tests {
 
     #[tokio::test]
     async fn unreachable_authority_names_the_host() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
+        let (_refusing, addr) = refusing_addr();
         let source = TokenSource::new(
             Credential::ClientSecret {
                 authority: format!("http://{addr}"),
