@@ -215,7 +215,7 @@ fn report(args: &crate::cli::ReportArgs) -> Result<Completion, Error> {
         })?;
         let summary = crate::export::ExportSummary::of(rows.iter());
         if let Some(html) = &args.html {
-            crate::export::write_html(html, &summary, &args.results)?;
+            crate::export::write_html(html, &summary, &args.results, &[])?;
         }
         if args.output.json {
             println!("{}", summary.to_json(&args.results));

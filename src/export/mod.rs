@@ -314,7 +314,7 @@ pub(crate) fn run(
         .pop()
         .unwrap_or_default();
     if let Some(html) = &s.html {
-        write_html(html, &summary, out)?;
+        write_html(html, &summary, out, &[])?;
     }
     let _ = std::fs::remove_file(&journal_file);
     let _ = std::fs::remove_file(&users_file);
@@ -503,8 +503,22 @@ fn write_in_listing_order(
     Ok(summaries)
 }
 
-/// A self-contained HTML summary of an export.
-pub(crate) fn write_html(path: &Path, summary: &ExportSummary, source: &Path) -> Result<(), Error> {
+/// One tenant of a many-tenant export, as its summary page shows it: its counts once it
+/// finished, or why it stopped.
+pub(crate) struct TenantOutcome<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) summary: Option<&'a ExportSummary>,
+    pub(crate) stop: Option<&'a str>,
+}
+
+/// A self-contained HTML summary of an export: the totals, then (a many-tenant export) a
+/// line per tenant with its users, those not read and its outcome.
+pub(crate) fn write_html(
+    path: &Path,
+    summary: &ExportSummary,
+    source: &Path,
+    tenants: &[TenantOutcome<'_>],
+) -> Result<(), Error> {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -519,11 +533,33 @@ pub(crate) fn write_html(path: &Path, summary: &ExportSummary, source: &Path) ->
             thousands(*n)
         ));
     }
+    let mut per_tenant = String::new();
+    if !tenants.is_empty() {
+        per_tenant.push_str(
+            "<h2>Per tenant</h2><table class=\"tenants\"><thead><tr><th>tenant</th><th>users</th>\
+<th>not read</th><th>outcome</th></tr></thead><tbody>",
+        );
+        for t in tenants {
+            let (users, not_read) = t.summary.map_or((String::new(), String::new()), |s| {
+                (thousands(s.users), thousands(s.not_read))
+            });
+            let outcome = match (t.stop, t.summary) {
+                (Some(why), _) => format!("STOPPED: {}", esc(why)),
+                (None, Some(s)) if s.not_read > 0 => "not every user read".to_string(),
+                (None, _) => "done".to_string(),
+            };
+            per_tenant.push_str(&format!(
+                "<tr><td>{}</td><td>{users}</td><td>{not_read}</td><td>{outcome}</td></tr>",
+                esc(t.tenant)
+            ));
+        }
+        per_tenant.push_str("</tbody></table>");
+    }
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MFA export — {src}</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:2rem}}td,th{{padding:.2rem .8rem;text-align:left}}</style></head>\
 <body><h1>MFA export — {src}</h1><p>{users}; {without} with no method registered; {guests}; {not_read} not read.</p>\
-<table><thead><tr><th>per-user MFA state</th><th>users</th></tr></thead><tbody>{rows}</tbody></table></body></html>\n",
+<table><thead><tr><th>per-user MFA state</th><th>users</th></tr></thead><tbody>{rows}</tbody></table>{per_tenant}</body></html>\n",
         src = esc(&source.display().to_string()),
         users = count(summary.users, "user", "users"),
         without = thousands(summary.without_method),

@@ -19,8 +19,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{
-    ExportSink, ExportSummary, Final, Part, check_out, export_file::ExportJournal, to_read,
-    write_in_listing_order,
+    ExportSink, ExportSummary, Final, Part, TenantOutcome, check_out, export_file::ExportJournal,
+    to_read, write_in_listing_order,
 };
 use crate::action::Action;
 use crate::config::{Connection, ExportSettings};
@@ -258,15 +258,23 @@ pub(super) fn run(
     for summary in &summaries {
         total.merge(summary);
     }
-    if let Some(html) = &s.html {
-        super::write_html(html, &total, out)?;
-    }
     // Each tenant's counts beside it (a stopped tenant has none).
     let mut finished = summaries.into_iter();
     let lines: Vec<(&Tenant, Option<ExportSummary>)> = tenants
         .iter()
         .map(|t| (t, t.stop.is_none().then(|| finished.next()).flatten()))
         .collect();
+    if let Some(html) = &s.html {
+        let outcomes: Vec<TenantOutcome<'_>> = lines
+            .iter()
+            .map(|(t, summary)| TenantOutcome {
+                tenant: &t.name,
+                summary: summary.as_ref(),
+                stop: t.stop.as_deref(),
+            })
+            .collect();
+        super::write_html(html, &total, out, &outcomes)?;
+    }
     let all_finished = tenants.iter().all(|t| t.stop.is_none());
     if all_finished {
         for t in &tenants {

@@ -401,7 +401,8 @@ fn export_over_tenants_matches_each_tenant_and_a_tenant_without_consent_is_expor
         Invocation::from(c)
     };
     // Northwind has not consented: it stops alone, the others are exported.
-    let first = run(&env, &["--json"])
+    let html = env.path("export.html");
+    let first = run(&env, &["--json", "--html", html.to_str().unwrap()])
         .expect_exit(5)
         .stderr_has(&format!("tenant {NORTHWIND_DOMAIN}: not signed in"))
         .stderr_has("AADSTS7000229");
@@ -443,6 +444,24 @@ fn export_over_tenants_matches_each_tenant_and_a_tenant_without_consent_is_expor
             .unwrap()
             .contains("AADSTS7000229")
     );
+    // The page has the totals, then a line per tenant: its users, or why it stopped.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("105 users"), "{page}");
+    let table = &page[page.find("<h2>Per tenant</h2>").expect("a tenant table")..];
+    let row = |tenant: &str| {
+        let start = table.find(&format!("<tr><td>{tenant}</td>")).expect(tenant);
+        &table[start..start + table[start..].find("</tr>").unwrap()]
+    };
+    assert!(
+        row("contoso.onmicrosoft.com").contains("<td>60</td>"),
+        "{table}"
+    );
+    assert!(
+        row(FABRIKAM).contains("<td>45</td><td>0</td><td>done</td>"),
+        "{table}"
+    );
+    assert!(row(NORTHWIND_DOMAIN).contains("STOPPED: "), "{table}");
+    assert!(row(NORTHWIND_DOMAIN).contains("AADSTS7000229"), "{table}");
     for id in [CONTOSO, FABRIKAM, NORTHWIND] {
         assert_eq!(env.emu.tenant_stats(id).unwrap()["writes"], 0, "{id}");
     }
