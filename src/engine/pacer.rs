@@ -5,7 +5,8 @@
 //!
 //! The controller (docs/graph.md §6). Graph's budget is itself a token bucket that charges
 //! throttled requests too, so a 429 means "stop until Retry-After", not just "slow down": the
-//! budget holds every send until then and cuts its rate multiplicatively, once per round. A
+//! budget holds every send until then and cuts its rate multiplicatively, once per round,
+//! from the rate it actually sent at when that was lower (see "What was sent" below). A
 //! told rate (`--write-rate`, `--read-rate`) is held exactly: it ignores
 //! `x-ms-throttle-limit-percentage`, yields only to 429s and recovers to itself. An untold
 //! rate starts at the documented quota and looks for what the tenant grants, in three phases:
@@ -16,7 +17,8 @@
 //!   of being left idle.
 //! - **Land**: Graph sends the header once more than 80 % of its bucket is used, so the first
 //!   one says the burst is nearly spent: the rate drops at once to [`LAND_SHARE`] of the
-//!   documented quota (the steady rate Graph refills at), before the rest costs 429s. A 429
+//!   documented quota (the steady rate Graph refills at), and no higher than
+//!   [`SENT_HEADROOM`] times what was actually sent, before the rest costs 429s. A 429
 //!   during the probe (a service that sends no header) lands the same way, no higher than a
 //!   normal cut would.
 //! - **Track**: from then on the rate follows the header's trend over half a second or more:
@@ -29,6 +31,18 @@
 //!   [`FELL_RECENTLY`], and at the very edge (from [`HOLD_ABOVE`]) it holds; a falling one
 //!   grows at full speed everywhere. Without the
 //!   header (under 80 % in use) it grows additively too.
+//!
+//! **What was sent.** A budget allows a rate; the scheduler's window of batches in flight
+//! (one at the start, growing by one per clean answer) or a lack of work may keep it from
+//! sending that much, and Graph's bucket — and its header — only sees what was sent. A
+//! tenant whose bucket is used up answers the first batches with the header or 429s while
+//! the window is still small; a rate landed or cut from what it allowed stays far above what
+//! Graph refills, and is spent once the window opens (bench scenario 2's resource units:
+//! 7,410 reads/s allowed, 20 reads sent, cut to 4,446/s against a 2,667/s refill; a second
+//! later about 230 reads, a window's worth, were answered 429: 1 % of the run's items). So
+//! the budget keeps the rate it actually sent at lately (an average weighted by age over
+//! [`SENT_MEMORY`] or ten batches), a cut is from the lower of the two (as TCP halves what is
+//! in flight, not its window), and a landing is no higher than [`SENT_HEADROOM`] times it.
 //!
 //! The clock is the caller's: every method takes `now`, so the rules are unit-tested with
 //! made-up instants, no sleeps.
@@ -59,11 +73,20 @@ const FELL_RECENTLY: Duration = Duration::from_secs(2);
 /// affordable, and the scheduler's timer wakes a millisecond or more late: a bucket that held
 /// only one batch threw away what accrued meanwhile (a fifth of a 4,000 reads/s budget, whose
 /// batch accrues every 5 ms). Time, not batches: at a write rate of tens a second the slack is
-/// a fraction of an item, so a budget that waited does not answer a hold with a bigger burst
-/// (holding two batches cost the used-up bench scenario 1.4 % of its items in 429s, not 0.4).
+/// a fraction of an item. (With the slack a read budget spends its whole rate: bench
+/// scenario 2's 429s rose from 0.4 % to 1.1-1.5 % of its items, nearly all reads in its first
+/// two seconds, until cuts and landings counted what was sent rather than what was allowed.)
 pub(crate) const WAKE_SLACK: Duration = Duration::from_millis(5);
 /// The cut on a 429.
 const DECREASE: f64 = 0.6;
+/// How far back the rate a budget actually sent at looks: an average of its sends weighted
+/// by `exp(-age / SENT_MEMORY)` (longer at a rate of a few batches a second, see
+/// `Budget::sent_memory`).
+const SENT_MEMORY: Duration = Duration::from_secs(1);
+/// The first header lands the rate no higher than this many times what was sent lately: a
+/// budget that is the constraint sends at about its rate (a batch at a time, so its measure
+/// swings by a few percent), one the window held back far less.
+const SENT_HEADROOM: f64 = 2.0;
 
 /// One budget (reads or writes), in items per second.
 #[derive(Clone, Debug)]
@@ -98,6 +121,12 @@ pub(crate) struct Budget {
     probing: bool,
     /// When the header last fell (Graph's bucket refilled), unless it rose since.
     fell_at: Option<Instant>,
+    /// What was sent lately, to cut and land from: tokens taken, each weighted by
+    /// `exp(-age / memory)` as of `sent_decayed`; the last send; when the budget began.
+    sent_weighted: f64,
+    sent_decayed: Instant,
+    last_take: Option<Instant>,
+    born: Instant,
 }
 
 impl Budget {
@@ -128,6 +157,10 @@ impl Budget {
             limited: false,
             trend_from: None,
             fell_at: None,
+            sent_weighted: 0.0,
+            sent_decayed: now,
+            last_take: None,
+            born: now,
         }
     }
 
@@ -182,12 +215,49 @@ impl Budget {
         }
         self.refill(now);
         self.tokens -= n;
+        if n > 0.0 {
+            self.decay_sent(now);
+            self.sent_weighted += n;
+            self.last_take = Some(now);
+        }
+    }
+
+    /// The sent rate's memory: [`SENT_MEMORY`], or ten batches at the rate when longer, so
+    /// that sends a batch at a time read within a few percent of their rate.
+    fn sent_memory(&self) -> f64 {
+        SENT_MEMORY.as_secs_f64().max(10.0 * self.burst / self.rate)
+    }
+
+    fn decay_sent(&mut self, now: Instant) {
+        let dt = now
+            .saturating_duration_since(self.sent_decayed)
+            .as_secs_f64();
+        self.sent_weighted *= (-dt / self.sent_memory()).exp();
+        self.sent_decayed = now;
+    }
+
+    /// The rate this budget actually sent at lately (items/s; `None` before its first
+    /// send), which may be well under its rate: the scheduler's window of batches in flight,
+    /// or too little work, held it back. The weighted sum over the weights' integral since
+    /// the budget began, so a young budget is measured over its short life.
+    fn sent_rate(&mut self, now: Instant) -> Option<f64> {
+        self.last_take?;
+        self.decay_sent(now);
+        let memory = self.sent_memory();
+        let age = now.saturating_duration_since(self.born).as_secs_f64();
+        let span = memory * (1.0 - (-age / memory).exp());
+        (span > 0.0).then(|| self.sent_weighted / span)
     }
 
     /// A 429 was drawn by this budget by a batch sent at `sent_at`: hold every send until
     /// its Retry-After, and cut the rate — once per round: a batch sent before the last cut
-    /// was paced at the old rate and says nothing new (as TCP cuts once per window). A 429
-    /// ends a probe: the rate lands no higher than the documented quota.
+    /// was paced at the old rate and says nothing new (as TCP cuts once per window). The cut
+    /// is from the rate actually sent lately when that was lower (as TCP halves the data in
+    /// flight, not its window): while the window of batches in flight opens, a budget
+    /// allows far more than it sends, and a cut of what it allows would leave it above what
+    /// Graph refills, to be spent once the window is open. A budget that sent nothing lately
+    /// (a whole batch refused for the other kind's sake) cuts its rate as is.
+    /// A 429 ends a probe: the rate lands no higher than the documented quota.
     pub(crate) fn on_throttled(
         &mut self,
         retry_after: Option<Duration>,
@@ -202,7 +272,15 @@ impl Budget {
             return;
         }
         self.refill(now);
-        let mut rate = self.rate * DECREASE;
+        let mut rate = self.rate;
+        // Sent lately: no longer ago, before the batch went, than its round trip took.
+        let round_trip = now.saturating_duration_since(sent_at);
+        if self.last_take.is_some_and(|t| t + round_trip >= sent_at)
+            && let Some(sent) = self.sent_rate(now)
+        {
+            rate = rate.min(sent);
+        }
+        rate *= DECREASE;
         if std::mem::take(&mut self.probing) {
             rate = rate.min(self.start * LAND_SHARE);
         }
@@ -244,6 +322,9 @@ impl Budget {
                 self.probing = false;
                 self.refill(now);
                 self.rate = self.rate.min(self.start * LAND_SHARE);
+                if let Some(sent) = self.sent_rate(now) {
+                    self.rate = self.rate.min(SENT_HEADROOM * sent).max(self.floor);
+                }
                 self.tokens = self.tokens.min(0.0);
                 self.limited = false;
                 self.last_adjust = now;
@@ -328,6 +409,8 @@ impl SharedBudget {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
 
     fn budget(rate: f64, ceiling: f64, t0: Instant) -> Budget {
@@ -636,6 +719,62 @@ mod tests {
         );
     }
 
+    /// An untold read budget probing from 7,410/s that has sent one batch, 3 ms in (the
+    /// scheduler's window starts at one batch in flight).
+    fn probe_that_sent_one_batch(t0: Instant) -> Budget {
+        let mut b = budget(7410.0, 4.0 * 7410.0, t0);
+        b.take(20.0, t0 + Duration::from_millis(3));
+        b
+    }
+
+    #[test]
+    fn a_429_cuts_from_what_was_sent_when_that_was_less_than_the_rate() {
+        // Graph's bucket is empty, and what the rate allows beyond what was sent says
+        // nothing about what Graph refills.
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut b = probe_that_sent_one_batch(t0);
+        b.on_throttled(Some(Duration::from_millis(10)), ms(3), ms(50));
+        // 20 reads in 50 ms: 400/s, cut by DECREASE.
+        let rate = b.rate().unwrap();
+        assert!((0.6 * 380.0..=0.6 * 400.0).contains(&rate), "{rate}");
+        // A budget that sends at its rate is cut from its rate.
+        let mut busy = budget(100.0, 400.0, t0);
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(5) {
+            now += busy.ready_in(20.0, now);
+            busy.take(20.0, now);
+        }
+        let before = busy.rate().unwrap();
+        busy.on_throttled(None, now, now + Duration::from_millis(50));
+        let cut = busy.rate().unwrap() / before;
+        assert!((0.55..=0.6).contains(&cut), "cut to {cut} of the rate");
+    }
+
+    #[test]
+    fn a_budget_that_sent_nothing_lately_cuts_its_rate_as_is() {
+        // A whole batch of reads refused: the write budget, which sent its last write 10 s
+        // earlier, has no recent sends to measure.
+        let t0 = Instant::now();
+        let mut b = budget(100.0, 100.0, t0);
+        b.take(20.0, t0);
+        let t = t0 + Duration::from_secs(10);
+        b.on_throttled(None, t, t + Duration::from_millis(50));
+        assert_eq!(b.rate(), Some(60.0));
+    }
+
+    #[test]
+    fn the_first_limit_percentage_lands_no_higher_than_twice_what_was_sent() {
+        // Graph's bucket is nearly empty at the first answer, and the probe allowed 7,410/s
+        // but sent one batch: what Graph saw is 20 reads in 40 ms.
+        let t0 = Instant::now();
+        let mut b = probe_that_sent_one_batch(t0);
+        b.on_passed(Some(0.99), t0 + Duration::from_millis(40));
+        let rate = b.rate().unwrap();
+        // (A little under: the oldest send weighs a little less.)
+        assert!((950.0..=1000.0).contains(&rate), "{rate}");
+    }
+
     #[test]
     fn a_told_rate_never_probes() {
         let t0 = Instant::now();
@@ -698,14 +837,15 @@ mod tests {
         );
     }
 
-    /// Graph's write bucket as the emulator models it (docs/tenant-format.md): refills
+    /// One of Graph's buckets as the emulator models it (docs/tenant-format.md): refills
     /// `rate`/s, holds `held`, charges every item (throttled too, down to one bucket of
-    /// debt), and reports the share in use in hundredths once above 80 %.
+    /// debt).
     struct GraphBucket {
         held: f64,
         rate: f64,
         level: f64,
-        at: f64,
+        /// When it last refilled; `None` until the first request.
+        at: Option<f64>,
     }
 
     impl GraphBucket {
@@ -714,111 +854,273 @@ mod tests {
                 held,
                 rate,
                 level: held * fill,
-                at: 0.0,
+                at: Some(0.0),
             }
         }
 
-        /// `Ok(limit percentage)` for a pass, `Err(Retry-After seconds)` for a 429.
-        fn charge(&mut self, t: f64) -> Result<Option<f64>, f64> {
-            self.level = (self.level + (t - self.at) * self.rate).min(self.held);
-            self.at = t;
+        /// The same bucket made at the app's first request, as the emulator makes an app's
+        /// buckets (throttle.rs): one used up then has nothing for that request.
+        fn made_at_first_request(self) -> GraphBucket {
+            GraphBucket { at: None, ..self }
+        }
+
+        /// Charges one unit at `t`: the seconds until one more would pass when this one is
+        /// over budget, and the share of the bucket in use after it.
+        fn charge(&mut self, t: f64) -> (Option<f64>, f64) {
+            let since = t - self.at.unwrap_or(t);
+            self.level = (self.level + since * self.rate).min(self.held);
+            self.at = Some(t);
             let over = self.level < 1.0;
             self.level = (self.level - 1.0).max(-self.held);
-            if over {
-                return Err((1.0 - self.level) / self.rate);
+            let wait = over.then(|| (1.0 - self.level) / self.rate);
+            (wait, (self.held - self.level) / self.held)
+        }
+    }
+
+    /// The tenant's buckets for one app: writes, and (when the rollout reads) resource units,
+    /// which reads and writes each cost one of.
+    struct Tenant {
+        writes: GraphBucket,
+        units: Option<GraphBucket>,
+    }
+
+    impl Tenant {
+        fn writes(writes: GraphBucket) -> Tenant {
+            Tenant {
+                writes,
+                units: None,
             }
-            let used = (self.held - self.level) / self.held;
-            Ok((used > 0.8).then(|| (used.min(1.8) * 100.0).round() / 100.0))
+        }
+
+        /// One item, answered as the emulator answers it: `Ok(limit percentage)` for a pass
+        /// (the share of the most-used bucket it was charged to, in hundredths, once above
+        /// 80 %), `Err(Retry-After seconds)` for a 429 (rounded up to hundredths).
+        fn charge(&mut self, write: bool, t: f64) -> Result<Option<f64>, f64> {
+            let mut charged = Vec::with_capacity(2);
+            if let Some(units) = &mut self.units {
+                charged.push(units.charge(t));
+            }
+            if write {
+                charged.push(self.writes.charge(t));
+            }
+            let used = charged.iter().map(|c| c.1).fold(0.0, f64::max);
+            match charged.iter().filter_map(|c| c.0).reduce(f64::max) {
+                Some(wait) => Err((wait * 100.0).ceil().max(1.0) / 100.0),
+                None => Ok((used > 0.8).then(|| (used.min(1.8) * 100.0).round() / 100.0)),
+            }
+        }
+    }
+
+    /// What the simulation sends. With `reads`, each job reads the user's state first, and
+    /// three in five then write it and read it back (state_change.rs); without, a job is one
+    /// write. At most `concurrency` × 20 × 8 jobs run at once (scheduler.rs's running limit).
+    struct Rollout {
+        /// The documented write quota the tool assumes (items/s), and resource units.
+        documented_writes: f64,
+        documented_units: f64,
+        users: u64,
+        reads: bool,
+        concurrency: usize,
+        seed: u64,
+    }
+
+    impl Rollout {
+        fn writes(documented_writes: f64, writes: u64, concurrency: usize, seed: u64) -> Rollout {
+            Rollout {
+                documented_writes,
+                documented_units: f64::INFINITY,
+                users: writes,
+                reads: false,
+                concurrency,
+                seed,
+            }
         }
     }
 
     struct Simulated {
         seconds: f64,
         throttled: u64,
+        /// Reads among `throttled`.
+        throttled_reads: u64,
         sent: u64,
-        /// The budget's rate after each answer: (seconds since the start, items/s).
+        writes: u64,
+        /// The write budget's rate after each answer: (seconds since the start, items/s).
         rates: Vec<(f64, f64)>,
     }
 
-    /// Sends `writes` writes through `b` as the scheduler does: batches of 20 once the budget
-    /// affords them, at most `concurrency` in flight (a window that grows by one per clean
-    /// answer and halves on a 429), each answered 40 ± 20 ms later; a throttled item is
-    /// queued again after its Retry-After. Deterministic: the latencies come from `seed`.
-    fn simulate(
-        documented: f64,
-        mut graph: GraphBucket,
-        writes: u64,
-        concurrency: usize,
-        seed: u64,
-    ) -> Simulated {
+    /// A call waiting to be sent or answered: its job, and whether it is the write.
+    #[derive(Clone, Copy)]
+    struct SimCall {
+        job: usize,
+        write: bool,
+    }
+
+    /// Runs `rollout` against `tenant` as the scheduler does: batches of up to 20 composed
+    /// from what each budget affords (writes first, then reads; a full batch or everything
+    /// queued), at most a window of batches in flight (growing by one per clean answer,
+    /// halving on a 429, up to `concurrency`), each answered 30-70 ms later (the bench's
+    /// 50 ± 20 ms), where Graph charges it; a throttled item is queued again after its
+    /// Retry-After; a job that wrote goes first. The scheduler's timer wakes on the
+    /// millisecond (a quiet machine's). Deterministic: the latencies come from `seed`.
+    fn simulate(rollout: &Rollout, mut graph: Tenant) -> Simulated {
         let t0 = Instant::now();
-        let mut b = untold(documented, t0);
+        let mut writes = untold(rollout.documented_writes, t0);
+        let mut reads = if rollout.reads {
+            let start = (rollout.documented_units - rollout.documented_writes) * 0.95;
+            let pace = Pace::growing(start, start * 4.0).expect("a valid pace");
+            Budget::new(Some(pace), BatchSize::MAX, t0)
+        } else {
+            Budget::new(None, BatchSize::MAX, t0)
+        };
         let at = |t: f64| t0 + Duration::from_secs_f64(t);
-        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut rng = rollout.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut jitter = move || {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
             (rng >> 11) as f64 / (1u64 << 53) as f64
         };
-        let (mut queued, mut done, mut throttled, mut sent) = (writes, 0u64, 0u64, 0u64);
-        // (answered at, sent at, items) and (ready at, items).
-        let mut flights: Vec<(f64, f64, u64)> = Vec::new();
-        let mut delayed: Vec<(f64, u64)> = Vec::new();
+        let users = rollout.users as usize;
+        let changes = |job: usize| !rollout.reads || job % 5 >= 2;
+        // A job's next step: 0 read, 1 write, 2 read-back, 3 done.
+        let mut step = vec![0u8; users];
+        let first = if rollout.reads { 0 } else { 1 };
+        let running_limit = (rollout.concurrency * 20 * 8).max(512);
+        let (mut started, mut running, mut done) = (0usize, 0usize, 0usize);
+        let mut ready_reads: VecDeque<SimCall> = VecDeque::new();
+        let mut ready_writes: VecDeque<SimCall> = VecDeque::new();
+        let enqueue =
+            |c: SimCall, step: &[u8], r: &mut VecDeque<SimCall>, w: &mut VecDeque<SimCall>| {
+                let queue = if c.write { w } else { r };
+                if step[c.job] >= 2 {
+                    queue.push_front(c);
+                } else {
+                    queue.push_back(c);
+                }
+            };
+        let (mut throttled, mut throttled_reads, mut sent, mut written) = (0u64, 0u64, 0u64, 0u64);
+        // (answered at, sent at, calls) and (ready at, call).
+        let mut flights: Vec<(f64, f64, Vec<SimCall>)> = Vec::new();
+        let mut delayed: Vec<(f64, SimCall)> = Vec::new();
         let (mut window, mut now, mut finished) = (1usize, 0.0f64, 0.0f64);
         let mut rates = Vec::new();
-        while done < writes {
-            delayed.retain(|&(t, n)| {
-                let ready = t <= now;
-                if ready {
-                    queued += n;
+        while done < users {
+            while running < running_limit && started < users {
+                let job = started;
+                started += 1;
+                running += 1;
+                step[job] = first;
+                let c = SimCall {
+                    job,
+                    write: step[job] == 1,
+                };
+                enqueue(c, &step, &mut ready_reads, &mut ready_writes);
+            }
+            let mut i = 0;
+            while i < delayed.len() {
+                if delayed[i].0 <= now {
+                    let (_, c) = delayed.swap_remove(i);
+                    enqueue(c, &step, &mut ready_reads, &mut ready_writes);
+                } else {
+                    i += 1;
                 }
-                !ready
-            });
+            }
             while let Some(i) = (0..flights.len()).find(|&i| flights[i].0 <= now) {
-                let (t, sent_at, n) = flights.swap_remove(i);
-                let (mut percentage, mut retry, mut refused) = (None::<f64>, None::<f64>, 0);
-                for _ in 0..n {
-                    match graph.charge(t) {
+                let (t, sent_at, calls) = flights.swap_remove(i);
+                // Per budget (reads, writes): answered, the longest Retry-After, the highest
+                // percentage.
+                let mut signal = [(0usize, None::<f64>, None::<f64>); 2];
+                for c in calls {
+                    let s = &mut signal[usize::from(c.write)];
+                    s.0 += 1;
+                    match graph.charge(c.write, t) {
                         Ok(p) => {
-                            done += 1;
                             if let Some(p) = p {
-                                percentage = Some(percentage.map_or(p, |q| q.max(p)));
+                                s.2 = Some(s.2.map_or(p, |q| q.max(p)));
+                            }
+                            written += u64::from(c.write);
+                            step[c.job] = match step[c.job] {
+                                0 if changes(c.job) => 1,
+                                1 if rollout.reads => 2,
+                                _ => 3,
+                            };
+                            if step[c.job] == 3 {
+                                running -= 1;
+                                done += 1;
+                            } else {
+                                let next = SimCall {
+                                    job: c.job,
+                                    write: step[c.job] == 1,
+                                };
+                                enqueue(next, &step, &mut ready_reads, &mut ready_writes);
                             }
                         }
                         Err(wait) => {
-                            refused += 1;
-                            retry = Some(retry.map_or(wait, |r| r.max(wait)));
+                            throttled += 1;
+                            throttled_reads += u64::from(!c.write);
+                            s.1 = Some(s.1.map_or(wait, |r| r.max(wait)));
+                            delayed.push((t + wait, c));
                         }
                     }
                 }
-                throttled += refused;
                 finished = t;
-                if let Some(wait) = retry {
+                if signal.iter().any(|s| s.1.is_some()) {
                     window = (window / 2).max(1);
-                    b.on_throttled(Some(Duration::from_secs_f64(wait)), at(sent_at), at(t));
-                    delayed.push((t + wait, refused));
                 } else {
-                    window = (window + 1).min(concurrency);
-                    b.on_passed(percentage, at(t));
+                    window = (window + 1).min(rollout.concurrency);
                 }
-                rates.push((t, b.rate().expect("a paced budget")));
+                for (b, s) in [&mut reads, &mut writes].into_iter().zip(signal) {
+                    match s {
+                        (0, _, _) => {}
+                        (_, Some(wait), _) => {
+                            b.on_throttled(Some(Duration::from_secs_f64(wait)), at(sent_at), at(t));
+                        }
+                        (_, None, p) => b.on_passed(p, at(t)),
+                    }
+                }
+                rates.push((t, writes.rate().expect("a paced budget")));
             }
-            if done >= writes {
+            if done >= users {
                 break;
             }
             let mut next = f64::INFINITY;
+            let queued = ready_reads.len() + ready_writes.len();
             if flights.len() < window && queued > 0 {
-                let n = queued.min(20);
-                if b.available(at(now)) >= n as f64 {
-                    b.take(n as f64, at(now));
-                    queued -= n;
-                    sent += n;
-                    flights.push((now + 0.030 + 0.040 * jitter(), now, n));
+                let target = queued.min(20);
+                let afford =
+                    |b: &mut Budget| b.available(at(now)).floor().clamp(0.0, 20.0) as usize;
+                let nw = afford(&mut writes).min(ready_writes.len());
+                let nr = afford(&mut reads).min(ready_reads.len()).min(20 - nw);
+                if ready_writes.len() > nw {
+                    writes.mark_limited();
+                }
+                if ready_reads.len() > nr && nw + nr < 20 {
+                    reads.mark_limited();
+                }
+                if nw + nr >= target {
+                    writes.take(nw as f64, at(now));
+                    reads.take(nr as f64, at(now));
+                    let mut calls: Vec<SimCall> = ready_writes.drain(..nw).collect();
+                    calls.extend(ready_reads.drain(..nr));
+                    sent += calls.len() as u64;
+                    flights.push((now + 0.030 + 0.040 * jitter(), now, calls));
                     continue;
                 }
-                b.mark_limited();
-                next = now + b.ready_in(n as f64, at(now)).as_secs_f64();
+                let need = target - nw - nr;
+                let mut wait = Duration::MAX;
+                if ready_writes.len() > nw {
+                    let more = need.min(ready_writes.len() - nw).min(20 - nw);
+                    wait = wait.min(writes.ready_in((nw + more) as f64, at(now)));
+                }
+                if ready_reads.len() > nr {
+                    let more = need.min(ready_reads.len() - nr);
+                    wait = wait.min(reads.ready_in((nr + more) as f64, at(now)));
+                }
+                if wait == Duration::MAX || wait.is_zero() {
+                    wait = Duration::from_millis(1);
+                }
+                // The timer wakes on the next millisecond at or after the instant asked.
+                next = ((now + wait.as_secs_f64()) * 1000.0).ceil() / 1000.0;
             }
             for t in flights
                 .iter()
@@ -832,7 +1134,9 @@ mod tests {
         Simulated {
             seconds: finished,
             throttled,
+            throttled_reads,
             sent,
+            writes: written,
             rates,
         }
     }
@@ -850,7 +1154,8 @@ mod tests {
         // The ideal is the burst at once, then the refill: 13.0 s. Starting at the steady
         // rate and growing slowly took 0.93 of it here.
         for seed in 1..=3 {
-            let r = simulate(200.0, GraphBucket::new(400.0, 200.0, 1.0), 3000, 8, seed);
+            let graph = Tenant::writes(GraphBucket::new(400.0, 200.0, 1.0));
+            let r = simulate(&Rollout::writes(200.0, 3000, 8, seed), graph);
             let efficiency = 13.0 / r.seconds;
             assert!(efficiency >= 0.95, "seed {seed}: {:.2} s", r.seconds);
             assert!(
@@ -866,14 +1171,55 @@ mod tests {
         // The tenant allows a third of the documented quota and other apps spent its bucket.
         let real = 200.0 / 3.0;
         for seed in 1..=2 {
-            let graph = GraphBucket::new(real * 150.0, real, 0.0);
-            let r = simulate(200.0, graph, 13_000, 16, seed);
+            let graph = Tenant::writes(GraphBucket::new(real * 150.0, real, 0.0));
+            let r = simulate(&Rollout::writes(200.0, 13_000, 16, seed), graph);
             let efficiency = 13_000.0 / real / r.seconds;
             assert!(efficiency >= 0.95, "seed {seed}: {:.1} s", r.seconds);
             assert!(
                 r.throttled * 100 <= r.sent,
                 "seed {seed}: {} 429s",
                 r.throttled
+            );
+        }
+    }
+
+    /// Bench scenario 2 (benches/rollout.rs) as the scheduler sends it: 10,000 users read,
+    /// three in five written and read back, 16 batches in flight; the tool assumes the
+    /// documented quota ×10 (200 writes/s, 8,000 resource units/s), the tenant allows a third
+    /// of both and other apps used up both buckets.
+    fn used_up_rollout(seed: u64) -> Simulated {
+        let (writes, units) = (200.0 / 3.0, 8000.0 / 3.0);
+        let tenant = Tenant {
+            writes: GraphBucket::new(writes * 150.0, writes, 0.0).made_at_first_request(),
+            units: Some(GraphBucket::new(units * 10.0, units, 0.0).made_at_first_request()),
+        };
+        let rollout = Rollout {
+            documented_writes: 200.0,
+            documented_units: 8000.0,
+            users: 10_000,
+            reads: true,
+            concurrency: 16,
+            seed,
+        };
+        simulate(&rollout, tenant)
+    }
+
+    #[test]
+    fn a_used_up_tenant_read_and_written_as_the_bench_does_is_found_with_few_429s() {
+        // The window of batches in flight opens over the first second: a read budget whose
+        // rate stayed far above the smaller resource-unit refill (its first 429 cut 7,410/s
+        // to 4,446/s though it had sent 20 reads) spent the used-up bucket once the window
+        // was open: 0.7-1.2 % of the items answered 429 here, 1.1-1.5 % in the bench.
+        for seed in 1..=4 {
+            let r = used_up_rollout(seed);
+            let efficiency = r.writes as f64 / r.seconds / (200.0 / 3.0);
+            assert!(efficiency >= 0.95, "seed {seed}: {:.1} s", r.seconds);
+            assert!(
+                r.throttled * 200 <= r.sent,
+                "seed {seed}: {} of {} items 429 ({} reads)",
+                r.throttled,
+                r.sent,
+                r.throttled_reads
             );
         }
     }
@@ -888,8 +1234,8 @@ mod tests {
         let real = 200.0 / 3.0;
         let mut swings = Vec::new();
         for (writes, seed) in [(1000, 1), (1000, 2), (1000, 3), (3000, 3), (13_000, 1)] {
-            let graph = GraphBucket::new(real * 150.0, real, 0.0);
-            let r = simulate(200.0, graph, writes, 16, seed);
+            let graph = Tenant::writes(GraphBucket::new(real * 150.0, real, 0.0));
+            let r = simulate(&Rollout::writes(200.0, writes, 16, seed), graph);
             let (at, highest) =
                 r.rates
                     .iter()
@@ -914,7 +1260,8 @@ mod tests {
     fn at_the_real_quota_a_full_bucket_is_used_and_an_empty_one_costs_no_429s() {
         // 3,000 writes per 150 s; 10,000 writes. Granted: (10,000 - 3,000) / 20 = 350 s.
         for (fill, ideal) in [(1.0, 350.0), (0.0, 500.0)] {
-            let r = simulate(20.0, GraphBucket::new(3000.0, 20.0, fill), 10_000, 8, 1);
+            let graph = Tenant::writes(GraphBucket::new(3000.0, 20.0, fill));
+            let r = simulate(&Rollout::writes(20.0, 10_000, 8, 1), graph);
             assert!(ideal / r.seconds >= 0.95, "fill {fill}: {:.0} s", r.seconds);
             assert_eq!(r.throttled, 0, "fill {fill}");
         }
